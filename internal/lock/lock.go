@@ -1,0 +1,221 @@
+// Package lock is trove's cross-process write lock: an exclusive flock(2)
+// on a file beside the store, taken before SQLite's BEGIN IMMEDIATE.
+//
+// Why not SQLite's own busy handler alone: it polls with sleeps, so a waiter
+// notices a freed lock tens to hundreds of milliseconds late. A kernel lock
+// wakes the next waiter as soon as the holder releases it, and the kernel
+// releases it the instant the holder dies (no age-based stale detection).
+//
+//	l, _ := lock.Open("/path/store.db.lock", "trove import")
+//	g, err := l.Acquire(ctx, 30*time.Second)
+//	if err != nil { ... } // *HeldError names the holder
+//	defer g.Release()
+package lock
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/trove-memory/trove/internal/memory"
+)
+
+// Holder describes the process that holds (or last held) the lock.
+type Holder struct {
+	PID     int       `json:"pid"`
+	Command string    `json:"command"`
+	Since   time.Time `json:"since"`
+}
+
+// HeldError is returned when the lock was not acquired within the bound.
+type HeldError struct {
+	Waited time.Duration
+	Holder *Holder // nil when unknown
+}
+
+func (e *HeldError) Error() string {
+	if e.Holder == nil {
+		return fmt.Sprintf("write lock not acquired after %s: another process holds it; try again, or raise TROVE_LOCK_TIMEOUT", e.Waited.Round(time.Millisecond))
+	}
+	return fmt.Sprintf("write lock not acquired after %s: held by pid %d (%s) since %s; wait for it to finish, or stop it, or raise TROVE_LOCK_TIMEOUT",
+		e.Waited.Round(time.Millisecond), e.Holder.PID, e.Holder.Command, e.Holder.Since.Format(time.RFC3339))
+}
+
+func (e *HeldError) Unwrap() error { return memory.ErrLocked }
+
+// Lock is a cross-process exclusive lock. It is safe for concurrent use by
+// goroutines of one process: they queue on an in-process semaphore so only
+// one of them waits in the kernel at a time.
+type Lock struct {
+	path    string
+	command string
+	f       *os.File
+	sem     chan struct{}
+	stats   *Stats
+	record  []byte // holder record, rewritten on each acquisition
+}
+
+// Open opens (creating if needed) the lock file. command names this process
+// in HeldError messages shown to other processes.
+func Open(path, command string) (*Lock, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		// A read-only directory or file: fall back to a read-only handle,
+		// which flock accepts; the holder record is then not written.
+		f, err = os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("open lock file %s: %w", path, err)
+		}
+	}
+	if command == "" {
+		command = strings.Join(os.Args, " ")
+	}
+	return &Lock{path: path, command: command, f: f, sem: make(chan struct{}, 1), stats: newStats()}, nil
+}
+
+// Guard is a held lock; Release frees it.
+type Guard struct {
+	l        *Lock
+	acquired time.Time
+	once     sync.Once
+}
+
+// Acquire takes the lock, waiting at most timeout (0 means 30 s) or until
+// ctx is done. On timeout it returns a *HeldError naming the holder.
+func (l *Lock) Acquire(ctx context.Context, timeout time.Duration) (*Guard, error) {
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	start := time.Now()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+
+	select {
+	case l.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-timer.C:
+		return nil, l.heldError(time.Since(start))
+	}
+
+	// Fast path: uncontended.
+	if err := unix.Flock(int(l.f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err == nil {
+		return l.granted(start), nil
+	} else if !errors.Is(err, unix.EWOULDBLOCK) {
+		<-l.sem
+		return nil, fmt.Errorf("lock %s: %w", l.path, err)
+	}
+
+	// Slow path: block in the kernel on a helper goroutine so we can give up
+	// at the bound. If we give up, the goroutine keeps waiting and releases
+	// the lock (and the semaphore) as soon as it gets it.
+	got := make(chan error) // unbuffered: a result is either taken or handed back
+	abandoned := make(chan struct{})
+	go func() {
+		var err error
+		for {
+			err = unix.Flock(int(l.f.Fd()), unix.LOCK_EX)
+			if !errors.Is(err, unix.EINTR) {
+				break
+			}
+		}
+		select {
+		case got <- err:
+		case <-abandoned:
+			if err == nil {
+				_ = unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
+			}
+			<-l.sem
+		}
+	}()
+	select {
+	case err := <-got:
+		if err != nil {
+			<-l.sem
+			return nil, fmt.Errorf("lock %s: %w", l.path, err)
+		}
+		return l.granted(start), nil
+	case <-ctx.Done():
+		close(abandoned)
+		return nil, ctx.Err()
+	case <-timer.C:
+		close(abandoned)
+		return nil, l.heldError(time.Since(start))
+	}
+}
+
+func (l *Lock) granted(start time.Time) *Guard {
+	now := time.Now()
+	l.stats.addWait(now.Sub(start))
+	l.writeRecord(now)
+	return &Guard{l: l, acquired: now}
+}
+
+// Release frees the lock. It is safe to call more than once.
+func (g *Guard) Release() {
+	g.once.Do(func() {
+		g.l.stats.addHold(time.Since(g.acquired))
+		_ = unix.Flock(int(g.l.f.Fd()), unix.LOCK_UN)
+		<-g.l.sem
+	})
+}
+
+// Acquired is when the lock was granted.
+func (g *Guard) Acquired() time.Time { return g.acquired }
+
+func (l *Lock) writeRecord(now time.Time) {
+	b, _ := json.Marshal(Holder{PID: os.Getpid(), Command: l.command, Since: now})
+	// Pad with spaces so a shorter record overwrites a longer one without
+	// a truncate syscall; readers trim.
+	if len(b) < 256 {
+		b = append(b, []byte(strings.Repeat(" ", 256-len(b)))...)
+	}
+	_, _ = l.f.WriteAt(b, 0)
+}
+
+// Holder returns the current holder, or ok=false when the lock is free or
+// the holder is unknown.
+func (l *Lock) Holder() (Holder, bool) {
+	// Probe with a second open file description: flock is per description,
+	// so this does not conflict with our own handle's state.
+	f, err := os.Open(l.path)
+	if err != nil {
+		return Holder{}, false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err == nil {
+		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		return Holder{}, false
+	}
+	return readRecord(f)
+}
+
+func readRecord(f *os.File) (Holder, bool) {
+	buf := make([]byte, 1024)
+	n, _ := f.ReadAt(buf, 0)
+	var h Holder
+	if err := json.Unmarshal([]byte(strings.TrimSpace(string(buf[:n]))), &h); err != nil || h.PID == 0 {
+		return Holder{}, false
+	}
+	return h, true
+}
+
+func (l *Lock) heldError(waited time.Duration) error {
+	if h, ok := l.Holder(); ok {
+		return &HeldError{Waited: waited, Holder: &h}
+	}
+	return &HeldError{Waited: waited}
+}
+
+// Stats returns wait and hold figures of this process's acquisitions.
+func (l *Lock) Stats() Snapshot { return l.stats.snapshot() }
+
+// Close closes the lock file (releasing the lock if held).
+func (l *Lock) Close() error { return l.f.Close() }

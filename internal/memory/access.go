@@ -1,0 +1,60 @@
+package memory
+
+import "slices"
+
+// Access is the set of scopes a caller may read and write. The zero value
+// reaches nothing; Owner() reaches every scope (the CLI and requests that
+// name no agent act as the owner). Stores enforce it in their queries.
+type Access struct {
+	all    bool
+	scopes []Scope
+}
+
+// Owner returns access to every scope.
+func Owner() Access { return Access{all: true} }
+
+// Scopes returns access limited to the given scopes.
+func Scopes(s ...Scope) Access {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return Access{scopes: slices.Compact(c)}
+}
+
+// AgentAccess is the default access of an agent: global and agent:<id>,
+// plus any extra scopes granted by configuration.
+func AgentAccess(agentID string, extra ...Scope) Access {
+	return Scopes(append([]Scope{GlobalScope, AgentScope(agentID)}, extra...)...)
+}
+
+// All reports whether access is unrestricted.
+func (a Access) All() bool { return a.all }
+
+// List returns the allowed scopes (nil when All).
+func (a Access) List() []Scope { return a.scopes }
+
+// Allows reports whether s is reachable.
+func (a Access) Allows(s Scope) bool {
+	if a.all {
+		return true
+	}
+	_, ok := slices.BinarySearch(a.scopes, s)
+	return ok
+}
+
+// Narrow returns the access limited to the requested scopes, and the
+// requested scopes that were not allowed (ignored). With no request it
+// returns a unchanged.
+func (a Access) Narrow(requested []Scope) (Access, []Scope) {
+	if len(requested) == 0 {
+		return a, nil
+	}
+	var ok, ignored []Scope
+	for _, s := range requested {
+		if a.Allows(s) {
+			ok = append(ok, s)
+		} else {
+			ignored = append(ignored, s)
+		}
+	}
+	return Scopes(ok...), ignored
+}

@@ -1,0 +1,130 @@
+package sqlite
+
+import (
+	"database/sql"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/trove-memory/trove/internal/memory"
+)
+
+// Columns read for a memory, without and with the vector.
+const (
+	cols    = "id, text, category, scope, importance, created_at, updated_at, revision, format, metadata"
+	colsVec = cols + ", vector"
+)
+
+func selectCols(withVectors bool) string {
+	if withVectors {
+		return colsVec
+	}
+	return cols
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanMemory(r rowScanner, withVector bool) (memory.Memory, error) {
+	var m memory.Memory
+	var cat, scope, md string
+	var blob []byte
+	dest := []any{&m.ID, &m.Text, &cat, &scope, &m.Importance, &m.CreatedAt, &m.UpdatedAt, &m.Revision, &m.Format, &md}
+	if withVector {
+		dest = append(dest, &blob)
+	}
+	if err := r.Scan(dest...); err != nil {
+		return m, err
+	}
+	m.Category, m.Scope = memory.Category(cat), memory.Scope(scope)
+	if err := json.Unmarshal([]byte(md), &m.Metadata); err != nil {
+		return m, fmt.Errorf("memory %s: stored metadata is not valid JSON: %w (run trove doctor)", m.ID, err)
+	}
+	if m.Metadata == nil {
+		m.Metadata = map[string]any{}
+	}
+	if withVector && blob != nil {
+		v, err := decodeVector(blob)
+		if err != nil {
+			return m, fmt.Errorf("memory %s: %w", m.ID, err)
+		}
+		m.Vector = v
+	}
+	return m, nil
+}
+
+// encodeVector stores float32s little-endian, 4 bytes each.
+func encodeVector(v []float32) []byte {
+	if v == nil {
+		return nil
+	}
+	b := make([]byte, 4*len(v))
+	for i, f := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
+	}
+	return b
+}
+
+func decodeVector(b []byte) ([]float32, error) {
+	if len(b)%4 != 0 {
+		return nil, fmt.Errorf("stored vector is %d bytes, not a whole number of float32s (run trove doctor)", len(b))
+	}
+	v := make([]float32, len(b)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v, nil
+}
+
+func encodeMetadata(md map[string]any) (string, error) {
+	if md == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(md)
+	if err != nil {
+		return "", memory.Invalidf("metadata cannot be encoded as JSON: %v", err)
+	}
+	return string(b), nil
+}
+
+// scopeClause returns the SQL condition limiting rows to what acc may
+// reach, intersected with the requested scopes.
+func scopeClause(acc memory.Access, requested []memory.Scope) (string, []any) {
+	var scopes []memory.Scope
+	switch {
+	case acc.All() && len(requested) == 0:
+		return "1=1", nil
+	case acc.All():
+		scopes = requested
+	default:
+		eff, _ := acc.Narrow(requested)
+		scopes = eff.List()
+	}
+	if len(scopes) == 0 {
+		return "1=0", nil
+	}
+	args := make([]any, len(scopes))
+	for i, s := range scopes {
+		args[i] = string(s)
+	}
+	return "scope IN (" + placeholders(len(scopes)) + ")", args
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// scanAll collects rows.
+func scanAll(rows *sql.Rows, withVector bool) ([]memory.Memory, error) {
+	defer rows.Close()
+	var out []memory.Memory
+	for rows.Next() {
+		m, err := scanMemory(rows, withVector)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}

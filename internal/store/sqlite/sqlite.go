@@ -1,0 +1,226 @@
+// Package sqlite is trove's embedded store: one SQLite file in WAL mode,
+// one writer connection behind a cross-process flock, a pool of read
+// connections, FTS5 for BM25, vectors as float32 BLOBs, and migrations
+// embedded in the binary. See DESIGN.md beside this file.
+//
+//	s, err := sqlite.Open(ctx, "/path/trove.db", sqlite.Options{})
+//	defer s.Close()
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/trove-memory/trove/internal/lock"
+	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/store"
+)
+
+// Options configure a store.
+type Options struct {
+	// Space is the embedding space this process writes with. It is recorded
+	// on the first write with a vector; later writes must match it.
+	Space store.Space
+	// LockTimeout bounds the wait for the write lock (default 30 s).
+	LockTimeout time.Duration
+	// Command names this process to others waiting on the lock.
+	Command string
+	// Synchronous is SQLite's synchronous mode: "full" (default: an
+	// acknowledged write survives power loss) or "normal".
+	Synchronous string
+	// MaxGroup bounds how many concurrent Write calls share one transaction.
+	MaxGroup int
+	// Version is the trove version recorded by migrations.
+	Version string
+	// Clock returns the time used for created_at/updated_at (default time.Now).
+	Clock func() time.Time
+}
+
+// Store is the SQLite store. It implements store.Store.
+type Store struct {
+	path  string
+	opts  Options
+	rdb   *sql.DB // read pool, query_only
+	wdb   *sql.DB // exactly one connection, used only by the writer goroutine
+	lock  *lock.Lock
+	reqs  chan *writeReq
+	quit  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+	newer error // non-nil when the store's schema is newer than this binary's
+
+	commits atomic.Int64
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens or creates the store at path and applies pending migrations
+// under the write lock.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = 30 * time.Second
+	}
+	if opts.MaxGroup <= 0 {
+		opts.MaxGroup = 64
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	switch opts.Synchronous {
+	case "":
+		opts.Synchronous = "full"
+	case "full", "normal":
+	default:
+		return nil, fmt.Errorf("%w: synchronous %q: use full or normal", memory.ErrInvalid, opts.Synchronous)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store path %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return nil, fmt.Errorf("create store directory: %w (choose another place with --db or TROVE_DB)", err)
+	}
+	if err := checkFile(abs); err != nil {
+		return nil, err
+	}
+	s := &Store{path: abs, opts: opts, reqs: make(chan *writeReq), quit: make(chan struct{}), done: make(chan struct{})}
+	if s.lock, err = lock.Open(abs+".lock", opts.Command); err != nil {
+		return nil, err
+	}
+	if s.wdb, err = sql.Open("sqlite", dsn(abs, opts, false)); err != nil {
+		s.lock.Close()
+		return nil, err
+	}
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetMaxIdleConns(1)
+	s.wdb.SetConnMaxLifetime(0)
+	if s.rdb, err = sql.Open("sqlite", dsn(abs, opts, true)); err != nil {
+		s.wdb.Close()
+		s.lock.Close()
+		return nil, err
+	}
+	s.rdb.SetMaxOpenConns(8)
+	s.rdb.SetMaxIdleConns(8)
+	if err := s.migrate(ctx); err != nil {
+		s.rdb.Close()
+		s.wdb.Close()
+		s.lock.Close()
+		return nil, err
+	}
+	go s.writer()
+	return s, nil
+}
+
+// checkFile refuses a file that exists but is not an SQLite database, so
+// we never write over somebody's other file.
+func checkFile(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", path, err)
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, _ := f.Read(head)
+	if n == 0 {
+		return nil // empty file: SQLite initialises it
+	}
+	if n < 16 || string(head) != "SQLite format 3\x00" {
+		return fmt.Errorf("%w: %s is not a trove store (not an SQLite database): point --db at another path", memory.ErrInvalid, path)
+	}
+	return nil
+}
+
+func dsn(path string, opts Options, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous("+opts.Synchronous+")")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+		// Checkpoints run after the write lock is released (see writer.go),
+		// so a commit never pays for one while others wait.
+		q.Add("_pragma", "wal_autocheckpoint(0)")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Path returns the store's file path.
+func (s *Store) Path() string { return s.path }
+
+// Lock exposes the write lock (for holder and wait/hold figures).
+func (s *Store) Lock() *lock.Lock { return s.lock }
+
+// Close stops the writer after the queued writes, checkpoints and closes.
+func (s *Store) Close() error {
+	var err error
+	s.once.Do(func() {
+		close(s.quit)
+		<-s.done
+		_, _ = s.wdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		err = errors.Join(s.rdb.Close(), s.wdb.Close(), s.lock.Close())
+	})
+	return err
+}
+
+// Space returns the recorded embedding space.
+func (s *Store) Space(ctx context.Context) (store.Space, error) {
+	return readSpace(ctx, s.rdb)
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func readSpace(ctx context.Context, q queryer) (store.Space, error) {
+	var sp store.Space
+	err := q.QueryRowContext(ctx, `SELECT
+		(SELECT value FROM meta WHERE key = 'embed_model'),
+		(SELECT value FROM meta WHERE key = 'embed_dims')`).Scan(nullString{&sp.Model}, nullInt{&sp.Dimensions})
+	if err != nil {
+		return sp, fmt.Errorf("read embedding space: %w", err)
+	}
+	return sp, nil
+}
+
+type nullString struct{ p *string }
+
+func (n nullString) Scan(v any) error {
+	switch t := v.(type) {
+	case nil:
+	case string:
+		*n.p = t
+	case []byte:
+		*n.p = string(t)
+	default:
+		*n.p = fmt.Sprint(t)
+	}
+	return nil
+}
+
+type nullInt struct{ p *int }
+
+func (n nullInt) Scan(v any) error {
+	switch t := v.(type) {
+	case nil:
+	case int64:
+		*n.p = int(t)
+	default:
+		return fmt.Errorf("unexpected %T", v)
+	}
+	return nil
+}

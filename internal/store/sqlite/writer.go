@@ -1,0 +1,186 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/store"
+)
+
+// ErrClosed is returned by Write after Close.
+var ErrClosed = errors.New("store is closed")
+
+// checkpointEvery is how many commits pass between WAL checkpoints. The
+// checkpoint runs after the lock is released, so it delays nobody's write.
+const checkpointEvery = 256
+
+type writeReq struct {
+	ctx   context.Context
+	acc   memory.Access
+	fn    func(store.Tx) error
+	state atomic.Int32 // 0 queued, 1 taken by the writer, 2 abandoned by the caller
+	done  chan error
+}
+
+// Write runs fn in one transaction under the cross-process write lock.
+// Concurrent callers in this process may share one transaction (group
+// commit); each fn runs in its own savepoint, so one caller's error undoes
+// only its own changes, and each caller gets its own result.
+func (s *Store) Write(ctx context.Context, acc memory.Access, fn func(store.Tx) error) error {
+	if s.newer != nil {
+		return s.newer
+	}
+	r := &writeReq{ctx: ctx, acc: acc, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.quit:
+		return ErrClosed
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(0, 2) {
+			return ctx.Err()
+		}
+		return <-r.done // already running: its outcome is the truth
+	}
+}
+
+// writer owns the write connection. It takes one request, gathers the
+// ones already waiting, and commits them together.
+func (s *Store) writer() {
+	defer close(s.done)
+	for {
+		var first *writeReq
+		select {
+		case first = <-s.reqs:
+		case <-s.quit:
+			return
+		}
+		group := s.gather([]*writeReq{first})
+		s.commitGroup(group)
+	}
+}
+
+func (s *Store) gather(group []*writeReq) []*writeReq {
+	for len(group) < s.opts.MaxGroup {
+		select {
+		case r := <-s.reqs:
+			group = append(group, r)
+		default:
+			return group
+		}
+	}
+	return group
+}
+
+func (s *Store) commitGroup(group []*writeReq) {
+	g, err := s.lock.Acquire(context.Background(), s.opts.LockTimeout)
+	if err != nil {
+		finish(group, err)
+		return
+	}
+	// Requests that arrived while we waited for the lock ride along.
+	group = s.gather(group)
+	err = s.runGroup(group)
+	g.Release()
+	if err != nil {
+		finish(group, err)
+	}
+	if s.commits.Add(1)%checkpointEvery == 0 {
+		_, _ = s.wdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+	}
+}
+
+// finish hands err to every request still waiting.
+func finish(group []*writeReq, err error) {
+	for _, r := range group {
+		if r.state.CompareAndSwap(0, 1) || r.state.Load() == 1 {
+			select {
+			case r.done <- err:
+			default:
+			}
+		}
+	}
+}
+
+func (s *Store) runGroup(group []*writeReq) error {
+	ctx := context.Background()
+	sqlTx, err := s.wdb.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock)
+	if err != nil {
+		return fmt.Errorf("begin write: %w", err)
+	}
+	defer sqlTx.Rollback()
+	if err := s.checkSchema(ctx, sqlTx); err != nil {
+		return err
+	}
+	// One change-sequence number per transaction, taken outside the
+	// savepoints so a rolled-back caller cannot make two commits share it.
+	var seq int64
+	if err := sqlTx.QueryRowContext(ctx, "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value").Scan(&seq); err != nil {
+		return fmt.Errorf("allocate change sequence: %w", err)
+	}
+	t := &tx{s: s, tx: sqlTx, ctx: ctx, now: s.opts.Clock().UnixMilli(), seq: seq}
+	results := make([]error, len(group))
+	taken := make([]bool, len(group))
+	for i, r := range group {
+		if !r.state.CompareAndSwap(0, 1) {
+			continue // caller gave up before we started
+		}
+		taken[i] = true
+		if r.ctx.Err() != nil {
+			results[i] = r.ctx.Err()
+			continue
+		}
+		t.acc = r.acc
+		results[i] = t.runSavepoint(r.fn)
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit write: %w", err)
+	}
+	for i, r := range group {
+		if taken[i] {
+			r.done <- results[i]
+		}
+	}
+	return nil
+}
+
+// checkSchema re-reads the schema version inside the transaction: another
+// process may have migrated the store to a newer schema since we opened it.
+func (s *Store) checkSchema(ctx context.Context, q *sql.Tx) error {
+	var v int
+	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if v > SchemaVersion() {
+		return s.newerError(ctx, v)
+	}
+	return nil
+}
+
+// runSavepoint runs fn inside a savepoint so an error undoes only fn's
+// own changes when several callers share the transaction.
+func (t *tx) runSavepoint(fn func(store.Tx) error) error {
+	if _, err := t.tx.ExecContext(t.ctx, "SAVEPOINT w"); err != nil {
+		return err
+	}
+	err := fn(t)
+	if err != nil {
+		t.space = nil // it may have been recorded inside the undone part
+		if _, rerr := t.tx.ExecContext(t.ctx, "ROLLBACK TO w"); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+	}
+	if _, rerr := t.tx.ExecContext(t.ctx, "RELEASE w"); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
+}

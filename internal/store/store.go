@@ -1,0 +1,117 @@
+// Package store defines trove's storage contract: reads that take the
+// caller's scope access, and one write entry point, Write, that runs a
+// function inside one cross-process lock acquisition and one transaction.
+// Bulk helpers (PutMany, PatchMany, DeleteMany) are built on Write.
+//
+// Nothing slow runs inside Write: the function gets a Tx with SQL-level
+// operations only, never a provider. Callers embed, call LLMs and rerank
+// before they call Write.
+//
+//	err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error {
+//		m, err := tx.Get(id)
+//		if err != nil { return err }
+//		m.Importance = 0.9
+//		return tx.Update(&m) // checks m.Revision, bumps it
+//	})
+package store
+
+import (
+	"context"
+
+	"github.com/trove-memory/trove/internal/memory"
+)
+
+// Store is a memory store shared by many processes.
+type Store interface {
+	Reader
+	// Write runs fn in one transaction under the cross-process write lock.
+	// fn may be re-run never; it must only use tx. If fn returns an error
+	// nothing it did is kept and Write returns that error.
+	Write(ctx context.Context, acc memory.Access, fn func(Tx) error) error
+	// Space returns the embedding space recorded for the store (zero when
+	// nothing is recorded yet).
+	Space(ctx context.Context) (Space, error)
+	Close() error
+}
+
+// Reader is the read side of a store. Every call is limited to acc.
+type Reader interface {
+	Get(ctx context.Context, acc memory.Access, id string) (memory.Memory, error)
+	// Resolve turns a full id or a unique prefix (≥ MinPrefix chars) into an id.
+	Resolve(ctx context.Context, acc memory.Access, idOrPrefix string) (string, error)
+	List(ctx context.Context, acc memory.Access, opts ListOptions) (Page, error)
+	// Scan calls fn for every matching row in id order, page by page with
+	// no cap. Rows committed during the scan may or may not be seen.
+	Scan(ctx context.Context, acc memory.Access, opts ScanOptions, fn func(memory.Memory) error) error
+	Count(ctx context.Context, acc memory.Access, f Filter) (int, error)
+	Stats(ctx context.Context, acc memory.Access, f Filter) (Stats, error)
+}
+
+// MinPrefix is the shortest id prefix Resolve accepts.
+const MinPrefix = 8
+
+// Tx is what a Write function may do. All calls are scope-checked against
+// the access given to Write.
+type Tx interface {
+	// Get reads the row as it is inside this transaction.
+	Get(id string) (memory.Memory, error)
+	// Insert adds m. Empty ID gets a new UUID; zero timestamps get now;
+	// revision 0 becomes 1 (an imported revision is kept). On success m
+	// holds the stored values. An existing id gives memory.ErrExists.
+	Insert(m *memory.Memory) error
+	// Update writes m over the row with id m.ID if its revision is still
+	// m.Revision (else *memory.ConflictError). It bumps the revision and
+	// updated_at; m holds the stored values afterwards. A nil m.Vector
+	// keeps the stored vector.
+	Update(m *memory.Memory) error
+	// Delete removes the row; expectedRevision 0 skips the check.
+	Delete(id string, expectedRevision int64) error
+}
+
+// Space is the embedding model and dimensions recorded once per store.
+type Space struct {
+	Model      string `json:"model"`
+	Dimensions int    `json:"dimensions"`
+}
+
+// Filter narrows reads within the caller's access.
+type Filter struct {
+	Scopes     []memory.Scope    // empty: every accessible scope
+	Categories []memory.Category // empty: all
+	Format     *memory.Format    // nil: both
+	// CreatedBefore keeps rows created strictly before this unix-ms time (0: no bound).
+	CreatedBefore int64
+}
+
+// ListOptions pages rows newest first (created_at, then id, descending).
+type ListOptions struct {
+	Filter
+	Limit       int    // default 20
+	Cursor      string // from Page.NextCursor
+	WithVectors bool
+}
+
+// Page is one page of List.
+type Page struct {
+	Memories   []memory.Memory `json:"memories"`
+	NextCursor string          `json:"next_cursor,omitempty"`
+}
+
+// ScanOptions configures Scan.
+type ScanOptions struct {
+	Filter
+	AfterID     string // start after this id
+	PageSize    int    // rows read per query (default 500)
+	WithVectors bool
+}
+
+// Stats summarises rows.
+type Stats struct {
+	Total      int            `json:"total"`
+	Legacy     int            `json:"legacy"`
+	Smart      int            `json:"smart"`
+	ByScope    map[string]int `json:"by_scope"`
+	ByCategory map[string]int `json:"by_category"`
+	Oldest     int64          `json:"oldest_created_at,omitempty"`
+	Newest     int64          `json:"newest_created_at,omitempty"`
+}
