@@ -14,9 +14,11 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migrations returns the embedded migration scripts in order; schema
-// version N means the first N have been applied.
-func migrations() []string {
+// migrations are the embedded migration scripts in order; schema version N
+// means the first N have been applied. A variable so tests can add one.
+var migrations = loadMigrations
+
+func loadMigrations() []string {
 	names, err := fs.Glob(migrationFS, "migrations/*.sql")
 	if err != nil {
 		panic(err)

@@ -59,6 +59,8 @@ type Store struct {
 	once  sync.Once
 	newer error // non-nil when the store's schema is newer than this binary's
 
+	prepared map[string]*sql.Stmt // on wdb; used only by the writer goroutine
+
 	commits atomic.Int64
 }
 
@@ -93,7 +95,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := checkFile(abs); err != nil {
 		return nil, err
 	}
-	s := &Store{path: abs, opts: opts, reqs: make(chan *writeReq), quit: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{path: abs, opts: opts, prepared: map[string]*sql.Stmt{}, reqs: make(chan *writeReq), quit: make(chan struct{}), done: make(chan struct{})}
 	if s.lock, err = lock.Open(abs+".lock", opts.Command); err != nil {
 		return nil, err
 	}
@@ -111,7 +113,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s.rdb.SetMaxOpenConns(8)
 	s.rdb.SetMaxIdleConns(8)
-	if err := s.migrate(ctx); err != nil {
+	err = s.migrate(ctx)
+	if err == nil && s.newer == nil {
+		err = s.prepareWrites(ctx)
+	}
+	if err != nil {
 		s.rdb.Close()
 		s.wdb.Close()
 		s.lock.Close()

@@ -140,6 +140,15 @@ func (s *Store) runGroup(group []*writeReq) error {
 			continue
 		}
 		t.acc = r.acc
+		if len(group) == 1 {
+			// Alone in the transaction: no savepoint needed (and none is
+			// cheaper: FTS5 flushes its pending index at every savepoint).
+			if results[i] = t.run(r.fn); results[i] != nil {
+				r.done <- results[i]
+				return nil // the deferred Rollback undoes it
+			}
+			continue
+		}
 		results[i] = t.runSavepoint(r.fn)
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -172,7 +181,7 @@ func (t *tx) runSavepoint(fn func(store.Tx) error) error {
 	if _, err := t.tx.ExecContext(t.ctx, "SAVEPOINT w"); err != nil {
 		return err
 	}
-	err := fn(t)
+	err := t.run(fn)
 	if err != nil {
 		t.space = nil // it may have been recorded inside the undone part
 		if _, rerr := t.tx.ExecContext(t.ctx, "ROLLBACK TO w"); rerr != nil {
@@ -183,4 +192,13 @@ func (t *tx) runSavepoint(fn func(store.Tx) error) error {
 		return errors.Join(err, rerr)
 	}
 	return err
+}
+
+// run calls fn and then brings the FTS index in step with what it changed.
+func (t *tx) run(fn func(store.Tx) error) error {
+	t.ftsAdd, t.ftsDrop = t.ftsAdd[:0], t.ftsDrop[:0]
+	if err := fn(t); err != nil {
+		return err
+	}
+	return t.syncFTS()
 }

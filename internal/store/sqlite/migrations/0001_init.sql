@@ -1,5 +1,6 @@
--- Schema 1: memories with revisions and a change sequence, FTS5 kept in
--- step by triggers (same transaction as the row), tombstones for deletes.
+-- Schema 1: memories with revisions and a change sequence, an FTS5 index
+-- over text and the L0/L1/L2 metadata fields (kept in step by the writer in
+-- the same transaction as the rows: see tx.syncFTS), tombstones for deletes.
 CREATE TABLE meta (
 	key   TEXT PRIMARY KEY,
 	value
@@ -41,25 +42,3 @@ CREATE VIRTUAL TABLE memories_fts USING fts5(
 	contentless_delete = 1,
 	tokenize = 'unicode61 remove_diacritics 2'
 );
-
-CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
-	INSERT INTO memories_fts(rowid, text, l0, l1, l2) VALUES (
-		new.rid, new.text,
-		coalesce(json_extract(new.metadata, '$.l0_abstract'), ''),
-		coalesce(json_extract(new.metadata, '$.l1_overview'), ''),
-		coalesce(json_extract(new.metadata, '$.l2_content'), ''));
-END;
-
-CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
-	DELETE FROM memories_fts WHERE rowid = old.rid;
-END;
-
-CREATE TRIGGER memories_fts_update AFTER UPDATE OF text, metadata ON memories
-WHEN old.text IS NOT new.text OR old.metadata IS NOT new.metadata BEGIN
-	DELETE FROM memories_fts WHERE rowid = old.rid;
-	INSERT INTO memories_fts(rowid, text, l0, l1, l2) VALUES (
-		new.rid, new.text,
-		coalesce(json_extract(new.metadata, '$.l0_abstract'), ''),
-		coalesce(json_extract(new.metadata, '$.l1_overview'), ''),
-		coalesce(json_extract(new.metadata, '$.l2_content'), ''));
-END;

@@ -1,0 +1,261 @@
+// Package config loads trove's settings: defaults, then a JSON config file,
+// then TROVE_* environment variables, then command-line flags (applied by
+// the CLI). Validate names the field that is wrong.
+//
+//	cfg, err := config.Load(os.Getenv)
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trove-memory/trove/internal/memory"
+)
+
+// Config is every setting trove reads.
+type Config struct {
+	// DB is the store file.
+	DB string `json:"db"`
+	// LockTimeout bounds the wait for the write lock.
+	LockTimeout Duration `json:"lockTimeout"`
+	// Synchronous is SQLite's durability mode: full or normal.
+	Synchronous string    `json:"synchronous"`
+	Embedding   Embedding `json:"embedding"`
+	LLM         LLM       `json:"llm"`
+	// AgentAccess grants agents scopes beyond global and agent:<id>.
+	AgentAccess map[string][]string `json:"agentAccess"`
+}
+
+// Embedding configures the embedding provider.
+type Embedding struct {
+	Provider   string   `json:"provider"` // hash | openai
+	BaseURL    string   `json:"baseURL"`
+	APIKey     string   `json:"apiKey"`
+	Model      string   `json:"model"`
+	Dimensions int      `json:"dimensions"` // 0: the model's default (hash: 384)
+	BatchSize  int      `json:"batchSize"`
+	Timeout    Duration `json:"timeout"`
+}
+
+// LLM configures the chat model used by upgrade (and later extraction).
+type LLM struct {
+	BaseURL string   `json:"baseURL"`
+	APIKey  string   `json:"apiKey"`
+	Model   string   `json:"model"`
+	Timeout Duration `json:"timeout"`
+}
+
+// Configured reports whether an LLM endpoint is set.
+func (l LLM) Configured() bool { return l.BaseURL != "" && l.Model != "" }
+
+// Duration is a time.Duration written as "30s" in JSON.
+type Duration struct{ time.Duration }
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration string such as \"30s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// Defaults returns the embedded defaults: a store under the user's data
+// directory, the offline hash embedder, no LLM.
+func Defaults(getenv func(string) string) Config {
+	return Config{
+		DB:          DefaultDBPath(getenv),
+		LockTimeout: Duration{30 * time.Second},
+		Synchronous: "full",
+		Embedding:   Embedding{Provider: "hash", BatchSize: 64, Timeout: Duration{30 * time.Second}},
+		LLM:         LLM{Timeout: Duration{30 * time.Second}},
+	}
+}
+
+// DefaultDBPath is $XDG_DATA_HOME/trove/trove.db, else
+// ~/.local/share/trove/trove.db.
+func DefaultDBPath(getenv func(string) string) string {
+	if x := getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "trove", "trove.db")
+	}
+	home := getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	return filepath.Join(home, ".local", "share", "trove", "trove.db")
+}
+
+// DefaultFilePath is where the config file is looked for when TROVE_CONFIG
+// is not set: $XDG_CONFIG_HOME/trove/config.json, else ~/.config/trove/config.json.
+func DefaultFilePath(getenv func(string) string) string {
+	if x := getenv("XDG_CONFIG_HOME"); x != "" {
+		return filepath.Join(x, "trove", "config.json")
+	}
+	home := getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	return filepath.Join(home, ".config", "trove", "config.json")
+}
+
+// Load reads defaults, the config file and the environment.
+func Load(getenv func(string) string) (Config, error) {
+	cfg := Defaults(getenv)
+	path, explicit := getenv("TROVE_CONFIG"), true
+	if path == "" {
+		path, explicit = DefaultFilePath(getenv), false
+	}
+	if err := cfg.loadFile(path, explicit); err != nil {
+		return cfg, err
+	}
+	if err := cfg.applyEnv(getenv); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+func (c *Config) loadFile(path string, explicit bool) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && !explicit {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("config file %s: %w (see README for the settings)", path, err)
+	}
+	return nil
+}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	var errs []error
+	num := func(name string, dst *int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q is not a whole number", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	dur := func(name string, dst *Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q is not a duration (use e.g. 30s or 2m)", name, v))
+				return
+			}
+			dst.Duration = d
+		}
+	}
+	str("TROVE_DB", &c.DB)
+	dur("TROVE_LOCK_TIMEOUT", &c.LockTimeout)
+	str("TROVE_SYNC", &c.Synchronous)
+	str("TROVE_EMBED_PROVIDER", &c.Embedding.Provider)
+	str("TROVE_EMBED_BASE_URL", &c.Embedding.BaseURL)
+	str("TROVE_EMBED_API_KEY", &c.Embedding.APIKey)
+	str("TROVE_EMBED_MODEL", &c.Embedding.Model)
+	num("TROVE_EMBED_DIMENSIONS", &c.Embedding.Dimensions)
+	num("TROVE_EMBED_BATCH_SIZE", &c.Embedding.BatchSize)
+	dur("TROVE_EMBED_TIMEOUT", &c.Embedding.Timeout)
+	str("TROVE_LLM_BASE_URL", &c.LLM.BaseURL)
+	str("TROVE_LLM_API_KEY", &c.LLM.APIKey)
+	str("TROVE_LLM_MODEL", &c.LLM.Model)
+	dur("TROVE_LLM_TIMEOUT", &c.LLM.Timeout)
+	return errors.Join(errs...)
+}
+
+// Validate checks every field and names the wrong ones.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DB == "" {
+		errs = append(errs, errors.New("db: empty: set --db or TROVE_DB"))
+	}
+	if c.LockTimeout.Duration <= 0 {
+		errs = append(errs, fmt.Errorf("lockTimeout: %s must be positive", c.LockTimeout))
+	}
+	if c.Synchronous != "full" && c.Synchronous != "normal" {
+		errs = append(errs, fmt.Errorf("synchronous: %q: use full or normal (TROVE_SYNC)", c.Synchronous))
+	}
+	e := c.Embedding
+	switch e.Provider {
+	case "hash":
+		if e.Dimensions != 0 && (e.Dimensions < 16 || e.Dimensions > 8192) {
+			errs = append(errs, fmt.Errorf("embedding.dimensions: %d: the hash embedder takes 16 to 8192 (TROVE_EMBED_DIMENSIONS)", e.Dimensions))
+		}
+	case "openai":
+		if err := checkURL(e.BaseURL); err != nil {
+			errs = append(errs, fmt.Errorf("embedding.baseURL: %w (TROVE_EMBED_BASE_URL)", err))
+		}
+		if e.Model == "" {
+			errs = append(errs, errors.New("embedding.model: empty: set TROVE_EMBED_MODEL"))
+		}
+		if e.Dimensions < 0 {
+			errs = append(errs, fmt.Errorf("embedding.dimensions: %d must not be negative", e.Dimensions))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("embedding.provider: %q is unknown: use hash or openai (TROVE_EMBED_PROVIDER)", e.Provider))
+	}
+	if e.BatchSize <= 0 {
+		errs = append(errs, fmt.Errorf("embedding.batchSize: %d must be positive", e.BatchSize))
+	}
+	if c.LLM.BaseURL != "" {
+		if err := checkURL(c.LLM.BaseURL); err != nil {
+			errs = append(errs, fmt.Errorf("llm.baseURL: %w (TROVE_LLM_BASE_URL)", err))
+		}
+	}
+	for agent, scopes := range c.AgentAccess {
+		for _, s := range scopes {
+			if _, err := memory.ParseScope(s); err != nil {
+				errs = append(errs, fmt.Errorf("agentAccess.%s: %w", agent, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkURL(s string) error {
+	if s == "" {
+		return errors.New("empty")
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", s)
+	}
+	return nil
+}
+
+// Access returns the scopes an agent reaches: global, agent:<id> and any
+// granted in AgentAccess. An empty agent id is the owner (every scope).
+func (c Config) Access(agent string) memory.Access {
+	if agent == "" {
+		return memory.Owner()
+	}
+	var extra []memory.Scope
+	for _, s := range c.AgentAccess[agent] {
+		extra = append(extra, memory.Scope(s))
+	}
+	return memory.AgentAccess(agent, extra...)
+}

@@ -1,0 +1,102 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/store"
+)
+
+// FTSReport compares the search index with the rows.
+type FTSReport struct {
+	Rows    int `json:"rows"`
+	Indexed int `json:"indexed"`
+	Missing int `json:"missing"` // rows without an index entry
+	Extra   int `json:"extra"`   // index entries without a row
+}
+
+// Consistent reports whether every row is indexed exactly once.
+func (r FTSReport) Consistent() bool { return r.Missing == 0 && r.Extra == 0 && r.Rows == r.Indexed }
+
+// CheckFTS compares the FTS index's documents with the rows, in one read
+// transaction, and runs FTS5's own integrity check.
+func (s *Store) CheckFTS(ctx context.Context) (FTSReport, error) {
+	var r FTSReport
+	tx, err := s.rdb.BeginTx(ctx, nil)
+	if err != nil {
+		return r, err
+	}
+	defer tx.Rollback()
+	err = tx.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM memories),
+		(SELECT count(*) FROM memories_fts_docsize),
+		(SELECT count(*) FROM memories m WHERE NOT EXISTS (SELECT 1 FROM memories_fts_docsize d WHERE d.id = m.rid)),
+		(SELECT count(*) FROM memories_fts_docsize d WHERE NOT EXISTS (SELECT 1 FROM memories m WHERE m.rid = d.id))`).
+		Scan(&r.Rows, &r.Indexed, &r.Missing, &r.Extra)
+	if err != nil {
+		return r, fmt.Errorf("check search index: %w", err)
+	}
+	return r, nil
+}
+
+// RebuildFTS rebuilds the search index from the rows under the write lock.
+func (s *Store) RebuildFTS(ctx context.Context) error {
+	return s.Write(ctx, memory.Owner(), func(stx store.Tx) error {
+		t := stx.(*tx)
+		if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM memories_fts"); err != nil {
+			return fmt.Errorf("rebuild search index: %w", err)
+		}
+		_, err := t.tx.ExecContext(t.ctx, `INSERT INTO memories_fts(rowid, text, l0, l1, l2)
+			SELECT rid, text,
+				coalesce(json_extract(metadata, '$.l0_abstract'), ''),
+				coalesce(json_extract(metadata, '$.l1_overview'), ''),
+				coalesce(json_extract(metadata, '$.l2_content'), '')
+			FROM memories`)
+		if err != nil {
+			return fmt.Errorf("rebuild search index: %w", err)
+		}
+		return nil
+	})
+}
+
+// IntegrityCheck runs PRAGMA integrity_check and returns its findings
+// (nil when the database is sound).
+func (s *Store) IntegrityCheck(ctx context.Context) ([]string, error) {
+	rows, err := s.rdb.QueryContext(ctx, "PRAGMA integrity_check")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return nil, err
+		}
+		if line != "ok" {
+			out = append(out, line)
+		}
+	}
+	return out, rows.Err()
+}
+
+// matchIDs returns the ids whose indexed text matches an FTS5 query; for
+// tests of index consistency until retrieval has its own search.
+func (s *Store) matchIDs(ctx context.Context, query string) ([]string, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.id FROM memories_fts f JOIN memories m ON m.rid = f.rowid
+		WHERE memories_fts MATCH ? ORDER BY m.id`, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
