@@ -115,3 +115,23 @@ func isItemError(err error) bool {
 
 // IsItemError is exported for callers building their own Write loops.
 func IsItemError(err error) bool { return isItemError(err) }
+
+var errPageFull = errors.New("page full")
+
+// ScanPage returns up to n rows after opts.AfterID in id order: one page of
+// a keyset walk. An empty result means the walk is over.
+func ScanPage(ctx context.Context, r Reader, acc memory.Access, opts ScanOptions, n int) ([]memory.Memory, error) {
+	opts.PageSize = n
+	var out []memory.Memory
+	err := r.Scan(ctx, acc, opts, func(m memory.Memory) error {
+		out = append(out, m)
+		if len(out) == n {
+			return errPageFull
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errPageFull) {
+		return nil, err
+	}
+	return out, nil
+}

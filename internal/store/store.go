@@ -81,6 +81,9 @@ type Filter struct {
 	Format     *memory.Format    // nil: both
 	// CreatedBefore keeps rows created strictly before this unix-ms time (0: no bound).
 	CreatedBefore int64
+	// Metadata keeps rows whose metadata has these top-level string values.
+	// Keys are limited to letters, digits and underscores.
+	Metadata map[string]string
 }
 
 // ListOptions pages rows newest first (created_at, then id, descending).

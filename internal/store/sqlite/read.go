@@ -6,6 +6,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,8 +34,19 @@ func filterClause(acc memory.Access, f store.Filter) (string, []any) {
 		conds = append(conds, "created_at < ?")
 		args = append(args, f.CreatedBefore)
 	}
+	for _, k := range slices.Sorted(maps.Keys(f.Metadata)) {
+		if !metaKey.MatchString(k) {
+			// Not a key we can name safely in a JSON path: match nothing.
+			conds = append(conds, "1=0")
+			continue
+		}
+		conds = append(conds, "json_extract(metadata, '$."+k+"') = ?")
+		args = append(args, f.Metadata[k])
+	}
 	return strings.Join(conds, " AND "), args
 }
+
+var metaKey = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
 
 func (s *Store) Get(ctx context.Context, acc memory.Access, id string) (memory.Memory, error) {
 	where, args := scopeClause(acc, nil)
