@@ -1,0 +1,73 @@
+// Command trove is long-term memory for AI agents. This file is the
+// composition root: it wires configuration, providers and the store into
+// the CLI, and holds no logic of its own.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/trove-memory/trove/internal/cli"
+	"github.com/trove-memory/trove/internal/config"
+	"github.com/trove-memory/trove/internal/embedding"
+	"github.com/trove-memory/trove/internal/llm"
+	"github.com/trove-memory/trove/internal/provider/openaicompat"
+	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/sqlite"
+	"github.com/trove-memory/trove/internal/version"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Execute(ctx, cli.Deps{
+		Getenv:      os.Getenv,
+		Stdin:       os.Stdin,
+		OpenStore:   openStore,
+		NewEmbedder: newEmbedder,
+		NewLLM:      newLLM,
+	}, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func openStore(ctx context.Context, cfg config.Config, command string) (store.Store, error) {
+	return sqlite.Open(ctx, cfg.DB, sqlite.Options{
+		Space:       space(cfg.Embedding),
+		LockTimeout: cfg.LockTimeout.Duration,
+		Command:     fmt.Sprintf("%s (pid %d)", command, os.Getpid()),
+		Synchronous: cfg.Synchronous,
+		Version:     version.Version,
+	})
+}
+
+// space is the embedding space this configuration writes, recorded in the
+// store on its first vector.
+func space(e config.Embedding) store.Space {
+	if e.Provider == "hash" {
+		h := embedding.NewHash(e.Dimensions).Info()
+		return store.Space{Model: h.Model, Dimensions: h.Dimensions}
+	}
+	return store.Space{Model: e.Provider + ":" + e.Model, Dimensions: e.Dimensions}
+}
+
+func newEmbedder(e config.Embedding) (embedding.Embedder, error) {
+	switch e.Provider {
+	case "hash":
+		return embedding.NewHash(e.Dimensions), nil
+	case "openai":
+		return openaicompat.NewEmbedder(openaicompat.Config{
+			Provider: "openai", BaseURL: e.BaseURL, APIKey: e.APIKey, Model: e.Model,
+			Dimensions: e.Dimensions, BatchSize: e.BatchSize, Timeout: e.Timeout.Duration,
+		})
+	}
+	return nil, fmt.Errorf("embedding provider %q is unknown: use hash or openai", e.Provider)
+}
+
+func newLLM(l config.LLM) (llm.Client, error) {
+	return openaicompat.NewChat(openaicompat.Config{
+		Provider: "llm", BaseURL: l.BaseURL, APIKey: l.APIKey, Model: l.Model, Timeout: l.Timeout.Duration,
+	})
+}

@@ -1,0 +1,484 @@
+package archive
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/trove-memory/trove/internal/memory"
+)
+
+func decodeAll(t *testing.T, data string) ([]Item, string, error) {
+	t.Helper()
+	var items []Item
+	format, err := decode(strings.NewReader(data), func(it Item) error {
+		items = append(items, it)
+		return nil
+	})
+	return items, format, err
+}
+
+const goodRow = `{"id":"a","text":"first memory","category":"fact","scope":"global","importance":0.5,"created_at":1700000000000}`
+const goodRow3 = `{"id":"c","text":"third memory"}`
+
+func TestDecodeRowErrors(t *testing.T) {
+	long := strings.Repeat("x", memory.MaxTextBytes+1)
+	tests := []struct {
+		name string
+		row  string
+		want string // substring of "line 2: ..."
+	}{
+		{"truncated", `{"id":"b","text":"cut off`, "line 2: truncated or invalid JSON: unexpected end of JSON input"},
+		{"invalid json", `{"id":"b","text":}`, "line 2: truncated or invalid JSON: invalid character '}'"},
+		{"not an object", `[1,2,3]`, "line 2: a row must be a JSON object, got an array"},
+		{"bare number", `42`, "line 2: a row must be a JSON object, got a number"},
+		{"importance as string", `{"id":"b","text":"t","importance":"0.8"}`, `line 2: importance must be a number, got the string "0.8" (write it without quotes): use a number from 0 to 1`},
+		{"importance NaN string", `{"id":"b","text":"t","importance":"NaN"}`, `line 2: importance must be a number, got the string "NaN": use a number from 0 to 1`},
+		{"importance 1e400", `{"id":"b","text":"t","importance":1e400}`, "line 2: importance 1e400 is out of range: use a number from 0 to 1"},
+		{"importance negative", `{"id":"b","text":"t","importance":-0.5}`, "line 2: importance -0.5 is out of range: use a number from 0 to 1"},
+		{"importance above 1", `{"id":"b","text":"t","importance":7}`, "line 2: importance 7 is out of range"},
+		{"importance boolean", `{"id":"b","text":"t","importance":true}`, "line 2: importance must be a number, got a boolean (true)"},
+		{"text as number", `{"id":"b","text":42}`, "line 2: text must be a string, got a number (42)"},
+		{"id as number", `{"id":7,"text":"t"}`, "line 2: id must be a string, got a number (7)"},
+		{"id with space", `{"id":"b c","text":"t"}`, `line 2: id "b c" contains a space or control character: fix the id, or remove it`},
+		{"id too long", `{"id":"` + strings.Repeat("i", 129) + `","text":"t"}`, "line 2: id is 129 bytes, over the 128-byte limit"},
+		{"created_at as string", `{"id":"b","text":"t","created_at":"1700000000000"}`, `line 2: created_at must be a number, got the string "1700000000000" (write it without quotes): use unix milliseconds`},
+		{"created_at negative", `{"id":"b","text":"t","created_at":-5}`, "line 2: created_at -5 is negative: use unix milliseconds"},
+		{"created_at microseconds", `{"id":"b","text":"t","created_at":1700000000000000}`, "line 2: created_at 1700000000000000 is after the year 2100: use unix milliseconds, not microseconds"},
+		{"created_at huge", `{"id":"b","text":"t","created_at":1e400}`, "line 2: created_at 1e400 is after the year 2100"},
+		{"created_at fraction", `{"id":"b","text":"t","created_at":1.5}`, "line 2: created_at 1.5 is not a whole number"},
+		{"updated_at negative", `{"id":"b","text":"t","updated_at":-1}`, "line 2: updated_at -1 is negative"},
+		{"revision zero", `{"id":"b","text":"t","revision":0}`, "line 2: revision 0 is out of range: use a whole number from 1"},
+		{"revision fraction", `{"id":"b","text":"t","revision":2.5}`, "line 2: revision 2.5 is not a whole number in range"},
+		{"format unknown", `{"id":"b","text":"t","format":2}`, "line 2: format 2 is unknown: use 0 (legacy) or 1 (smart)"},
+		{"format as string", `{"id":"b","text":"t","format":"1"}`, `line 2: format must be a number, got the string "1"`},
+		{"invalid utf8", "{\"id\":\"b\",\"text\":\"caf\xe9\"}", "line 2: invalid UTF-8 at byte 22 of the row: re-encode the file as UTF-8"},
+		{"escaped NUL in text", `{"id":"b","text":"a\u0000b"}`, "line 2: text contains a NUL byte: remove it"},
+		{"raw NUL in text", "{\"id\":\"b\",\"text\":\"a\x00b\"}", "line 2: truncated or invalid JSON: invalid character '\\x00' in string literal"},
+		{"empty text", `{"id":"b","text":"  "}`, "line 2: text is empty: give the memory's text"},
+		{"missing text", `{"id":"b"}`, "line 2: text is empty"},
+		{"text too long", `{"id":"b","text":"` + long + `"}`, fmt.Sprintf("line 2: text is %d bytes, over the %d-byte limit: split it", len(long), memory.MaxTextBytes)},
+		{"unknown category", `{"id":"b","text":"t","category":"opinion"}`, `line 2: category "opinion" is unknown: use one of preference, fact, decision, entity, reflection, other`},
+		{"category as number", `{"id":"b","text":"t","category":3}`, "line 2: category must be a string, got a number (3)"},
+		{"malformed scope", `{"id":"b","text":"t","scope":"team-x"}`, `line 2: scope "team-x" is malformed`},
+		{"unknown scope kind", `{"id":"b","text":"t","scope":"org:acme"}`, `line 2: scope "org:acme" has unknown kind "org"`},
+		{"scope with space", `{"id":"b","text":"t","scope":"user:a b"}`, `line 2: scope "user:a b" contains ' '`},
+		{"duplicate id", `{"id":"a","text":"again"}`, `line 2: duplicate id "a" (first seen at line 1): ids must be unique in a file`},
+		{"metadata array", `{"id":"b","text":"t","metadata":[1]}`, "line 2: metadata must be a JSON object (or a string holding one), got an array"},
+		{"metadata string not object", `{"id":"b","text":"t","metadata":"not json"}`, "line 2: metadata is a string that is not a JSON object (not json)"},
+		{"metadata string array", `{"id":"b","text":"t","metadata":"[1,2]"}`, "line 2: metadata is a string that is not a JSON object"},
+		{"metadata huge number", `{"id":"b","text":"t","metadata":{"n":1e400}}`, "line 2: metadata cannot be read"},
+		{"metadata too large", `{"id":"b","text":"t","metadata":{"big":"` + strings.Repeat("m", memory.MaxMetadataBytes) + `"}}`, "over the 262144-byte limit"},
+		{"vector not array", `{"id":"b","text":"t","vector":"0.1,0.2"}`, "line 2: vector must be an array of numbers, got a string"},
+		{"vector string entry", `{"id":"b","text":"t","vector":[0.1,"0.2"]}`, `line 2: vector entry 1 must be a number, got a string ("0.2"]): fix it, or remove the vector field to re-embed`},
+		{"vector null entry", `{"id":"b","text":"t","vector":[0.1,null]}`, "line 2: vector entry 1 must be a number, got null"},
+		{"vector float32 overflow", `{"id":"b","text":"t","vector":[0.1,1e39]}`, "line 2: vector entry 1 (1e39) is out of range for a 32-bit float"},
+		{"vector 1e400", `{"id":"b","text":"t","vector":[1e400]}`, "line 2: vector entry 0 (1e400) is out of range for a 32-bit float"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			items, format, err := decodeAll(t, goodRow+"\n"+tc.row+"\n"+goodRow3+"\n")
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if format != FormatTroveJSONL {
+				t.Fatalf("format %q", format)
+			}
+			if len(items) != 3 {
+				t.Fatalf("got %d items, want 3", len(items))
+			}
+			if items[0].Err != nil || items[2].Err != nil {
+				t.Fatalf("good rows failed: %v / %v", items[0].Err, items[2].Err)
+			}
+			it := items[1]
+			if it.Pos != "line 2" {
+				t.Errorf("Pos = %q", it.Pos)
+			}
+			if it.Err == nil {
+				t.Fatalf("no error, memory %+v", it.Memory)
+			}
+			if !strings.Contains(it.Err.Error(), tc.want) {
+				t.Errorf("error\n  %s\nwant it to contain\n  %s", it.Err, tc.want)
+			}
+			if !errors.Is(it.Err, memory.ErrInvalid) {
+				t.Errorf("error does not wrap memory.ErrInvalid")
+			}
+		})
+	}
+}
+
+func TestDecodeDefaultsAndFormat(t *testing.T) {
+	data := strings.Join([]string{
+		`{"text":"only text"}`,
+		`{"id":"x1","text":"smart by metadata","metadata":{"memory_category":"preferences"}}`,
+		`{"id":"x2","text":"explicit legacy wins","format":0,"metadata":{"memory_category":"preferences"}}`,
+		`{"id":"x3","text":"empty memory_category is legacy","metadata":{"memory_category":""}}`,
+		`{"id":"x4","text":"metadata as a string","metadata":"{\"memory_category\":\"cases\",\"k\":[1,\"two\"]}","category":"DECISION","scope":"project:x"}`,
+		`{"id":"x5","text":"nulls are absent","category":null,"scope":null,"importance":null,"metadata":null,"vector":null,"id2":1}`,
+		`{"id":"x6","text":"empty vector is no vector","vector":[],"created_at":5,"revision":4,"updated_at":9}`,
+		`{"id":"","text":"empty id is no id"}`,
+		`{"id":"x7","text":"timestamp in JSON Lines","timestamp":1717000000}`,
+	}, "\n")
+	items, format, err := decodeAll(t, data)
+	if err != nil || format != FormatTroveJSONL {
+		t.Fatalf("Decode: %v %q", err, format)
+	}
+	for _, it := range items {
+		if it.Err != nil {
+			t.Fatalf("%v", it.Err)
+		}
+	}
+	m := items[0].Memory
+	if m.ID != "" || m.Category != memory.CategoryOther || m.Scope != memory.GlobalScope || m.Importance != 0.7 ||
+		m.Revision != 1 || m.Format != memory.FormatLegacy || m.CreatedAt != 0 || m.Metadata == nil {
+		t.Errorf("defaults: %+v", m)
+	}
+	if items[1].Memory.Format != memory.FormatSmart {
+		t.Errorf("x1 format %d, want smart", items[1].Memory.Format)
+	}
+	if items[2].Memory.Format != memory.FormatLegacy {
+		t.Errorf("x2 format %d, want the explicit legacy", items[2].Memory.Format)
+	}
+	if items[3].Memory.Format != memory.FormatLegacy {
+		t.Errorf("x3 format %d, want legacy", items[3].Memory.Format)
+	}
+	x4 := items[4].Memory
+	if x4.Format != memory.FormatSmart || x4.Category != memory.CategoryDecision || x4.Scope != "project:x" ||
+		fmt.Sprint(x4.Metadata["k"]) != "[1 two]" {
+		t.Errorf("x4: %+v", x4)
+	}
+	if x := items[5].Memory; x.Scope != memory.GlobalScope || x.Importance != 0.7 || len(x.Metadata) != 0 || items[5].HasVector {
+		t.Errorf("x5: %+v", x)
+	}
+	if x := items[6]; x.HasVector || x.Memory.Vector != nil || x.Memory.CreatedAt != 5 || x.Memory.UpdatedAt != 9 || x.Memory.Revision != 4 {
+		t.Errorf("x6: %+v", x)
+	}
+	if items[7].Memory.ID != "" {
+		t.Errorf("empty id kept: %q", items[7].Memory.ID)
+	}
+	if x := items[8].Memory; x.CreatedAt != 1717000000000 || x.UpdatedAt != x.CreatedAt {
+		t.Errorf("x7 times %d %d", x.CreatedAt, x.UpdatedAt)
+	}
+}
+
+func TestDecodeLinesAndPositions(t *testing.T) {
+	// BOM, CRLF, blank lines and a long vector line.
+	vec := make([]string, 4096)
+	for i := range vec {
+		vec[i] = fmt.Sprintf("%.7f", 0.0001*float64(i+1))
+	}
+	long := `{"id":"v","text":"long vector","vector":[` + strings.Join(vec, ",") + `]}`
+	data := "\xef\xbb\xbf\r\n" + goodRow + "\r\n\r\n   \n" + long + "\r\n" + goodRow3
+	items, format, err := decodeAll(t, data)
+	if err != nil || format != FormatTroveJSONL {
+		t.Fatalf("Decode: %v %q", err, format)
+	}
+	if len(items) != 3 {
+		t.Fatalf("%d items", len(items))
+	}
+	for i, want := range []string{"line 2", "line 5", "line 6"} {
+		if items[i].Err != nil {
+			t.Fatalf("%v", items[i].Err)
+		}
+		if items[i].Pos != want {
+			t.Errorf("item %d Pos %q, want %q", i, items[i].Pos, want)
+		}
+	}
+	if !items[1].HasVector || len(items[1].Memory.Vector) != 4096 || items[1].Memory.Vector[4095] != float32(0.4096) {
+		t.Errorf("long vector: has=%v len=%d", items[1].HasVector, len(items[1].Memory.Vector))
+	}
+}
+
+func TestDecodeLineTooLong(t *testing.T) {
+	defer func(n int) { maxLineBytes = n }(maxLineBytes)
+	maxLineBytes = 150
+	data := goodRow + "\n" + `{"id":"b","text":"` + strings.Repeat("y", 200) + `"}` + "\n" + goodRow3 + "\n"
+	items, _, err := decodeAll(t, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 3 || items[1].Err == nil || items[0].Err != nil || items[2].Err != nil {
+		t.Fatalf("items: %+v", items)
+	}
+	if want := "line 2: the line is longer than 150 bytes: it is not a memory"; !strings.Contains(items[1].Err.Error(), want) {
+		t.Errorf("error %q, want %q", items[1].Err, want)
+	}
+}
+
+func TestDecodeFileErrors(t *testing.T) {
+	sample, err := os.ReadFile("testdata/lancedb-pro-export.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		data string
+		want string
+	}{
+		{"empty", "", "the file is empty"},
+		{"only blank lines", "\n  \n\r\n", "the file is empty"},
+		{"only BOM", "\xef\xbb\xbf", "the file is empty"},
+		{"plain text", "hello world\n", `line 1 is not a JSON object (it starts with "hello world"): give trove JSON Lines`},
+		{"csv", "\nid,text\n1,hello\n", `line 2 is not a JSON object (it starts with "id,text")`},
+		{"json array", `[{"id":"a","text":"t"}]`, "line 1 is not a JSON object"},
+		{"truncated export", string(sample[:len(sample)/2]), "the file ends at line"},
+		{"truncated one-line export", `{"version":"1.0","memories":[{"id":"a","text":"t"}`, "line 1 is not a complete JSON value, and the file ends at line 1 still inside it"},
+		{"damaged export", strings.Replace(string(sample), `"scope": "project:x",`, `"scope": "project:x",,`, 1), "the file is invalid at line"},
+		{"export with trailing data", string(sample) + "{}\n", "is followed by more data"},
+		{"pretty object without memories", "{\n  \"id\": \"a\",\n  \"text\": \"t\"\n}\n", "without a memories array"},
+		{"memories not an array", "{\n  \"memories\": {}\n}\n", "without a memories array"},
+		{"damaged first line of JSON Lines", `{"id":"a","text":"cut` + "\n" + goodRow3 + "\n", "line 1 is not a complete JSON value"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			items, _, err := decodeAll(t, tc.data)
+			if err == nil {
+				t.Fatalf("no error; %d items", len(items))
+			}
+			if len(items) != 0 {
+				t.Errorf("%d items emitted before a file error", len(items))
+			}
+			var fe *FileError
+			if !errors.As(err, &fe) || !errors.Is(err, memory.ErrInvalid) {
+				t.Errorf("error %T is not a *FileError wrapping ErrInvalid", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error\n  %s\nwant it to contain\n  %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeOneLineExportFollowedByRows(t *testing.T) {
+	// An object with a memories array is the lancedb-pro format only when
+	// nothing follows it; otherwise the file is JSON Lines.
+	one := `{"version":"1.0","memories":[{"id":"a","text":"t","timestamp":1717000000}]}`
+	items, format, err := decodeAll(t, one+"\n\n")
+	if err != nil || format != FormatLanceDBPro || len(items) != 1 || items[0].Pos != "memories[0]" || items[0].Err != nil {
+		t.Fatalf("one-line export: %v %q %+v", err, format, items)
+	}
+	if items[0].Memory.CreatedAt != 1717000000000 {
+		t.Errorf("seconds not converted: %d", items[0].Memory.CreatedAt)
+	}
+	items, format, err = decodeAll(t, one+"\n"+goodRow3+"\n")
+	if err != nil || format != FormatTroveJSONL || len(items) != 2 {
+		t.Fatalf("JSON Lines: %v %q %d", err, format, len(items))
+	}
+	if items[0].Pos != "line 1" || items[0].Err == nil || !strings.Contains(items[0].Err.Error(), "text is empty") {
+		t.Errorf("line 1: %+v", items[0])
+	}
+	if items[1].Pos != "line 2" || items[1].Err != nil {
+		t.Errorf("line 2: %+v", items[1])
+	}
+}
+
+func TestDecodeLanceDBSample(t *testing.T) {
+	data, err := os.ReadFile("testdata/lancedb-pro-export.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, format, err := decodeAll(t, string(data))
+	if err != nil || format != FormatLanceDBPro {
+		t.Fatalf("Decode: %v %q", err, format)
+	}
+	if len(items) != 28 {
+		t.Fatalf("%d items, want 28", len(items))
+	}
+	byID := map[string]Item{}
+	for i, it := range items {
+		if it.Err != nil {
+			t.Errorf("%v", it.Err)
+		}
+		if want := fmt.Sprintf("memories[%d]", i); it.Pos != want {
+			t.Errorf("Pos %q, want %q", it.Pos, want)
+		}
+		if it.HasVector {
+			t.Errorf("%s has a vector", it.Pos)
+		}
+		m := it.Memory
+		if m.CreatedAt != m.UpdatedAt || m.Revision != 1 || m.CreatedAt < 1e12 {
+			t.Errorf("%s times %d %d rev %d", it.Pos, m.CreatedAt, m.UpdatedAt, m.Revision)
+		}
+		byID[m.ID] = it
+	}
+	check := func(id string, f func(m memory.Memory) string) {
+		t.Helper()
+		it, ok := byID[id]
+		if !ok {
+			t.Fatalf("no row %s", id)
+		}
+		if problem := f(it.Memory); problem != "" {
+			t.Errorf("%s (%s): %s", it.Pos, id, problem)
+		}
+	}
+	check("1c7a3d4f-4e9b-4c8f-8b62-2a1d3e5f6b71", func(m memory.Memory) string { // seconds, "{}"
+		if m.CreatedAt != 1717000000000 || m.Format != memory.FormatLegacy || len(m.Metadata) != 0 || m.Scope != "agent:main" {
+			return fmt.Sprintf("%+v", m)
+		}
+		return ""
+	})
+	check("0b6f2c3e-3d8a-4b7e-9a51-1f0c2d4e5a60", func(m memory.Memory) string { // smart, metadata string
+		if m.Format != memory.FormatSmart || m.CreatedAt != 1735689600000 || m.Metadata["tier"] != "core" ||
+			m.Metadata["access_count"] != float64(12) || m.Metadata["last_accessed_at"] != float64(1736900000000) {
+			return fmt.Sprintf("%+v", m)
+		}
+		return ""
+	})
+	check("2d8b4e5a-5fac-4d90-9c73-3b2e4f6a7c82", func(m memory.Memory) string { // smart, metadata object
+		if m.Format != memory.FormatSmart || m.Scope != "project:x" || m.Category != memory.CategoryDecision || m.Metadata[memory.KeyL0] == nil {
+			return fmt.Sprintf("%+v", m)
+		}
+		return ""
+	})
+	check("4fad6a7c-7bce-4fb2-9e95-5d4a6b8c9ea4", func(m memory.Memory) string { // reflection, unrelated keys
+		if m.Category != memory.CategoryReflection || m.Format != memory.FormatLegacy || m.Metadata["reflectionVersion"] != float64(4) || m.Metadata["usedFallback"] != false {
+			return fmt.Sprintf("%+v", m)
+		}
+		return ""
+	})
+	check("5abe7b8d-8cdf-40c3-8fa6-6e5b7c9dafb5", func(m memory.Memory) string { // Chinese
+		if m.Text != "用户喜欢用中文交流，回答要简洁。" || m.Metadata[memory.KeyL0] != "喜欢中文、简洁的回答" || m.Format != memory.FormatSmart {
+			return fmt.Sprintf("%+v", m)
+		}
+		return ""
+	})
+	check("b1a4d1e3-e235-4629-8f0c-c4e132f3051b", func(m memory.Memory) string { // importance 1
+		if m.Importance != 1 {
+			return fmt.Sprintf("importance %v", m.Importance)
+		}
+		return ""
+	})
+}
+
+func TestDecodeLanceDBRowErrors(t *testing.T) {
+	doc := `{
+  "version": "1.0",
+  "exportedAt": "2025-06-01T12:00:00.000Z",
+  "count": 6,
+  "filters": {"scope": "global"},
+  "memories": [
+    {"id": "a", "text": "good", "category": "fact", "scope": "global", "importance": 0.7, "timestamp": 1717000000, "metadata": "{}"},
+    {"id": "b", "text": "bad metadata", "timestamp": 1717000000, "metadata": "{not json"},
+    {"id": "c", "text": "bad category", "category": "opinion", "timestamp": 1717000000000},
+    {"id": "d", "text": "bad time", "timestamp": -1},
+    "not an object",
+    {"id": "a", "text": "duplicate", "timestamp": 1717000000000},
+    {"id": "e", "text": "caf` + "\xe9" + `", "timestamp": 1717000000000},
+    {"id": "f", "text": "explicit format ignored", "format": 7, "created_at": -4, "timestamp": 1717000000000}
+  ]
+}`
+	items, format, err := decodeAll(t, doc)
+	if err != nil || format != FormatLanceDBPro {
+		t.Fatalf("Decode: %v %q", err, format)
+	}
+	want := []string{
+		"",
+		"memories[1]: metadata is a string that is not a JSON object ({not json)",
+		`memories[2]: category "opinion" is unknown`,
+		"memories[3]: timestamp -1 is negative",
+		"memories[4]: a row must be a JSON object, got a string",
+		`memories[5]: duplicate id "a" (first seen at memories[0])`,
+		"memories[6]: invalid UTF-8 at byte",
+		"",
+	}
+	if len(items) != len(want) {
+		t.Fatalf("%d items", len(items))
+	}
+	for i, w := range want {
+		got := ""
+		if items[i].Err != nil {
+			got = items[i].Err.Error()
+		}
+		if w == "" && got != "" || !strings.Contains(got, w) {
+			t.Errorf("item %d: %q, want %q", i, got, w)
+		}
+	}
+	if m := items[7].Memory; m.Format != memory.FormatLegacy || m.CreatedAt != 1717000000000 {
+		t.Errorf("lancedb row took trove fields: %+v", m)
+	}
+}
+
+func TestDecodeStopsOnCallbackError(t *testing.T) {
+	stop := errors.New("stop")
+	n := 0
+	err := Decode(strings.NewReader(goodRow+"\n"+goodRow3+"\n"), func(Item) error {
+		n++
+		return stop
+	})
+	if !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("err %v after %d items", err, n)
+	}
+}
+
+func TestDecodeReadError(t *testing.T) {
+	broken := errors.New("disk on fire")
+	r := ioMulti(strings.NewReader(goodRow+"\n"), errReader{broken})
+	var n int
+	err := Decode(r, func(Item) error { n++; return nil })
+	if !errors.Is(err, broken) || n != 1 {
+		t.Fatalf("err %v after %d items", err, n)
+	}
+	// Inside a multi-line document: a read error, not a JSON one.
+	err = Decode(ioMulti(strings.NewReader("{\n  \"memories\": [\n"), errReader{broken}), func(Item) error { return nil })
+	var fe *FileError
+	if !errors.Is(err, broken) || errors.As(err, &fe) {
+		t.Fatalf("document: err %v", err)
+	}
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+func ioMulti(a *strings.Reader, b errReader) *multi { return &multi{a: a, b: b} }
+
+type multi struct {
+	a *strings.Reader
+	b errReader
+}
+
+func (m *multi) Read(p []byte) (int, error) {
+	if m.a.Len() > 0 {
+		return m.a.Read(p)
+	}
+	return m.b.Read(p)
+}
+
+func TestDecodeTroveSample(t *testing.T) {
+	data, err := os.ReadFile("testdata/trove-export.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, format, err := decodeAll(t, string(data))
+	if err != nil || format != FormatTroveJSONL || len(items) != 5 {
+		t.Fatalf("Decode: %v %q %d", err, format, len(items))
+	}
+	for _, it := range items {
+		if it.Err != nil {
+			t.Errorf("%v", it.Err)
+		}
+	}
+	if m := items[0].Memory; m.Revision != 3 || m.UpdatedAt != 1736899200000 || m.Format != memory.FormatSmart {
+		t.Errorf("line 1: %+v", m)
+	}
+	if items[3].Pos != "line 5" {
+		t.Errorf("blank line not skipped: %q", items[3].Pos)
+	}
+	if !bytes.Contains(data, []byte("<always>")) || !strings.Contains(items[1].Memory.Text, "<always>") {
+		t.Errorf("text with <>: %q", items[1].Memory.Text)
+	}
+}
+
+func TestDecodeDocumentTooLarge(t *testing.T) {
+	defer func(n int) { maxDocumentBytes = n }(maxDocumentBytes)
+	maxDocumentBytes = 1000
+	doc := "{\n  \"memories\": [\n" + strings.Repeat(`    {"text": "padding padding padding"},`+"\n", 40) + "    {\"text\": \"end\"}\n  ]\n}\n"
+	_, _, err := decodeAll(t, doc)
+	var fe *FileError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "line 1 starts a JSON document longer than 1000 bytes") {
+		t.Errorf("err %v", err)
+	}
+}

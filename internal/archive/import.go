@@ -1,0 +1,393 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/trove-memory/trove/internal/embedding"
+	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/store"
+)
+
+// DefaultBatchSize is how many rows one write transaction takes when
+// Importer.BatchSize is 0: large enough to amortise the commit, small
+// enough that the write lock is held for milliseconds.
+const DefaultBatchSize = 500
+
+// Importer imports trove JSON Lines and memory-lancedb-pro exports.
+type Importer struct {
+	Store store.Store
+	// Embedder embeds the rows that carry no usable vector. Required
+	// unless DryRun.
+	Embedder embedding.Embedder
+	// Access is what the caller may write; rows outside it fail.
+	Access memory.Access
+	// BatchSize is rows per write transaction (default DefaultBatchSize).
+	BatchSize int
+	// ScopeOverride, when set, puts every row in this scope instead of its own.
+	ScopeOverride memory.Scope
+	// DryRun parses, validates and checks ids against the store, and
+	// reports the counts an import would give, without embedding or writing.
+	DryRun bool
+	// Dims is the store's vector dimensions, to check vectors in the file
+	// before writing. 0: unknown; then the store's recorded space, else the
+	// embedder's Info (embedding.Describer), else its first reply decides.
+	Dims int
+}
+
+// importRow is one row on its way through the pipeline.
+type importRow struct {
+	pos       string
+	m         memory.Memory
+	hasVector bool
+	problem   string // "" while the row is still good
+	outcome   outcome
+}
+
+type outcome int8
+
+const (
+	pending outcome = iota
+	imported
+	skipped
+	failed
+)
+
+type importBatch struct{ rows []importRow }
+
+// Import reads r (either format, told from its content) and imports it
+// batch by batch. Each batch is embedded before the write lock is taken
+// and written in one store.Write; the next batch is embedded while one is
+// being written.
+//
+// A row that cannot be imported (invalid, duplicate within the file, scope
+// denied, wrong vector dimensions, its batch's embedding failed) is counted
+// in Failed and listed in Errors with its position; the other rows go in.
+// A row whose id is already in the store is counted in Skipped, so
+// importing a file twice adds nothing. Rows without an id get a new one
+// each time they are imported.
+//
+// The error is non-nil when the import could not go on: the file as a
+// whole is unusable (*FileError, nothing written), reading failed, the
+// store failed, or ctx ended. The report then counts the batches already
+// committed; importing the file again completes it.
+func (im *Importer) Import(ctx context.Context, r io.Reader) (Report, error) {
+	rep := Report{Errors: []RowError{}}
+	if im.Store == nil {
+		return rep, errors.New("archive: Importer.Store is nil")
+	}
+	if im.Embedder == nil && !im.DryRun {
+		return rep, errors.New("archive: Importer.Embedder is nil")
+	}
+	if im.ScopeOverride != "" {
+		if _, err := memory.ParseScope(string(im.ScopeOverride)); err != nil {
+			return rep, fmt.Errorf("scope override: %w", err)
+		}
+	}
+	size := im.BatchSize
+	if size <= 0 {
+		size = DefaultBatchSize
+	}
+	dims, err := im.dims(ctx)
+	if err != nil {
+		return rep, err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+
+	// Stage 1: decode into batches.
+	decoded := make(chan *importBatch, 1)
+	var format string
+	var decodeErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(decoded)
+		b := &importBatch{rows: make([]importRow, 0, size)}
+		send := func() error {
+			select {
+			case decoded <- b:
+				b = &importBatch{rows: make([]importRow, 0, size)}
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		format, decodeErr = decode(r, func(it Item) error {
+			row := importRow{pos: it.Pos, m: it.Memory, hasVector: it.HasVector}
+			if it.Err != nil {
+				row.problem = itemReason(it.Err)
+				row.outcome = failed
+			}
+			b.rows = append(b.rows, row)
+			if len(b.rows) == size {
+				return send()
+			}
+			return nil
+		})
+		if decodeErr == nil && len(b.rows) > 0 {
+			decodeErr = send()
+		}
+	}()
+
+	// Stage 2: check vectors and embed (or, in a dry run, check ids).
+	prepared := make(chan *importBatch, 1)
+	var prepareErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(prepared)
+		for b := range decoded {
+			var err error
+			if im.DryRun {
+				err = im.check(ctx, b, dims)
+			} else {
+				err = im.embed(ctx, b, &dims)
+			}
+			if err != nil {
+				prepareErr = err
+				cancel()
+				break
+			}
+			select {
+			case prepared <- b:
+			case <-ctx.Done():
+				prepareErr = ctx.Err()
+			}
+			if prepareErr != nil {
+				break
+			}
+		}
+		for range decoded { // let the decoder see ctx and stop
+		}
+	}()
+
+	// Stage 3: write, one transaction per batch.
+	var writeErr error
+	for b := range prepared {
+		if writeErr == nil && !im.DryRun {
+			writeErr = im.write(ctx, b)
+			if writeErr != nil {
+				cancel()
+				continue // drain
+			}
+		}
+		if writeErr == nil {
+			account(&rep, b)
+		}
+	}
+	wg.Wait()
+	rep.Format = format
+	switch {
+	case writeErr != nil:
+		return rep, writeErr
+	case decodeErr != nil && !errors.Is(decodeErr, context.Canceled):
+		return rep, decodeErr
+	case prepareErr != nil && !errors.Is(prepareErr, context.Canceled):
+		return rep, prepareErr
+	case decodeErr != nil:
+		return rep, decodeErr
+	case prepareErr != nil:
+		return rep, prepareErr
+	}
+	return rep, nil
+}
+
+// dims finds the vector dimensions file vectors must have (0: unknown).
+func (im *Importer) dims(ctx context.Context) (int, error) {
+	if im.Dims > 0 {
+		return im.Dims, nil
+	}
+	sp, err := im.Store.Space(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if sp.Dimensions > 0 {
+		return sp.Dimensions, nil
+	}
+	if d, ok := im.Embedder.(embedding.Describer); ok {
+		return d.Info().Dimensions, nil
+	}
+	return 0, nil
+}
+
+// prepareRow applies the scope override and checks a file vector against
+// dims. It reports whether the row still needs its text embedded.
+func (im *Importer) prepareRow(row *importRow, dims int) (needsEmbedding bool) {
+	if row.problem != "" {
+		return false
+	}
+	if im.ScopeOverride != "" {
+		row.m.Scope = im.ScopeOverride
+	}
+	if !row.hasVector {
+		return true
+	}
+	switch {
+	case dims > 0 && len(row.m.Vector) != dims:
+		row.fail(fmt.Sprintf("vector has %d dimensions, the store uses %d: remove the vector field to re-embed", len(row.m.Vector), dims))
+	case allZero(row.m.Vector):
+		row.fail("vector is all zeros (it has no direction to compare): remove the vector field to re-embed")
+	}
+	return false
+}
+
+// embed embeds the texts of a batch's rows that have no vector, in one
+// call. A failed call fails those rows and the import goes on; only the
+// end of ctx stops it.
+func (im *Importer) embed(ctx context.Context, b *importBatch, dims *int) error {
+	var texts []string
+	var idx []int
+	for i := range b.rows {
+		if im.prepareRow(&b.rows[i], *dims) {
+			texts = append(texts, b.rows[i].m.Text)
+			idx = append(idx, i)
+		}
+	}
+	if len(texts) == 0 {
+		return nil
+	}
+	vecs, err := im.Embedder.Embed(ctx, texts)
+	if err == nil {
+		err = embedding.CheckVectors(vecs, len(texts), *dims)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		msg := fmt.Sprintf("embedding this row's batch failed: %v: import the file again when the embedder works (rows already imported are skipped)", err)
+		for _, i := range idx {
+			b.rows[i].fail(msg)
+		}
+		return nil
+	}
+	if *dims == 0 {
+		*dims = len(vecs[0])
+	}
+	for k, i := range idx {
+		b.rows[i].m.Vector = vecs[k]
+	}
+	return nil
+}
+
+// check is the dry run's stand-in for embed and write: it decides each
+// row's outcome as the write would, reading the store but changing nothing.
+func (im *Importer) check(ctx context.Context, b *importBatch, dims int) error {
+	for i := range b.rows {
+		row := &b.rows[i]
+		im.prepareRow(row, dims)
+		if row.problem != "" {
+			continue
+		}
+		if !im.Access.Allows(row.m.Scope) {
+			row.fail((&memory.ScopeDeniedError{Scope: row.m.Scope}).Error())
+			continue
+		}
+		row.outcome = imported
+		if row.m.ID == "" {
+			continue
+		}
+		_, err := im.Store.Get(ctx, im.Access, row.m.ID)
+		switch {
+		case err == nil:
+			row.outcome = skipped
+		case errors.Is(err, memory.ErrNotFound):
+		default:
+			return fmt.Errorf("%s: check id %s: %w", row.pos, row.m.ID, err)
+		}
+	}
+	return nil
+}
+
+// write inserts a batch's good rows in one transaction. An error that
+// concerns one row fails that row; any other error aborts the batch (the
+// transaction keeps nothing) and the import.
+func (im *Importer) write(ctx context.Context, b *importBatch) error {
+	todo := false
+	for i := range b.rows {
+		if b.rows[i].problem == "" {
+			todo = true
+			break
+		}
+	}
+	if !todo {
+		return nil
+	}
+	// Outcomes are decided inside fn but only count once Write commits.
+	results := make([]outcome, len(b.rows))
+	problems := make([]string, len(b.rows))
+	err := im.Store.Write(ctx, im.Access, func(tx store.Tx) error {
+		for i := range b.rows {
+			row := &b.rows[i]
+			if row.problem != "" {
+				continue
+			}
+			m := row.m // Insert fills in the id and defaults on its copy
+			err := tx.Insert(&m)
+			switch {
+			case err == nil:
+				results[i] = imported
+			case errors.Is(err, memory.ErrExists):
+				results[i] = skipped
+			case store.IsItemError(err):
+				results[i] = failed
+				problems[i] = reason(err)
+			default:
+				return fmt.Errorf("%s: %w", row.pos, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("import batch ending at %s: %w", b.rows[len(b.rows)-1].pos, err)
+	}
+	for i := range b.rows {
+		if b.rows[i].problem == "" {
+			b.rows[i].outcome = results[i]
+			b.rows[i].problem = problems[i]
+		}
+	}
+	return nil
+}
+
+func (row *importRow) fail(problem string) {
+	row.problem = problem
+	row.outcome = failed
+}
+
+// account adds a finished batch to the report, in row order.
+func account(rep *Report, b *importBatch) {
+	for _, row := range b.rows {
+		switch row.outcome {
+		case imported:
+			rep.Imported++
+		case skipped:
+			rep.Skipped++
+		default:
+			rep.Failed++
+			rep.Errors = append(rep.Errors, RowError{Pos: row.pos, ID: row.m.ID, Error: row.problem})
+		}
+	}
+}
+
+func itemReason(err error) string {
+	var ie *ItemError
+	if errors.As(err, &ie) {
+		return ie.Reason
+	}
+	return err.Error()
+}
+
+func allZero(v []float32) bool {
+	for _, x := range v {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}

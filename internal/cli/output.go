@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/trove-memory/trove/internal/memory"
+)
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// memoryJSON is a memory without its vector, as --json prints it.
+func memoryJSON(m memory.Memory) memory.Memory {
+	m.Vector = nil
+	if m.Metadata == nil {
+		m.Metadata = map[string]any{}
+	}
+	return m
+}
+
+func printMemory(w io.Writer, m memory.Memory) {
+	fmt.Fprintf(w, "id:         %s\n", m.ID)
+	fmt.Fprintf(w, "scope:      %s\n", m.Scope)
+	fmt.Fprintf(w, "category:   %s\n", m.Category)
+	fmt.Fprintf(w, "importance: %g\n", m.Importance)
+	fmt.Fprintf(w, "format:     %s\n", formatName(m.Format))
+	fmt.Fprintf(w, "created:    %s\n", fmtTime(m.CreatedAt))
+	fmt.Fprintf(w, "updated:    %s (revision %d)\n", fmtTime(m.UpdatedAt), m.Revision)
+	if len(m.Metadata) > 0 {
+		b, _ := json.Marshal(m.Metadata)
+		fmt.Fprintf(w, "metadata:   %s\n", b)
+	}
+	fmt.Fprintf(w, "\n%s\n", m.Text)
+}
+
+func printRow(w io.Writer, m memory.Memory) {
+	fmt.Fprintf(w, "%s  %s  %-16s %-10s  %s\n", shortID(m.ID), time.UnixMilli(m.CreatedAt).UTC().Format("2006-01-02"),
+		m.Scope, m.Category, oneLine(m.Text, 72))
+}
+
+func formatName(f memory.Format) string {
+	if f == memory.FormatSmart {
+		return "smart"
+	}
+	return "legacy"
+}
+
+func fmtTime(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339) }
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return fmt.Sprintf("%-12s", id)
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}

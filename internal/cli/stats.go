@@ -1,0 +1,55 @@
+package cli
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trove-memory/trove/internal/store"
+)
+
+func newStatsCommand(a *app) *cobra.Command {
+	var scopes []string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "stats",
+		Short: "Count memories by scope, category and format",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			var f store.Filter
+			var err error
+			if f.Scopes, err = parseScopes(scopes); err != nil {
+				return err
+			}
+			st, err := a.store(ctx)
+			if err != nil {
+				return err
+			}
+			s, err := st.Stats(ctx, a.access(), f)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), s)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "total:  %d\nlegacy: %d (run trove upgrade to enrich them)\nsmart:  %d\n", s.Total, s.Legacy, s.Smart)
+			for _, g := range []struct {
+				name string
+				m    map[string]int
+			}{{"by scope", s.ByScope}, {"by category", s.ByCategory}} {
+				fmt.Fprintf(w, "%s:\n", g.name)
+				for _, k := range slices.Sorted(maps.Keys(g.m)) {
+					fmt.Fprintf(w, "  %-24s %d\n", k, g.m[k])
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&scopes, "scope", nil, "only this scope (repeatable)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	return cmd
+}
