@@ -146,4 +146,3 @@ func progressBar(w io.Writer) func(upgrade.Progress) {
 		fmt.Fprintf(w, "\r[%s] %d/%d rows  %.1f rows/s  ETA %s   ", bar, p.Done, p.Total, rate, eta)
 	}
 }
-

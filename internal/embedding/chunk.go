@@ -186,7 +186,7 @@ func SplitText(text string, maxChars, overlap int) []string {
 	}
 	overlap = max(0, min(overlap, maxChars/2))
 	var pieces []string
-	for start := 0; start < len(text); {
+	for start := skipSpace(text, 0); start < len(text); {
 		cut, end := nextCut(text, start, maxChars)
 		if p := strings.TrimSpace(text[start:cut]); p != "" {
 			pieces = append(pieces, p)
@@ -200,9 +200,22 @@ func SplitText(text string, maxChars, overlap int) []string {
 				next = n
 			}
 		}
-		start = next
+		start = skipSpace(text, next) // whitespace at a cut would only take room in the window
 	}
 	return pieces
+}
+
+// skipSpace returns the offset of the first non-space character at or
+// after i.
+func skipSpace(text string, i int) int {
+	for i < len(text) {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if !unicode.IsSpace(r) {
+			break
+		}
+		i += size
+	}
+	return i
 }
 
 // nextCut returns where the piece starting at start should end, and
@@ -243,6 +256,19 @@ func nextCut(text string, start, maxChars int) (cut int, end bool) {
 	}
 	if i >= len(text) {
 		return len(text), true
+	}
+	// A window ending right before whitespace ends on a boundary too.
+	if r, _ := utf8.DecodeRuneInString(text[i:]); unicode.IsSpace(r) {
+		switch {
+		case r == '\n':
+			best[cutLine] = i
+		case prev == '.' || prev == '!' || prev == '?':
+			best[cutSentence] = i
+		case prev == ',' || prev == ';' || prev == ':':
+			best[cutClause] = i
+		default:
+			best[cutSpace] = i
+		}
 	}
 	for kind := cutKinds - 1; kind > cutHard; kind-- {
 		if best[kind] > start {

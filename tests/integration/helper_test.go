@@ -4,8 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
+	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
 	"github.com/trove-memory/trove/internal/store/sqlite"
@@ -35,6 +40,65 @@ func runHelper(name string) int {
 		})
 		return 0
 	}
+	if name == "live-writer" {
+		return liveWriter(db)
+	}
 	fmt.Fprintln(os.Stderr, "unknown helper", name)
 	return 2
+}
+
+// liveWriter is a long-lived writing process like an agent's server: it
+// embeds (before the lock), then stores or updates, every interval, until
+// SIGTERM; then it prints one line per write: latency in µs, or "error ...".
+func liveWriter(db string) int {
+	interval, _ := time.ParseDuration(os.Getenv("TROVE_LIVE_INTERVAL"))
+	s, err := sqlite.Open(context.Background(), db, sqlite.Options{Command: "live writer", Space: store.Space{Model: embedding.HashModel, Dimensions: 384}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer s.Close()
+	emb := embedding.NewHash(384)
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	ctx := context.Background()
+	var lines []string
+	var mine []string
+	for i := 0; ; i++ {
+		select {
+		case <-term:
+			fmt.Println(strings.Join(lines, "\n"))
+			return 0
+		default:
+		}
+		text := fmt.Sprintf("live memory %d from pid %d", i, os.Getpid())
+		vecs, err := emb.Embed(ctx, []string{text})
+		if err != nil {
+			lines = append(lines, "error "+err.Error())
+			continue
+		}
+		start := time.Now()
+		if i%2 == 0 || len(mine) == 0 {
+			m := memory.Memory{Text: text, Category: memory.CategoryFact, Scope: "agent:live", Vector: vecs[0]}
+			err = s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Insert(&m) })
+			if err == nil {
+				mine = append(mine, m.ID)
+			}
+		} else {
+			var res []store.ItemResult
+			res, err = store.PatchMany(ctx, s, memory.Owner(), []store.Patch{{ID: mine[i%len(mine)], Apply: func(m *memory.Memory) error {
+				m.Importance = float64(i%10) / 10
+				return nil
+			}}})
+			if err == nil {
+				err = res[0].Err
+			}
+		}
+		if err != nil {
+			lines = append(lines, "error "+strings.ReplaceAll(err.Error(), "\n", " "))
+		} else {
+			lines = append(lines, strconv.FormatInt(time.Since(start).Microseconds(), 10))
+		}
+		time.Sleep(interval)
+	}
 }

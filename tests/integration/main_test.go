@@ -51,12 +51,12 @@ func TestMain(m *testing.M) {
 
 // env is a store and the settings every process of a test shares.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	db    string
 	extra []string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	dir := t.TempDir()
 	return &env{t: t, db: filepath.Join(dir, "trove.db"), extra: []string{"HOME=" + dir, "XDG_CONFIG_HOME=" + dir}}
 }

@@ -1,0 +1,113 @@
+// Package gemini embeds text with Google's Gemini API through its
+// OpenAI-compatible endpoint (POST {BaseURL}/embeddings, the key sent as a
+// Bearer token). Texts longer than MaxInputChars are split and their
+// vectors averaged (see [embedding.Chunked]). Retries, timeouts and errors
+// are provider/openaicompat's.
+//
+//	e, err := gemini.NewEmbedder(gemini.Config{Config: openaicompat.Config{
+//		APIKey:  os.Getenv("TROVE_EMBED_API_KEY"),
+//		KeyName: "TROVE_EMBED_API_KEY",
+//	}})
+//	vecs, err := e.Embed(ctx, []string{"prefers dark mode"})
+package gemini
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/trove-memory/trove/internal/embedding"
+	"github.com/trove-memory/trove/internal/provider/openaicompat"
+)
+
+// Defaults applied to zero Config fields.
+const (
+	DefaultBaseURL = "https://generativelanguage.googleapis.com/v1beta/openai"
+	DefaultModel   = "gemini-embedding-001"
+	// DefaultMaxInputChars keeps a text within gemini-embedding-001's
+	// 2048-token input, with room to spare for text that takes more than
+	// the usual four characters per token.
+	DefaultMaxInputChars = 6000
+	// Provider names Gemini in Info and in errors.
+	Provider = "gemini"
+)
+
+// Config configures an Embedder. The embedded openaicompat.Config holds the
+// connection, retry and batching settings; zero BaseURL, Model and
+// Provider select the defaults above. Dimensions > 0 is sent as
+// "dimensions" (gemini-embedding-001 gives 3072 unless asked for fewer).
+type Config struct {
+	openaicompat.Config
+	// MaxInputChars is the longest text, in characters, sent as one
+	// input; longer texts are split and their vectors averaged.
+	// 0 = DefaultMaxInputChars, < 0 = no limit.
+	MaxInputChars int
+}
+
+func (c Config) withDefaults() Config {
+	if c.BaseURL == "" {
+		c.BaseURL = DefaultBaseURL
+	}
+	if c.Model == "" {
+		c.Model = DefaultModel
+	}
+	if c.Provider == "" {
+		c.Provider = Provider
+	}
+	if c.MaxInputChars == 0 {
+		c.MaxInputChars = DefaultMaxInputChars
+	}
+	return c
+}
+
+// Validate reports every invalid field after defaults are applied. The API
+// key is required when BaseURL is Google's own.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if err := c.Config.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.APIKey == "" && c.BaseURL == DefaultBaseURL {
+		keyName := c.KeyName
+		if keyName == "" {
+			keyName = "the API key"
+		}
+		errs = append(errs, fmt.Errorf("gemini: APIKey is required for %s (set %s)", DefaultBaseURL, keyName))
+	}
+	return errors.Join(errs...)
+}
+
+// Embedder embeds with Gemini. It is safe for concurrent use.
+type Embedder struct {
+	raw *openaicompat.Embedder
+	e   embedding.Embedder // raw, split to MaxInputChars
+}
+
+var (
+	_ embedding.Embedder  = (*Embedder)(nil)
+	_ embedding.Describer = (*Embedder)(nil)
+)
+
+// NewEmbedder validates cfg and returns an Embedder. No request is made
+// until the first Embed.
+func NewEmbedder(cfg Config) (*Embedder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	raw, err := openaicompat.NewEmbedder(cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	return &Embedder{raw: raw, e: embedding.Chunked(raw, cfg.MaxInputChars)}, nil
+}
+
+// Embed returns one unit vector per text, in order.
+func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	return e.e.Embed(ctx, texts)
+}
+
+// Info reports "gemini", the model and the dimensions (0 until the first
+// reply when Dimensions was not set).
+func (e *Embedder) Info() embedding.Info { return e.raw.Info() }

@@ -1,0 +1,143 @@
+// Package jina embeds text with Jina AI's embeddings API (POST
+// {BaseURL}/embeddings). Jina's models are trained for asymmetric search:
+// text to store is embedded with the task "retrieval.passage" and search
+// queries with "retrieval.query", so Embedder is an
+// [embedding.QueryEmbedder] as well as an [embedding.Embedder]. Texts
+// longer than MaxInputChars are split and their vectors averaged (see
+// [embedding.Chunked]). Retries, timeouts and errors are
+// provider/openaicompat's.
+//
+//	e, err := jina.NewEmbedder(jina.Config{Config: openaicompat.Config{
+//		APIKey:  os.Getenv("TROVE_EMBED_API_KEY"),
+//		KeyName: "TROVE_EMBED_API_KEY",
+//	}})
+//	docs, err := e.Embed(ctx, []string{"prefers dark mode"})              // task retrieval.passage
+//	query, err := e.EmbedQuery(ctx, []string{"what theme does she like?"}) // task retrieval.query
+package jina
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/trove-memory/trove/internal/embedding"
+	"github.com/trove-memory/trove/internal/provider/openaicompat"
+)
+
+// Defaults applied to zero Config fields.
+const (
+	DefaultBaseURL = "https://api.jina.ai/v1"
+	DefaultModel   = "jina-embeddings-v3"
+	// DefaultMaxInputChars stays under the 8192-token context of Jina's
+	// v3 models for any script: even CJK text rarely takes more than one
+	// token per character.
+	DefaultMaxInputChars = 8192
+	// Provider names Jina in Info and in errors.
+	Provider = "jina"
+)
+
+// The task values Jina takes for retrieval.
+const (
+	TaskPassage = "retrieval.passage" // text to store
+	TaskQuery   = "retrieval.query"   // search queries
+)
+
+// Config configures an Embedder. The embedded openaicompat.Config holds the
+// connection, retry and batching settings; zero BaseURL, Model and
+// Provider select DefaultBaseURL, DefaultModel and Provider. Dimensions > 0
+// is sent as "dimensions" (v3 takes 32 to 1024).
+type Config struct {
+	openaicompat.Config
+	// MaxInputChars is the longest text, in characters, sent as one
+	// input; longer texts are split and their vectors averaged.
+	// 0 = DefaultMaxInputChars, < 0 = no limit.
+	MaxInputChars int
+}
+
+func (c Config) withDefaults() Config {
+	if c.BaseURL == "" {
+		c.BaseURL = DefaultBaseURL
+	}
+	if c.Model == "" {
+		c.Model = DefaultModel
+	}
+	if c.Provider == "" {
+		c.Provider = Provider
+	}
+	if c.MaxInputChars == 0 {
+		c.MaxInputChars = DefaultMaxInputChars
+	}
+	return c
+}
+
+// Validate reports every invalid field after defaults are applied. The API
+// key is required when BaseURL is Jina's own.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if err := c.Config.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.APIKey == "" && c.BaseURL == DefaultBaseURL {
+		keyName := c.KeyName
+		if keyName == "" {
+			keyName = "the API key"
+		}
+		errs = append(errs, fmt.Errorf("jina: APIKey is required for %s (set %s)", DefaultBaseURL, keyName))
+	}
+	return errors.Join(errs...)
+}
+
+// Embedder embeds with Jina. It is safe for concurrent use.
+type Embedder struct {
+	raw *openaicompat.TaskEmbedder
+	e   embedding.Embedder // raw, split to MaxInputChars
+}
+
+var (
+	_ embedding.Embedder      = (*Embedder)(nil)
+	_ embedding.QueryEmbedder = (*Embedder)(nil)
+	_ embedding.Describer     = (*Embedder)(nil)
+)
+
+type request struct {
+	Model      string   `json:"model"`
+	Input      []string `json:"input"`
+	Task       string   `json:"task"`
+	Dimensions int      `json:"dimensions,omitempty"`
+}
+
+// NewEmbedder validates cfg and returns an Embedder. No request is made
+// until the first Embed.
+func NewEmbedder(cfg Config) (*Embedder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	raw, err := openaicompat.NewTaskEmbedder(cfg.Config, func(texts []string, query bool) any {
+		task := TaskPassage
+		if query {
+			task = TaskQuery
+		}
+		return request{Model: cfg.Model, Input: texts, Task: task, Dimensions: cfg.Dimensions}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Embedder{raw: raw, e: embedding.Chunked(raw, cfg.MaxInputChars)}, nil
+}
+
+// Embed embeds text to store (task retrieval.passage): one unit vector per
+// text, in order.
+func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	return e.e.Embed(ctx, texts)
+}
+
+// EmbedQuery embeds search queries (task retrieval.query).
+func (e *Embedder) EmbedQuery(ctx context.Context, texts []string) ([][]float32, error) {
+	return embedding.EmbedQuery(ctx, e.e, texts)
+}
+
+// Info reports "jina", the model and the dimensions (0 until the first
+// reply when Dimensions was not set).
+func (e *Embedder) Info() embedding.Info { return e.raw.Info() }

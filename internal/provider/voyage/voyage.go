@@ -1,0 +1,149 @@
+// Package voyage embeds text with Voyage AI's embeddings API (POST
+// {BaseURL}/embeddings). Voyage's models embed text to store and search
+// queries differently (input_type "document" or "query"), so Embedder is
+// an [embedding.QueryEmbedder] as well as an [embedding.Embedder]. The
+// request carries only Voyage's own fields: no OpenAI "dimensions" or
+// "encoding_format", which it rejects. Texts longer than MaxInputChars are
+// split and their vectors averaged (see [embedding.Chunked]). Retries,
+// timeouts and errors are provider/openaicompat's.
+//
+//	e, err := voyage.NewEmbedder(voyage.Config{Config: openaicompat.Config{
+//		APIKey:  os.Getenv("TROVE_EMBED_API_KEY"),
+//		KeyName: "TROVE_EMBED_API_KEY",
+//	}})
+//	docs, err := e.Embed(ctx, []string{"prefers dark mode"})              // input_type document
+//	query, err := e.EmbedQuery(ctx, []string{"what theme does she like?"}) // input_type query
+package voyage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/trove-memory/trove/internal/embedding"
+	"github.com/trove-memory/trove/internal/provider/openaicompat"
+)
+
+// Defaults applied to zero Config fields.
+const (
+	DefaultBaseURL = "https://api.voyageai.com/v1"
+	DefaultModel   = "voyage-3.5"
+	// DefaultMaxInputChars is far inside the 32k-token context of
+	// voyage-3.5 and leaves room for DefaultBatchSize of them under
+	// Voyage's per-request token cap.
+	DefaultMaxInputChars = 16000
+	// DefaultBatchSize is lower than openaicompat's because Voyage caps the
+	// tokens of a whole request (120k for its large models).
+	DefaultBatchSize = 32
+	// Provider names Voyage in Info and in errors.
+	Provider = "voyage"
+)
+
+// The input_type values Voyage takes.
+const (
+	InputDocument = "document" // text to store
+	InputQuery    = "query"    // search queries
+)
+
+// Config configures an Embedder. The embedded openaicompat.Config holds the
+// connection, retry and batching settings; zero BaseURL, Model, Provider
+// and BatchSize select the defaults above. Dimensions > 0 is sent as
+// "output_dimension" (voyage-3.5 takes 256, 512, 1024 or 2048).
+type Config struct {
+	openaicompat.Config
+	// MaxInputChars is the longest text, in characters, sent as one
+	// input; longer texts are split and their vectors averaged.
+	// 0 = DefaultMaxInputChars, < 0 = no limit.
+	MaxInputChars int
+}
+
+func (c Config) withDefaults() Config {
+	if c.BaseURL == "" {
+		c.BaseURL = DefaultBaseURL
+	}
+	if c.Model == "" {
+		c.Model = DefaultModel
+	}
+	if c.Provider == "" {
+		c.Provider = Provider
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.MaxInputChars == 0 {
+		c.MaxInputChars = DefaultMaxInputChars
+	}
+	return c
+}
+
+// Validate reports every invalid field after defaults are applied. The API
+// key is required when BaseURL is Voyage's own.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if err := c.Config.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.APIKey == "" && c.BaseURL == DefaultBaseURL {
+		keyName := c.KeyName
+		if keyName == "" {
+			keyName = "the API key"
+		}
+		errs = append(errs, fmt.Errorf("voyage: APIKey is required for %s (set %s)", DefaultBaseURL, keyName))
+	}
+	return errors.Join(errs...)
+}
+
+// Embedder embeds with Voyage. It is safe for concurrent use.
+type Embedder struct {
+	raw *openaicompat.TaskEmbedder
+	e   embedding.Embedder // raw, split to MaxInputChars
+}
+
+var (
+	_ embedding.Embedder      = (*Embedder)(nil)
+	_ embedding.QueryEmbedder = (*Embedder)(nil)
+	_ embedding.Describer     = (*Embedder)(nil)
+)
+
+type request struct {
+	Model           string   `json:"model"`
+	Input           []string `json:"input"`
+	InputType       string   `json:"input_type"`
+	OutputDimension int      `json:"output_dimension,omitempty"`
+}
+
+// NewEmbedder validates cfg and returns an Embedder. No request is made
+// until the first Embed.
+func NewEmbedder(cfg Config) (*Embedder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	raw, err := openaicompat.NewTaskEmbedder(cfg.Config, func(texts []string, query bool) any {
+		inputType := InputDocument
+		if query {
+			inputType = InputQuery
+		}
+		return request{Model: cfg.Model, Input: texts, InputType: inputType, OutputDimension: cfg.Dimensions}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Embedder{raw: raw, e: embedding.Chunked(raw, cfg.MaxInputChars)}, nil
+}
+
+// Embed embeds text to store (input_type document): one unit vector per
+// text, in order.
+func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	return e.e.Embed(ctx, texts)
+}
+
+// EmbedQuery embeds search queries (input_type query).
+func (e *Embedder) EmbedQuery(ctx context.Context, texts []string) ([][]float32, error) {
+	return embedding.EmbedQuery(ctx, e.e, texts)
+}
+
+// Info reports "voyage", the model and the dimensions (0 until the first
+// reply when Dimensions was not set).
+func (e *Embedder) Info() embedding.Info { return e.raw.Info() }

@@ -1,0 +1,115 @@
+package integration
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/trove-memory/trove/internal/upgrade"
+)
+
+// startLiveWriter starts a live-writer helper process.
+func startLiveWriter(t testing.TB, e *env, interval time.Duration) (stop func() (lat []time.Duration, failed int)) {
+	c := exec.Command(os.Args[0], "-test.run=^$")
+	c.Env = e.environ("TROVE_TEST_HELPER=live-writer", "TROVE_LIVE_INTERVAL="+interval.String())
+	out, _ := c.StdoutPipe()
+	c.Stderr = os.Stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return func() ([]time.Duration, int) {
+		_ = c.Process.Signal(syscall.SIGTERM)
+		var lat []time.Duration
+		failed := 0
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.HasPrefix(line, "error") {
+				failed++
+				t.Log(line)
+				continue
+			}
+			if us, err := strconv.ParseInt(line, 10, 64); err == nil {
+				lat = append(lat, time.Duration(us)*time.Microsecond)
+			}
+		}
+		_ = c.Wait()
+		return lat, failed
+	}
+}
+
+func pct(ds []time.Duration, p float64) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	c := slices.Clone(ds)
+	slices.Sort(c)
+	return float64(c[int(float64(len(c)-1)*p/100)].Microseconds()) / 1000
+}
+
+// BenchmarkUpgradeLiveWriter reproduces the seed's scenario: a live writer
+// storing and updating while an upgrade runs against an LLM answering in
+// 500 ms or 2 s. It prints the live writer's latency idle and during the
+// upgrade, failed writes, lock acquisitions per batch, and upgrade rows/s
+// against the ideal (concurrency ÷ LLM latency).
+//
+//	go test -run '^$' -bench UpgradeLiveWriter -benchtime 1x ./tests/integration/
+func BenchmarkUpgradeLiveWriter(b *testing.B) {
+	const conc = 4
+	for _, tc := range []struct {
+		latency  time.Duration
+		rows     int
+		interval time.Duration
+		name     string
+	}{
+		{500 * time.Millisecond, 96, 20 * time.Millisecond, "llm=500ms/writer=every20ms"},
+		{500 * time.Millisecond, 96, 0, "llm=500ms/writer=flat-out"},
+		{2 * time.Second, 32, 20 * time.Millisecond, "llm=2s/writer=every20ms"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			e := newEnv(b)
+			seedLegacy(b, e, tc.rows)
+			llm := newFakeLLM(b, tc.latency)
+
+			stop := startLiveWriter(b, e, tc.interval)
+			time.Sleep(3 * time.Second)
+			idle, idleFailed := stop()
+
+			stop = startLiveWriter(b, e, tc.interval)
+			time.Sleep(200 * time.Millisecond)
+			up, out, errb := e.upgradeCmd(llm, "--json", "--concurrency", strconv.Itoa(conc), "--batch-size", "10")
+			start := time.Now()
+			if err := up.Run(); err != nil {
+				b.Fatalf("upgrade: %v\n%s%s", err, out, errb)
+			}
+			elapsed := time.Since(start)
+			during, failed := stop()
+			var rep upgrade.Report
+			if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+				b.Fatal(err)
+			}
+			rowsPerSec := float64(rep.Upgraded+rep.Fallbacks) / (float64(rep.DurationMS) / 1000)
+			ideal := float64(conc) / tc.latency.Seconds()
+			b.ReportMetric(pct(idle, 50), "idle-p50-ms")
+			b.ReportMetric(pct(idle, 99), "idle-p99-ms")
+			b.ReportMetric(pct(during, 50), "during-p50-ms")
+			b.ReportMetric(pct(during, 99), "during-p99-ms")
+			b.ReportMetric(pct(during, 100), "during-max-ms")
+			b.ReportMetric(float64(failed+idleFailed), "failed-writes")
+			b.ReportMetric(float64(len(during)), "live-writes")
+			b.ReportMetric(float64(rep.LockAcquisition)/float64(max(rep.Batches, 1)), "locks/batch")
+			b.ReportMetric(rowsPerSec, "rows/s")
+			b.ReportMetric(100*rowsPerSec/ideal, "%-of-ideal")
+			b.ReportMetric(rep.LockHoldMS.P99, "hold-p99-ms")
+			fmt.Fprintf(os.Stderr, "%s: upgraded %d in %s (process %s), report %+v\n", tc.name, rep.Upgraded, time.Duration(rep.DurationMS)*time.Millisecond, elapsed.Round(time.Millisecond), rep.LockHoldMS)
+		})
+	}
+}
