@@ -1,10 +1,18 @@
-// Package lock is trove's cross-process write lock: an exclusive flock(2)
-// on a file beside the store, taken before SQLite's BEGIN IMMEDIATE.
+// Package lock is trove's cross-process write lock: kernel byte-range
+// locks (Linux open-file-description locks) on a file beside the store,
+// taken before SQLite's BEGIN IMMEDIATE.
 //
 // Why not SQLite's own busy handler alone: it polls with sleeps, so a waiter
 // notices a freed lock tens to hundreds of milliseconds late. A kernel lock
 // wakes the next waiter as soon as the holder releases it, and the kernel
 // releases it the instant the holder dies (no age-based stale detection).
+//
+// Why two locks: kernel locks are not fair. A process that releases and at
+// once re-acquires (an agent's server writing flat out) can win every race
+// and starve a batch job. So every acquisition first passes a turnstile
+// (byte 1) and holds it while it waits for the main lock (byte 0): a
+// releaser that wants the lock again must queue at the turnstile behind the
+// process already waiting, which therefore gets the main lock first.
 //
 //	l, _ := lock.Open("/path/store.db.lock", "trove import")
 //	g, err := l.Acquire(ctx, 30*time.Second)
@@ -57,6 +65,7 @@ type Lock struct {
 	path    string
 	command string
 	f       *os.File
+	fd      uintptr // f's descriptor, read once: f.Fd() races with Close
 	sem     chan struct{}
 	stats   *Stats
 	record  []byte // holder record, rewritten on each acquisition
@@ -77,7 +86,7 @@ func Open(path, command string) (*Lock, error) {
 	if command == "" {
 		command = strings.Join(os.Args, " ")
 	}
-	return &Lock{path: path, command: command, f: f, sem: make(chan struct{}, 1), stats: newStats()}, nil
+	return &Lock{path: path, command: command, f: f, fd: f.Fd(), sem: make(chan struct{}, 1), stats: newStats()}, nil
 }
 
 // Guard is a held lock; Release frees it.
@@ -105,10 +114,14 @@ func (l *Lock) Acquire(ctx context.Context, timeout time.Duration) (*Guard, erro
 		return nil, l.heldError(time.Since(start))
 	}
 
-	// Fast path: uncontended.
-	if err := unix.Flock(int(l.f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err == nil {
-		return l.granted(start), nil
-	} else if !errors.Is(err, unix.EWOULDBLOCK) {
+	// Fast path: turnstile and main lock both free.
+	if err := l.try(turnstile); err == nil {
+		if err := l.try(mainLock); err == nil {
+			l.unlock(turnstile)
+			return l.granted(start), nil
+		}
+		l.unlock(turnstile)
+	} else if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EACCES) {
 		<-l.sem
 		return nil, fmt.Errorf("lock %s: %w", l.path, err)
 	}
@@ -119,18 +132,16 @@ func (l *Lock) Acquire(ctx context.Context, timeout time.Duration) (*Guard, erro
 	got := make(chan error) // unbuffered: a result is either taken or handed back
 	abandoned := make(chan struct{})
 	go func() {
-		var err error
-		for {
-			err = unix.Flock(int(l.f.Fd()), unix.LOCK_EX)
-			if !errors.Is(err, unix.EINTR) {
-				break
-			}
+		err := l.wait(turnstile)
+		if err == nil {
+			err = l.wait(mainLock)
+			l.unlock(turnstile)
 		}
 		select {
 		case got <- err:
 		case <-abandoned:
 			if err == nil {
-				_ = unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
+				l.unlock(mainLock)
 			}
 			<-l.sem
 		}
@@ -151,6 +162,35 @@ func (l *Lock) Acquire(ctx context.Context, timeout time.Duration) (*Guard, erro
 	}
 }
 
+// The two locked bytes of the lock file.
+const (
+	mainLock  = 0
+	turnstile = 1
+)
+
+func lockRange(typ int16, b int64) *unix.Flock_t {
+	return &unix.Flock_t{Type: typ, Whence: 0, Start: b, Len: 1}
+}
+
+// try takes byte b without waiting (EAGAIN/EACCES when held elsewhere).
+func (l *Lock) try(b int64) error {
+	return unix.FcntlFlock(l.fd, unix.F_OFD_SETLK, lockRange(unix.F_WRLCK, b))
+}
+
+// wait takes byte b, blocking in the kernel.
+func (l *Lock) wait(b int64) error {
+	for {
+		err := unix.FcntlFlock(l.fd, unix.F_OFD_SETLKW, lockRange(unix.F_WRLCK, b))
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
+func (l *Lock) unlock(b int64) {
+	_ = unix.FcntlFlock(l.fd, unix.F_OFD_SETLK, lockRange(unix.F_UNLCK, b))
+}
+
 func (l *Lock) granted(start time.Time) *Guard {
 	now := time.Now()
 	l.stats.addWait(now.Sub(start))
@@ -162,7 +202,7 @@ func (l *Lock) granted(start time.Time) *Guard {
 func (g *Guard) Release() {
 	g.once.Do(func() {
 		g.l.stats.addHold(time.Since(g.acquired))
-		_ = unix.Flock(int(g.l.f.Fd()), unix.LOCK_UN)
+		g.l.unlock(mainLock)
 		<-g.l.sem
 	})
 }
@@ -183,15 +223,15 @@ func (l *Lock) writeRecord(now time.Time) {
 // Holder returns the current holder, or ok=false when the lock is free or
 // the holder is unknown.
 func (l *Lock) Holder() (Holder, bool) {
-	// Probe with a second open file description: flock is per description,
-	// so this does not conflict with our own handle's state.
+	// Ask the kernel who holds the main byte (F_OFD_GETLK reports a
+	// conflicting lock, including one held by our own other handle).
 	f, err := os.Open(l.path)
 	if err != nil {
 		return Holder{}, false
 	}
 	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err == nil {
-		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	probe := lockRange(unix.F_RDLCK, mainLock)
+	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_GETLK, probe); err != nil || probe.Type == unix.F_UNLCK {
 		return Holder{}, false
 	}
 	return readRecord(f)
@@ -217,5 +257,18 @@ func (l *Lock) heldError(waited time.Duration) error {
 // Stats returns wait and hold figures of this process's acquisitions.
 func (l *Lock) Stats() Snapshot { return l.stats.snapshot() }
 
-// Close closes the lock file (releasing the lock if held).
-func (l *Lock) Close() error { return l.f.Close() }
+// Close closes the lock file (releasing the lock if held). If an abandoned
+// wait is still blocked in the kernel, the file is closed when it ends, so
+// its descriptor is never closed under it.
+func (l *Lock) Close() error {
+	select {
+	case l.sem <- struct{}{}:
+		return l.f.Close()
+	default:
+		go func() {
+			l.sem <- struct{}{}
+			l.f.Close()
+		}()
+		return nil
+	}
+}

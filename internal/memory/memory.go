@@ -53,6 +53,30 @@ func (m *Memory) Created() time.Time { return time.UnixMilli(m.CreatedAt) }
 // Validate checks the fields a caller supplies: text, category, scope,
 // importance, id and metadata. Errors wrap ErrInvalid and name the field.
 func (m *Memory) Validate() error {
+	if err := m.ValidateFields(); err != nil {
+		return err
+	}
+	if m.Metadata != nil {
+		b, err := json.Marshal(m.Metadata)
+		if err != nil {
+			return Invalidf("metadata cannot be encoded as JSON: %v", err)
+		}
+		return CheckMetadataSize(len(b))
+	}
+	return nil
+}
+
+// CheckMetadataSize checks the encoded size of metadata.
+func CheckMetadataSize(n int) error {
+	if n > MaxMetadataBytes {
+		return Invalidf("metadata is %d bytes, over the %d-byte limit", n, MaxMetadataBytes)
+	}
+	return nil
+}
+
+// ValidateFields is Validate without encoding the metadata, for callers
+// that encode it anyway (the store) and check its size then.
+func (m *Memory) ValidateFields() error {
 	if err := ValidateText(m.Text); err != nil {
 		return err
 	}
@@ -72,15 +96,6 @@ func (m *Memory) Validate() error {
 	}
 	if m.Format != FormatLegacy && m.Format != FormatSmart {
 		return Invalidf("format %d is unknown: use 0 (legacy) or 1 (smart)", m.Format)
-	}
-	if m.Metadata != nil {
-		b, err := json.Marshal(m.Metadata)
-		if err != nil {
-			return Invalidf("metadata cannot be encoded as JSON: %v", err)
-		}
-		if len(b) > MaxMetadataBytes {
-			return Invalidf("metadata is %d bytes, over the %d-byte limit", len(b), MaxMetadataBytes)
-		}
 	}
 	for i, f := range m.Vector {
 		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {

@@ -85,6 +85,9 @@ func encodeMetadata(md map[string]any) (string, error) {
 	if err != nil {
 		return "", memory.Invalidf("metadata cannot be encoded as JSON: %v", err)
 	}
+	if err := memory.CheckMetadataSize(len(b)); err != nil {
+		return "", err
+	}
 	return string(b), nil
 }
 

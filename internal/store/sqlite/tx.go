@@ -130,7 +130,7 @@ func (t *tx) Insert(m *memory.Memory) error {
 	if m.Category == "" {
 		m.Category = memory.CategoryOther
 	}
-	if err := m.Validate(); err != nil {
+	if err := m.ValidateFields(); err != nil {
 		return fmt.Errorf("memory %s: %w", m.ID, err)
 	}
 	if !t.acc.Allows(m.Scope) {
@@ -153,7 +153,7 @@ func (t *tx) Insert(m *memory.Memory) error {
 	}
 	md, err := encodeMetadata(m.Metadata)
 	if err != nil {
-		return err
+		return fmt.Errorf("memory %s: %w", m.ID, err)
 	}
 	res, err := t.exec(sqlInsert,
 		m.ID, m.Text, string(m.Category), string(m.Scope), m.Importance, m.CreatedAt, m.UpdatedAt,
@@ -189,7 +189,7 @@ func (t *tx) current(id string) (rid int64, scope memory.Scope, rev int64, err e
 }
 
 func (t *tx) Update(m *memory.Memory) error {
-	if err := m.Validate(); err != nil {
+	if err := m.ValidateFields(); err != nil {
 		return fmt.Errorf("memory %s: %w", m.ID, err)
 	}
 	rid, _, rev, err := t.current(m.ID)

@@ -1,0 +1,81 @@
+package memory
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+)
+
+func TestParseScope(t *testing.T) {
+	good := []string{"global", "agent:main", "user:alice@example.com", "project:atlas/api", "custom:notes-2026", "agent:研究员"}
+	for _, s := range good {
+		if _, err := ParseScope(s); err != nil {
+			t.Errorf("ParseScope(%q): %v", s, err)
+		}
+	}
+	bad := map[string]string{
+		"":                      "empty",
+		"Global":                "malformed",
+		"team:x":                "unknown kind",
+		"agent:":                "empty name",
+		"agent:a b":             "contains",
+		"agent:x';DROP TABLE--": "contains",
+		"user:\x00":             "contains",
+		"custom:" + strings.Repeat("x", 300): "too long",
+	}
+	for s, want := range bad {
+		_, err := ParseScope(s)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseScope(%q) = %v, want error containing %q", s, err, want)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	ok := Memory{Text: "x", Category: CategoryFact, Scope: GlobalScope, Importance: 0.5}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]func(m *Memory){
+		"text is empty":         func(m *Memory) { m.Text = " \n" },
+		"not valid UTF-8":       func(m *Memory) { m.Text = "a\xffb" },
+		"NUL byte":              func(m *Memory) { m.Text = "a\x00b" },
+		"over the 32768-byte":   func(m *Memory) { m.Text = strings.Repeat("x", MaxTextBytes+1) },
+		"importance NaN":        func(m *Memory) { m.Importance = math.NaN() },
+		"importance +Inf":       func(m *Memory) { m.Importance = math.Inf(1) },
+		"importance -0.1":       func(m *Memory) { m.Importance = -0.1 },
+		"category \"secret\"":   func(m *Memory) { m.Category = "secret" },
+		"space or control":      func(m *Memory) { m.ID = "a b" },
+		"format 3":              func(m *Memory) { m.Format = 3 },
+		"vector value 1":        func(m *Memory) { m.Vector = []float32{0, float32(math.NaN())} },
+		"metadata is":           func(m *Memory) { m.Metadata = map[string]any{"big": strings.Repeat("x", MaxMetadataBytes)} },
+		"cannot be encoded":     func(m *Memory) { m.Metadata = map[string]any{"f": math.Inf(1)} },
+		"id is 129 bytes, over": func(m *Memory) { m.ID = strings.Repeat("i", 129) },
+	}
+	for want, mut := range cases {
+		m := ok
+		mut(&m)
+		err := m.Validate()
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v", want, err)
+		}
+	}
+}
+
+func TestAccess(t *testing.T) {
+	a := AgentAccess("bot", "project:x")
+	if !a.Allows(GlobalScope) || !a.Allows("agent:bot") || !a.Allows("project:x") || a.Allows("agent:other") || a.All() {
+		t.Fatalf("agent access wrong: %+v", a)
+	}
+	n, ignored := a.Narrow([]Scope{"agent:bot", "agent:other"})
+	if !n.Allows("agent:bot") || n.Allows(GlobalScope) || len(ignored) != 1 || ignored[0] != "agent:other" {
+		t.Fatalf("narrow: %+v %v", n, ignored)
+	}
+	if (Access{}).Allows(GlobalScope) {
+		t.Fatal("zero access reaches global")
+	}
+	if !Owner().Allows("custom:anything") {
+		t.Fatal("owner is limited")
+	}
+}
