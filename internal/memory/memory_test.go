@@ -15,13 +15,13 @@ func TestParseScope(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"":                      "empty",
-		"Global":                "malformed",
-		"team:x":                "unknown kind",
-		"agent:":                "empty name",
-		"agent:a b":             "contains",
-		"agent:x';DROP TABLE--": "contains",
-		"user:\x00":             "contains",
+		"":                                   "empty",
+		"Global":                             "malformed",
+		"team:x":                             "unknown kind",
+		"agent:":                             "empty name",
+		"agent:a b":                          "contains",
+		"agent:x';DROP TABLE--":              "contains",
+		"user:\x00":                          "contains",
 		"custom:" + strings.Repeat("x", 300): "too long",
 	}
 	for s, want := range bad {

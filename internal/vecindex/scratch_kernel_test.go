@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"os"
+	"sync"
+	"sync/atomic"
 	"strconv"
 	"testing"
 	"unsafe"
@@ -132,6 +134,12 @@ func BenchmarkKernels(b *testing.B) {
 	if dotSWAR16b(u7[D:2*D], qu7) != dotSWAR16(u7[D:2*D], qu7) || dotSWAR16u(u7[D:2*D], qu7) != dotSWAR16(u7[D:2*D], qu7) {
 		b.Fatal("16b")
 	}
+	if dotSWAR16c(u7[D:2*D], qu7) != dotSWAR16(u7[D:2*D], qu7) || dotSWAR16d(u7[D:2*D], qu7) != dotSWAR16(u7[D:2*D], qu7) {
+		b.Fatal("16cd")
+	}
+	if x, y := dotSWAR16x2(u7[D:2*D], u7[2*D:3*D], qu7); x != dotSWAR16(u7[D:2*D], qu7) || y != dotSWAR16(u7[2*D:3*D], qu7) {
+		b.Fatal("x2")
+	}
 	var sink float64
 	b.Run("scalar", func(b *testing.B) {
 		for b.Loop() {
@@ -161,6 +169,83 @@ func BenchmarkKernels(b *testing.B) {
 			}
 		}
 	})
+	b.Run("swar16c", func(b *testing.B) {
+		for b.Loop() {
+			for j := 0; j < N; j++ {
+				sink += float64(dotSWAR16c(u7[j*D:(j+1)*D], qu7))
+			}
+		}
+	})
+	b.Run("swar16d", func(b *testing.B) {
+		for b.Loop() {
+			for j := 0; j < N; j++ {
+				sink += float64(dotSWAR16d(u7[j*D:(j+1)*D], qu7))
+			}
+		}
+	})
+	b.Run("swar16u-par", func(b *testing.B) {
+		for b.Loop() {
+			var wg sync.WaitGroup
+			for g := 0; g < 2; g++ {
+				wg.Add(1)
+				go func(lo, hi int) {
+					defer wg.Done()
+					var s uint64
+					for j := lo; j < hi; j++ {
+						s += dotSWAR16u(u7[j*D:(j+1)*D], qu7)
+					}
+					sinkU.Add(s)
+				}(g*N/2, (g+1)*N/2)
+			}
+			wg.Wait()
+		}
+	})
+	b.Run("vek-par", func(b *testing.B) {
+		for b.Loop() {
+			var wg sync.WaitGroup
+			for g := 0; g < 2; g++ {
+				wg.Add(1)
+				go func(lo, hi int) {
+					defer wg.Done()
+					var s float32
+					for j := lo; j < hi; j++ {
+						s += vek32.Dot(f[j*D:(j+1)*D], qf)
+					}
+					sinkU.Add(uint64(s))
+				}(g*N/2, (g+1)*N/2)
+			}
+			wg.Wait()
+		}
+	})
+	b.Run("swar16x2", func(b *testing.B) {
+		for b.Loop() {
+			for j := 0; j+1 < N; j += 2 {
+				x, y := dotSWAR16x2(u7[j*D:(j+1)*D], u7[(j+1)*D:(j+2)*D], qu7)
+				sink += float64(x + y)
+			}
+		}
+	})
+	b.Run("dotCodes", func(b *testing.B) {
+		for b.Loop() {
+			for j := 0; j < N; j++ {
+				sink += float64(dotCodes(u7[j*D:(j+1)*D], qu7))
+			}
+		}
+	})
+	b.Run("dotB4", func(b *testing.B) {
+		for b.Loop() {
+			for j := 0; j < N; j++ {
+				sink += float64(dotB4(u7[j*D:(j+1)*D], qu7))
+			}
+		}
+	})
+	b.Run("dotU2", func(b *testing.B) {
+		for b.Loop() {
+			for j := 0; j < N; j++ {
+				sink += float64(dotU2(u7[j*D:(j+1)*D], qu7))
+			}
+		}
+	})
 	b.Run("swar32", func(b *testing.B) {
 		for b.Loop() {
 			for j := 0; j < N; j++ {
@@ -177,3 +262,5 @@ func BenchmarkKernels(b *testing.B) {
 	})
 	_ = sink
 }
+
+var sinkU atomic.Uint64
