@@ -94,6 +94,11 @@ func encodeMetadata(md map[string]any) (string, error) {
 // scopeClause returns the SQL condition limiting rows to what acc may
 // reach, intersected with the requested scopes.
 func scopeClause(acc memory.Access, requested []memory.Scope) (string, []any) {
+	return scopeClauseOf("", acc, requested)
+}
+
+// scopeClauseOf is scopeClause for a table alias prefix such as "m.".
+func scopeClauseOf(prefix string, acc memory.Access, requested []memory.Scope) (string, []any) {
 	var scopes []memory.Scope
 	switch {
 	case acc.All() && len(requested) == 0:
@@ -111,7 +116,7 @@ func scopeClause(acc memory.Access, requested []memory.Scope) (string, []any) {
 	for i, s := range scopes {
 		args[i] = string(s)
 	}
-	return "scope IN (" + placeholders(len(scopes)) + ")", args
+	return prefix + "scope IN (" + placeholders(len(scopes)) + ")", args
 }
 
 func placeholders(n int) string {

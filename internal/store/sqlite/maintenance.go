@@ -48,10 +48,10 @@ func (s *Store) RebuildFTS(ctx context.Context) error {
 			return fmt.Errorf("rebuild search index: %w", err)
 		}
 		_, err := t.tx.ExecContext(t.ctx, `INSERT INTO memories_fts(rowid, text, l0, l1, l2)
-			SELECT rid, text,
-				coalesce(json_extract(metadata, '$.l0_abstract'), ''),
-				coalesce(json_extract(metadata, '$.l1_overview'), ''),
-				coalesce(json_extract(metadata, '$.l2_content'), '')
+			SELECT rid, trove_fts(text),
+				trove_fts(coalesce(json_extract(metadata, '$.l0_abstract'), '')),
+				trove_fts(coalesce(json_extract(metadata, '$.l1_overview'), '')),
+				trove_fts(coalesce(json_extract(metadata, '$.l2_content'), ''))
 			FROM memories`)
 		if err != nil {
 			return fmt.Errorf("rebuild search index: %w", err)

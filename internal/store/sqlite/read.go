@@ -18,20 +18,25 @@ import (
 
 // filterClause builds the WHERE condition for a filter within acc.
 func filterClause(acc memory.Access, f store.Filter) (string, []any) {
-	where, args := scopeClause(acc, f.Scopes)
+	return filterClauseOf("", acc, f)
+}
+
+// filterClauseOf is filterClause for a table alias prefix such as "m.".
+func filterClauseOf(p string, acc memory.Access, f store.Filter) (string, []any) {
+	where, args := scopeClauseOf(p, acc, f.Scopes)
 	conds := []string{where}
 	if len(f.Categories) > 0 {
-		conds = append(conds, "category IN ("+placeholders(len(f.Categories))+")")
+		conds = append(conds, p+"category IN ("+placeholders(len(f.Categories))+")")
 		for _, c := range f.Categories {
 			args = append(args, string(c))
 		}
 	}
 	if f.Format != nil {
-		conds = append(conds, "format = ?")
+		conds = append(conds, p+"format = ?")
 		args = append(args, int(*f.Format))
 	}
 	if f.CreatedBefore != 0 {
-		conds = append(conds, "created_at < ?")
+		conds = append(conds, p+"created_at < ?")
 		args = append(args, f.CreatedBefore)
 	}
 	for _, k := range slices.Sorted(maps.Keys(f.Metadata)) {
@@ -40,7 +45,7 @@ func filterClause(acc memory.Access, f store.Filter) (string, []any) {
 			conds = append(conds, "1=0")
 			continue
 		}
-		conds = append(conds, "json_extract(metadata, '$."+k+"') = ?")
+		conds = append(conds, "json_extract("+p+"metadata, '$."+k+"') = ?")
 		args = append(args, f.Metadata[k])
 	}
 	return strings.Join(conds, " AND "), args

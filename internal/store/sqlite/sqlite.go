@@ -95,6 +95,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := checkFile(abs); err != nil {
 		return nil, err
 	}
+	if err := registerFunctions(); err != nil {
+		return nil, fmt.Errorf("register SQL functions: %w", err)
+	}
 	s := &Store{path: abs, opts: opts, prepared: map[string]*sql.Stmt{}, reqs: make(chan *writeReq), quit: make(chan struct{}), done: make(chan struct{})}
 	if s.lock, err = lock.Open(abs+".lock", opts.Command); err != nil {
 		return nil, err

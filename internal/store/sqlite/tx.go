@@ -88,10 +88,10 @@ const (
 	sqlRid     = "SELECT rid FROM memories WHERE id = ?"
 	sqlFTSDrop = "DELETE FROM memories_fts WHERE rowid IN (SELECT value FROM json_each(?))"
 	sqlFTSAdd  = `INSERT INTO memories_fts(rowid, text, l0, l1, l2)
-		SELECT rid, text,
-			coalesce(json_extract(metadata, '$.l0_abstract'), ''),
-			coalesce(json_extract(metadata, '$.l1_overview'), ''),
-			coalesce(json_extract(metadata, '$.l2_content'), '')
+		SELECT rid, trove_fts(text),
+			trove_fts(coalesce(json_extract(metadata, '$.l0_abstract'), '')),
+			trove_fts(coalesce(json_extract(metadata, '$.l1_overview'), '')),
+			trove_fts(coalesce(json_extract(metadata, '$.l2_content'), ''))
 		FROM memories WHERE rid IN (SELECT value FROM json_each(?))`
 	sqlDelete    = "DELETE FROM memories WHERE id = ?"
 	sqlTombstone = `INSERT INTO tombstones(id, seq) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq`

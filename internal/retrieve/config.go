@@ -1,0 +1,86 @@
+package retrieve
+
+import "time"
+
+// Fusion names how vector and BM25 scores combine.
+type Fusion string
+
+const (
+	// FusionSeed is memory-lancedb-pro's: the vector score is the base and
+	// a strong BM25 hit lifts it.
+	FusionSeed Fusion = "seed"
+	// FusionRRF is reciprocal rank fusion.
+	FusionRRF Fusion = "rrf"
+)
+
+// Options configure every stage; the zero value of a field means its default.
+type Options struct {
+	VectorK int    // vector candidates (default 50)
+	BM25K   int    // BM25 candidates (default 50)
+	Fusion  Fusion // default FusionSeed
+	RRFK    float64
+
+	// Rerank: blend 0.6·cross-encoder + 0.4·fused, with lexical floors.
+	RerankTopN    int           // candidates sent to the reranker (default 20)
+	RerankTimeout time.Duration // default 5 s
+
+	// Scoring.
+	RecencyHalfLife   time.Duration // recency boost half-life (default 14 days); 0 with DisableRecency
+	RecencyWeight     float64       // max boost (default 0.1)
+	ImportanceWeight  float64       // default 0.3: score·(1 - w + w·importance)
+	LengthAnchor      int           // default 500 characters
+	DecayHalfLife     time.Duration // time decay half-life (default 60 days)
+	DecayFloor        float64       // decay never below this factor (default 0.5)
+	AccessBoostCap    float64       // cap on ln(1+access_count) half-life extension factor (default 3)
+	MinScore          float64       // hard minimum after scoring (default 0.3)
+	DuplicateCosine   float64       // near-duplicate threshold (default 0.85)
+	DuplicatePenalty  float64       // multiplier for a near-duplicate of a higher result (default 0.5)
+	DisableRecency    bool
+	DisableImportance bool
+	DisableLength     bool
+	DisableDecay      bool
+	DisableNoise      bool
+	DisableDedup      bool
+
+	Now func() time.Time // clock seam (default time.Now)
+}
+
+func (o Options) withDefaults() Options {
+	def := func(p *int, v int) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	deff := func(p *float64, v float64) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	defd := func(p *time.Duration, v time.Duration) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	def(&o.VectorK, 50)
+	def(&o.BM25K, 50)
+	def(&o.RerankTopN, 20)
+	def(&o.LengthAnchor, 500)
+	if o.Fusion == "" {
+		o.Fusion = FusionSeed
+	}
+	deff(&o.RRFK, 60)
+	defd(&o.RerankTimeout, 5*time.Second)
+	defd(&o.RecencyHalfLife, 14*24*time.Hour)
+	deff(&o.RecencyWeight, 0.1)
+	deff(&o.ImportanceWeight, 0.3)
+	defd(&o.DecayHalfLife, 60*24*time.Hour)
+	deff(&o.DecayFloor, 0.5)
+	deff(&o.AccessBoostCap, 3)
+	deff(&o.MinScore, 0.3)
+	deff(&o.DuplicateCosine, 0.85)
+	deff(&o.DuplicatePenalty, 0.5)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}

@@ -1,0 +1,57 @@
+// Package retrieve is trove's recall pipeline: a query becomes vector and
+// BM25 candidates (scope-filtered in the store, fetched concurrently), which
+// are fused, optionally reranked by a cross-encoder, scored (recency,
+// importance, length, decay), filtered (minimum score, noise,
+// near-duplicates) and cut to the limit. See DESIGN.md beside this file.
+//
+//	r := retrieve.New(st, emb, retrieve.Options{})
+//	resp, err := r.Search(ctx, memory.AgentAccess("bot"), retrieve.Request{Query: "which editor?"})
+package retrieve
+
+import (
+	"github.com/trove-memory/trove/internal/memory"
+)
+
+// Request is one recall.
+type Request struct {
+	Query      string            `json:"query"`
+	Scopes     []memory.Scope    `json:"scopes,omitempty"` // narrow within the caller's access; empty: all accessible
+	Categories []memory.Category `json:"categories,omitempty"`
+	Limit      int               `json:"limit,omitempty"` // default 5
+	Debug      bool              `json:"debug,omitempty"` // keep every candidate's per-stage scores
+}
+
+// Result is one recalled memory.
+type Result struct {
+	Memory  memory.Memory `json:"memory"`
+	Score   float64       `json:"score"`
+	Sources Sources       `json:"sources"`
+	Trace   *Trace        `json:"trace,omitempty"`
+}
+
+// Sources says which signals found a memory and with what raw score.
+type Sources struct {
+	Vector *float64 `json:"vector,omitempty"` // cosine similarity
+	BM25   *float64 `json:"bm25,omitempty"`   // normalised BM25 in [0,1]
+	Rerank *float64 `json:"rerank,omitempty"` // cross-encoder relevance
+}
+
+// Trace is a candidate's score after each stage (with --debug).
+type Trace struct {
+	Stages  []Stage `json:"stages"`
+	Dropped string  `json:"dropped,omitempty"` // why it was dropped, if it was
+}
+
+// Stage is one step of scoring.
+type Stage struct {
+	Name  string  `json:"name"`
+	Score float64 `json:"score"`
+}
+
+// Response is the outcome of a recall.
+type Response struct {
+	Results       []Result       `json:"results"`
+	Warnings      []string       `json:"warnings,omitempty"`       // degraded paths (embedder or BM25 down, rerank fallback)
+	IgnoredScopes []memory.Scope `json:"ignored_scopes,omitempty"` // requested scopes the caller may not read
+	Dropped       []Result       `json:"dropped,omitempty"`        // with Debug: candidates that did not make it, and why
+}

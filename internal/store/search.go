@@ -1,0 +1,45 @@
+package store
+
+import (
+	"context"
+
+	"github.com/trove-memory/trove/internal/memory"
+)
+
+// Searcher is the read side retrieval needs beyond Reader: BM25 over the
+// FTS index and a change feed of vectors to keep an in-memory index
+// coherent with writes from every process.
+type Searcher interface {
+	Reader
+	// SearchText returns the k best BM25 matches for free text (escaped:
+	// FTS syntax in it is treated as words), best first.
+	SearchText(ctx context.Context, acc memory.Access, f Filter, query string, k int) ([]TextHit, error)
+	// GetMany returns the rows with these ids that acc reaches (any order).
+	GetMany(ctx context.Context, acc memory.Access, ids []string) ([]memory.Memory, error)
+	// ChangeSeq is the sequence number of the last committed write.
+	ChangeSeq(ctx context.Context) (int64, error)
+	// VectorChanges returns what changed after seq, as of one snapshot.
+	VectorChanges(ctx context.Context, since int64) (VectorChanges, error)
+}
+
+// TextHit is a BM25 match: Score is FTS5's -bm25() (higher is better, ≥ 0).
+type TextHit struct {
+	ID    string
+	Score float64
+}
+
+// VectorRow is a row's vector with what retrieval filters on.
+type VectorRow struct {
+	ID       string
+	Scope    memory.Scope
+	Category memory.Category
+	Vector   []float32
+}
+
+// VectorChanges lists rows written and ids deleted after a sequence
+// number, up to Seq. Apply Deleted first, then Upserts.
+type VectorChanges struct {
+	Seq     int64
+	Upserts []VectorRow
+	Deleted []string
+}
