@@ -15,6 +15,8 @@ import (
 	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/llm"
 	"github.com/trove-memory/trove/internal/provider/openaicompat"
+	"github.com/trove-memory/trove/internal/rerank"
+	"github.com/trove-memory/trove/internal/retrieve"
 	"github.com/trove-memory/trove/internal/store"
 	"github.com/trove-memory/trove/internal/store/sqlite"
 	"github.com/trove-memory/trove/internal/version"
@@ -28,6 +30,7 @@ func main() {
 		OpenStore:   openStore,
 		NewEmbedder: newEmbedder,
 		NewLLM:      newLLM,
+		NewSearcher: newSearcher,
 	}, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -53,21 +56,48 @@ func space(e config.Embedding) store.Space {
 	return store.Space{Model: e.Provider + ":" + e.Model, Dimensions: e.Dimensions}
 }
 
+// openAIMaxInputChars keeps one input within an OpenAI-style model's
+// context (8k tokens is at least 8k characters).
+const openAIMaxInputChars = 8192
+
 func newEmbedder(e config.Embedding) (embedding.Embedder, error) {
 	switch e.Provider {
 	case "hash":
 		return embedding.NewHash(e.Dimensions), nil
 	case "openai":
-		return openaicompat.NewEmbedder(openaicompat.Config{
-			Provider: "openai", BaseURL: e.BaseURL, APIKey: e.APIKey, Model: e.Model,
+		oc, err := openaicompat.NewEmbedder(openaicompat.Config{
+			Provider: "openai", BaseURL: e.BaseURL, APIKey: e.APIKey, Model: e.Model, KeyName: "TROVE_EMBED_API_KEY",
 			Dimensions: e.Dimensions, BatchSize: e.BatchSize, Timeout: e.Timeout.Duration,
 		})
+		if err != nil {
+			return nil, err
+		}
+		// Longer inputs are embedded in chunks whose vectors are averaged.
+		return embedding.Chunked(oc, openAIMaxInputChars), nil
 	}
 	return nil, fmt.Errorf("embedding provider %q is unknown: use hash or openai", e.Provider)
 }
 
 func newLLM(l config.LLM) (llm.Client, error) {
 	return openaicompat.NewChat(openaicompat.Config{
-		Provider: "llm", BaseURL: l.BaseURL, APIKey: l.APIKey, Model: l.Model, Timeout: l.Timeout.Duration,
+		Provider: "llm", BaseURL: l.BaseURL, APIKey: l.APIKey, Model: l.Model, Timeout: l.Timeout.Duration, KeyName: "TROVE_LLM_API_KEY",
 	})
+}
+
+func newSearcher(st store.Store, emb embedding.Embedder, cfg config.Config) (*retrieve.Retriever, error) {
+	ss, ok := st.(store.Searcher)
+	if !ok {
+		return nil, fmt.Errorf("this store cannot search")
+	}
+	var rr rerank.Reranker
+	if r := cfg.Rerank; r.Provider != "" {
+		var err error
+		if rr, err = rerank.New(rerank.Config{Provider: r.Provider, BaseURL: r.BaseURL, APIKey: r.APIKey, Model: r.Model,
+			Timeout: r.Timeout.Duration, KeyName: "TROVE_RERANK_API_KEY"}); err != nil {
+			return nil, err
+		}
+	}
+	opts := retrieve.Options{VectorK: cfg.Retrieval.VectorK, BM25K: cfg.Retrieval.BM25K,
+		Fusion: retrieve.Fusion(cfg.Retrieval.Fusion), MinScore: cfg.Retrieval.MinScore}
+	return retrieve.New(ss, embedding.NewQueryCache(emb, embedding.DefaultQueryCacheSize), rr, opts), nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/llm"
 	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/retrieve"
 	"github.com/trove-memory/trove/internal/store"
 )
 
@@ -27,6 +28,8 @@ type Deps struct {
 	OpenStore   func(ctx context.Context, cfg config.Config, command string) (store.Store, error)
 	NewEmbedder func(cfg config.Embedding) (embedding.Embedder, error)
 	NewLLM      func(cfg config.LLM) (llm.Client, error)
+	// NewSearcher builds the recall pipeline over an open store.
+	NewSearcher func(st store.Store, emb embedding.Embedder, cfg config.Config) (*retrieve.Retriever, error)
 }
 
 // app is the state shared by subcommands: settings and lazily opened
@@ -64,6 +67,7 @@ func newRoot(deps Deps) (*cobra.Command, *app) {
 	root.AddCommand(
 		newStoreCommand(a), newGetCommand(a), newUpdateCommand(a), newDeleteCommand(a), newDeleteBulkCommand(a),
 		newListCommand(a), newStatsCommand(a), newExportCommand(a), newImportCommand(a), newUpgradeCommand(a),
+		newSearchCommand(a),
 	)
 	return root, a
 }
@@ -128,6 +132,19 @@ func (a *app) embedOne(ctx context.Context, text string) ([]float32, error) {
 		return nil, fmt.Errorf("embedding provider reply: %w", err)
 	}
 	return vs[0], nil
+}
+
+// searcher opens the store and builds the recall pipeline.
+func (a *app) searcher(ctx context.Context) (*retrieve.Retriever, error) {
+	st, err := a.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	emb, err := a.embedder()
+	if err != nil {
+		return nil, err
+	}
+	return a.deps.NewSearcher(st, emb, a.cfg)
 }
 
 // Close releases what the commands opened.

@@ -29,6 +29,8 @@ type Config struct {
 	Synchronous string    `json:"synchronous"`
 	Embedding   Embedding `json:"embedding"`
 	LLM         LLM       `json:"llm"`
+	Rerank      Rerank    `json:"rerank"`
+	Retrieval   Retrieval `json:"retrieval"`
 	// AgentAccess grants agents scopes beyond global and agent:<id>.
 	AgentAccess map[string][]string `json:"agentAccess"`
 }
@@ -50,6 +52,23 @@ type LLM struct {
 	APIKey  string   `json:"apiKey"`
 	Model   string   `json:"model"`
 	Timeout Duration `json:"timeout"`
+}
+
+// Rerank configures the optional cross-encoder.
+type Rerank struct {
+	Provider string   `json:"provider"` // "" (none), jina, siliconflow, voyage, pinecone, tei
+	BaseURL  string   `json:"baseURL"`
+	APIKey   string   `json:"apiKey"`
+	Model    string   `json:"model"`
+	Timeout  Duration `json:"timeout"`
+}
+
+// Retrieval tunes recall; zero values take retrieve's defaults.
+type Retrieval struct {
+	VectorK  int     `json:"vectorK"`
+	BM25K    int     `json:"bm25K"`
+	Fusion   string  `json:"fusion"` // seed | rrf
+	MinScore float64 `json:"minScore"`
 }
 
 // Configured reports whether an LLM endpoint is set.
@@ -184,6 +203,14 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	str("TROVE_LLM_API_KEY", &c.LLM.APIKey)
 	str("TROVE_LLM_MODEL", &c.LLM.Model)
 	dur("TROVE_LLM_TIMEOUT", &c.LLM.Timeout)
+	str("TROVE_RERANK_PROVIDER", &c.Rerank.Provider)
+	str("TROVE_RERANK_BASE_URL", &c.Rerank.BaseURL)
+	str("TROVE_RERANK_API_KEY", &c.Rerank.APIKey)
+	str("TROVE_RERANK_MODEL", &c.Rerank.Model)
+	dur("TROVE_RERANK_TIMEOUT", &c.Rerank.Timeout)
+	num("TROVE_RECALL_VECTOR_K", &c.Retrieval.VectorK)
+	num("TROVE_RECALL_BM25_K", &c.Retrieval.BM25K)
+	str("TROVE_RECALL_FUSION", &c.Retrieval.Fusion)
 	return errors.Join(errs...)
 }
 
@@ -225,6 +252,19 @@ func (c Config) Validate() error {
 		if err := checkURL(c.LLM.BaseURL); err != nil {
 			errs = append(errs, fmt.Errorf("llm.baseURL: %w (TROVE_LLM_BASE_URL)", err))
 		}
+	}
+	switch c.Retrieval.Fusion {
+	case "", "seed", "rrf":
+	default:
+		errs = append(errs, fmt.Errorf("retrieval.fusion: %q: use seed or rrf (TROVE_RECALL_FUSION)", c.Retrieval.Fusion))
+	}
+	if c.Retrieval.VectorK < 0 || c.Retrieval.BM25K < 0 || c.Retrieval.VectorK > 10000 || c.Retrieval.BM25K > 10000 {
+		errs = append(errs, errors.New("retrieval.vectorK/bm25K: use 1 to 10000 (0 for the default 50)"))
+	}
+	switch c.Rerank.Provider {
+	case "", "jina", "siliconflow", "voyage", "pinecone", "tei":
+	default:
+		errs = append(errs, fmt.Errorf("rerank.provider: %q is unknown: use jina, siliconflow, voyage, pinecone or tei (TROVE_RERANK_PROVIDER)", c.Rerank.Provider))
 	}
 	for agent, scopes := range c.AgentAccess {
 		for _, s := range scopes {

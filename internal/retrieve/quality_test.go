@@ -1,0 +1,187 @@
+package retrieve
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/trove-memory/trove/internal/embedding"
+	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/sqlite"
+)
+
+// qualitySet is testdata/quality.json: a labelled set of memories and
+// queries with the ids that should be recalled.
+type qualitySet struct {
+	Memories []struct {
+		ID         string  `json:"id"`
+		Text       string  `json:"text"`
+		Category   string  `json:"category"`
+		Scope      string  `json:"scope"`
+		Importance float64 `json:"importance"`
+		AgeDays    float64 `json:"age_days"`
+	} `json:"memories"`
+	Queries []struct {
+		ID       string   `json:"id"`
+		Query    string   `json:"query"`
+		Kind     string   `json:"kind"`
+		Relevant []string `json:"relevant"`
+		Scopes   []string `json:"scopes"`
+	} `json:"queries"`
+}
+
+// qualityFixture loads the set into a fresh store embedded with the hash
+// embedder (one store per test binary run).
+func qualityFixture(t testing.TB) (*sqlite.Store, embedding.Embedder, qualitySet, time.Time) {
+	t.Helper()
+	b, err := os.ReadFile("testdata/quality.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var qs qualitySet
+	if err := json.Unmarshal(b, &qs); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "q.db"), sqlite.Options{Synchronous: "normal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	emb := embedding.NewHash(384)
+	texts := make([]string, len(qs.Memories))
+	for i, m := range qs.Memories {
+		texts[i] = m.Text
+	}
+	vecs, err := emb.Embed(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := make([]memory.Memory, len(qs.Memories))
+	for i, m := range qs.Memories {
+		at := now.Add(-time.Duration(m.AgeDays * float64(24*time.Hour))).UnixMilli()
+		ms[i] = memory.Memory{ID: m.ID, Text: m.Text, Category: memory.Category(m.Category), Scope: memory.Scope(m.Scope),
+			Importance: m.Importance, CreatedAt: at, Vector: vecs[i]}
+	}
+	res, err := store.PutMany(context.Background(), st, memory.Owner(), ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	return st, emb, qs, now
+}
+
+type qualityScore struct {
+	recall5, recall10, mrr float64
+	n                      int
+}
+
+// evaluate runs every query (optionally of one kind) and scores the ranking.
+func evaluate(t testing.TB, r *Retriever, qs qualitySet, kind string) qualityScore {
+	var s qualityScore
+	for _, q := range qs.Queries {
+		if kind != "" && q.Kind != kind {
+			continue
+		}
+		req := Request{Query: q.Query, Limit: 10}
+		for _, sc := range q.Scopes {
+			req.Scopes = append(req.Scopes, memory.Scope(sc))
+		}
+		resp, err := r.Search(context.Background(), memory.Owner(), req)
+		if err != nil {
+			t.Fatalf("query %s: %v", q.ID, err)
+		}
+		var ids []string
+		for _, res := range resp.Results {
+			ids = append(ids, res.Memory.ID)
+		}
+		found5, found10, rr := 0, 0, 0.0
+		for _, rel := range q.Relevant {
+			if i := slices.Index(ids, rel); i >= 0 {
+				found10++
+				if i < 5 {
+					found5++
+				}
+			}
+		}
+		for i, id := range ids {
+			if slices.Contains(q.Relevant, id) {
+				rr = 1 / float64(i+1)
+				break
+			}
+		}
+		s.recall5 += float64(found5) / float64(len(q.Relevant))
+		s.recall10 += float64(found10) / float64(len(q.Relevant))
+		s.mrr += rr
+		s.n++
+	}
+	if s.n > 0 {
+		s.recall5, s.recall10, s.mrr = s.recall5/float64(s.n), s.recall10/float64(s.n), s.mrr/float64(s.n)
+	}
+	return s
+}
+
+func modes(now time.Time) map[string]Options {
+	clock := func() time.Time { return now }
+	return map[string]Options{
+		"vector": {DisableBM25: true, Now: clock},
+		"bm25":   {DisableVector: true, Now: clock},
+		"hybrid": {Now: clock},
+	}
+}
+
+// TestRecallQualityFloor guards the hybrid pipeline's measured quality on
+// the labelled set with the offline hash embedder. The floors sit a little
+// under the figures BenchmarkRecallQuality printed when they were set.
+func TestRecallQualityFloor(t *testing.T) {
+	st, emb, qs, now := qualityFixture(t)
+	hybrid := evaluate(t, New(st, emb, nil, modes(now)["hybrid"]), qs, "")
+	bm25 := evaluate(t, New(st, emb, nil, modes(now)["bm25"]), qs, "")
+	t.Logf("hybrid recall@5 %.3f recall@10 %.3f MRR %.3f; bm25 recall@10 %.3f", hybrid.recall5, hybrid.recall10, hybrid.mrr, bm25.recall10)
+	const floor10, floorMRR = 0.75, 0.57 // measured 0.783 and 0.606 (BenchmarkRecallQuality)
+	if hybrid.recall10 < floor10 || hybrid.mrr < floorMRR {
+		t.Fatalf("hybrid recall@10 %.3f (floor %.2f), MRR %.3f (floor %.2f)", hybrid.recall10, floor10, hybrid.mrr, floorMRR)
+	}
+}
+
+// BenchmarkRecallQuality prints recall@5, recall@10 and MRR for vector-only,
+// BM25-only and hybrid recall, overall and per query kind.
+//
+//	go test -run '^$' -bench RecallQuality -benchtime 1x ./internal/retrieve/
+func BenchmarkRecallQuality(b *testing.B) {
+	st, emb, qs, now := qualityFixture(b)
+	kinds := []string{""}
+	seen := map[string]bool{}
+	for _, q := range qs.Queries {
+		if !seen[q.Kind] {
+			seen[q.Kind] = true
+			kinds = append(kinds, q.Kind)
+		}
+	}
+	for _, mode := range []string{"vector", "bm25", "hybrid"} {
+		r := New(st, emb, nil, modes(now)[mode])
+		for _, kind := range kinds {
+			name := kind
+			if name == "" {
+				name = "all"
+			}
+			b.Run(fmt.Sprintf("%s/%s", mode, name), func(b *testing.B) {
+				s := evaluate(b, r, qs, kind)
+				b.ReportMetric(s.recall5, "recall@5")
+				b.ReportMetric(s.recall10, "recall@10")
+				b.ReportMetric(s.mrr, "MRR")
+				b.ReportMetric(float64(s.n), "queries")
+			})
+		}
+	}
+}

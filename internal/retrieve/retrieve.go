@@ -1,0 +1,324 @@
+package retrieve
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/trove-memory/trove/internal/embedding"
+	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/rerank"
+	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/vecindex"
+)
+
+// MaxLimit bounds Request.Limit.
+const MaxLimit = 100
+
+// Retriever answers recall requests. It keeps every vector of the store in
+// memory (a float32 slab with an int8 copy for the first pass) and catches
+// up with writes from any process before each search, by change sequence.
+// Safe for concurrent use.
+type Retriever struct {
+	st   store.Searcher
+	emb  embedding.Embedder
+	rr   rerank.Reranker // nil: no cross-encoder
+	opts Options
+
+	mu     sync.Mutex // guards the catch-up below; searches read ix under its own lock
+	ix     *vecindex.Index
+	seq    int64
+	groups map[groupKey]uint32
+}
+
+// groupKey is what the vector index filters on: a row's scope and category.
+type groupKey struct {
+	scope    memory.Scope
+	category memory.Category
+}
+
+// New returns a Retriever. rr may be nil.
+func New(st store.Searcher, emb embedding.Embedder, rr rerank.Reranker, opts Options) *Retriever {
+	return &Retriever{st: st, emb: emb, rr: rr, opts: opts.withDefaults(), groups: map[groupKey]uint32{}}
+}
+
+// Search runs the whole pipeline for one request.
+func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) (Response, error) {
+	q := strings.TrimSpace(req.Query)
+	switch {
+	case q == "":
+		return Response{}, memory.Invalidf("query is empty: say what to recall")
+	case !utf8.ValidString(q) || strings.ContainsRune(q, 0):
+		return Response{}, memory.Invalidf("query is not clean UTF-8 text")
+	case len(q) > memory.MaxTextBytes:
+		return Response{}, memory.Invalidf("query is %d bytes, over the %d-byte limit", len(q), memory.MaxTextBytes)
+	}
+	limit := req.Limit
+	if limit <= 0 {
+		limit = 5
+	}
+	if limit > MaxLimit {
+		return Response{}, memory.Invalidf("limit %d is over %d", limit, MaxLimit)
+	}
+	eff, ignored := acc.Narrow(req.Scopes)
+	resp := Response{IgnoredScopes: ignored, Results: []Result{}}
+	if !eff.All() && len(eff.List()) == 0 {
+		return resp, nil // nothing the caller may read was asked for
+	}
+
+	// Candidates: vector and BM25 at the same time.
+	var vecHits []vecindex.Hit
+	var textHits []store.TextHit
+	var vecErr, textErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if !r.opts.DisableVector {
+			vecHits, vecErr = r.vectorCandidates(ctx, eff, req.Categories, q)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if !r.opts.DisableBM25 {
+			textHits, textErr = r.st.SearchText(ctx, eff, store.Filter{Categories: req.Categories}, q, r.opts.BM25K)
+		}
+	}()
+	wg.Wait()
+	if ctx.Err() != nil {
+		return resp, ctx.Err()
+	}
+	switch {
+	case vecErr != nil && textErr != nil:
+		return resp, fmt.Errorf("%w: recall failed: vector search: %v; text search: %v", memory.ErrUnavailable, vecErr, textErr)
+	case vecErr != nil:
+		resp.Warnings = append(resp.Warnings, fmt.Sprintf("vector search unavailable (%v): results come from BM25 text search only", vecErr))
+	case textErr != nil:
+		resp.Warnings = append(resp.Warnings, fmt.Sprintf("text search unavailable (%v): results come from vector search only", textErr))
+	}
+
+	cands, err := r.collect(ctx, eff, vecHits, textHits)
+	if err != nil {
+		return resp, err
+	}
+	debug := req.Debug
+	switch r.opts.Fusion {
+	case FusionRRF:
+		fuseRRF(cands, r.opts.RRFK, debug)
+	default:
+		fuseSeed(cands, debug)
+	}
+	sortByScore(cands)
+	if r.rr != nil && len(cands) > 0 {
+		if w := r.rerank(ctx, q, cands, debug); w != "" {
+			resp.Warnings = append(resp.Warnings, w)
+		}
+		sortByScore(cands)
+	}
+	applyScoring(cands, r.opts, debug)
+	if !r.opts.DisableNoise {
+		filterNoise(cands, debug)
+	}
+	cands, dropped := splitDropped(cands)
+	if !r.opts.DisableDedup {
+		demoteDuplicates(cands, r.opts, debug)
+	}
+	sortByScore(cands)
+	if len(cands) > limit {
+		for _, c := range cands[limit:] {
+			c.drop = fmt.Sprintf("below the top %d", limit)
+		}
+		dropped = append(dropped, cands[limit:]...)
+		cands = cands[:limit]
+	}
+	for _, c := range cands {
+		resp.Results = append(resp.Results, c.result(debug))
+	}
+	if debug {
+		for _, c := range dropped {
+			resp.Dropped = append(resp.Dropped, c.result(true))
+		}
+	}
+	return resp, nil
+}
+
+// vectorCandidates embeds the query (before nothing: reads take no lock)
+// and searches the in-memory index, filtered to the caller's scopes.
+func (r *Retriever) vectorCandidates(ctx context.Context, eff memory.Access, cats []memory.Category, q string) ([]vecindex.Hit, error) {
+	vs, err := embedding.EmbedQuery(ctx, r.emb, []string{q})
+	if err == nil {
+		err = embedding.CheckVectors(vs, 1, 0)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("query embedding failed: %w", err)
+	}
+	if err := r.sync(ctx); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	ix := r.ix
+	groups := r.groupsFor(eff, cats)
+	r.mu.Unlock()
+	if ix == nil {
+		return nil, nil // no vectors stored yet
+	}
+	return ix.Search(vs[0], vecindex.SearchOptions{K: r.opts.VectorK, Groups: groups})
+}
+
+// groupsFor lists the index groups a request may see. Caller holds r.mu.
+func (r *Retriever) groupsFor(eff memory.Access, cats []memory.Category) []uint32 {
+	var out []uint32
+	for k, g := range r.groups {
+		if eff.Allows(k.scope) && (len(cats) == 0 || slices.Contains(cats, k.category)) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// sync brings the vector index up to the store's last commit: a query never
+// misses a row whose commit finished before the query started. The check
+// is one indexed read; catching up reads only what changed.
+func (r *Retriever) sync(ctx context.Context) error {
+	seq, err := r.st.ChangeSeq(ctx)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ix != nil && seq == r.seq {
+		return nil
+	}
+	ch, err := r.st.VectorChanges(ctx, r.seq)
+	if err != nil {
+		return err
+	}
+	for _, id := range ch.Deleted {
+		if r.ix != nil {
+			r.ix.Delete(id)
+		}
+	}
+	for _, row := range ch.Upserts {
+		if r.ix == nil {
+			r.ix = vecindex.New(len(row.Vector))
+			r.ix.Grow(len(ch.Upserts))
+		}
+		k := groupKey{row.Scope, row.Category}
+		g, ok := r.groups[k]
+		if !ok {
+			g = uint32(len(r.groups))
+			r.groups[k] = g
+		}
+		if err := r.ix.Upsert(row.ID, g, row.Vector); err != nil {
+			return fmt.Errorf("index memory %s: %w", row.ID, err)
+		}
+	}
+	r.seq = ch.Seq
+	return nil
+}
+
+// collect merges the two candidate lists and loads the rows (through the
+// caller's access once more: the SQL enforces scopes on this path too).
+func (r *Retriever) collect(ctx context.Context, eff memory.Access, vh []vecindex.Hit, th []store.TextHit) ([]*candidate, error) {
+	by := map[string]*candidate{}
+	var ids []string
+	get := func(id string) *candidate {
+		c, ok := by[id]
+		if !ok {
+			c = &candidate{}
+			by[id] = c
+			ids = append(ids, id)
+		}
+		return c
+	}
+	for _, h := range vh {
+		cos := float64(h.Score)
+		get(h.ID).cos = &cos
+	}
+	for _, h := range th {
+		b := bm25Score(h.Score)
+		get(h.ID).bm25 = &b
+	}
+	ms, err := r.st.GetMany(ctx, eff, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*candidate, 0, len(ms))
+	r.mu.Lock()
+	ix := r.ix
+	r.mu.Unlock()
+	for _, m := range ms {
+		c := by[m.ID]
+		c.mem = m
+		if ix != nil {
+			c.vec, _ = ix.Vector(m.ID)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// rerank sends the best fused candidates to the cross-encoder and blends;
+// on failure it falls back and returns a warning.
+func (r *Retriever) rerank(ctx context.Context, q string, cands []*candidate, debug bool) string {
+	n := min(len(cands), r.opts.RerankTopN)
+	top := cands[:n]
+	docs := make([]string, n)
+	for i, c := range top {
+		docs[i] = c.mem.Text
+	}
+	rctx, cancel := context.WithTimeout(ctx, r.opts.RerankTimeout)
+	defer cancel()
+	res, err := r.rr.Rerank(rctx, q, docs, n)
+	if err == nil {
+		err = rerank.CheckResults(res, n)
+	}
+	if err != nil {
+		blendFallback(top, debug)
+		return fmt.Sprintf("rerank failed (%v): used the fallback blend with cosine", err)
+	}
+	scores := make(map[*candidate]float64, len(res))
+	for _, x := range res {
+		s := x.Score
+		top[x.Index].rerank = &s
+		scores[top[x.Index]] = s
+	}
+	blendRerank(top, scores, debug)
+	return ""
+}
+
+func sortByScore(cs []*candidate) {
+	slices.SortStableFunc(cs, func(a, b *candidate) int {
+		switch {
+		case a.score > b.score:
+			return -1
+		case a.score < b.score:
+			return 1
+		}
+		return strings.Compare(a.mem.ID, b.mem.ID)
+	})
+}
+
+func splitDropped(cs []*candidate) (kept, dropped []*candidate) {
+	for _, c := range cs {
+		if c.drop != "" {
+			dropped = append(dropped, c)
+		} else {
+			kept = append(kept, c)
+		}
+	}
+	return kept, dropped
+}
+
+func (c *candidate) result(debug bool) Result {
+	res := Result{Memory: c.mem, Score: c.score, Sources: Sources{Vector: c.cos, BM25: c.bm25, Rerank: c.rerank}}
+	res.Memory.Vector = nil
+	if debug {
+		res.Trace = &Trace{Stages: c.trace, Dropped: c.drop}
+	}
+	return res
+}
+

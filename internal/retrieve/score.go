@@ -1,0 +1,222 @@
+package retrieve
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/trove-memory/trove/internal/memory"
+)
+
+// applyScoring runs the scoring stages over the fused (and reranked)
+// candidates, in this order, each skipped by its Disable flag:
+//
+//  1. recency boost     score += RecencyWeight·2^(−age/RecencyHalfLife)
+//  2. importance        score ·= 1 − w + w·importance
+//  3. length            score ·= 1/(1 + 0.5·log2(runes/anchor)) above the anchor
+//  4. minimum           drop when score < MinScore
+//  5. time decay        score ·= max(DecayFloor, 2^(−age/halfLife')), halfLife' grown by access
+//
+// The minimum comes before decay, as in memory-lancedb-pro: MinScore judges
+// relevance, decay only orders. The other way round, every memory older
+// than two decay half-lives (120 days by default: factor 0.5) would need a
+// pre-decay score of 0.6 to survive, so a year-old "my name is Bob" found
+// with cosine 0.8 (fused 0.583, ×0.91 for importance 0.7 → 0.531, ×0.5 →
+// 0.265) would vanish from a long-term memory. As a consequence a returned
+// score can be below MinScore.
+//
+// The current time is read once from o.Now, so every candidate is aged
+// against the same instant.
+func applyScoring(cs []*candidate, o Options, debug bool) {
+	o = o.withDefaults()
+	now := o.Now()
+	if !o.DisableRecency {
+		boostRecency(cs, now, o.RecencyHalfLife, o.RecencyWeight, debug)
+	}
+	if !o.DisableImportance {
+		weighImportance(cs, o.ImportanceWeight, debug)
+	}
+	if !o.DisableLength {
+		normaliseLength(cs, o.LengthAnchor, debug)
+	}
+	dropBelowMinimum(cs, o.MinScore)
+	if !o.DisableDecay {
+		decayByAge(cs, now, o.DecayHalfLife, o.DecayFloor, o.AccessBoostCap, debug)
+	}
+}
+
+// boostRecency adds weight·2^(−age/halfLife) to each score (a memory
+// created now gains weight, one created halfLife ago weight/2), so that of
+// two equally relevant memories the newer, which is likely the correction,
+// ranks first. Age counts from created_at, not updated_at: updated_at moves
+// on every write to the row, including the ones that do not change what it
+// says (access counters, smart-upgrade enrichment, re-scoping), so it would
+// make an old memory look new each time it is recalled or upgraded; a
+// corrected statement is a new memory with its own created_at. A row
+// without created_at gains nothing; one dated in the future counts as age 0.
+// The boost is not clamped to 1: scores rank, and clamping would tie the
+// best candidates. Records stage "recency".
+func boostRecency(cs []*candidate, now time.Time, halfLife time.Duration, weight float64, debug bool) {
+	if halfLife <= 0 {
+		return
+	}
+	for _, c := range cs {
+		if c.drop != "" {
+			continue
+		}
+		if age, ok := ageMillis(now, float64(c.mem.CreatedAt)); ok {
+			c.score += weight * math.Exp2(-age/float64(halfLife.Milliseconds()))
+		}
+		c.stage(debug, "recency")
+	}
+}
+
+// weighImportance multiplies each score by 1 − w + w·importance: with the
+// default w = 0.3, importance 1 keeps the score, 0.5 gives ×0.85, 0 gives
+// ×0.7. Importance is clamped to [0, 1]. Records stage "importance".
+func weighImportance(cs []*candidate, w float64, debug bool) {
+	for _, c := range cs {
+		if c.drop != "" {
+			continue
+		}
+		if imp := c.mem.Importance; !math.IsNaN(imp) {
+			c.score *= 1 - w + w*min(1, max(0, imp))
+		}
+		c.stage(debug, "importance")
+	}
+}
+
+// normaliseLength divides the score of a text longer than anchor runes by
+// 1 + 0.5·log2(runes/anchor): 2·anchor gives ×0.667, 4·anchor ×0.5. A long
+// text matches many queries a little by sheer coverage; this keeps it from
+// crowding out short, focused memories. Shorter texts are not boosted.
+// Length counts runes so that CJK text is not penalised for its UTF-8 size.
+// Records stage "length".
+func normaliseLength(cs []*candidate, anchor int, debug bool) {
+	if anchor <= 0 {
+		return
+	}
+	for _, c := range cs {
+		if c.drop != "" {
+			continue
+		}
+		if n := utf8.RuneCountInString(c.mem.Text); n > anchor {
+			c.score /= 1 + 0.5*math.Log2(float64(n)/float64(anchor))
+		}
+		c.stage(debug, "length")
+	}
+}
+
+// decayByAge multiplies each score by max(floor, 2^(−age/halfLife')), the
+// half-life grown by use: halfLife' = halfLife·(1 + min(ln(1 + access_count),
+// accessCap)), so a memory recalled 19 times (ln 20 ≈ 3) decays up to four
+// times slower by default, and no amount of use makes it immortal. Age
+// counts from the later of last_accessed_at (metadata, unix ms) and
+// created_at: a memory in use is current however old it is. Without
+// either, the score is left alone. Records stage "decay".
+func decayByAge(cs []*candidate, now time.Time, halfLife time.Duration, floor, accessCap float64, debug bool) {
+	if halfLife <= 0 {
+		return
+	}
+	for _, c := range cs {
+		if c.drop != "" {
+			continue
+		}
+		ref := float64(c.mem.CreatedAt)
+		if last, ok := metaMillis(c.mem.Metadata, memory.KeyLastAccessedAt); ok && last > ref {
+			ref = last
+		}
+		if age, ok := ageMillis(now, ref); ok {
+			var n float64
+			if v, ok := metaNumber(c.mem.Metadata, memory.KeyAccessCount); ok && v > 0 {
+				n = v
+			}
+			hl := float64(halfLife.Milliseconds()) * (1 + min(math.Log1p(n), max(0, accessCap)))
+			c.score *= max(floor, math.Exp2(-age/hl))
+		}
+		c.stage(debug, "decay")
+	}
+}
+
+// dropBelowMinimum drops every candidate scoring under minScore, saying by
+// how much.
+func dropBelowMinimum(cs []*candidate, minScore float64) {
+	for _, c := range cs {
+		if c.drop == "" && c.score < minScore {
+			s, m := fmt.Sprintf("%.2f", c.score), fmt.Sprintf("%.2f", minScore)
+			if s == m { // 0.2996 is not "0.30 below the minimum 0.30"
+				s, m = fmt.Sprintf("%.4f", c.score), fmt.Sprintf("%.4f", minScore)
+			}
+			c.drop = fmt.Sprintf("score %s below the minimum %s", s, m)
+		}
+	}
+}
+
+// ageMillis returns now − ms in milliseconds, 0 for a time in the future,
+// and false when ms is not a time (≤ 0, NaN).
+func ageMillis(now time.Time, ms float64) (float64, bool) {
+	if !(ms > 0) || math.IsInf(ms, 0) {
+		return 0, false
+	}
+	return max(0, float64(now.UnixMilli())-ms), true
+}
+
+// metaNumber reads a metadata number: a float64 as decoded from JSON, any
+// Go integer or float, a json.Number or a numeric string.
+func metaNumber(md map[string]any, key string) (float64, bool) {
+	var f float64
+	switch v := md[key].(type) {
+	case float64:
+		f = v
+	case float32:
+		f = float64(v)
+	case int:
+		f = float64(v)
+	case int64:
+		f = float64(v)
+	case int32:
+		f = float64(v)
+	case uint:
+		f = float64(v)
+	case uint64:
+		f = float64(v)
+	case uint32:
+		f = float64(v)
+	case json.Number:
+		x, err := v.Float64()
+		if err != nil {
+			return 0, false
+		}
+		f = x
+	case string:
+		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			return 0, false
+		}
+		f = x
+	default:
+		return 0, false
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
+}
+
+// metaMillis reads a metadata timestamp: unix milliseconds as a number (see
+// metaNumber), or an RFC 3339 string.
+func metaMillis(md map[string]any, key string) (float64, bool) {
+	if f, ok := metaNumber(md, key); ok {
+		return f, f > 0
+	}
+	if s, ok := md[key].(string); ok {
+		if t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s)); err == nil {
+			return float64(t.UnixMilli()), true
+		}
+	}
+	return 0, false
+}

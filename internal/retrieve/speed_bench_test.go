@@ -1,0 +1,110 @@
+package retrieve
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trove-memory/trove/internal/embedding"
+	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/sqlite"
+)
+
+// precomputed answers query embeddings from a table, so the benchmark
+// measures search, not the embedding call.
+type precomputed map[string][]float32
+
+func (p precomputed) Embed(_ context.Context, texts []string) ([][]float32, error) {
+	out := make([][]float32, len(texts))
+	for i, t := range texts {
+		out[i] = p[t]
+	}
+	return out, nil
+}
+
+var words = strings.Fields(`deploy database postgres redis kafka queue worker cron backup restore token auth session
+	cookie header proxy nginx gateway timeout retry latency cache index shard replica migration schema column table
+	editor vim emacs vscode theme dark light font keyboard layout coffee tea lunch meeting standup review release branch
+	merge rebase commit tag version build test lint format docker image registry cluster node pod secret config yaml
+	json parser error panic trace log metric alert dashboard budget invoice customer ticket sprint roadmap design api`)
+
+func sentence(r *rand.Rand, n int) string {
+	w := make([]string, n)
+	for i := range w {
+		w[i] = words[r.IntN(len(words))]
+	}
+	return strings.Join(w, " ")
+}
+
+// BenchmarkHybridSearch measures the full hybrid search (vector + BM25,
+// fusion, scoring, filters) at 10k and 100k memories of 384 dimensions,
+// excluding the query embedding call. It reports p50/p99 latency and the
+// memory the process holds.
+//
+//	go test -run '^$' -bench HybridSearch -benchtime 1x -timeout 30m ./internal/retrieve/
+func BenchmarkHybridSearch(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			rng := rand.New(rand.NewPCG(1, uint64(n)))
+			st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "s.db"), sqlite.Options{Synchronous: "normal"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			hash := embedding.NewHash(384)
+			for lo := 0; lo < n; lo += 2000 {
+				ms := make([]memory.Memory, min(2000, n-lo))
+				texts := make([]string, len(ms))
+				for i := range ms {
+					texts[i] = sentence(rng, 8+rng.IntN(20))
+				}
+				vecs, _ := hash.Embed(ctx, texts)
+				for i := range ms {
+					ms[i] = memory.Memory{ID: fmt.Sprintf("m%07d", lo+i), Text: texts[i], Category: memory.Categories[rng.IntN(6)],
+						Scope: []memory.Scope{"global", "agent:a", "agent:b", "user:u"}[rng.IntN(4)], Importance: rng.Float64(), Vector: vecs[i]}
+				}
+				if _, err := store.PutMany(ctx, st, memory.Owner(), ms); err != nil {
+					b.Fatal(err)
+				}
+			}
+			queries := make([]string, 300)
+			pre := precomputed{}
+			for i := range queries {
+				queries[i] = sentence(rng, 3+rng.IntN(5))
+				v, _ := hash.Embed(ctx, queries[i:i+1])
+				pre[queries[i]] = v[0]
+			}
+			r := New(st, pre, nil, Options{})
+			acc := memory.AgentAccess("a")
+			if _, err := r.Search(ctx, acc, Request{Query: queries[0]}); err != nil { // loads the index
+				b.Fatal(err)
+			}
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			lat := make([]time.Duration, 0, len(queries))
+			b.ResetTimer()
+			for _, q := range queries {
+				start := time.Now()
+				if _, err := r.Search(ctx, acc, Request{Query: q, Limit: 10}); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(start))
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+			b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "heap-MB")
+			b.ReportMetric(float64(r.ix.MemoryBytes())/(1<<20), "index-MB")
+		})
+	}
+}
