@@ -35,8 +35,8 @@ type Options struct {
 	MinScore          float64       // hard minimum after scoring (default 0.3)
 	DuplicateCosine   float64       // near-duplicate threshold (default 0.85)
 	DuplicatePenalty  float64       // multiplier for a near-duplicate of a higher result (default 0.5)
-	DisableVector     bool // BM25 only
-	DisableBM25       bool // vector only
+	DisableVector     bool          // BM25 only
+	DisableBM25       bool          // vector only
 	DisableRecency    bool
 	DisableImportance bool
 	DisableLength     bool

@@ -321,4 +321,3 @@ func (c *candidate) result(debug bool) Result {
 	}
 	return res
 }
-
