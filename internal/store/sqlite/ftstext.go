@@ -101,22 +101,14 @@ func init() {
 // maxQueryTerms bounds the work a long query can cause.
 const maxQueryTerms = 32
 
-// ftsQuery turns free text into an FTS5 query that cannot be a syntax
-// error: every term is a quoted string (FTS operators such as AND, NEAR,
-// "*" or parentheses in the text are just words or dropped punctuation),
-// terms are OR-ed, and a word that splits into several tokens (an
-// identifier like ERR_CONN_RESET or config/prod.yaml) also contributes
-// the phrase of its tokens, so exact identifiers rank first. It returns
-// "" when the text has no searchable term.
-func ftsQuery(text string) string {
-	var terms []string
+// ftsTerms splits free text into FTS5 terms that cannot be a syntax error:
+// every term is a quoted string (FTS operators such as AND, NEAR, "*" or
+// parentheses in the text are just words or dropped punctuation). A word
+// that splits into several tokens (an identifier like ERR_CONN_RESET or
+// config/prod.yaml) also yields the phrase of its tokens, so exact
+// identifiers rank first. Stopwords are dropped when other words remain.
+func ftsTerms(text string) (phrases, tokens []string) {
 	seen := map[string]bool{}
-	add := func(t string) {
-		if !seen[t] && len(terms) < maxQueryTerms {
-			seen[t] = true
-			terms = append(terms, t)
-		}
-	}
 	var words [][]string
 	nonStop := 0
 	for _, word := range strings.Fields(ftsText(strings.ToLower(text))) {
@@ -133,14 +125,27 @@ func ftsQuery(text string) string {
 	}
 	for _, toks := range words {
 		if len(toks) > 1 {
-			add(`"` + strings.Join(toks, " ") + `"`)
+			if p := strings.Join(toks, " "); !seen[p] && len(phrases) < maxQueryTerms {
+				seen[p] = true
+				phrases = append(phrases, p)
+			}
 		}
 		for _, t := range toks {
-			if nonStop > 0 && stopwords[t] {
+			if (nonStop > 0 && stopwords[t]) || seen[t] || len(tokens) >= maxQueryTerms {
 				continue
 			}
-			add(`"` + t + `"`)
+			seen[t] = true
+			tokens = append(tokens, t)
 		}
+	}
+	return phrases, tokens
+}
+
+// ftsQuery ORs the quoted terms; "" when there is nothing to search.
+func ftsQuery(phrases, tokens []string) string {
+	terms := make([]string, 0, len(phrases)+len(tokens))
+	for _, t := range append(append([]string(nil), phrases...), tokens...) {
+		terms = append(terms, `"`+strings.ReplaceAll(t, `"`, `""`)+`"`)
 	}
 	return strings.Join(terms, " OR ")
 }

@@ -42,3 +42,11 @@ CREATE VIRTUAL TABLE memories_fts USING fts5(
 	contentless_delete = 1,
 	tokenize = 'unicode61 remove_diacritics 2'
 );
+
+-- BM25 column weights for ORDER BY rank: text and L0 count fully, L1 and L2
+-- (which mostly repeat the text) less. See search.go.
+INSERT INTO memories_fts(memories_fts, rank) VALUES ('rank', 'bm25(1.0, 1.0, 0.5, 0.25)');
+
+-- Per-term document counts of the FTS index, used to leave very common
+-- words out of queries (they cost the most and rank the least).
+CREATE VIRTUAL TABLE memories_fts_vocab USING fts5vocab(memories_fts, 'row');
