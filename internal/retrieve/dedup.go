@@ -54,15 +54,28 @@ func vectorCosine(a, b []float32) (float64, bool) {
 	if len(a) != len(b) || len(a) == 0 {
 		return 0, false
 	}
-	var dot, na, nb float64
-	for i := range a {
-		x, y := float64(a[i]), float64(b[i])
-		dot += x * y
-		na += x * x
-		nb += y * y
+	// float32 accumulation, 4 lanes: this runs for every pair of top
+	// candidates, so it is on the search path.
+	var dot, na, nb [4]float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		for j := range 4 {
+			x, y := a[i+j], b[i+j]
+			dot[j] += x * y
+			na[j] += x * x
+			nb[j] += y * y
+		}
 	}
-	if na == 0 || nb == 0 {
+	for ; i < len(a); i++ {
+		dot[0] += a[i] * b[i]
+		na[0] += a[i] * a[i]
+		nb[0] += b[i] * b[i]
+	}
+	d := float64(dot[0] + dot[1] + dot[2] + dot[3])
+	n1 := float64(na[0] + na[1] + na[2] + na[3])
+	n2 := float64(nb[0] + nb[1] + nb[2] + nb[3])
+	if n1 == 0 || n2 == 0 {
 		return 0, false
 	}
-	return dot / math.Sqrt(na*nb), true
+	return d / math.Sqrt(n1*n2), true
 }

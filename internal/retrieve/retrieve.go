@@ -124,7 +124,10 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 	}
 	cands, dropped := splitDropped(cands)
 	if !r.opts.DisableDedup {
-		demoteDuplicates(cands, r.opts, debug)
+		// Only the head can reach the results: demotion only lowers scores,
+		// so comparing the tail (O(n²) cosines) would change nothing shown.
+		sortByScore(cands)
+		demoteDuplicates(cands[:min(len(cands), 4*limit)], r.opts, debug)
 	}
 	sortByScore(cands)
 	if len(cands) > limit {
