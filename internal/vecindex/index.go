@@ -1,0 +1,191 @@
+// Package vecindex is an in-memory index for cosine top-k search over
+// embedding vectors, used by retrieval in front of the SQLite store.
+//
+// The store remains the source of truth: the index is loaded from it and
+// kept current by the caller (Upsert and Delete as memories change). Every
+// vector is held twice, as float32 and as 7-bit codes; a search scans the
+// codes, re-scores the best K*Oversample candidates exactly, and returns
+// exact cosine scores. Each vector carries a group, a small integer the
+// caller maps scopes to, and a search only ever sees the groups it names.
+//
+//	ix := vecindex.New(384)
+//	_ = ix.Upsert("mem-1", 0, vec)
+//	hits, err := ix.Search(query, vecindex.SearchOptions{K: 10, Groups: []uint32{0}})
+//
+// DESIGN.md beside this file explains the layout and the trade-offs.
+package vecindex
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+)
+
+var (
+	// ErrDims means a vector's length is not the index's dimensions,
+	// typically because the embedding model changed.
+	ErrDims = errors.New("vecindex: wrong number of dimensions")
+	// ErrInvalidVector means a vector has a NaN or infinite component or is
+	// all zeros, so it has no direction to compare.
+	ErrInvalidVector = errors.New("vecindex: vector is zero or not finite")
+)
+
+// Index holds unit vectors for cosine search. It is safe for concurrent
+// use: searches share a read lock, Upsert and Delete take the write lock.
+//
+// Slots are dense: slot i's float32 row is vecs[i*dims:(i+1)*dims] and its
+// codes are codes[i*stride:(i+1)*stride]. Delete moves the last slot into
+// the hole, so a scan never meets an empty slot.
+type Index struct {
+	mu     sync.RWMutex
+	dims   int
+	stride int // code bytes per slot: dims rounded up to blockBytes
+
+	vecs   []float32 // unit vectors, row-major
+	codes  []byte    // biased 7-bit codes, row-major, see quant.go
+	scales []float32 // per slot: max|v|/qMax
+	biases []int32   // per slot: qBias·Σq
+	groups []uint32  // per slot: dense group number, see groupOf
+	ids    []string  // per slot
+
+	slot    map[string]int    // id → slot
+	groupOf map[uint32]uint32 // caller's group → dense group number
+}
+
+// New returns an empty index of vectors with dims components. It panics if
+// dims is not positive, which is a wiring mistake rather than bad data.
+func New(dims int) *Index {
+	if dims <= 0 {
+		panic(fmt.Sprintf("vecindex: New(%d): dims must be positive", dims))
+	}
+	return &Index{
+		dims:    dims,
+		stride:  codeStride(dims),
+		slot:    make(map[string]int),
+		groupOf: make(map[uint32]uint32),
+	}
+}
+
+// Dims returns the number of components of every vector in the index.
+func (ix *Index) Dims() int { return ix.dims }
+
+// Len returns the number of vectors in the index.
+func (ix *Index) Len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.ids)
+}
+
+// Grow makes room for n more vectors, so that loading a known number of
+// vectors allocates once instead of doubling its way there.
+func (ix *Index) Grow(n int) {
+	if n <= 0 {
+		return
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.vecs = slices.Grow(ix.vecs, n*ix.dims)
+	ix.codes = slices.Grow(ix.codes, n*ix.stride)
+	ix.scales = slices.Grow(ix.scales, n)
+	ix.biases = slices.Grow(ix.biases, n)
+	ix.groups = slices.Grow(ix.groups, n)
+	ix.ids = slices.Grow(ix.ids, n)
+}
+
+// Upsert adds the vector for id, or replaces its vector and group if id is
+// already present. The vector is copied and normalised to unit length, so
+// scores are cosines even for an embedder that does not normalise.
+func (ix *Index) Upsert(id string, group uint32, vec []float32) error {
+	if len(vec) != ix.dims {
+		return fmt.Errorf("%w: got %d, want %d", ErrDims, len(vec), ix.dims)
+	}
+	inv, err := invNorm(vec)
+	if err != nil {
+		return err
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	s, ok := ix.slot[id]
+	if !ok {
+		s = len(ix.ids)
+		ix.slot[id] = s
+		ix.ids = append(ix.ids, id)
+		ix.vecs = append(ix.vecs, make([]float32, ix.dims)...)
+		ix.codes = append(ix.codes, make([]byte, ix.stride)...)
+		ix.scales = append(ix.scales, 0)
+		ix.biases = append(ix.biases, 0)
+		ix.groups = append(ix.groups, 0)
+	}
+	row := ix.vecs[s*ix.dims : (s+1)*ix.dims]
+	for i, x := range vec {
+		row[i] = float32(float64(x) * inv)
+	}
+	ix.scales[s], ix.biases[s] = quantize(ix.codes[s*ix.stride:(s+1)*ix.stride], row)
+	g, ok := ix.groupOf[group]
+	if !ok {
+		g = uint32(len(ix.groupOf))
+		ix.groupOf[group] = g
+	}
+	ix.groups[s] = g
+	return nil
+}
+
+// Delete removes id and reports whether it was present.
+func (ix *Index) Delete(id string) bool {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	s, ok := ix.slot[id]
+	if !ok {
+		return false
+	}
+	delete(ix.slot, id)
+	last := len(ix.ids) - 1
+	if s != last {
+		copy(ix.vecs[s*ix.dims:(s+1)*ix.dims], ix.vecs[last*ix.dims:])
+		copy(ix.codes[s*ix.stride:(s+1)*ix.stride], ix.codes[last*ix.stride:])
+		ix.scales[s] = ix.scales[last]
+		ix.biases[s] = ix.biases[last]
+		ix.groups[s] = ix.groups[last]
+		ix.ids[s] = ix.ids[last]
+		ix.slot[ix.ids[s]] = s
+	}
+	ix.ids[last] = "" // let the string be collected
+	ix.vecs = ix.vecs[:last*ix.dims]
+	ix.codes = ix.codes[:last*ix.stride]
+	ix.scales = ix.scales[:last]
+	ix.biases = ix.biases[:last]
+	ix.groups = ix.groups[:last]
+	ix.ids = ix.ids[:last]
+	return true
+}
+
+// MemoryBytes estimates the heap held by the index: the slabs at their
+// capacity, the ids, and the map entries.
+func (ix *Index) MemoryBytes() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	const (
+		stringHeader = 16
+		mapEntry     = 48 // key header, value, hash-table overhead; an estimate
+	)
+	n := cap(ix.vecs)*4 + cap(ix.codes) + cap(ix.scales)*4 + cap(ix.biases)*4 +
+		cap(ix.groups)*4 + cap(ix.ids)*stringHeader
+	for _, id := range ix.ids {
+		n += len(id)
+	}
+	return n + len(ix.slot)*mapEntry + len(ix.groupOf)*mapEntry
+}
+
+// invNorm returns 1/|v|, or ErrInvalidVector if v has no finite direction.
+func invNorm(v []float32) (float64, error) {
+	var ss float64
+	for _, x := range v {
+		ss += float64(x) * float64(x)
+	}
+	if ss == 0 || math.IsNaN(ss) || math.IsInf(ss, 0) {
+		return 0, ErrInvalidVector
+	}
+	return 1 / math.Sqrt(ss), nil
+}
