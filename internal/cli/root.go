@@ -68,6 +68,7 @@ func newRoot(deps Deps) (*cobra.Command, *app) {
 		newStoreCommand(a), newGetCommand(a), newUpdateCommand(a), newDeleteCommand(a), newDeleteBulkCommand(a),
 		newListCommand(a), newStatsCommand(a), newExportCommand(a), newImportCommand(a), newUpgradeCommand(a),
 		newSearchCommand(a),
+		newServeCommand(a),
 	)
 	return root, a
 }

@@ -1,0 +1,308 @@
+// Package httpapi is trove's REST API, health check and metrics, with MCP
+// over streamable HTTP mounted beside them on one handler:
+//
+//	POST   /v1/memories                 store a memory (201)
+//	GET    /v1/memories?scope=&category=&limit=&cursor=   one page, newest first
+//	GET    /v1/memories/{id}            one memory (id or unique prefix ≥ 8)
+//	PATCH  /v1/memories/{id}            change fields; expected_revision → 409 when stale
+//	DELETE /v1/memories/{id}            delete (?expected_revision=)
+//	POST   /v1/search                   {query, scopes, category, limit} → {"results":[...]}
+//	GET    /v1/stats?scope=             counts
+//	POST   /v1/recall-context           {prompt, agent, limit?} → <relevant-memories> block
+//	POST   /v1/capture                  {messages, agent, scope?} → stored and skipped
+//	GET    /healthz                     liveness and store check (no token needed)
+//	GET    /metrics                     Prometheus text format
+//	       /mcp                         MCP (streamable HTTP)
+//
+// Errors are {"error":{"code","message"}} with a fitting status: 400
+// invalid_argument, 401 unauthorized, 403 scope_access_denied, 404
+// not_found, 409 conflict, 413/415 for bodies, 503 unavailable. The caller's
+// agent is the X-Trove-Agent header (else Options.Agent; none is the owner).
+// With a token set, every route but /healthz needs "Authorization: Bearer
+// <token>", compared in constant time; tokens are never logged or echoed.
+//
+//	h := httpapi.New(httpapi.Options{Service: svc, Store: st, MCP: mcpSrv.Handler(), Token: tok})
+//	srv := &http.Server{Addr: "127.0.0.1:7777", Handler: h}
+package httpapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/trove-memory/trove/internal/service"
+	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/version"
+)
+
+// MaxBodyBytes bounds a request body.
+const MaxBodyBytes = 1 << 20
+
+// Options configure the handler.
+type Options struct {
+	Service *service.Service
+	// Store answers /healthz and the rows-per-scope metric (optional).
+	Store store.Store
+	// MCP is mounted at /mcp when set.
+	MCP http.Handler
+	// Metrics records requests; nil keeps none and /metrics shows only
+	// what the store tells.
+	Metrics *Metrics
+	// Token, when set, is required as a bearer token on every route but /healthz.
+	Token string
+	// Agent is the caller of requests without an X-Trove-Agent header
+	// ("" is the owner).
+	Agent string
+	// LocalOnly rejects requests whose Host is not a loopback name: with no
+	// token, it keeps a web page from reaching the API through DNS
+	// rebinding.
+	LocalOnly bool
+	Logger    *slog.Logger
+}
+
+type api struct {
+	opts  Options
+	svc   *service.Service
+	token [sha256.Size]byte
+	mux   *http.ServeMux
+}
+
+// New returns the handler.
+func New(opts Options) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics(opts.Store)
+	}
+	a := &api{opts: opts, svc: opts.Service, mux: http.NewServeMux()}
+	if opts.Token != "" {
+		a.token = sha256.Sum256([]byte(opts.Token))
+	}
+	a.routes()
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusForbidden, &service.Error{Code: codeForbidden, Message: "cross-origin browser requests are refused: call the API from a program, not a web page"})
+	}))
+	return a.observe(cop.Handler(http.HandlerFunc(a.serve)))
+}
+
+// codeForbidden is for requests refused before any operation (cross-origin, wrong Host).
+const codeForbidden service.Code = "forbidden"
+
+func (a *api) routes() {
+	a.handle("POST /v1/memories", a.storeMemory)
+	a.handle("GET /v1/memories", a.listMemories)
+	a.handle("GET /v1/memories/{id}", a.getMemory)
+	a.handle("PATCH /v1/memories/{id}", a.updateMemory)
+	a.handle("DELETE /v1/memories/{id}", a.deleteMemory)
+	a.handle("POST /v1/search", a.search)
+	a.handle("GET /v1/stats", a.stats)
+	a.handle("POST /v1/recall-context", a.recallContext)
+	a.handle("POST /v1/capture", a.capture)
+	a.mux.HandleFunc("GET /healthz", a.healthz)
+	a.mux.HandleFunc("GET /metrics", a.metrics)
+	if a.opts.MCP != nil {
+		a.mux.Handle("/mcp", a.opts.MCP)
+	}
+}
+
+// handle registers a JSON operation: fn returns the status and body, or
+// an error that becomes the error body.
+func (a *api) handle(pattern string, fn func(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error)) {
+	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		c := service.Caller{Agent: agentOf(r, a.opts.Agent)}
+		status, body, err := fn(w, r, c)
+		if err != nil {
+			e := service.ErrorOf(err)
+			st := statusOf(err)
+			if st >= 500 && e.Code == service.CodeInternal {
+				a.opts.Logger.Error("request failed", "route", pattern, "error", e.Message)
+			}
+			writeError(w, st, e)
+			return
+		}
+		writeJSON(w, status, body)
+	})
+}
+
+// serve checks the token, the Host and the agent header, then routes.
+func (a *api) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/healthz" {
+		a.mux.ServeHTTP(w, r)
+		return
+	}
+	if a.opts.LocalOnly && !loopbackHost(r.Host) {
+		writeError(w, http.StatusForbidden, &service.Error{Code: codeForbidden,
+			Message: "this server answers only requests addressed to localhost or 127.0.0.1"})
+		return
+	}
+	if a.opts.Token != "" && !a.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="trove"`)
+		writeError(w, http.StatusUnauthorized, &service.Error{Code: service.CodeUnauthorized,
+			Message: "missing or invalid bearer token: send the server's token as \"Authorization: Bearer <token>\""})
+		return
+	}
+	if err := service.CheckAgent(strings.TrimSpace(r.Header.Get(service.AgentHeader))); err != nil {
+		writeError(w, http.StatusBadRequest, service.ErrorOf(err))
+		return
+	}
+	// Unknown paths and wrong methods get JSON errors too.
+	if _, pattern := a.mux.Handler(r); pattern == "" {
+		rec := &statusOnly{header: http.Header{}}
+		a.mux.ServeHTTP(rec, r)
+		if rec.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+			writeError(w, http.StatusMethodNotAllowed, &service.Error{Code: service.CodeInvalid,
+				Message: r.Method + " is not allowed on " + r.URL.Path + ": use " + rec.header.Get("Allow")})
+			return
+		}
+		writeError(w, http.StatusNotFound, &service.Error{Code: service.CodeNotFound,
+			Message: "no such route " + r.URL.Path + ": the API lives under /v1 (memories, search, stats, recall-context, capture), MCP at /mcp"})
+		return
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+// authorized compares the bearer token in constant time (hashes first,
+// so not even the token's length shows in the timing).
+func (a *api) authorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	return subtle.ConstantTimeCompare(got[:], a.token[:]) == 1
+}
+
+func agentOf(r *http.Request, def string) string {
+	if h := strings.TrimSpace(r.Header.Get(service.AgentHeader)); h != "" {
+		return h
+	}
+	return def
+}
+
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
+	body := map[string]any{"status": "ok", "version": version.Version, "recall": a.svc.HasSearcher()}
+	if a.opts.Store != nil {
+		if _, err := a.opts.Store.Space(r.Context()); err != nil {
+			body["status"] = "unavailable"
+			body["error"] = "the store does not answer"
+			writeJSON(w, http.StatusServiceUnavailable, body)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (a *api) metrics(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	if err := a.opts.Metrics.write(r.Context(), w); err != nil {
+		a.opts.Logger.Error("write metrics", "error", err)
+	}
+}
+
+// observe records every request's route, status and latency.
+func (a *api) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		a.opts.Metrics.ObserveRequest(route, sw.status, time.Since(start))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// statusOnly records what the mux would answer for an unmatched request.
+type statusOnly struct {
+	header http.Header
+	status int
+}
+
+func (s *statusOnly) Header() http.Header         { return s.header }
+func (s *statusOnly) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusOnly) WriteHeader(code int)        { s.status = code }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, e *service.Error) {
+	writeJSON(w, status, e.Body())
+}
+
+// statusOf maps an error to its HTTP status.
+func statusOf(err error) int {
+	var be *bodyError
+	if asBodyError(err, &be) {
+		return be.status
+	}
+	switch service.ErrorOf(err).Code {
+	case service.CodeInvalid:
+		return http.StatusBadRequest
+	case service.CodeUnauthorized:
+		return http.StatusUnauthorized
+	case service.CodeScopeDenied, codeForbidden:
+		return http.StatusForbidden
+	case service.CodeNotFound:
+		return http.StatusNotFound
+	case service.CodeConflict:
+		return http.StatusConflict
+	case service.CodeUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}

@@ -1,0 +1,264 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trove-memory/trove/internal/lock"
+	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/version"
+)
+
+// lockHolder is the optional store capability behind the lock figures
+// (the SQLite store has it).
+type lockHolder interface {
+	Lock() *lock.Lock
+}
+
+// buckets are the histogram bounds in seconds: from half a millisecond
+// (a cached read) to 10 s (a write queued behind a long batch).
+var buckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+type histogram struct {
+	counts []uint64 // per bucket, not cumulative; last is +Inf
+	sum    float64
+	n      uint64
+}
+
+func newHistogram() *histogram { return &histogram{counts: make([]uint64, len(buckets)+1)} }
+
+func (h *histogram) observe(seconds float64) {
+	i, _ := slices.BinarySearch(buckets, seconds)
+	h.counts[i]++
+	h.sum += seconds
+	h.n++
+}
+
+type pair struct{ a, b string }
+
+// Metrics collects what /metrics shows: requests and latencies per route
+// and per tool, write-lock wait and hold histograms, and rows per scope.
+// It is safe for concurrent use. Start begins sampling the store's lock
+// figures; Close stops it.
+type Metrics struct {
+	st    store.Store
+	locks *lock.Lock // nil when the store has none
+
+	mu        sync.Mutex
+	requests  map[pair]uint64 // route, status
+	latency   map[string]*histogram
+	tools     map[pair]uint64 // tool, code
+	toolTime  map[string]*histogram
+	lockWait  *histogram
+	lockHold  *histogram
+	prevWaits []time.Duration
+	prevHolds []time.Duration
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// NewMetrics returns metrics over st.
+func NewMetrics(st store.Store) *Metrics {
+	m := &Metrics{st: st, requests: map[pair]uint64{}, latency: map[string]*histogram{}, tools: map[pair]uint64{},
+		toolTime: map[string]*histogram{}, lockWait: newHistogram(), lockHold: newHistogram()}
+	if lh, ok := st.(lockHolder); ok {
+		m.locks = lh.Lock()
+	}
+	return m
+}
+
+// Start samples the lock figures every second, so no acquisition is missed
+// between scrapes (the lock keeps only its most recent few thousand).
+func (m *Metrics) Start() {
+	if m.locks == nil || m.stop != nil {
+		return
+	}
+	m.stop, m.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(m.done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-m.stop:
+				return
+			case <-t.C:
+				m.absorbLock()
+			}
+		}
+	}()
+}
+
+// Close stops sampling.
+func (m *Metrics) Close() {
+	if m.stop != nil {
+		close(m.stop)
+		<-m.done
+		m.stop = nil
+	}
+}
+
+// ObserveRequest records one HTTP request.
+func (m *Metrics) ObserveRequest(route string, status int, d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.requests[pair{route, strconv.Itoa(status)}]++
+	h := m.latency[route]
+	if h == nil {
+		h = newHistogram()
+		m.latency[route] = h
+	}
+	h.observe(d.Seconds())
+}
+
+// ObserveTool records one MCP tool call (mcpserver.Observer).
+func (m *Metrics) ObserveTool(tool, code string, d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tools[pair{tool, code}]++
+	h := m.toolTime[tool]
+	if h == nil {
+		h = newHistogram()
+		m.toolTime[tool] = h
+	}
+	h.observe(d.Seconds())
+}
+
+// absorbLock moves the lock's samples taken since the last call into the
+// histograms. The lock keeps recent samples in rings written in order; a
+// slot that changed (or is new) since the last look holds a new sample.
+func (m *Metrics) absorbLock() {
+	if m.locks == nil {
+		return
+	}
+	snap := m.locks.Stats()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.prevWaits = absorb(m.lockWait, m.prevWaits, snap.Waits)
+	m.prevHolds = absorb(m.lockHold, m.prevHolds, snap.Holds)
+}
+
+func absorb(h *histogram, prev, cur []time.Duration) []time.Duration {
+	for i, d := range cur {
+		if i >= len(prev) || prev[i] != d {
+			h.observe(d.Seconds())
+		}
+	}
+	return cur
+}
+
+// write writes the Prometheus text exposition format.
+func (m *Metrics) write(ctx context.Context, w io.Writer) error {
+	m.absorbLock()
+	var rows store.Stats
+	var rowsErr error
+	if m.st != nil {
+		rows, rowsErr = m.st.Stats(ctx, memory.Owner(), store.Filter{})
+	}
+	var acq int64
+	if m.locks != nil {
+		acq = m.locks.Stats().Acquisitions
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "# HELP trove_build_info The running trove's version.\n# TYPE trove_build_info gauge\ntrove_build_info{version=\"%s\"} 1\n", escape(version.Version))
+
+	header(&b, "trove_http_requests_total", "counter", "HTTP requests by route and status.")
+	for _, k := range sortedPairs(m.requests) {
+		fmt.Fprintf(&b, "trove_http_requests_total{route=\"%s\",status=\"%s\"} %d\n", escape(k.a), k.b, m.requests[k])
+	}
+	header(&b, "trove_http_request_duration_seconds", "histogram", "HTTP request latency by route.")
+	for _, route := range slices.Sorted(maps.Keys(m.latency)) {
+		writeHistogram(&b, "trove_http_request_duration_seconds", fmt.Sprintf("route=\"%s\"", escape(route)), m.latency[route])
+	}
+	header(&b, "trove_mcp_tool_calls_total", "counter", "MCP tool calls by tool and result code (ok or an error code).")
+	for _, k := range sortedPairs(m.tools) {
+		fmt.Fprintf(&b, "trove_mcp_tool_calls_total{tool=\"%s\",code=\"%s\"} %d\n", escape(k.a), escape(k.b), m.tools[k])
+	}
+	header(&b, "trove_mcp_tool_duration_seconds", "histogram", "MCP tool call latency by tool.")
+	for _, tool := range slices.Sorted(maps.Keys(m.toolTime)) {
+		writeHistogram(&b, "trove_mcp_tool_duration_seconds", fmt.Sprintf("tool=\"%s\"", escape(tool)), m.toolTime[tool])
+	}
+	if m.locks != nil {
+		header(&b, "trove_write_lock_acquisitions_total", "counter", "Write-lock acquisitions by this process.")
+		fmt.Fprintf(&b, "trove_write_lock_acquisitions_total %d\n", acq)
+		header(&b, "trove_write_lock_wait_seconds", "histogram", "Time this process waited for the cross-process write lock.")
+		writeHistogram(&b, "trove_write_lock_wait_seconds", "", m.lockWait)
+		header(&b, "trove_write_lock_hold_seconds", "histogram", "Time this process held the cross-process write lock.")
+		writeHistogram(&b, "trove_write_lock_hold_seconds", "", m.lockHold)
+	}
+	if m.st != nil {
+		header(&b, "trove_store_up", "gauge", "1 when the store answered this scrape.")
+		if rowsErr != nil {
+			b.WriteString("trove_store_up 0\n")
+		} else {
+			b.WriteString("trove_store_up 1\n")
+			header(&b, "trove_memories", "gauge", "Memories per scope.")
+			for _, sc := range slices.Sorted(maps.Keys(rows.ByScope)) {
+				fmt.Fprintf(&b, "trove_memories{scope=\"%s\"} %d\n", escape(sc), rows.ByScope[sc])
+			}
+			header(&b, "trove_memories_by_format", "gauge", "Memories by format (legacy rows await trove upgrade).")
+			fmt.Fprintf(&b, "trove_memories_by_format{format=\"legacy\"} %d\ntrove_memories_by_format{format=\"smart\"} %d\n", rows.Legacy, rows.Smart)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func header(b *strings.Builder, name, typ, help string) {
+	fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+}
+
+func writeHistogram(b *strings.Builder, name, labels string, h *histogram) {
+	sep := ""
+	if labels != "" {
+		sep = ","
+	}
+	var cum uint64
+	for i, le := range buckets {
+		cum += h.counts[i]
+		fmt.Fprintf(b, "%s_bucket{%s%sle=\"%s\"} %d\n", name, labels, sep, strconv.FormatFloat(le, 'g', -1, 64), cum)
+	}
+	cum += h.counts[len(buckets)]
+	fmt.Fprintf(b, "%s_bucket{%s%sle=\"+Inf\"} %d\n", name, labels, sep, cum)
+	brace := ""
+	if labels != "" {
+		brace = "{" + labels + "}"
+	}
+	fmt.Fprintf(b, "%s_sum%s %s\n%s_count%s %d\n", name, brace, formatFloat(h.sum), name, brace, h.n)
+}
+
+func formatFloat(f float64) string {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return "0"
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+// escape escapes a label value: backslash, double quote and newline.
+func escape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+}
+
+func sortedPairs(m map[pair]uint64) []pair {
+	ks := slices.Collect(maps.Keys(m))
+	slices.SortFunc(ks, func(x, y pair) int {
+		if c := strings.Compare(x.a, y.a); c != 0 {
+			return c
+		}
+		return strings.Compare(x.b, y.b)
+	})
+	return ks
+}

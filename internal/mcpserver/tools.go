@@ -1,0 +1,115 @@
+package mcpserver
+
+import (
+	"context"
+	"slices"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/trove-memory/trove/internal/service"
+)
+
+// Tool arguments. The schemas the SDK derives from these types are what an
+// agent sees: descriptions live in the jsonschema tags.
+
+type recallArgs struct {
+	Query    string `json:"query" jsonschema:"what to recall, in natural language"`
+	Scope    string `json:"scope,omitempty" jsonschema:"only this scope (default: every scope you can read)"`
+	Category string `json:"category,omitempty" jsonschema:"only this category: preference, fact, decision, entity, reflection or other"`
+	Limit    int    `json:"limit,omitempty" jsonschema:"at most this many memories, 1 to 50 (default 5)"`
+}
+
+type idArgs struct {
+	ID string `json:"id" jsonschema:"the memory's id, or a unique prefix of at least 8 characters"`
+}
+
+type listArgs struct {
+	Scope    string `json:"scope,omitempty" jsonschema:"only this scope (default: every scope you can read)"`
+	Category string `json:"category,omitempty" jsonschema:"only this category"`
+	Limit    int    `json:"limit,omitempty" jsonschema:"memories per page, 1 to 200 (default 20)"`
+	Cursor   string `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page"`
+}
+
+type statsArgs struct {
+	Scope string `json:"scope,omitempty" jsonschema:"only this scope (default: every scope you can read)"`
+}
+
+func one(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}
+
+var toolNames = []string{ToolStore, ToolRecall, ToolSearch, ToolGet, ToolUpdate, ToolForget, ToolList, ToolStats}
+
+func isTool(name string) bool { return slices.Contains(toolNames, name) }
+
+func boolPtr(b bool) *bool { return &b }
+
+var (
+	readOnly    = &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: boolPtr(false)}
+	additive    = &mcp.ToolAnnotations{DestructiveHint: boolPtr(false), OpenWorldHint: boolPtr(false)}
+	destructive = &mcp.ToolAnnotations{DestructiveHint: boolPtr(true), IdempotentHint: true, OpenWorldHint: boolPtr(false)}
+)
+
+func (s *Server) register() {
+	add(s, &mcp.Tool{Name: ToolStore, Annotations: additive,
+		Description: "Store a memory: one durable, self-contained statement worth keeping across sessions " +
+			"(a preference, fact, decision, entity or lesson). Returns the stored memory with its id. " +
+			"Do not store secrets or chit-chat."},
+		func(ctx context.Context, c service.Caller, in service.StoreInput) (service.Memory, error) {
+			return s.svc.Store(ctx, c, in)
+		})
+	recall := func(ctx context.Context, c service.Caller, in recallArgs) (service.RecallOutput, error) {
+		return s.svc.Recall(ctx, c, service.RecallInput{Query: in.Query, Scopes: one(in.Scope), Categories: one(in.Category), Limit: in.Limit})
+	}
+	const recallDesc = "Recall the memories most relevant to a query, best first, with scores. " +
+		"Use it before answering anything that may depend on earlier conversations."
+	add(s, &mcp.Tool{Name: ToolRecall, Annotations: readOnly, Description: recallDesc}, recall)
+	add(s, &mcp.Tool{Name: ToolSearch, Annotations: readOnly, Description: "Alias of memory_recall. " + recallDesc}, recall)
+	add(s, &mcp.Tool{Name: ToolGet, Annotations: readOnly,
+		Description: "Read one memory by id (or a unique id prefix of at least 8 characters)."},
+		func(ctx context.Context, c service.Caller, in idArgs) (service.Memory, error) {
+			return s.svc.Get(ctx, c, in.ID)
+		})
+	add(s, &mcp.Tool{Name: ToolUpdate, Annotations: &mcp.ToolAnnotations{DestructiveHint: boolPtr(true), OpenWorldHint: boolPtr(false)},
+		Description: "Change a memory's text, category, importance, scope or metadata in one step; only the fields given change. " +
+			"metadata is merged (a key set to null is removed). Give expected_revision (the revision you read) to refuse the " +
+			"update if the memory changed meanwhile: a conflict error then tells you to read it again."},
+		func(ctx context.Context, c service.Caller, in service.UpdateInput) (service.Memory, error) {
+			return s.svc.Update(ctx, c, in)
+		})
+	add(s, &mcp.Tool{Name: ToolForget, Annotations: destructive,
+		Description: "Delete a memory by id (or a unique id prefix of at least 8 characters)."},
+		func(ctx context.Context, c service.Caller, in service.ForgetInput) (service.ForgetOutput, error) {
+			return s.svc.Forget(ctx, c, in)
+		})
+	add(s, &mcp.Tool{Name: ToolList, Annotations: readOnly,
+		Description: "List memories newest first, one page at a time; pass next_cursor as cursor for the next page."},
+		func(ctx context.Context, c service.Caller, in listArgs) (service.ListOutput, error) {
+			return s.svc.List(ctx, c, service.ListInput{Scopes: one(in.Scope), Categories: one(in.Category), Limit: in.Limit, Cursor: in.Cursor})
+		})
+	add(s, &mcp.Tool{Name: ToolStats, Annotations: readOnly,
+		Description: "Count the memories you can read, by scope, category and format."},
+		func(ctx context.Context, c service.Caller, in statsArgs) (service.StatsOutput, error) {
+			return s.svc.Stats(ctx, c, one(in.Scope))
+		})
+}
+
+// add registers a typed tool whose handler takes the caller and returns a
+// service error on failure.
+func add[In, Out any](s *Server, t *mcp.Tool, run func(context.Context, service.Caller, In) (Out, error)) {
+	mcp.AddTool(s.mcp, t, func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
+		var zero Out
+		c, err := s.caller(req)
+		if err != nil {
+			return nil, zero, err
+		}
+		out, err := run(ctx, c, in)
+		if err != nil {
+			return nil, zero, service.ErrorOf(err)
+		}
+		return nil, out, nil
+	})
+}

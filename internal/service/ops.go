@@ -1,0 +1,399 @@
+package service
+
+import (
+	"context"
+	"strings"
+
+	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/retrieve"
+	"github.com/trove-memory/trove/internal/store"
+)
+
+// Defaults and bounds of caller input.
+const (
+	DefaultImportance = 0.7
+	DefaultListLimit  = 20
+	MaxListLimit      = 200
+	DefaultRecall     = 5
+	MaxRecall         = 50
+	MaxQueryBytes     = 4096
+)
+
+// StoreInput is a new memory.
+type StoreInput struct {
+	Text       string         `json:"text" jsonschema:"the memory: one self-contained statement worth keeping across sessions"`
+	Category   string         `json:"category,omitempty" jsonschema:"preference, fact, decision, entity, reflection or other (default other)"`
+	Scope      string         `json:"scope,omitempty" jsonschema:"global (default), agent:<id>, user:<id>, project:<id> or custom:<name>; you may write only scopes you can reach"`
+	Importance *float64       `json:"importance,omitempty" jsonschema:"0 to 1 (default 0.7)"`
+	Metadata   map[string]any `json:"metadata,omitempty" jsonschema:"extra fields to keep with the memory (a JSON object)"`
+}
+
+// Store validates, embeds (before the write lock) and inserts a memory.
+func (s *Service) Store(ctx context.Context, c Caller, in StoreInput) (Memory, error) {
+	acc, err := s.access(c)
+	if err != nil {
+		return Memory{}, err
+	}
+	m := memory.Memory{Text: in.Text, Category: memory.CategoryOther, Scope: memory.GlobalScope, Importance: DefaultImportance, Metadata: in.Metadata}
+	if in.Category != "" {
+		if m.Category, err = memory.ParseCategory(in.Category); err != nil {
+			return Memory{}, Invalid("category: %s", clean(err.Error()))
+		}
+	}
+	if in.Scope != "" {
+		if m.Scope, err = memory.ParseScope(in.Scope); err != nil {
+			return Memory{}, Invalid("scope: %s", clean(err.Error()))
+		}
+	}
+	if in.Importance != nil {
+		m.Importance = *in.Importance
+	}
+	// The memory is complete and valid before we spend an embedding call.
+	if err := m.Validate(); err != nil {
+		return Memory{}, ErrorOf(err)
+	}
+	if !acc.Allows(m.Scope) {
+		return Memory{}, ErrorOf(&memory.ScopeDeniedError{Scope: m.Scope})
+	}
+	vs, err := s.embed(ctx, []string{m.Text})
+	if err != nil {
+		return Memory{}, err
+	}
+	m.Vector = vs[0]
+	if err := s.opts.Store.Write(ctx, acc, func(tx store.Tx) error { return tx.Insert(&m) }); err != nil {
+		return Memory{}, ErrorOf(err)
+	}
+	return View(m), nil
+}
+
+// Get reads one memory by id or unique prefix.
+func (s *Service) Get(ctx context.Context, c Caller, id string) (Memory, error) {
+	acc, err := s.access(c)
+	if err != nil {
+		return Memory{}, err
+	}
+	full, err := s.resolve(ctx, acc, id)
+	if err != nil {
+		return Memory{}, err
+	}
+	m, err := s.opts.Store.Get(ctx, acc, full)
+	if err != nil {
+		return Memory{}, ErrorOf(err)
+	}
+	return View(m), nil
+}
+
+// UpdateInput changes the given fields of one memory.
+type UpdateInput struct {
+	ID string `json:"id" jsonschema:"the memory's id, or a unique prefix of at least 8 characters"`
+	UpdateFields
+}
+
+// UpdateFields are the changeable fields; nil means unchanged.
+type UpdateFields struct {
+	Text       *string        `json:"text,omitempty" jsonschema:"new text (re-embedded)"`
+	Category   *string        `json:"category,omitempty" jsonschema:"new category: preference, fact, decision, entity, reflection or other"`
+	Scope      *string        `json:"scope,omitempty" jsonschema:"move the memory to this scope (one you can write)"`
+	Importance *float64       `json:"importance,omitempty" jsonschema:"new importance, 0 to 1"`
+	Metadata   map[string]any `json:"metadata,omitempty" jsonschema:"merged into the metadata; a key set to null is removed"`
+	// ExpectedRevision, when set, refuses the update if the memory moved on.
+	ExpectedRevision int64 `json:"expected_revision,omitempty" jsonschema:"the revision you read; the update fails with conflict if the memory changed since"`
+}
+
+// Update applies the given fields to the memory as it is when the write
+// happens, so concurrent changes to other fields are kept. A new text is
+// embedded before the write lock is taken.
+func (s *Service) Update(ctx context.Context, c Caller, in UpdateInput) (Memory, error) {
+	acc, err := s.access(c)
+	if err != nil {
+		return Memory{}, err
+	}
+	f := in.UpdateFields
+	if f.Text == nil && f.Category == nil && f.Scope == nil && f.Importance == nil && f.Metadata == nil {
+		return Memory{}, Invalid("nothing to update: give text, category, scope, importance or metadata")
+	}
+	if f.ExpectedRevision < 0 {
+		return Memory{}, Invalid("expected_revision %d is negative: give the revision you read", f.ExpectedRevision)
+	}
+	var want memory.Memory // validated new values
+	if f.Text != nil {
+		if err := memory.ValidateText(*f.Text); err != nil {
+			return Memory{}, Invalid("text: %s", clean(err.Error()))
+		}
+	}
+	if f.Category != nil {
+		if want.Category, err = memory.ParseCategory(*f.Category); err != nil {
+			return Memory{}, Invalid("category: %s", clean(err.Error()))
+		}
+	}
+	if f.Scope != nil {
+		if want.Scope, err = memory.ParseScope(*f.Scope); err != nil {
+			return Memory{}, Invalid("scope: %s", clean(err.Error()))
+		}
+		if !acc.Allows(want.Scope) {
+			return Memory{}, ErrorOf(&memory.ScopeDeniedError{Scope: want.Scope})
+		}
+	}
+	if f.Importance != nil {
+		if err := memory.ValidateImportance(*f.Importance); err != nil {
+			return Memory{}, Invalid("importance: %s", clean(err.Error()))
+		}
+	}
+	id, err := s.resolve(ctx, acc, in.ID)
+	if err != nil {
+		return Memory{}, err
+	}
+	var vec []float32
+	if f.Text != nil {
+		vs, err := s.embed(ctx, []string{*f.Text})
+		if err != nil {
+			return Memory{}, err
+		}
+		vec = vs[0]
+	}
+	var out memory.Memory
+	err = s.opts.Store.Write(ctx, acc, func(tx store.Tx) error {
+		m, err := tx.Get(id)
+		if err != nil {
+			return err
+		}
+		if f.ExpectedRevision != 0 && m.Revision != f.ExpectedRevision {
+			return &memory.ConflictError{ID: id, Expected: f.ExpectedRevision, Actual: m.Revision}
+		}
+		m.Vector = nil // keep the stored vector unless the text changes
+		if f.Text != nil {
+			m.Text, m.Vector = *f.Text, vec
+		}
+		if f.Category != nil {
+			m.Category = want.Category
+		}
+		if f.Scope != nil {
+			m.Scope = want.Scope
+		}
+		if f.Importance != nil {
+			m.Importance = *f.Importance
+		}
+		if f.Metadata != nil {
+			m.Metadata = MergeMetadata(m.Metadata, f.Metadata)
+		}
+		if err := tx.Update(&m); err != nil {
+			return err
+		}
+		out = m
+		return nil
+	})
+	if err != nil {
+		return Memory{}, ErrorOf(err)
+	}
+	return View(out), nil
+}
+
+// MergeMetadata applies a JSON merge patch (RFC 7386) to dst: keys set to
+// null are removed, objects merge recursively, anything else replaces.
+func MergeMetadata(dst, patch map[string]any) map[string]any {
+	if dst == nil {
+		dst = map[string]any{}
+	}
+	for k, v := range patch {
+		switch pv := v.(type) {
+		case nil:
+			delete(dst, k)
+		case map[string]any:
+			sub, _ := dst[k].(map[string]any)
+			dst[k] = MergeMetadata(sub, pv)
+		default:
+			dst[k] = v
+		}
+	}
+	return dst
+}
+
+// ForgetInput names a memory to delete.
+type ForgetInput struct {
+	ID               string `json:"id" jsonschema:"the memory's id, or a unique prefix of at least 8 characters"`
+	ExpectedRevision int64  `json:"expected_revision,omitempty" jsonschema:"the revision you read; the delete fails with conflict if the memory changed since"`
+}
+
+// ForgetOutput reports a deletion.
+type ForgetOutput struct {
+	ID      string `json:"id"`
+	Deleted bool   `json:"deleted"`
+}
+
+// Forget deletes one memory.
+func (s *Service) Forget(ctx context.Context, c Caller, in ForgetInput) (ForgetOutput, error) {
+	acc, err := s.access(c)
+	if err != nil {
+		return ForgetOutput{}, err
+	}
+	if in.ExpectedRevision < 0 {
+		return ForgetOutput{}, Invalid("expected_revision %d is negative: give the revision you read", in.ExpectedRevision)
+	}
+	id, err := s.resolve(ctx, acc, in.ID)
+	if err != nil {
+		return ForgetOutput{}, err
+	}
+	if err := s.opts.Store.Write(ctx, acc, func(tx store.Tx) error { return tx.Delete(id, in.ExpectedRevision) }); err != nil {
+		return ForgetOutput{}, ErrorOf(err)
+	}
+	return ForgetOutput{ID: id, Deleted: true}, nil
+}
+
+// ListInput pages memories newest first.
+type ListInput struct {
+	Scopes     []string
+	Categories []string
+	Limit      int
+	Cursor     string
+}
+
+// ListOutput is one page.
+type ListOutput struct {
+	Memories      []Memory       `json:"memories"`
+	NextCursor    string         `json:"next_cursor,omitempty" jsonschema:"pass as cursor to get the next page; absent on the last page"`
+	IgnoredScopes []memory.Scope `json:"ignored_scopes,omitempty" jsonschema:"requested scopes you may not read"`
+	Warnings      []string       `json:"warnings,omitempty"`
+}
+
+// List returns one page of memories the caller may read.
+func (s *Service) List(ctx context.Context, c Caller, in ListInput) (ListOutput, error) {
+	acc, err := s.access(c)
+	if err != nil {
+		return ListOutput{}, err
+	}
+	n, err := limit("limit", in.Limit, DefaultListLimit, MaxListLimit)
+	if err != nil {
+		return ListOutput{}, err
+	}
+	req, err := parseScopes(in.Scopes)
+	if err != nil {
+		return ListOutput{}, err
+	}
+	cats, err := parseCategories(in.Categories)
+	if err != nil {
+		return ListOutput{}, err
+	}
+	scopes, ignored := readScopes(acc, req)
+	page, err := s.opts.Store.List(ctx, acc, store.ListOptions{
+		Filter: store.Filter{Scopes: scopes, Categories: cats}, Limit: n, Cursor: strings.TrimSpace(in.Cursor),
+	})
+	if err != nil {
+		return ListOutput{}, ErrorOf(err)
+	}
+	return ListOutput{Memories: views(page.Memories), NextCursor: page.NextCursor,
+		IgnoredScopes: ignored, Warnings: ignoredWarning(acc, ignored, len(scopes) > 0)}, nil
+}
+
+// StatsOutput counts the memories the caller may read.
+type StatsOutput struct {
+	Total         int            `json:"total"`
+	Legacy        int            `json:"legacy" jsonschema:"rows not yet enriched (format 0)"`
+	Smart         int            `json:"smart" jsonschema:"enriched rows (format 1)"`
+	ByScope       map[string]int `json:"by_scope"`
+	ByCategory    map[string]int `json:"by_category"`
+	Oldest        int64          `json:"oldest_created_at,omitempty"`
+	Newest        int64          `json:"newest_created_at,omitempty"`
+	IgnoredScopes []memory.Scope `json:"ignored_scopes,omitempty"`
+	Warnings      []string       `json:"warnings,omitempty"`
+}
+
+// Stats counts memories by scope, category and format.
+func (s *Service) Stats(ctx context.Context, c Caller, scopeNames []string) (StatsOutput, error) {
+	acc, err := s.access(c)
+	if err != nil {
+		return StatsOutput{}, err
+	}
+	req, err := parseScopes(scopeNames)
+	if err != nil {
+		return StatsOutput{}, err
+	}
+	scopes, ignored := readScopes(acc, req)
+	st, err := s.opts.Store.Stats(ctx, acc, store.Filter{Scopes: scopes})
+	if err != nil {
+		return StatsOutput{}, ErrorOf(err)
+	}
+	if st.ByScope == nil {
+		st.ByScope = map[string]int{}
+	}
+	if st.ByCategory == nil {
+		st.ByCategory = map[string]int{}
+	}
+	return StatsOutput{Total: st.Total, Legacy: st.Legacy, Smart: st.Smart, ByScope: st.ByScope, ByCategory: st.ByCategory,
+		Oldest: st.Oldest, Newest: st.Newest, IgnoredScopes: ignored, Warnings: ignoredWarning(acc, ignored, len(scopes) > 0)}, nil
+}
+
+// RecallInput is a recall query.
+type RecallInput struct {
+	Query      string
+	Scopes     []string
+	Categories []string
+	Limit      int
+}
+
+// RecallOutput is the ranked answer to a recall.
+type RecallOutput struct {
+	Results       []RecallResult `json:"results"`
+	Warnings      []string       `json:"warnings,omitempty" jsonschema:"degraded paths and ignored scopes"`
+	IgnoredScopes []memory.Scope `json:"ignored_scopes,omitempty" jsonschema:"requested scopes you may not read"`
+}
+
+// RecallResult is one recalled memory.
+type RecallResult struct {
+	Memory  Memory           `json:"memory"`
+	Score   float64          `json:"score" jsonschema:"relevance, higher is better"`
+	Sources retrieve.Sources `json:"sources" jsonschema:"which signals found it and their raw scores"`
+}
+
+// Recall finds the memories most relevant to a query, best first.
+func (s *Service) Recall(ctx context.Context, c Caller, in RecallInput) (RecallOutput, error) {
+	acc, err := s.access(c)
+	if err != nil {
+		return RecallOutput{}, err
+	}
+	q := strings.TrimSpace(in.Query)
+	switch {
+	case q == "":
+		return RecallOutput{}, Invalid("query is empty: say what to recall, e.g. \"which editor does the user prefer\"")
+	case len(q) > MaxQueryBytes:
+		return RecallOutput{}, Invalid("query is %d bytes, over the %d-byte limit: shorten it to the question itself", len(q), MaxQueryBytes)
+	}
+	n, err := limit("limit", in.Limit, DefaultRecall, MaxRecall)
+	if err != nil {
+		return RecallOutput{}, err
+	}
+	req, err := parseScopes(in.Scopes)
+	if err != nil {
+		return RecallOutput{}, err
+	}
+	cats, err := parseCategories(in.Categories)
+	if err != nil {
+		return RecallOutput{}, err
+	}
+	scopes, ignored := readScopes(acc, req)
+	resp, err := s.search(ctx, acc, retrieve.Request{Query: q, Scopes: scopes, Categories: cats, Limit: n})
+	if err != nil {
+		return RecallOutput{}, err
+	}
+	out := RecallOutput{Results: make([]RecallResult, 0, len(resp.Results)), Warnings: resp.Warnings,
+		IgnoredScopes: dedupeScopes(ignored, resp.IgnoredScopes)}
+	out.Warnings = append(out.Warnings, ignoredWarning(acc, ignored, len(scopes) > 0)...)
+	for _, r := range resp.Results {
+		out.Results = append(out.Results, RecallResult{Memory: View(r.Memory), Score: r.Score, Sources: r.Sources})
+	}
+	return out, nil
+}
+
+// search calls the Searcher, or says recall is unavailable.
+func (s *Service) search(ctx context.Context, acc memory.Access, req retrieve.Request) (retrieve.Response, error) {
+	if s.opts.Searcher == nil {
+		return retrieve.Response{}, Unavailable("recall is unavailable on this server (no search pipeline is configured): use memory_list or GET /v1/memories meanwhile, and tell the store's owner")
+	}
+	resp, err := s.opts.Searcher.Search(ctx, acc, req)
+	if err != nil {
+		return retrieve.Response{}, ErrorOf(err)
+	}
+	return resp, nil
+}
+
+// HasSearcher reports whether recall can be served.
+func (s *Service) HasSearcher() bool { return s.opts.Searcher != nil }

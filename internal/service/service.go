@@ -1,0 +1,284 @@
+// Package service holds the operations trove offers to agents, shared by
+// the MCP server and the REST API (and open to the CLI): store, get,
+// update, forget, list, stats, recall, recall-context and capture. It
+// validates input, applies the caller's scope access, resolves id
+// prefixes, embeds before any write lock is taken, and turns every failure
+// into an *Error with a code and a message that says what to do.
+//
+// Access is enforced by handing the caller's memory.Access to the store,
+// which applies it in its queries: no operation reads or writes a row
+// outside the caller's scopes by any path. A read that names a scope the
+// caller may not read does not fail: it searches the caller's accessible
+// scopes and reports the ignored scope. A write to such a scope fails with
+// scope_access_denied.
+//
+//	svc := service.New(service.Options{Store: st, Embedder: emb, Searcher: r, Access: cfg.Access})
+//	m, err := svc.Store(ctx, service.Caller{Agent: "bot"}, service.StoreInput{Text: "prefers dark mode"})
+//	if err != nil { e := service.ErrorOf(err); ... e.Code, e.Message }
+package service
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trove-memory/trove/internal/capture"
+	"github.com/trove-memory/trove/internal/embedding"
+	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/retrieve"
+	"github.com/trove-memory/trove/internal/store"
+)
+
+// Searcher is the recall pipeline (retrieve.Retriever).
+type Searcher interface {
+	Search(ctx context.Context, acc memory.Access, req retrieve.Request) (retrieve.Response, error)
+}
+
+// Options configure a Service.
+type Options struct {
+	Store    store.Store
+	Embedder embedding.Embedder
+	// Searcher answers recall; nil makes recall answer unavailable.
+	Searcher Searcher
+	// Access maps an agent id to its scopes ("" is the owner: every scope).
+	// Default: global and agent:<id> only.
+	Access func(agent string) memory.Access
+	// Extractor finds memories in a conversation turn for Capture
+	// (default capture.Explicit).
+	Extractor capture.Extractor
+	// Clock gives the time recorded in captured memories' metadata.
+	Clock func() time.Time
+	// Recall-context defaults: items, characters and the time budget.
+	ContextItems  int           // default 3
+	ContextChars  int           // default 600
+	ContextBudget time.Duration // default 5 s
+}
+
+// Service runs the operations. It is safe for concurrent use.
+type Service struct {
+	opts Options
+
+	// captureMu serialises capture per scope within this process, so two
+	// turns capturing the same statement at once cannot both pass dedup.
+	captureMu sync.Map // scope -> *sync.Mutex
+}
+
+// New returns a Service.
+func New(opts Options) *Service {
+	if opts.Access == nil {
+		opts.Access = func(agent string) memory.Access {
+			if agent == "" {
+				return memory.Owner()
+			}
+			return memory.AgentAccess(agent)
+		}
+	}
+	if opts.Extractor == nil {
+		opts.Extractor = capture.Explicit{}
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.ContextItems <= 0 {
+		opts.ContextItems = 3
+	}
+	if opts.ContextChars <= 0 {
+		opts.ContextChars = 600
+	}
+	if opts.ContextBudget <= 0 {
+		opts.ContextBudget = 5 * time.Second
+	}
+	return &Service{opts: opts}
+}
+
+// AgentHeader is the HTTP header that names the calling agent (REST and
+// MCP over HTTP).
+const AgentHeader = "X-Trove-Agent"
+
+// Caller is who is asking. An empty Agent is the store's owner.
+type Caller struct {
+	Agent string
+}
+
+// CheckAgent validates an agent id: it must make a valid agent:<id> scope.
+func CheckAgent(id string) error {
+	if id == "" {
+		return nil
+	}
+	if _, err := memory.ParseScope(string(memory.AgentScope(id))); err != nil {
+		return Invalid("agent id %q is not valid: %s", id, clean(err.Error()))
+	}
+	return nil
+}
+
+// access is what c may reach.
+func (s *Service) access(c Caller) (memory.Access, error) {
+	if err := CheckAgent(c.Agent); err != nil {
+		return memory.Access{}, err
+	}
+	return s.opts.Access(c.Agent), nil
+}
+
+// Memory is a memory as callers see it: every field but the vector.
+type Memory struct {
+	ID         string          `json:"id"`
+	Text       string          `json:"text"`
+	Category   memory.Category `json:"category" jsonschema:"preference, fact, decision, entity, reflection or other"`
+	Scope      memory.Scope    `json:"scope" jsonschema:"global, agent:<id>, user:<id>, project:<id> or custom:<name>"`
+	Importance float64         `json:"importance" jsonschema:"0 to 1"`
+	CreatedAt  int64           `json:"created_at" jsonschema:"unix milliseconds"`
+	UpdatedAt  int64           `json:"updated_at" jsonschema:"unix milliseconds"`
+	Revision   int64           `json:"revision" jsonschema:"bumped by every change; pass it as expected_revision to update only what you read"`
+	Format     memory.Format   `json:"format" jsonschema:"0 legacy, 1 smart (enriched)"`
+	Metadata   map[string]any  `json:"metadata"`
+}
+
+// View returns m as callers see it.
+func View(m memory.Memory) Memory {
+	md := m.Metadata
+	if md == nil {
+		md = map[string]any{}
+	}
+	return Memory{ID: m.ID, Text: m.Text, Category: m.Category, Scope: m.Scope, Importance: m.Importance,
+		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt, Revision: m.Revision, Format: m.Format, Metadata: md}
+}
+
+func views(ms []memory.Memory) []Memory {
+	out := make([]Memory, len(ms))
+	for i, m := range ms {
+		out[i] = View(m)
+	}
+	return out
+}
+
+// parseScopes validates requested scope names.
+func parseScopes(ss []string) ([]memory.Scope, error) {
+	var out []memory.Scope
+	for _, s := range ss {
+		if s == "" {
+			continue
+		}
+		sc, err := memory.ParseScope(s)
+		if err != nil {
+			return nil, Invalid("scope: %s", clean(err.Error()))
+		}
+		out = append(out, sc)
+	}
+	return out, nil
+}
+
+// readScopes narrows a read to the requested scopes the caller may read.
+// Requested scopes it may not read are ignored, and when none is left the
+// read covers every scope the caller may read.
+func readScopes(acc memory.Access, requested []memory.Scope) (scopes, ignored []memory.Scope) {
+	if len(requested) == 0 {
+		return nil, nil
+	}
+	allowed, ignored := acc.Narrow(requested)
+	if len(ignored) == 0 {
+		return requested, nil
+	}
+	return allowed.List(), ignored
+}
+
+func ignoredWarning(acc memory.Access, ignored []memory.Scope, narrowed bool) []string {
+	if len(ignored) == 0 {
+		return nil
+	}
+	names := make([]string, len(ignored))
+	for i, s := range ignored {
+		names[i] = string(s)
+	}
+	where := "the other requested scopes"
+	if !narrowed {
+		where = "every scope you can read (" + scopeNames(acc) + ")"
+	}
+	return []string{fmt.Sprintf("ignored scope %s: not readable by this caller; searched %s instead", strings.Join(names, ", "), where)}
+}
+
+func scopeNames(acc memory.Access) string {
+	if acc.All() {
+		return "all"
+	}
+	names := make([]string, 0, len(acc.List()))
+	for _, s := range acc.List() {
+		names = append(names, string(s))
+	}
+	return strings.Join(names, ", ")
+}
+
+func parseCategories(ss []string) ([]memory.Category, error) {
+	var out []memory.Category
+	for _, s := range ss {
+		if s == "" {
+			continue
+		}
+		c, err := memory.ParseCategory(s)
+		if err != nil {
+			return nil, Invalid("category: %s", clean(err.Error()))
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// resolve turns an id or unique prefix into an id within acc.
+func (s *Service) resolve(ctx context.Context, acc memory.Access, id string) (string, error) {
+	id = strings.TrimSpace(id)
+	if id == "" {
+		return "", Invalid("id is empty: give a memory id (or a unique prefix of at least %d characters)", store.MinPrefix)
+	}
+	if err := memory.ValidateID(id); err != nil {
+		return "", Invalid("id: %s", clean(err.Error()))
+	}
+	full, err := s.opts.Store.Resolve(ctx, acc, id)
+	if err != nil {
+		return "", ErrorOf(err)
+	}
+	return full, nil
+}
+
+// embed embeds texts, before any write lock is taken.
+func (s *Service) embed(ctx context.Context, texts []string) ([][]float32, error) {
+	if s.opts.Embedder == nil {
+		return nil, Unavailable("no embedding provider is configured: the server cannot store memories")
+	}
+	vs, err := s.opts.Embedder.Embed(ctx, texts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ErrorOf(ctx.Err())
+		}
+		return nil, &Error{Code: CodeUnavailable, Err: err, Message: "the embedding provider failed: " + clean(err.Error()) + ": retry later"}
+	}
+	if err := embedding.CheckVectors(vs, len(texts), 0); err != nil {
+		return nil, &Error{Code: CodeUnavailable, Err: err, Message: "the embedding provider sent a bad reply: " + err.Error() + ": retry later"}
+	}
+	return vs, nil
+}
+
+// limit checks a caller's limit: 0 means def, negative or over max is an error.
+func limit(name string, n, def, max int) (int, error) {
+	switch {
+	case n == 0:
+		return def, nil
+	case n < 0 || n > max:
+		return 0, Invalid("%s %d is out of range: use 1 to %d", name, n, max)
+	}
+	return n, nil
+}
+
+// dedupeScopes keeps the first of each scope.
+func dedupeScopes(a ...[]memory.Scope) []memory.Scope {
+	var out []memory.Scope
+	for _, xs := range a {
+		for _, x := range xs {
+			if !slices.Contains(out, x) {
+				out = append(out, x)
+			}
+		}
+	}
+	return out
+}
