@@ -99,23 +99,3 @@ func jsonKind(v any) string {
 		return "a number"
 	}
 }
-
-// mergeMetadata applies a JSON merge patch (RFC 7386): keys set to null
-// are removed, objects merge recursively, anything else replaces.
-func mergeMetadata(dst, patch map[string]any) map[string]any {
-	if dst == nil {
-		dst = map[string]any{}
-	}
-	for k, v := range patch {
-		switch pv := v.(type) {
-		case nil:
-			delete(dst, k)
-		case map[string]any:
-			sub, _ := dst[k].(map[string]any)
-			dst[k] = mergeMetadata(sub, pv)
-		default:
-			dst[k] = v
-		}
-	}
-	return dst
-}

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/service"
 	"github.com/trove-memory/trove/internal/store"
 )
 
@@ -83,7 +84,7 @@ func newUpdateCommand(a *app) *cobra.Command {
 					m.Importance = p.Importance
 				}
 				if mdPatch != nil {
-					m.Metadata = mergeMetadata(m.Metadata, mdPatch)
+					m.Metadata = service.MergeMetadata(m.Metadata, mdPatch)
 				}
 				return nil
 			}}})
