@@ -69,6 +69,7 @@ func newRoot(deps Deps) (*cobra.Command, *app) {
 		newListCommand(a), newStatsCommand(a), newExportCommand(a), newImportCommand(a), newUpgradeCommand(a),
 		newSearchCommand(a),
 		newServeCommand(a),
+		newDoctorCommand(a),
 	)
 	return root, a
 }

@@ -20,7 +20,8 @@ type FTSReport struct {
 func (r FTSReport) Consistent() bool { return r.Missing == 0 && r.Extra == 0 && r.Rows == r.Indexed }
 
 // CheckFTS compares the FTS index's documents with the rows, in one read
-// transaction, and runs FTS5's own integrity check.
+// transaction. (FTS5's own 'integrity-check' is a write command, so it
+// cannot run on the read pool.)
 func (s *Store) CheckFTS(ctx context.Context) (FTSReport, error) {
 	var r FTSReport
 	tx, err := s.rdb.BeginTx(ctx, nil)

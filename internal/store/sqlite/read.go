@@ -64,10 +64,16 @@ func (s *Store) Get(ctx context.Context, acc memory.Access, id string) (memory.M
 }
 
 func (s *Store) Resolve(ctx context.Context, acc memory.Access, idOrPrefix string) (string, error) {
-	if _, err := s.Get(ctx, acc, idOrPrefix); err == nil {
-		return idOrPrefix, nil
-	} else if !errors.Is(err, memory.ErrNotFound) {
-		return "", err
+	// Only the id is read, so a row whose stored vector or metadata is
+	// damaged can still be resolved (and then deleted or rewritten).
+	where0, args0 := scopeClause(acc, nil)
+	var found string
+	err := s.rdb.QueryRowContext(ctx, "SELECT id FROM memories WHERE id = ? AND "+where0, append([]any{idOrPrefix}, args0...)...).Scan(&found)
+	switch {
+	case err == nil:
+		return found, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return "", fmt.Errorf("resolve id %s: %w", idOrPrefix, err)
 	}
 	if len(idOrPrefix) < store.MinPrefix {
 		return "", &memory.NotFoundError{ID: idOrPrefix}

@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trove-memory/trove/internal/doctor"
+	"github.com/trove-memory/trove/internal/version"
+)
+
+func newDoctorCommand(a *app) *cobra.Command {
+	var asJSON, repair bool
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check the store and say what is wrong and how to fix it",
+		Long: "Check the store: the file's integrity, the schema version, the search index against the rows,\n" +
+			"the vectors against the recorded embedding model, scopes no agent can reach, who holds the\n" +
+			"write lock and how long a writer waits for it now. Exits 1 when a check fails (warnings pass).\n" +
+			"--repair performs only the safe fixes (rebuilding the search index) under the write lock and\n" +
+			"never changes a row.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if a.agent != "" {
+				return usagef("doctor checks the whole store as its owner: run it without --agent")
+			}
+			return runDoctor(cmd.Context(), a, cmd.OutOrStdout(), asJSON, repair)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as one JSON object")
+	cmd.Flags().BoolVar(&repair, "repair", false, "perform the safe fixes (rebuild the search index) under the write lock")
+	return cmd
+}
+
+func runDoctor(ctx context.Context, a *app, w io.Writer, asJSON, repair bool) error {
+	rep := diagnose(ctx, a, repair)
+	if asJSON {
+		if err := writeJSON(w, rep); err != nil {
+			return err
+		}
+	} else {
+		printReport(w, rep)
+	}
+	failed := rep.Failed()
+	if len(failed) == 0 {
+		return nil
+	}
+	var names, repairable []string
+	for _, c := range failed {
+		names = append(names, c.Name)
+		if c.Repairable() {
+			repairable = append(repairable, c.Name)
+		}
+	}
+	err := fmt.Errorf("%s failed: %s", plural(len(failed), "check"), strings.Join(names, ", "))
+	switch {
+	case repair || len(repairable) == 0:
+		return withHint(err, "follow the fix given for each failed check")
+	case len(repairable) == len(failed):
+		return withHint(err, "trove doctor --repair")
+	}
+	return withHint(err, fmt.Sprintf("trove doctor --repair fixes %s; follow the fix given for the others", strings.Join(repairable, ", ")))
+}
+
+// diagnose opens the store (a missing file is reported, not created) and
+// runs the checks.
+func diagnose(ctx context.Context, a *app, repair bool) doctor.Report {
+	path := a.cfg.DB
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return doctor.Missing(path)
+	}
+	st, err := a.store(ctx)
+	if err != nil {
+		return doctor.OpenFailed(path, err)
+	}
+	ds, ok := st.(doctor.Store)
+	if !ok {
+		return doctor.OpenFailed(path, fmt.Errorf("this kind of store (%T) has no checks", st))
+	}
+	return doctor.Run(ctx, ds, doctor.Options{
+		Repair:      repair,
+		AgentAccess: a.cfg.AgentAccess,
+		LockTimeout: a.cfg.LockTimeout.Duration,
+		// A probe waits no longer than a writer would, and not long.
+		ProbeTimeout: min(2*time.Second, a.cfg.LockTimeout.Duration),
+		Version:      version.Version,
+	})
+}
+
+func printReport(w io.Writer, rep doctor.Report) {
+	fmt.Fprintf(w, "store: %s\n\n", rep.DB)
+	for _, c := range rep.Checks {
+		status := string(c.Status)
+		if c.Status == doctor.Fail {
+			status = "FAIL"
+		}
+		fmt.Fprintf(w, "%-5s %-12s %s\n", status, c.Name, c.Detail)
+		if c.Fix != "" {
+			fmt.Fprintf(w, "%-5s %-12s fix: %s\n", "", "", c.Fix)
+		}
+	}
+	if len(rep.Repairs) > 0 {
+		fmt.Fprintln(w, "\nrepairs:")
+		for _, r := range rep.Repairs {
+			fmt.Fprintf(w, "%-8s %-12s %s\n", r.Status, r.Name, r.Detail)
+		}
+	}
+	warns := 0
+	for _, c := range rep.Checks {
+		if c.Status == doctor.Warn {
+			warns++
+		}
+	}
+	switch failed := len(rep.Failed()); {
+	case failed > 0:
+		fmt.Fprintf(w, "\n%s failed, %s.\n", plural(failed, "check"), plural(warns, "warning"))
+	case warns > 0:
+		fmt.Fprintf(w, "\nok, with %s.\n", plural(warns, "warning"))
+	default:
+		fmt.Fprintln(w, "\nok: no problems found.")
+	}
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

@@ -1,0 +1,242 @@
+// Package doctor checks a trove store and says, in plain words, what is
+// wrong and how to fix it: the file's integrity, the schema version, the
+// search index against the rows, the stored vectors against the recorded
+// embedding model, scopes no agent can reach, and the write lock (who holds
+// it, and how long a writer waits for it right now). With Options.Repair it
+// also performs the safe fixes, under the write lock, and never changes a
+// row.
+//
+//	s, _ := sqlite.Open(ctx, path, sqlite.Options{})
+//	rep := doctor.Run(ctx, s, doctor.Options{Repair: true})
+//	if !rep.OK { ... } // rep.Checks say what failed and how to fix it
+//
+// The checks are read-only queries on the store's read pool; only the lock
+// probe and a repair take the write lock, each for as short as it can.
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/trove-memory/trove/internal/lock"
+	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/sqlite"
+)
+
+// Store is what the doctor needs of a store: the SQLite store's
+// maintenance queries, its read side and its write lock.
+type Store interface {
+	Path() string
+	IntegrityCheck(ctx context.Context) ([]string, error)
+	SchemaInfo(ctx context.Context) (sqlite.SchemaInfo, error)
+	CheckFTS(ctx context.Context) (sqlite.FTSReport, error)
+	RebuildFTS(ctx context.Context) error
+	BadMetadata(ctx context.Context, limit int) (int, []string, error)
+	VectorCensus(ctx context.Context) (sqlite.VectorCensus, error)
+	VectorOutliers(ctx context.Context, dims, limit int) ([]string, error)
+	MissingVectors(ctx context.Context, limit int) ([]string, error)
+	Space(ctx context.Context) (store.Space, error)
+	ConfiguredSpace() store.Space
+	Stats(ctx context.Context, acc memory.Access, f store.Filter) (store.Stats, error)
+	Lock() *lock.Lock
+}
+
+var _ Store = (*sqlite.Store)(nil)
+
+// Status is a check's verdict. Warnings leave the report OK.
+type Status string
+
+const (
+	OK   Status = "ok"
+	Warn Status = "warn"
+	Fail Status = "fail"
+)
+
+// Check is one finding: what was looked at, the verdict, what was found in
+// plain words, and what to do about it ("" when nothing). Figures carry the
+// numbers behind Detail for scripts.
+type Check struct {
+	Name    string         `json:"name"`
+	Status  Status         `json:"status"`
+	Detail  string         `json:"detail"`
+	Fix     string         `json:"fix"`
+	Figures map[string]any `json:"figures,omitempty"`
+
+	repairable bool // Options.Repair fixes it
+}
+
+// Repairable reports whether Options.Repair can fix what this check found.
+func (c Check) Repairable() bool { return c.repairable }
+
+// Repair is what a repair did: status done, failed or skipped.
+type Repair struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Detail string `json:"detail"`
+}
+
+// Report is the whole verdict. OK is false when any check failed.
+type Report struct {
+	DB      string   `json:"db"`
+	OK      bool     `json:"ok"`
+	Checks  []Check  `json:"checks"`
+	Repairs []Repair `json:"repairs"`
+}
+
+// Failed returns the checks that failed.
+func (r Report) Failed() []Check {
+	var out []Check
+	for _, c := range r.Checks {
+		if c.Status == Fail {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Check returns the named check.
+func (r Report) Check(name string) (Check, bool) {
+	for _, c := range r.Checks {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Check{}, false
+}
+
+// Names of the checks, in the order they are reported.
+const (
+	CheckStore      = "store"
+	CheckIntegrity  = "integrity"
+	CheckSchema     = "schema"
+	CheckFTS        = "fts"
+	CheckMetadata   = "metadata"
+	CheckVectors    = "vectors"
+	CheckEmbedder   = "embedder"
+	CheckScopes     = "scopes"
+	CheckLockHolder = "lock_holder"
+	CheckLockWait   = "lock_wait"
+)
+
+// Names of the repairs.
+const (
+	RepairFTS         = "fts"
+	RepairVectorCache = "vector_cache"
+)
+
+// Options tune a run; the zero value checks without repairing.
+type Options struct {
+	// Repair performs the safe fixes (today: rebuilding the search index)
+	// under the write lock. Rows are never changed.
+	Repair bool
+	// AgentAccess is the config's agentAccess: agent id -> granted scopes.
+	AgentAccess map[string][]string
+	// LockTimeout is how long writers wait for the lock (default 30 s); a
+	// holder older than that is reported.
+	LockTimeout time.Duration
+	// Probes is how many times the lock is taken to measure waits (default 20).
+	Probes int
+	// ProbeTimeout bounds each probe's wait (default 2 s).
+	ProbeTimeout time.Duration
+	// Version is this trove's version, named when the store is newer.
+	Version string
+	// Now is the clock for the lock holder's age (default time.Now).
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = 30 * time.Second
+	}
+	if o.Probes <= 0 {
+		o.Probes = 20
+	}
+	if o.ProbeTimeout <= 0 {
+		o.ProbeTimeout = 2 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// examples is how many ids a finding names.
+const examples = 5
+
+// Run checks s and, with opts.Repair, performs the safe repairs. Errors
+// of the checks themselves are findings (status fail), not a return value:
+// a store that cannot answer a query is what the user needs to hear about.
+func Run(ctx context.Context, s Store, opts Options) Report {
+	opts.defaults()
+	r := Report{DB: s.Path(), Checks: []Check{}, Repairs: []Repair{}}
+	integrity := checkIntegrity(ctx, s)
+	r.Checks = append(r.Checks, integrity)
+	schema, newer := checkSchema(ctx, s, opts)
+	r.Checks = append(r.Checks, schema)
+	if newer {
+		// A newer schema may keep rows, vectors or the index differently:
+		// what this binary would check there proves nothing.
+		for _, name := range []string{CheckFTS, CheckMetadata, CheckVectors, CheckEmbedder, CheckScopes} {
+			r.Checks = append(r.Checks, Check{Name: name, Status: Warn,
+				Detail: "not checked: the store's schema is newer than this trove understands",
+				Fix:    "run trove doctor from the trove that wrote the store"})
+		}
+	} else {
+		sp, spErr := s.Space(ctx)
+		r.Checks = append(r.Checks,
+			checkFTS(ctx, s),
+			checkMetadata(ctx, s),
+			checkVectors(ctx, s, sp, spErr),
+			checkEmbedder(s, sp, spErr),
+			checkScopes(ctx, s, opts))
+	}
+	r.Checks = append(r.Checks, checkHolder(s.Lock(), opts))
+	if opts.Repair {
+		blocked := ""
+		switch {
+		case newer:
+			blocked = "the store's schema is newer than this trove's, so this trove does not write to it"
+		case integrity.Status == Fail:
+			blocked = "the integrity check failed: recover the file first (see integrity); a repair would write to a damaged file"
+		}
+		r.repair(ctx, s, blocked)
+	}
+	// Last, so a repair's own lock hold is not measured as others' work.
+	r.Checks = append(r.Checks, probeLock(ctx, s.Lock(), opts))
+	r.OK = len(r.Failed()) == 0
+	return r
+}
+
+// repair performs the safe fixes the checks call for, and says what it did
+// with each, including what there was no need or no way to do.
+func (r *Report) repair(ctx context.Context, s Store, blocked string) {
+	i := r.index(CheckFTS)
+	switch {
+	case blocked != "":
+		r.Repairs = append(r.Repairs, Repair{Name: RepairFTS, Status: "skipped", Detail: blocked})
+	case i < 0 || !r.Checks[i].repairable:
+		r.Repairs = append(r.Repairs, Repair{Name: RepairFTS, Status: "skipped", Detail: "the search index matches the rows: nothing to rebuild"})
+	default:
+		if err := s.RebuildFTS(ctx); err != nil {
+			r.Repairs = append(r.Repairs, Repair{Name: RepairFTS, Status: "failed", Detail: fmt.Sprintf("rebuild the search index: %v", err)})
+			break
+		}
+		r.Checks[i] = checkFTS(ctx, s)
+		rows, _ := r.Checks[i].Figures["rows"].(int)
+		r.Repairs = append(r.Repairs, Repair{Name: RepairFTS, Status: "done",
+			Detail: fmt.Sprintf("rebuilt the search index from the rows under the write lock: %s indexed, no row changed", plural(rows, "row"))})
+	}
+	r.Repairs = append(r.Repairs, Repair{Name: RepairVectorCache, Status: "skipped",
+		Detail: "nothing to rebuild: trove keeps no vector cache on disk; each process indexes the vectors in memory from the rows " +
+			"and follows other processes' writes, so a restart or the next search is always current (rows with wrong vectors are listed under vectors)"})
+}
+
+func (r *Report) index(name string) int {
+	for i, c := range r.Checks {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
