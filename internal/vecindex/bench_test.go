@@ -10,8 +10,8 @@ import (
 	"github.com/viterin/vek/vek32"
 )
 
-// benchSet is an index over skewed clustered data (see dataset.skew) with
-// its queries and their exact answers, built once per size.
+// benchSet is an index over clustered data, optionally skewed (see
+// dataset.skew), with its queries and their exact answers, built once.
 type benchSet struct {
 	ix      *Index
 	queries [][]float32
@@ -20,20 +20,29 @@ type benchSet struct {
 
 var (
 	benchMu   sync.Mutex
-	benchSets = map[int]*benchSet{}
+	benchSets = map[benchKey]*benchSet{}
 )
 
 const benchQueries = 300
 
-func loadBenchSet(b *testing.B, n int) *benchSet {
+type benchKey struct {
+	n      int
+	skewed bool
+}
+
+func loadBenchSet(b *testing.B, n int, skewed bool) *benchSet {
 	benchMu.Lock()
 	defer benchMu.Unlock()
-	if s := benchSets[n]; s != nil {
+	if s := benchSets[benchKey{n, skewed}]; s != nil {
 		return s
 	}
-	d := newDataset(42, n, 384, 200, 1, 1).skew()
+	d := newDataset(42, n, 384, 200, 1, 1)
+	if skewed {
+		d.skew()
+	}
 	s := &benchSet{ix: d.index(b)}
-	d.vecs = nil // the index has its own copy
+	s.ix.exactBelow = exactBelow // as New leaves it
+	d.vecs = nil                 // the index has its own copy
 	for range benchQueries {
 		q := d.query(0.5)
 		hits, err := s.ix.Search(q, SearchOptions{K: 10, AllGroups: true, Exact: true})
@@ -43,53 +52,66 @@ func loadBenchSet(b *testing.B, n int) *benchSet {
 		s.queries = append(s.queries, q)
 		s.exact = append(s.exact, hits)
 	}
-	benchSets[n] = s
+	benchSets[benchKey{n, skewed}] = s
 	return s
 }
 
 // BenchmarkSearch reports per-query latency percentiles, recall@10 against
-// the exact scan, and the index's memory. One op is one query.
+// the exact scan, and the index's memory. One op is one query. The paths:
+// default (what Search does with no options), quantised (the code pass
+// forced even where default would scan exactly), exact (Exact: true).
+// The data: clustered (isotropic) and skewed (anisotropic, like real
+// sentence embeddings).
 //
 //	go test -run xxx -bench Search ./internal/vecindex/
 func BenchmarkSearch(b *testing.B) {
-	for _, n := range []int{10_000, 100_000} {
-		for _, exact := range []bool{false, true} {
-			name := "quantised"
-			if exact {
-				name = "exact"
+	for _, skewed := range []bool{false, true} {
+		for _, n := range []int{10_000, 100_000} {
+			for _, path := range []string{"default", "quantised", "exact"} {
+				data := "clustered"
+				if skewed {
+					data = "skewed"
+				}
+				b.Run(fmt.Sprintf("%s/n=%d/%s", data, n, path), func(b *testing.B) {
+					benchSearch(b, loadBenchSet(b, n, skewed), path)
+				})
 			}
-			b.Run(fmt.Sprintf("n=%d/%s", n, name), func(b *testing.B) {
-				s := loadBenchSet(b, n)
-				opts := SearchOptions{K: 10, AllGroups: true, Exact: exact}
-				var rec float64
-				for i, q := range s.queries {
-					hits, _ := s.ix.Search(q, opts)
-					rec += recall(hits, s.exact[i])
-				}
-				var lat []time.Duration
-				for b.Loop() {
-					for _, q := range s.queries {
-						t0 := time.Now()
-						if _, err := s.ix.Search(q, opts); err != nil {
-							b.Fatal(err)
-						}
-						lat = append(lat, time.Since(t0))
-					}
-				}
-				slices.Sort(lat)
-				var sum time.Duration
-				for _, d := range lat {
-					sum += d
-				}
-				ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
-				b.ReportMetric(float64(sum)/float64(len(lat)), "ns/op")
-				b.ReportMetric(ms(lat[len(lat)*50/100]), "p50-ms")
-				b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
-				b.ReportMetric(rec/float64(len(s.queries)), "recall@10")
-				b.ReportMetric(float64(s.ix.MemoryBytes())/(1<<20), "MiB")
-			})
 		}
 	}
+}
+
+func benchSearch(b *testing.B, s *benchSet, path string) {
+	opts := SearchOptions{K: 10, AllGroups: true, Exact: path == "exact"}
+	if path == "quantised" {
+		s.ix.exactBelow = 0
+		defer func() { s.ix.exactBelow = exactBelow }()
+	}
+	var rec float64
+	for i, q := range s.queries {
+		hits, _ := s.ix.Search(q, opts)
+		rec += recall(hits, s.exact[i])
+	}
+	var lat []time.Duration
+	for b.Loop() {
+		for _, q := range s.queries {
+			t0 := time.Now()
+			if _, err := s.ix.Search(q, opts); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0))
+		}
+	}
+	slices.Sort(lat)
+	var sum time.Duration
+	for _, d := range lat {
+		sum += d
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	b.ReportMetric(float64(sum)/float64(len(lat)), "ns/op")
+	b.ReportMetric(ms(lat[len(lat)*50/100]), "p50-ms")
+	b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
+	b.ReportMetric(rec/float64(len(s.queries)), "recall@10")
+	b.ReportMetric(float64(s.ix.MemoryBytes())/(1<<20), "MiB")
 }
 
 // BenchmarkRowDot compares the per-row kernels on one 384-dim row that
@@ -98,8 +120,8 @@ func BenchmarkRowDot(b *testing.B) {
 	d := newDataset(1, 2, 384, 1, 1, 1)
 	stride := codeStride(384)
 	ca, cb := make([]byte, stride), make([]byte, stride)
-	quantize(ca, d.vecs[0])
-	quantize(cb, d.vecs[1])
+	quantize(ca, d.vecs[0], nil)
+	quantize(cb, d.vecs[1], nil)
 	qw := packed(cb)
 	var sink uint64
 	b.Run("codes", func(b *testing.B) {

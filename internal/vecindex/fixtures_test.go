@@ -92,9 +92,12 @@ func (d *dataset) query(noise float64) []float32 {
 
 func id(i int) string { return fmt.Sprintf("m%06d", i) }
 
+// index loads the data set. Unlike New, the index takes the quantised
+// pass at any size, so that small test indexes exercise it.
 func (d *dataset) index(tb testing.TB) *Index {
 	tb.Helper()
 	ix := New(d.dims)
+	ix.exactBelow = 0
 	ix.Grow(len(d.vecs))
 	for i, v := range d.vecs {
 		if err := ix.Upsert(id(i), d.groups[i], v); err != nil {

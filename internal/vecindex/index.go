@@ -21,6 +21,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 var (
@@ -41,17 +42,20 @@ var (
 type Index struct {
 	mu     sync.RWMutex
 	dims   int
-	stride int // code bytes per slot: dims rounded up to blockBytes
+	stride int   // code bytes per slot: dims rounded up to blockBytes
+	cuts   []int // checkpoints where a scan may drop a row, see search.go
 
-	vecs   []float32 // unit vectors, row-major
-	codes  []byte    // biased 7-bit codes, row-major, see quant.go
-	scales []float32 // per slot: max|v|/qMax
-	biases []int32   // per slot: qBias·Σq
-	groups []uint32  // per slot: dense group number, see groupOf
-	ids    []string  // per slot
+	vecs   []float32          // unit vectors, row-major
+	frest  [][maxCuts]float32 // per slot: |v| from each cut on
+	codes  []byte             // biased 7-bit codes, row-major, see quant.go
+	cmeta  []codeMeta         // per slot
+	groups []uint32           // per slot: dense group number, see groupOf
+	ids    []string           // per slot
 
 	slot    map[string]int    // id → slot
 	groupOf map[uint32]uint32 // caller's group → dense group number
+
+	exactBelow int // see the constant; tests lower it to reach the quantised pass
 }
 
 // New returns an empty index of vectors with dims components. It panics if
@@ -61,10 +65,12 @@ func New(dims int) *Index {
 		panic(fmt.Sprintf("vecindex: New(%d): dims must be positive", dims))
 	}
 	return &Index{
-		dims:    dims,
-		stride:  codeStride(dims),
-		slot:    make(map[string]int),
-		groupOf: make(map[uint32]uint32),
+		dims:       dims,
+		stride:     codeStride(dims),
+		cuts:       cutsFor(dims),
+		exactBelow: exactBelow,
+		slot:       make(map[string]int),
+		groupOf:    make(map[uint32]uint32),
 	}
 }
 
@@ -87,9 +93,9 @@ func (ix *Index) Grow(n int) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.vecs = slices.Grow(ix.vecs, n*ix.dims)
+	ix.frest = slices.Grow(ix.frest, n)
 	ix.codes = slices.Grow(ix.codes, n*ix.stride)
-	ix.scales = slices.Grow(ix.scales, n)
-	ix.biases = slices.Grow(ix.biases, n)
+	ix.cmeta = slices.Grow(ix.cmeta, n)
 	ix.groups = slices.Grow(ix.groups, n)
 	ix.ids = slices.Grow(ix.ids, n)
 }
@@ -113,16 +119,17 @@ func (ix *Index) Upsert(id string, group uint32, vec []float32) error {
 		ix.slot[id] = s
 		ix.ids = append(ix.ids, id)
 		ix.vecs = append(ix.vecs, make([]float32, ix.dims)...)
+		ix.frest = append(ix.frest, [maxCuts]float32{})
 		ix.codes = append(ix.codes, make([]byte, ix.stride)...)
-		ix.scales = append(ix.scales, 0)
-		ix.biases = append(ix.biases, 0)
+		ix.cmeta = append(ix.cmeta, codeMeta{})
 		ix.groups = append(ix.groups, 0)
 	}
 	row := ix.vecs[s*ix.dims : (s+1)*ix.dims]
 	for i, x := range vec {
 		row[i] = float32(float64(x) * inv)
 	}
-	ix.scales[s], ix.biases[s] = quantize(ix.codes[s*ix.stride:(s+1)*ix.stride], row)
+	ix.frest[s] = restNorms(row, ix.cuts)
+	ix.cmeta[s] = quantize(ix.codes[s*ix.stride:(s+1)*ix.stride], row, ix.cuts)
 	g, ok := ix.groupOf[group]
 	if !ok {
 		g = uint32(len(ix.groupOf))
@@ -145,17 +152,17 @@ func (ix *Index) Delete(id string) bool {
 	if s != last {
 		copy(ix.vecs[s*ix.dims:(s+1)*ix.dims], ix.vecs[last*ix.dims:])
 		copy(ix.codes[s*ix.stride:(s+1)*ix.stride], ix.codes[last*ix.stride:])
-		ix.scales[s] = ix.scales[last]
-		ix.biases[s] = ix.biases[last]
+		ix.frest[s] = ix.frest[last]
+		ix.cmeta[s] = ix.cmeta[last]
 		ix.groups[s] = ix.groups[last]
 		ix.ids[s] = ix.ids[last]
 		ix.slot[ix.ids[s]] = s
 	}
 	ix.ids[last] = "" // let the string be collected
 	ix.vecs = ix.vecs[:last*ix.dims]
+	ix.frest = ix.frest[:last]
 	ix.codes = ix.codes[:last*ix.stride]
-	ix.scales = ix.scales[:last]
-	ix.biases = ix.biases[:last]
+	ix.cmeta = ix.cmeta[:last]
 	ix.groups = ix.groups[:last]
 	ix.ids = ix.ids[:last]
 	return true
@@ -170,7 +177,8 @@ func (ix *Index) MemoryBytes() int {
 		stringHeader = 16
 		mapEntry     = 48 // key header, value, hash-table overhead; an estimate
 	)
-	n := cap(ix.vecs)*4 + cap(ix.codes) + cap(ix.scales)*4 + cap(ix.biases)*4 +
+	n := cap(ix.vecs)*4 + cap(ix.frest)*int(unsafe.Sizeof([maxCuts]float32{})) +
+		cap(ix.codes) + cap(ix.cmeta)*int(unsafe.Sizeof(codeMeta{})) +
 		cap(ix.groups)*4 + cap(ix.ids)*stringHeader
 	for _, id := range ix.ids {
 		n += len(id)
@@ -188,4 +196,17 @@ func invNorm(v []float32) (float64, error) {
 		return 0, ErrInvalidVector
 	}
 	return 1 / math.Sqrt(ss), nil
+}
+
+// restNorms returns |v| over v[cut:] for each cut.
+func restNorms(v []float32, cuts []int) [maxCuts]float32 {
+	var out [maxCuts]float32
+	for j, cut := range cuts {
+		var ss float64
+		for _, x := range v[cut:] {
+			ss += float64(x) * float64(x)
+		}
+		out[j] = float32(math.Sqrt(ss))
+	}
+	return out
 }

@@ -208,6 +208,7 @@ func TestSearchGroupFilter(t *testing.T) {
 	// Groups are arbitrary uint32s, not necessarily small or dense.
 	ext := func(g uint32) uint32 { return g*0x10001 + 3 }
 	ix := New(d.dims)
+	ix.exactBelow = 0
 	groupOf := make(map[string]uint32)
 	all := make(map[uint32]refSet)
 	for i, v := range d.vecs {
@@ -222,7 +223,7 @@ func TestSearchGroupFilter(t *testing.T) {
 		all[g].add(id(i), v)
 	}
 	r := rand.New(rand.NewPCG(6, 6))
-	for trial := range 60 {
+	for trial := range 40 {
 		var groups []uint32
 		allowed := make(refSet)
 		for g := range uint32(ngroups) {
@@ -435,5 +436,58 @@ func TestMemoryBytes(t *testing.T) {
 	// float32 row + codes + per-slot fields: at least 1536+384 bytes each.
 	if got, least := ix.MemoryBytes(), 1000*(384*4+384); got < least {
 		t.Fatalf("MemoryBytes = %d, want ≥ %d", got, least)
+	}
+}
+
+// The early exit at the cuts is meant to skip work, never to change an
+// answer: the candidates a scan keeps must be the same without it.
+func TestPruningChangesNothing(t *testing.T) {
+	for _, skewed := range []bool{false, true} {
+		d := newDataset(13, 5000, 384, 50, 1, 3)
+		if skewed {
+			d.skew()
+		}
+		pruned := d.index(t)
+		whole := d.index(t)
+		whole.cuts = nil
+		if len(pruned.cuts) == 0 {
+			t.Fatal("no cuts at 384 dims")
+		}
+		for range 15 {
+			q := d.query(0.5)
+			for _, opts := range []SearchOptions{
+				{K: 10, AllGroups: true},
+				{K: 10, AllGroups: true, Exact: true},
+				{K: 3, Groups: []uint32{1}, Oversample: 1},
+				{K: 50, Groups: []uint32{0, 2}, Exact: true},
+			} {
+				a, err := pruned.Search(q, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := whole.Search(q, opts)
+				if !slices.Equal(a, b) {
+					t.Fatalf("skewed=%v %+v:\npruned %v\nwhole  %v", skewed, opts, a, b)
+				}
+			}
+		}
+	}
+}
+
+func TestSmallIndexIsExact(t *testing.T) {
+	d := newDataset(14, 3000, 384, 30, 1, 1)
+	ix := New(d.dims)
+	for i, v := range d.vecs {
+		if err := ix.Upsert(id(i), 0, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 20 {
+		q := d.query(0.5)
+		a, _ := ix.Search(q, SearchOptions{K: 10, AllGroups: true, Oversample: 1})
+		b, _ := ix.Search(q, SearchOptions{K: 10, AllGroups: true, Exact: true})
+		if !slices.Equal(a, b) {
+			t.Fatalf("default %v\nexact   %v", a, b)
+		}
 	}
 }

@@ -40,10 +40,16 @@ func codeStride(dims int) int {
 	return (dims + blockBytes - 1) / blockBytes * blockBytes
 }
 
+// codeMeta is what a scan needs about one row of codes besides the codes.
+type codeMeta struct {
+	scale float32            // max|v|/qMax, so that v ≈ q·scale
+	bias  [maxCuts + 1]int32 // qBias·Σq over the codes before cut j; the last is the whole row
+	rest  [maxCuts]float32   // |q| over the codes from cut j on
+}
+
 // quantize writes the biased codes of v (already unit length) into dst
-// (len = codeStride) and returns the scale (max|v|/qMax, so that
-// v ≈ q*scale) and the slot's bias term qBias·Σq.
-func quantize(dst []byte, v []float32) (scale float32, bias int32) {
+// (len = codeStride) and returns the row's codeMeta for the given cuts.
+func quantize(dst []byte, v []float32, cuts []int) codeMeta {
 	var m float32
 	for _, x := range v {
 		m = max(m, float32(math.Abs(float64(x))))
@@ -51,18 +57,35 @@ func quantize(dst []byte, v []float32) (scale float32, bias int32) {
 	for i := range dst {
 		dst[i] = qBias
 	}
+	var meta codeMeta
 	if m == 0 {
-		return 0, 0
+		return meta
 	}
 	inv := qMax / float64(m)
-	var sum int32
 	for i, x := range v {
 		q := int32(math.Round(float64(x) * inv))
-		q = min(max(q, -qMax), qMax)
-		dst[i] = byte(q + qBias)
-		sum += q
+		dst[i] = byte(min(max(q, -qMax), qMax) + qBias)
 	}
-	return m / qMax, qBias * sum
+	meta.scale = m / qMax
+	var sum int32
+	for i, c := range dst {
+		for j, cut := range cuts {
+			if i == cut {
+				meta.bias[j] = qBias * sum
+			}
+		}
+		sum += int32(c) - qBias
+	}
+	meta.bias[maxCuts] = qBias * sum
+	for j, cut := range cuts {
+		var ss float64
+		for _, c := range dst[cut:] {
+			q := float64(int(c) - qBias)
+			ss += q * q
+		}
+		meta.rest[j] = float32(math.Sqrt(ss))
+	}
+	return meta
 }
 
 // packQuery turns codes (len = stride, a multiple of blockBytes) into the

@@ -74,16 +74,66 @@ func TestQuantizedScoreApproximatesDot(t *testing.T) {
 	for i := 1; i < len(d.vecs); i++ {
 		a, b := d.vecs[0], d.vecs[i]
 		ca, cb := make([]byte, stride), make([]byte, stride)
-		sa, ba := quantize(ca, a)
-		sb, bb := quantize(cb, b)
-		dq := int64(dotCodes(ca, packed(cb))) - int64(ba) - int64(bb) - qBias*qBias*int64(stride)
-		approx := float64(dq) * float64(sa) * float64(sb)
+		ma := quantize(ca, a, nil)
+		mb := quantize(cb, b, nil)
+		dq := int64(dotCodes(ca, packed(cb))) - int64(ma.bias[maxCuts]) - int64(mb.bias[maxCuts]) - qBias*qBias*int64(stride)
+		approx := float64(dq) * float64(ma.scale) * float64(mb.scale)
 		var exact float64
 		for j := range a {
 			exact += float64(a[j]) * float64(b[j])
 		}
 		if math.Abs(approx-exact) > 0.02 {
 			t.Fatalf("vector %d: quantised dot %.4f, exact %.4f", i, approx, exact)
+		}
+	}
+}
+
+func TestQuantizeMeta(t *testing.T) {
+	for _, dims := range []int{5, 127, 128, 300, 384, 1000} {
+		d := newDataset(uint64(dims), 5, dims, 2, 1, 1)
+		cuts := cutsFor(dims)
+		if dims >= 128 && len(cuts) == 0 {
+			t.Fatalf("dims %d: no cuts", dims)
+		}
+		for j, c := range cuts {
+			if c%blockBytes != 0 || c <= 0 || c >= dims || (j > 0 && c <= cuts[j-1]) {
+				t.Fatalf("dims %d: bad cuts %v", dims, cuts)
+			}
+		}
+		for _, v := range d.vecs {
+			codes := make([]byte, codeStride(dims))
+			m := quantize(codes, v, cuts)
+			q := make([]int, len(codes))
+			for i, c := range codes {
+				q[i] = int(c) - qBias
+				if c < 1 || c > 2*qMax+1 || (i >= dims && q[i] != 0) {
+					t.Fatalf("dims %d: code %d at %d", dims, c, i)
+				}
+			}
+			for i := range v {
+				if e := math.Abs(float64(q[i])*float64(m.scale) - float64(v[i])); e > float64(m.scale)/2+1e-7 {
+					t.Fatalf("dims %d: component %d off by %g, scale %g", dims, i, e, m.scale)
+				}
+			}
+			prefix := func(n int) (sum int, rest float64) {
+				for i, x := range q {
+					if i < n {
+						sum += x
+					} else {
+						rest += float64(x * x)
+					}
+				}
+				return sum, math.Sqrt(rest)
+			}
+			for j, c := range cuts {
+				sum, rest := prefix(c)
+				if int(m.bias[j]) != qBias*sum || math.Abs(float64(m.rest[j])-rest) > 1e-3 {
+					t.Fatalf("dims %d cut %d: bias %d rest %v, want %d %v", dims, c, m.bias[j], m.rest[j], qBias*sum, rest)
+				}
+			}
+			if sum, _ := prefix(len(q)); int(m.bias[maxCuts]) != qBias*sum {
+				t.Fatalf("dims %d: total bias %d, want %d", dims, m.bias[maxCuts], qBias*sum)
+			}
 		}
 	}
 }
