@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/trove-memory/trove/internal/lock"
@@ -100,6 +101,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s := &Store{path: abs, opts: opts, prepared: map[string]*sql.Stmt{}, reqs: make(chan *writeReq), quit: make(chan struct{}), done: make(chan struct{})}
 	if s.lock, err = lock.Open(abs+".lock", opts.Command); err != nil {
+		if werr := unix.Access(filepath.Dir(abs), unix.W_OK); werr != nil {
+			return nil, fmt.Errorf("store directory %s is read-only (%v), and trove needs %s.lock there: make the directory writable, or copy the store to a writable directory and point --db or TROVE_DB at the copy: %w",
+				filepath.Dir(abs), werr, filepath.Base(abs), err)
+		}
 		return nil, err
 	}
 	if s.wdb, err = sql.Open("sqlite", dsn(abs, opts, false)); err != nil {
@@ -124,7 +129,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.rdb.Close()
 		s.wdb.Close()
 		s.lock.Close()
-		return nil, err
+		return nil, explainDisk(abs, err, true)
 	}
 	go s.writer()
 	return s, nil
@@ -138,7 +143,7 @@ func checkFile(path string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("open store %s: %w", path, err)
+		return fmt.Errorf("cannot read store %s: %w: give this user read and write access to it (chmod u+rw), or point --db or TROVE_DB at another path", path, err)
 	}
 	defer f.Close()
 	head := make([]byte, 16)
@@ -147,7 +152,7 @@ func checkFile(path string) error {
 		return nil // empty file: SQLite initialises it
 	}
 	if n < 16 || string(head) != "SQLite format 3\x00" {
-		return fmt.Errorf("%w: %s is not a trove store (not an SQLite database): point --db at another path", memory.ErrInvalid, path)
+		return fmt.Errorf("%w: %s is not a trove store (it is not an SQLite database; trove leaves it untouched): point --db or TROVE_DB at a trove store, or at a new path to start one", memory.ErrInvalid, path)
 	}
 	return nil
 }

@@ -5,7 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
@@ -89,7 +95,7 @@ func (s *Store) commitGroup(group []*writeReq) {
 	}
 	// Requests that arrived while we waited for the lock ride along.
 	group = s.gather(group)
-	err = s.runGroup(group)
+	err = explainDisk(s.path, s.runGroup(group), false)
 	g.Release()
 	if err != nil {
 		finish(group, err)
@@ -143,15 +149,22 @@ func (s *Store) runGroup(group []*writeReq) error {
 		if len(group) == 1 {
 			// Alone in the transaction: no savepoint needed (and none is
 			// cheaper: FTS5 flushes its pending index at every savepoint).
-			if results[i] = t.run(r.fn); results[i] != nil {
+			if results[i] = explainDisk(s.path, t.run(r.fn), false); results[i] != nil {
 				r.done <- results[i]
 				return nil // the deferred Rollback undoes it
 			}
 			continue
 		}
-		results[i] = t.runSavepoint(r.fn)
+		results[i] = explainDisk(s.path, t.runSavepoint(r.fn), false)
 	}
 	if err := sqlTx.Commit(); err != nil {
+		// A full disk inside one caller's savepoint can end the whole
+		// transaction; its plain explanation beats "no transaction is active".
+		for _, r := range results {
+			if de := (*diskError)(nil); errors.As(r, &de) {
+				return de
+			}
+		}
 		return fmt.Errorf("commit write: %w", err)
 	}
 	for i, r := range group {
@@ -201,4 +214,70 @@ func (t *tx) run(fn func(store.Tx) error) error {
 		return err
 	}
 	return t.syncFTS()
+}
+
+// diskError is an SQLite error the user can fix outside trove (a read-only
+// file or directory, a full disk), told in plain words with what to do.
+// It unwraps to the SQLite error.
+type diskError struct {
+	msg string
+	err error
+}
+
+func (e *diskError) Error() string { return e.msg }
+func (e *diskError) Unwrap() error { return e.err }
+
+// explainDisk turns SQLite's "attempt to write a readonly database (8)",
+// "unable to open database file (14)", "database or disk is full (13)"
+// and "disk I/O error (778)" into what happened to the store at path and
+// what to do; other errors (nil included) pass unchanged. SQLite rolls a
+// failed transaction back, so the message can promise that earlier writes
+// are safe. opening is true for errors from Open, where the only writes
+// are the schema migrations.
+func explainDisk(path string, err error, opening bool) error {
+	var se *msqlite.Error
+	if err == nil || !errors.As(err, &se) {
+		return err
+	}
+	var de *diskError
+	if errors.As(err, &de) {
+		return err
+	}
+	dir := filepath.Dir(path)
+	cause := err.Error()
+	verb, notSaved := "write", "this write was not saved; earlier writes are safe"
+	if opening {
+		verb, notSaved = "open", "the store was not changed"
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
+		if werr := unix.Access(dir, unix.W_OK); werr != nil {
+			return &diskError{err: err, msg: fmt.Sprintf("store directory %s is read-only (%v; %s): trove creates %s-wal and %s-shm beside the store, even to read it: make the directory writable, or copy the store to a writable directory and point --db or TROVE_DB at the copy",
+				dir, werr, cause, filepath.Base(path), filepath.Base(path))}
+		}
+		if _, serr := os.Stat(path); serr == nil {
+			if werr := unix.Access(path, unix.W_OK); werr != nil && opening {
+				return &diskError{err: err, msg: fmt.Sprintf("store file %s is read-only (%v; %s), and this trove must first create or upgrade its schema: make it writable (chmod u+w, or chattr -i if it is immutable) for one run of trove, or copy it and point --db or TROVE_DB at the copy",
+					path, werr, cause)}
+			} else if werr != nil {
+				return &diskError{err: err, msg: fmt.Sprintf("store file %s is read-only (%v; %s): reads work, writes do not: make it writable (chmod u+w, or chattr -i if it is immutable), or copy it and point --db or TROVE_DB at the copy; %s",
+					path, werr, cause, notSaved)}
+			}
+		}
+		for _, side := range []string{path + "-wal", path + "-shm"} {
+			if _, serr := os.Stat(side); serr == nil {
+				if werr := unix.Access(side, unix.W_OK); werr != nil {
+					return &diskError{err: err, msg: fmt.Sprintf("%s beside the store is read-only (%v; %s): make it writable like the store file (another user may own it)", side, werr, cause)}
+				}
+			}
+		}
+		return err
+	case sqlite3.SQLITE_FULL:
+		return &diskError{err: err, msg: fmt.Sprintf("the disk holding %s is full (%s): free some space there, or move the store with --db or TROVE_DB, and run the command again; %s",
+			path, cause, notSaved)}
+	case sqlite3.SQLITE_IOERR:
+		return &diskError{err: err, msg: fmt.Sprintf("could not %s the store %s (%s): the disk may be full, a file size limit (ulimit -f) reached, or the disk failing: check free space (df) and the system log, then run the command again; %s",
+			verb, path, cause, notSaved)}
+	}
+	return err
 }
