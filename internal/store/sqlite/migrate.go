@@ -102,11 +102,15 @@ func (s *Store) userVersion(ctx context.Context) (int, error) {
 }
 
 func (s *Store) newerError(ctx context.Context, v int) error {
-	by := "a newer trove"
+	by, need := "a newer trove", "a newer trove"
 	var w string
-	if err := s.rdb.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = 'schema_written_by'").Scan(&w); err == nil && w != "" {
+	err := s.rdb.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = 'schema_written_by'").Scan(&w)
+	if err == nil && w != "" {
 		by = "trove " + w
+		if w != s.opts.Version { // else the record cannot tell us which version is needed
+			need = "trove " + w + " or newer"
+		}
 	}
-	return fmt.Errorf("%w: %s has schema version %d (written by %s); this trove %s writes schema %d: install %s or newer to write to it",
-		memory.ErrStoreNewer, s.path, v, by, s.opts.Version, SchemaVersion(), strings.TrimPrefix(by, "a newer "))
+	return fmt.Errorf("%w: %s has schema version %d (written by %s); this trove %s writes schema %d, so it can read the store but not write to it: install %s to write",
+		memory.ErrStoreNewer, s.path, v, by, s.opts.Version, SchemaVersion(), need)
 }
