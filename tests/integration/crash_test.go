@@ -1,12 +1,16 @@
 package integration
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -150,4 +154,52 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 	if len(acked) == 0 {
 		t.Fatal("no store was acknowledged: the test proved nothing")
 	}
+}
+
+// A writer waiting for the lock gets it as soon as the holder is SIGKILLed:
+// the kernel releases the dead holder's lock. The figure (kill → the
+// waiter's transaction starts) is logged, not asserted; -long repeats it 50
+// times and logs p50/max.
+func TestNextWriterAfterKill(t *testing.T) {
+	e := newEnv(t)
+	e.ok("store", "first row")
+	var delays []time.Duration
+	for range kills() {
+		holder := exec.Command(os.Args[0], "-test.run=^$")
+		holder.Env = e.environ("TROVE_TEST_HELPER=hold-lock")
+		hout, _ := holder.StdoutPipe()
+		if err := holder.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if line, _ := bufio.NewReader(hout).ReadString('\n'); strings.TrimSpace(line) != "holding" {
+			t.Fatalf("holder: %q", line)
+		}
+		waiter := exec.Command(os.Args[0], "-test.run=^$")
+		waiter.Env = e.environ("TROVE_TEST_HELPER=wait-lock")
+		wout, _ := waiter.StdoutPipe()
+		waiter.Stderr = os.Stderr
+		if err := waiter.Start(); err != nil {
+			t.Fatal(err)
+		}
+		r := bufio.NewReader(wout)
+		if line, _ := r.ReadString('\n'); strings.TrimSpace(line) != "waiting" {
+			t.Fatalf("waiter: %q", line)
+		}
+		time.Sleep(100 * time.Millisecond) // the waiter is blocked in the kernel now
+		killed := time.Now()
+		_ = holder.Process.Signal(syscall.SIGKILL)
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("waiter never got the lock: %v", err)
+		}
+		ns, _ := strconv.ParseInt(strings.TrimSpace(line), 10, 64)
+		delays = append(delays, time.Unix(0, ns).Sub(killed))
+		if err := waiter.Wait(); err != nil {
+			t.Fatalf("waiter: %v", err)
+		}
+		_ = holder.Wait()
+	}
+	slices.Sort(delays)
+	t.Logf("kill → next writer's transaction starts: p50 %s, max %s over %d kills", delays[len(delays)/2], delays[len(delays)-1], len(delays))
+	e.checkStore()
 }

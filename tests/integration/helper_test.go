@@ -43,6 +43,27 @@ func runHelper(name string) int {
 	if name == "live-writer" {
 		return liveWriter(db)
 	}
+	if name == "wait-lock" {
+		// Wait for the write lock (held by another process), and print the
+		// instant our transaction starts.
+		s, err := sqlite.Open(context.Background(), db, sqlite.Options{Command: "wait-lock helper"})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer s.Close()
+		fmt.Println("waiting")
+		err = s.Write(context.Background(), memory.Owner(), func(tx store.Tx) error {
+			fmt.Println(time.Now().UnixNano())
+			m := memory.Memory{Text: "written by the next writer after a kill"}
+			return tx.Insert(&m)
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return 0
+	}
 	fmt.Fprintln(os.Stderr, "unknown helper", name)
 	return 2
 }
