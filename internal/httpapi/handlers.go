@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/trove-memory/trove/internal/capture"
 	"github.com/trove-memory/trove/internal/service"
@@ -219,10 +221,22 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	} else {
 		return &bodyError{http.StatusUnsupportedMediaType, service.Invalid("Content-Type is missing: send application/json")}
 	}
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(body)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var big *http.MaxBytesError
+	if errors.As(err, &big) {
+		return &bodyError{http.StatusRequestEntityTooLarge, service.Invalid("request body is over %d bytes: send less at a time", MaxBodyBytes)}
+	}
+	if err != nil {
+		return service.Invalid("request body could not be read: %v", err)
+	}
+	// encoding/json would silently turn invalid UTF-8 into U+FFFD and store
+	// a text the caller never sent; refuse it like the CLI and import do.
+	if !utf8.Valid(raw) {
+		return service.Invalid("request body is not valid UTF-8: re-encode the text as UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(dst)
+	err = dec.Decode(dst)
 	if err == nil && dec.More() {
 		err = errors.New("extra data")
 	}
@@ -236,10 +250,7 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	}
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	var big *http.MaxBytesError
 	switch {
-	case errors.As(err, &big):
-		return &bodyError{http.StatusRequestEntityTooLarge, service.Invalid("request body is over %d bytes: send less at a time", MaxBodyBytes)}
 	case errors.Is(err, io.EOF):
 		return service.Invalid("request body is empty: send a JSON object")
 	case errors.Is(err, io.ErrUnexpectedEOF):
