@@ -256,13 +256,13 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return service.Invalid("request body is cut short: send a whole JSON object")
 	case errors.As(err, &syn):
-		return service.Invalid("request body is not valid JSON (at byte %d): %s", syn.Offset, syn.Error())
+		return service.Invalid("request body is not valid JSON (at byte %d): %s: send one JSON object, with quoted strings", syn.Offset, syn.Error())
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
 			return service.Invalid("request body must be a JSON object, not %s", typ.Value)
 		}
-		return service.Invalid("field %q: want %s, got %s", field, kind(typ.Type.String()), typ.Value)
+		return service.Invalid("field %q: want %s, got %s: send the field as a JSON %s", field, kind(typ.Type.String()), typ.Value, kind(typ.Type.String()))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return service.Invalid("unknown field %s: see the API reference for this route's fields", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	case err.Error() == "extra data":

@@ -166,7 +166,21 @@ func decodeReply(raw []byte, v any) error {
 	}
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
-		return fmt.Errorf("reply has an unexpected shape: %w", err)
+		// Name the JSON field and type, not Go's struct types: the user
+		// needs to see which part of the reply was wrong.
+		return &shapeError{field: typeErr.Field, value: typeErr.Value, err: err}
 	}
 	return fmt.Errorf("reply is not valid JSON: %w", err)
 }
+
+// shapeError is a reply whose JSON has a field of the wrong type.
+type shapeError struct {
+	field, value string
+	err          error
+}
+
+func (e *shapeError) Error() string {
+	return fmt.Sprintf("reply has an unexpected shape (field %q is a JSON %s): check that the base URL points at an OpenAI-compatible endpoint", e.field, e.value)
+}
+
+func (e *shapeError) Unwrap() error { return e.err }
