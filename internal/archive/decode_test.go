@@ -43,7 +43,7 @@ func TestDecodeRowErrors(t *testing.T) {
 		{"importance boolean", `{"id":"b","text":"t","importance":true}`, "line 2: importance must be a number, got a boolean (true)"},
 		{"text as number", `{"id":"b","text":42}`, "line 2: text must be a string, got a number (42)"},
 		{"id as number", `{"id":7,"text":"t"}`, "line 2: id must be a string, got a number (7)"},
-		{"id with space", `{"id":"b c","text":"t"}`, `line 2: id "b c" contains a space or control character: fix the id, or remove it`},
+		{"id with space", `{"id":"b c","text":"t"}`, `line 2: id "b c" contains a space or control character: ids are printable text without spaces: fix the id, or remove it`},
 		{"id too long", `{"id":"` + strings.Repeat("i", 129) + `","text":"t"}`, "line 2: id is 129 bytes, over the 128-byte limit"},
 		{"created_at as string", `{"id":"b","text":"t","created_at":"1700000000000"}`, `line 2: created_at must be a number, got the string "1700000000000" (write it without quotes): use unix milliseconds`},
 		{"created_at negative", `{"id":"b","text":"t","created_at":-5}`, "line 2: created_at -5 is negative: use unix milliseconds"},

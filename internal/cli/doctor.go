@@ -127,9 +127,12 @@ func printReport(w io.Writer, rep doctor.Report) {
 	}
 }
 
-func plural(n int, word string) string {
+func plural(n int, word string) string { return pluralWord(n, word, word+"s") }
+
+// pluralWord writes "1 memory" or "3 memories".
+func pluralWord(n int, one, many string) string {
 	if n == 1 {
-		return "1 " + word
+		return "1 " + one
 	}
-	return fmt.Sprintf("%d %ss", n, word)
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -80,7 +80,7 @@ func newImportCommand(a *app) *cobra.Command {
 				}
 			}
 			if rep.Failed > 0 {
-				return withHint(fmt.Errorf("%d rows failed to import (listed above; the other rows are in)", rep.Failed),
+				return withHint(fmt.Errorf("%s failed to import (listed above; the other rows are in)", plural(rep.Failed, "row")),
 					"fix those rows and import the file again: rows already imported are skipped")
 			}
 			return nil

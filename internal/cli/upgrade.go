@@ -86,7 +86,7 @@ func newUpgradeCommand(a *app) *cobra.Command {
 			case err != nil:
 				return err
 			case len(rep.Errors) > 0:
-				return withHint(fmt.Errorf("%d memories could not be upgraded (listed above); they are unchanged", len(rep.Errors)),
+				return withHint(fmt.Errorf("%s could not be upgraded (listed above); unchanged", pluralWord(len(rep.Errors), "memory", "memories")),
 					"run trove upgrade again later; use --no-llm if the LLM keeps failing")
 			}
 			return nil

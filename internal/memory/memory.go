@@ -133,7 +133,7 @@ func ValidateID(id string) error {
 	}
 	for _, r := range id {
 		if r < 0x21 || r == 0x7f {
-			return Invalidf("id %q contains a space or control character", id)
+			return Invalidf("id %q contains a space or control character: ids are printable text without spaces", id)
 		}
 	}
 	return nil

@@ -195,7 +195,7 @@ func testBadInputShared(t *testing.T) {
 		{name: "import/text-over-limit", want: "line 1: text is 32769 bytes, over the 32768-byte limit: split it into smaller memories", run: importFile(e, "big.jsonl", `{"id":"imp-big","text":"`+big+`"}`+"\n")},
 		{name: "import/unknown-category", want: `line 1: category "bogus" is unknown: use one of preference, fact, decision, entity, reflection, other`, run: importFile(e, "c.jsonl", `{"id":"imp-c","text":"cat","category":"bogus"}`+"\n")},
 		{name: "import/malformed-scope", want: `line 1: scope "agent:" has an empty name: ` + scopeHelp, run: importFile(e, "s.jsonl", `{"id":"imp-s","text":"scope","scope":"agent:"}`+"\n")},
-		{name: "import/sql-id", want: `line 1: id "` + sqlInjection + `" contains a space or control character: fix the id, or remove it to give the row a new one`,
+		{name: "import/sql-id", want: `line 1: id "` + sqlInjection + `" contains a space or control character: ids are printable text without spaces: fix the id, or remove it to give the row a new one`,
 			run: importFile(e, "q.jsonl", `{"id":"`+sqlInjection+`","text":"sql"}`+"\n")},
 		{name: "import/sql-scope", want: `line 1: scope "` + sqlInjection + `" is malformed`, run: importFile(e, "qs.jsonl", `{"id":"imp-qs","text":"sql","scope":"`+sqlInjection+`"}`+"\n")},
 
@@ -303,7 +303,7 @@ func testBadInputLLM(t *testing.T) {
 		{name: "429-retry-after-then-ok", replies: []llmReply{{status: 429, header: map[string]string{"Retry-After": "1"}, raw: `{"error":{"message":"rate limited"}}`}, {content: good}}, upgraded: 1, calls: 2, minDur: time.Second,
 			want: "upgraded 1, fallbacks 0, merged 0, requeued 0, skipped 0, errors 0"},
 		{name: "500-forever", replies: []llmReply{{status: 500, raw: `{"error":{"message":"internal error"}}`}}, fails: true,
-			want: "legacy-1: LLM call failed, row left as it was (a rerun retries it): llm chat: HTTP 500: internal error (gave up after 4 attempts; the provider is failing, try again later)\nerror: 1 memories could not be upgraded (listed above); they are unchanged\ntry: run trove upgrade again later; use --no-llm if the LLM keeps failing"},
+			want: "legacy-1: LLM call failed, row left as it was (a rerun retries it): llm chat: HTTP 500: internal error (gave up after 4 attempts; the provider is failing, try again later)\nerror: 1 memory could not be upgraded (listed above); unchanged\ntry: run trove upgrade again later; use --no-llm if the LLM keeps failing"},
 		{name: "hang-past-timeout", replies: []llmReply{{hang: true}}, env: []string{"TROVE_LLM_TIMEOUT=300ms"}, fails: true,
 			want: "legacy-1: LLM call failed, row left as it was (a rerun retries it): llm chat: no reply within 300ms (gave up after 4 attempts; the server did not answer in time; check BaseURL or raise the timeout)"},
 	}
