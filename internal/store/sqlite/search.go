@@ -25,11 +25,16 @@ func (s *Store) SearchText(ctx context.Context, acc memory.Access, f store.Filte
 	if k <= 0 || len(phrases)+len(tokens) == 0 {
 		return nil, nil
 	}
-	tokens, err := s.pruneCommon(ctx, phrases, tokens)
+	tokens, allCommon, err := s.pruneCommon(ctx, phrases, tokens)
 	if err != nil {
 		return nil, err
 	}
 	q := ftsQuery(phrases, tokens)
+	if allCommon && len(tokens) > 1 {
+		// Every word is common: rows must have both of the two rarest, or
+		// ranking would visit most of the store.
+		q = strings.ReplaceAll(q, " OR ", " AND ")
+	}
 	// "+m." keeps SQLite from scanning by the scope index: the join must
 	// start from the few ranked rowids.
 	where, args := filterClauseOf("+m.", acc, f)
@@ -56,11 +61,11 @@ func (s *Store) SearchText(ctx context.Context, acc memory.Access, f store.Filte
 // only): p50 16 ms → 5 ms per query.
 const commonDocs = 2000
 
-// pruneCommon drops very common tokens, keeping at least the two rarest
-// when nothing else would remain.
-func (s *Store) pruneCommon(ctx context.Context, phrases, tokens []string) ([]string, error) {
+// pruneCommon drops very common tokens, keeping the two rarest (and
+// reporting allCommon) when nothing else would remain.
+func (s *Store) pruneCommon(ctx context.Context, phrases, tokens []string) (kept []string, allCommon bool, err error) {
 	if len(tokens) < 2 && len(phrases) == 0 {
-		return tokens, nil
+		return tokens, false, nil
 	}
 	args := make([]any, len(tokens))
 	for i, t := range tokens {
@@ -68,7 +73,7 @@ func (s *Store) pruneCommon(ctx context.Context, phrases, tokens []string) ([]st
 	}
 	rows, err := s.rdb.QueryContext(ctx, "SELECT term, doc FROM memories_fts_vocab WHERE term IN ("+placeholders(len(tokens))+")", args...)
 	if err != nil {
-		return nil, fmt.Errorf("text search: %w", err)
+		return nil, false, fmt.Errorf("text search: %w", err)
 	}
 	defer rows.Close()
 	df := map[string]int{}
@@ -76,14 +81,14 @@ func (s *Store) pruneCommon(ctx context.Context, phrases, tokens []string) ([]st
 		var t string
 		var n int
 		if err := rows.Scan(&t, &n); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		df[t] = n
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var kept, common []string
+	var common []string
 	for _, t := range tokens {
 		if df[t] > commonDocs {
 			common = append(common, t)
@@ -93,9 +98,9 @@ func (s *Store) pruneCommon(ctx context.Context, phrases, tokens []string) ([]st
 	}
 	if len(kept)+len(phrases) == 0 {
 		slices.SortFunc(common, func(a, b string) int { return df[a] - df[b] })
-		kept = common[:min(2, len(common))]
+		return common[:min(2, len(common))], true, nil
 	}
-	return kept, nil
+	return kept, false, nil
 }
 
 func (s *Store) searchWindow(ctx context.Context, q, where string, args []any, window, k int) ([]store.TextHit, int, error) {
