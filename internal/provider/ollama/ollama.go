@@ -41,27 +41,20 @@ type Config struct {
 	MaxInputChars int
 }
 
+// defaults are Ollama's values for zero Config fields.
+var defaults = openaicompat.Defaults{Provider: Provider, BaseURL: DefaultBaseURL, Model: DefaultModel,
+	MaxInputChars: DefaultMaxInputChars, KeyRequired: false}
+
 func (c Config) withDefaults() Config {
-	if c.BaseURL == "" {
-		c.BaseURL = DefaultBaseURL
-	}
+	c.Config, c.MaxInputChars = defaults.Apply(c.Config, c.MaxInputChars)
 	if base := strings.TrimRight(c.BaseURL, "/"); !strings.HasSuffix(base, "/v1") {
 		c.BaseURL = base + "/v1"
-	}
-	if c.Model == "" {
-		c.Model = DefaultModel
-	}
-	if c.Provider == "" {
-		c.Provider = Provider
-	}
-	if c.MaxInputChars == 0 {
-		c.MaxInputChars = DefaultMaxInputChars
 	}
 	return c
 }
 
 // Validate reports every invalid field after defaults are applied.
-func (c Config) Validate() error { return c.withDefaults().Config.Validate() }
+func (c Config) Validate() error { return defaults.Validate(c.withDefaults().Config) }
 
 // Embedder embeds with Ollama. It is safe for concurrent use.
 type Embedder struct {

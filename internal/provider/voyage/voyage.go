@@ -17,8 +17,6 @@ package voyage
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/provider/openaicompat"
@@ -57,42 +55,18 @@ type Config struct {
 	MaxInputChars int
 }
 
+// defaults are Voyage's values for zero Config fields.
+var defaults = openaicompat.Defaults{Provider: Provider, BaseURL: DefaultBaseURL, Model: DefaultModel,
+	MaxInputChars: DefaultMaxInputChars, KeyRequired: true, BatchSize: DefaultBatchSize}
+
 func (c Config) withDefaults() Config {
-	if c.BaseURL == "" {
-		c.BaseURL = DefaultBaseURL
-	}
-	if c.Model == "" {
-		c.Model = DefaultModel
-	}
-	if c.Provider == "" {
-		c.Provider = Provider
-	}
-	if c.BatchSize == 0 {
-		c.BatchSize = DefaultBatchSize
-	}
-	if c.MaxInputChars == 0 {
-		c.MaxInputChars = DefaultMaxInputChars
-	}
+	c.Config, c.MaxInputChars = defaults.Apply(c.Config, c.MaxInputChars)
 	return c
 }
 
 // Validate reports every invalid field after defaults are applied. The API
 // key is required when BaseURL is Voyage's own.
-func (c Config) Validate() error {
-	c = c.withDefaults()
-	var errs []error
-	if err := c.Config.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if c.APIKey == "" && c.BaseURL == DefaultBaseURL {
-		keyName := c.KeyName
-		if keyName == "" {
-			keyName = "the API key"
-		}
-		errs = append(errs, fmt.Errorf("voyage: APIKey is required for %s (set %s)", DefaultBaseURL, keyName))
-	}
-	return errors.Join(errs...)
-}
+func (c Config) Validate() error { return defaults.Validate(c.withDefaults().Config) }
 
 // Embedder embeds with Voyage. It is safe for concurrent use.
 type Embedder struct {
