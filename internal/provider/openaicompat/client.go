@@ -65,28 +65,9 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// post sends body and returns the reply body of the first successful
-// attempt. Failures are *APIError, except a cancelled ctx, which is
-// returned wrapped so errors.Is(err, context.Canceled) holds.
+// post sends body with the default retry rule and hints (see postWith).
 func (c *client) post(ctx context.Context, body []byte) ([]byte, error) {
-	attempts := 1 + c.cfg.MaxRetries
-	for attempt := 1; ; attempt++ {
-		reply, err := c.attempt(ctx, body)
-		if err == nil {
-			return reply, nil
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s %s: %w (during attempt %d)", c.cfg.Provider, c.op, ctx.Err(), attempt)
-		}
-		if !err.retry || attempt >= attempts {
-			err.Attempts = attempt
-			err.Hint = c.hint(err)
-			return nil, err
-		}
-		if serr := c.sleep(ctx, c.backoff(attempt, err.RetryAfter)); serr != nil {
-			return nil, fmt.Errorf("%s %s: %w while waiting to retry (attempt %d: %s)", c.cfg.Provider, c.op, serr, attempt, err.Message)
-		}
-	}
+	return c.postWith(ctx, body, (*APIError).Retryable, c.hint)
 }
 
 // backoff is the delay after the given failed attempt: the server's

@@ -50,48 +50,15 @@ func (e *Embedder) Info() embedding.Info {
 // Vectors are L2-normalised (OpenAI's already are; some local servers'
 // are not), so a dot product is a cosine whichever server produced them.
 func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
-	out := make([][]float32, 0, len(texts))
-	size := e.c.cfg.BatchSize
-	for start := 0; start < len(texts); start += size {
-		end := min(start+size, len(texts))
-		vecs, err := e.embedBatch(ctx, texts[start:end])
-		if err != nil {
-			if len(texts) > size {
-				err = fmt.Errorf("inputs %d-%d of %d: %w", start, end-1, len(texts), err)
-			}
-			return nil, redactErr(err, e.c.cfg.APIKey)
-		}
-		out = append(out, vecs...)
-	}
-	return out, nil
+	return e.embedWith(ctx, texts, func(batch []string) any {
+		return embeddingsRequest{Model: e.c.cfg.Model, Input: batch, Dimensions: e.c.cfg.Dimensions}
+	})
 }
 
 type embeddingsRequest struct {
 	Model      string   `json:"model"`
 	Input      []string `json:"input"`
 	Dimensions int      `json:"dimensions,omitempty"`
-}
-
-func (e *Embedder) embedBatch(ctx context.Context, texts []string) ([][]float32, error) {
-	body, err := json.Marshal(embeddingsRequest{Model: e.c.cfg.Model, Input: texts, Dimensions: e.c.cfg.Dimensions})
-	if err != nil {
-		return nil, fmt.Errorf("%s embeddings: encoding request: %w", e.c.cfg.Provider, err)
-	}
-	raw, err := e.c.post(ctx, body)
-	if err != nil {
-		return nil, err
-	}
-	vecs, err := parseEmbeddings(raw, len(texts))
-	if err != nil {
-		return nil, fmt.Errorf("%s embeddings: %w", e.c.cfg.Provider, err)
-	}
-	if err := e.checkDims(vecs); err != nil {
-		return nil, fmt.Errorf("%s embeddings: %w", e.c.cfg.Provider, err)
-	}
-	for _, v := range vecs {
-		embedding.Normalize(v)
-	}
-	return vecs, nil
 }
 
 // checkDims validates vecs and holds every reply to the length of the first

@@ -141,8 +141,10 @@ func (e *Endpoint) hint(err *APIError) string {
 	return e.c.hint(err)
 }
 
-// postWith is post with the retry decision and hint supplied by the
-// caller. (post is postWith(ctx, body, (*APIError).Retryable, c.hint).)
+// postWith sends body with retries, the retry decision and hint supplied by
+// the caller (post uses the defaults). It returns the reply body of the
+// first successful attempt. Failures are *APIError, except a cancelled ctx,
+// which is returned wrapped so errors.Is(err, context.Canceled) holds.
 func (c *client) postWith(ctx context.Context, body []byte, retry func(*APIError) bool, hint func(*APIError) string) ([]byte, error) {
 	attempts := 1 + c.cfg.MaxRetries
 	for attempt := 1; ; attempt++ {
@@ -244,8 +246,8 @@ func (t *TaskEmbedder) EmbedQuery(ctx context.Context, texts []string) ([][]floa
 // Info reports the provider, model and dimensions, as Embedder.Info does.
 func (t *TaskEmbedder) Info() embedding.Info { return t.e.Info() }
 
-// embedWith is Embed with the request body made by build. (Embed is
-// embedWith with an embeddingsRequest.)
+// embedWith embeds texts in batches of BatchSize, each request body made by
+// build (Embed builds the OpenAI shape).
 func (e *Embedder) embedWith(ctx context.Context, texts []string, build func([]string) any) ([][]float32, error) {
 	out := make([][]float32, 0, len(texts))
 	size := e.c.cfg.BatchSize
