@@ -160,7 +160,6 @@ func (s *Service) Update(ctx context.Context, c Caller, in UpdateInput) (Memory,
 		if f.ExpectedRevision != 0 && m.Revision != f.ExpectedRevision {
 			return &memory.ConflictError{ID: id, Expected: f.ExpectedRevision, Actual: m.Revision}
 		}
-		m.Vector = nil // keep the stored vector unless the text changes
 		if f.Text != nil {
 			m.Text, m.Vector = *f.Text, vec
 		}

@@ -69,7 +69,6 @@ func patchOne(tx Tx, p Patch) error {
 	if p.ExpectedRevision != 0 && m.Revision != p.ExpectedRevision {
 		return &memory.ConflictError{ID: p.ID, Expected: p.ExpectedRevision, Actual: m.Revision}
 	}
-	m.Vector = nil // keep the stored vector unless Apply sets one
 	if err := p.Apply(&m); err != nil {
 		return err
 	}

@@ -53,7 +53,8 @@ const MinPrefix = 8
 // Tx is what a Write function may do. All calls are scope-checked against
 // the access given to Write.
 type Tx interface {
-	// Get reads the row as it is inside this transaction.
+	// Get reads the row as it is inside this transaction, without its
+	// vector (Update keeps the stored vector when m.Vector is nil).
 	Get(id string) (memory.Memory, error)
 	// Insert adds m. Empty ID gets a new UUID; zero timestamps get now;
 	// revision 0 becomes 1 (an imported revision is kept). On success m

@@ -385,7 +385,6 @@ func (r *run) commit(ctx context.Context, batch []*item) error {
 			default:
 				outcomes[i] = applied
 			}
-			cur.Vector = nil // unchanged: the text is the same
 			apply(&cur, it.enr, now)
 			if err := tx.Update(&cur); err != nil {
 				return err

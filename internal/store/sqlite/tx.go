@@ -85,7 +85,6 @@ const (
 		format = ?, metadata = ?, vector = coalesce(?, vector), seq = ?
 		WHERE id = ? AND revision = ?`
 	sqlCurrent = "SELECT rid, scope, revision FROM memories WHERE id = ?"
-	sqlRid     = "SELECT rid FROM memories WHERE id = ?"
 	sqlFTSDrop = "DELETE FROM memories_fts WHERE rowid IN (SELECT value FROM json_each(?))"
 	sqlFTSAdd  = `INSERT INTO memories_fts(rowid, text, l0, l1, l2)
 		SELECT rid, trove_fts(text),
@@ -95,12 +94,12 @@ const (
 		FROM memories WHERE rid IN (SELECT value FROM json_each(?))`
 	sqlDelete    = "DELETE FROM memories WHERE id = ?"
 	sqlTombstone = `INSERT INTO tombstones(id, seq) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq`
-	sqlGetAll    = "SELECT " + colsVec + " FROM memories WHERE id = ? AND 1=1"
+	sqlGetAll    = "SELECT " + cols + " FROM memories WHERE id = ? AND 1=1" // tx.Get as the owner
 )
 
 // prepareWrites prepares the fixed write statements on the writer connection.
 func (s *Store) prepareWrites(ctx context.Context) error {
-	for _, q := range []string{sqlInsert, sqlUpdate, sqlCurrent, sqlRid, sqlDelete, sqlTombstone, sqlGetAll, sqlFTSDrop, sqlFTSAdd} {
+	for _, q := range []string{sqlInsert, sqlUpdate, sqlCurrent, sqlDelete, sqlTombstone, sqlGetAll, sqlFTSDrop, sqlFTSAdd} {
 		st, err := s.wdb.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("prepare write statements: %w", err)
@@ -111,9 +110,11 @@ func (s *Store) prepareWrites(ctx context.Context) error {
 }
 
 func (t *tx) Get(id string) (memory.Memory, error) {
+	// No vector: nothing under the lock needs it (Update keeps the stored
+	// one when m.Vector is nil), and decoding it would lengthen the hold.
 	where, args := scopeClause(t.acc, nil)
-	row := t.queryRow("SELECT "+colsVec+" FROM memories WHERE id = ? AND "+where, append([]any{id}, args...)...)
-	m, err := scanMemory(row, true)
+	row := t.queryRow("SELECT "+cols+" FROM memories WHERE id = ? AND "+where, append([]any{id}, args...)...)
+	m, err := scanMemory(row, false)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, &memory.NotFoundError{ID: id}
 	}
