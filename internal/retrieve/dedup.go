@@ -3,6 +3,8 @@ package retrieve
 import (
 	"fmt"
 	"math"
+
+	"github.com/viterin/vek/vek32"
 )
 
 // demoteDuplicates keeps near-identical memories from filling the top of
@@ -54,26 +56,11 @@ func vectorCosine(a, b []float32) (float64, bool) {
 	if len(a) != len(b) || len(a) == 0 {
 		return 0, false
 	}
-	// float32 accumulation, 4 lanes: this runs for every pair of top
-	// candidates, so it is on the search path.
-	var dot, na, nb [4]float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		for j := range 4 {
-			x, y := a[i+j], b[i+j]
-			dot[j] += x * y
-			na[j] += x * x
-			nb[j] += y * y
-		}
-	}
-	for ; i < len(a); i++ {
-		dot[0] += a[i] * b[i]
-		na[0] += a[i] * a[i]
-		nb[0] += b[i] * b[i]
-	}
-	d := float64(dot[0] + dot[1] + dot[2] + dot[3])
-	n1 := float64(na[0] + na[1] + na[2] + na[3])
-	n2 := float64(nb[0] + nb[1] + nb[2] + nb[3])
+	// vek's SIMD dot: this runs for every pair of top candidates, so it is
+	// on the search path.
+	d := float64(vek32.Dot(a, b))
+	n1 := float64(vek32.Dot(a, a))
+	n2 := float64(vek32.Dot(b, b))
 	if n1 == 0 || n2 == 0 {
 		return 0, false
 	}

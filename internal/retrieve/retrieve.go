@@ -70,23 +70,28 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 	}
 
 	// Candidates: vector and BM25 at the same time.
+	// Each side also loads its own rows (through the caller's access once
+	// more: the SQL enforces scopes on this path too), so that reading
+	// them overlaps as well.
 	var vecHits []vecindex.Hit
 	var textHits []store.TextHit
+	var vecRows, textRows []memory.Memory
 	var vecErr, textErr error
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if !r.opts.DisableVector {
-			vecHits, vecErr = r.vectorCandidates(ctx, eff, req.Categories, q)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		if !r.opts.DisableBM25 {
-			textHits, textErr = r.st.SearchText(ctx, eff, store.Filter{Categories: req.Categories}, q, r.opts.BM25K)
-		}
-	}()
+	if !r.opts.DisableVector {
+		wg.Go(func() {
+			if vecHits, vecErr = r.vectorCandidates(ctx, eff, req.Categories, q); vecErr == nil {
+				vecRows, vecErr = r.st.GetMany(ctx, eff, idsOf(vecHits, func(h vecindex.Hit) string { return h.ID }))
+			}
+		})
+	}
+	if !r.opts.DisableBM25 {
+		wg.Go(func() {
+			if textHits, textErr = r.st.SearchText(ctx, eff, store.Filter{Categories: req.Categories}, q, r.opts.BM25K); textErr == nil {
+				textRows, textErr = r.st.GetMany(ctx, eff, idsOf(textHits, func(h store.TextHit) string { return h.ID }))
+			}
+		})
+	}
 	wg.Wait()
 	if ctx.Err() != nil {
 		return resp, ctx.Err()
@@ -100,10 +105,7 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 		resp.Warnings = append(resp.Warnings, fmt.Sprintf("text search unavailable (%v): results come from vector search only", textErr))
 	}
 
-	cands, err := r.collect(ctx, eff, vecHits, textHits)
-	if err != nil {
-		return resp, err
-	}
+	cands := r.collect(vecHits, textHits, vecRows, textRows)
 	debug := req.Debug
 	switch r.opts.Fusion {
 	case FusionRRF:
@@ -223,17 +225,25 @@ func (r *Retriever) sync(ctx context.Context) error {
 	return nil
 }
 
-// collect merges the two candidate lists and loads the rows (through the
-// caller's access once more: the SQL enforces scopes on this path too).
-func (r *Retriever) collect(ctx context.Context, eff memory.Access, vh []vecindex.Hit, th []store.TextHit) ([]*candidate, error) {
+func idsOf[H any](hits []H, id func(H) string) []string {
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = id(h)
+	}
+	return ids
+}
+
+// collect merges the two candidate lists and their rows. A hit whose row
+// is gone (deleted since the index or FTS saw it) is left out.
+func (r *Retriever) collect(vh []vecindex.Hit, th []store.TextHit, rows ...[]memory.Memory) []*candidate {
 	by := map[string]*candidate{}
-	var ids []string
+	var order []*candidate
 	get := func(id string) *candidate {
 		c, ok := by[id]
 		if !ok {
 			c = &candidate{}
 			by[id] = c
-			ids = append(ids, id)
+			order = append(order, c)
 		}
 		return c
 	}
@@ -245,23 +255,27 @@ func (r *Retriever) collect(ctx context.Context, eff memory.Access, vh []vecinde
 		b := bm25Score(h.Score)
 		get(h.ID).bm25 = &b
 	}
-	ms, err := r.st.GetMany(ctx, eff, ids)
-	if err != nil {
-		return nil, err
+	for _, ms := range rows {
+		for _, m := range ms {
+			if c := by[m.ID]; c != nil && c.mem.ID == "" {
+				c.mem = m
+			}
+		}
 	}
-	out := make([]*candidate, 0, len(ms))
 	r.mu.Lock()
 	ix := r.ix
 	r.mu.Unlock()
-	for _, m := range ms {
-		c := by[m.ID]
-		c.mem = m
+	out := make([]*candidate, 0, len(order))
+	for _, c := range order {
+		if c.mem.ID == "" {
+			continue
+		}
 		if ix != nil {
-			c.vec, _ = ix.Vector(m.ID)
+			c.vec, _ = ix.Vector(c.mem.ID)
 		}
 		out = append(out, c)
 	}
-	return out, nil
+	return out
 }
 
 // rerank sends the best fused candidates to the cross-encoder and blends;

@@ -16,7 +16,22 @@ import (
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
 	"github.com/trove-memory/trove/internal/store/sqlite"
+	"github.com/trove-memory/trove/internal/vecindex"
 )
+
+// overlap is the share of want's ids that got has.
+func overlap(got, want []vecindex.Hit) float64 {
+	if len(want) == 0 {
+		return 1
+	}
+	n := 0
+	for _, w := range want {
+		if slices.ContainsFunc(got, func(g vecindex.Hit) bool { return g.ID == w.ID }) {
+			n++
+		}
+	}
+	return float64(n) / float64(len(want))
+}
 
 // precomputed answers query embeddings from a table, so the benchmark
 // measures search, not the embedding call.
@@ -133,6 +148,24 @@ func BenchmarkHybridSearch(b *testing.B) {
 			b.ReportMetric(p99, "p99-ms")
 			b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "heap-MB")
 			b.ReportMetric(float64(r.ix.MemoryBytes())/(1<<20), "index-MB")
+			// The vector index alone, and how often its quantised passes
+			// find the exact top 10.
+			groups := r.groupsFor(acc, nil)
+			var rec float64
+			var ixLat []time.Duration
+			for _, q := range queries {
+				start := time.Now()
+				got, err := r.ix.Search(pre[q], vecindex.SearchOptions{K: 10, Groups: groups})
+				ixLat = append(ixLat, time.Since(start))
+				if err != nil {
+					b.Fatal(err)
+				}
+				want, _ := r.ix.Search(pre[q], vecindex.SearchOptions{K: 10, Groups: groups, Exact: true})
+				rec += overlap(got, want)
+			}
+			slices.Sort(ixLat)
+			b.ReportMetric(float64(ixLat[len(ixLat)/2].Microseconds())/1000, "index-p50-ms")
+			b.ReportMetric(rec/float64(len(queries)), "index-recall@10")
 			// The two candidate sources alone, to see where the time goes.
 			vr := New(st, pre, nil, Options{DisableBM25: true})
 			vr.Search(ctx, acc, Request{Query: queries[0]})

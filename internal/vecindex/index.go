@@ -43,19 +43,22 @@ type Index struct {
 	mu     sync.RWMutex
 	dims   int
 	stride int   // code bytes per slot: dims rounded up to blockBytes
+	twords int   // uint64 words per ternary bitplane, see ternary.go
 	cuts   []int // checkpoints where a scan may drop a row, see search.go
 
 	vecs   []float32          // unit vectors, row-major
 	frest  [][maxCuts]float32 // per slot: |v| from each cut on
 	codes  []byte             // biased 7-bit codes, row-major, see quant.go
 	cmeta  []codeMeta         // per slot
+	tcodes []uint64           // ternary codes, 2·twords words per slot, see ternary.go
 	groups []uint32           // per slot: dense group number, see groupOf
 	ids    []string           // per slot
 
 	slot    map[string]int    // id → slot
 	groupOf map[uint32]uint32 // caller's group → dense group number
 
-	exactBelow int // see the constant; tests lower it to reach the quantised pass
+	exactBelow   int // see the constant; tests lower it to reach the quantised pass
+	prefilterMin int // see the constant; tests lower it to reach the ternary pass
 }
 
 // New returns an empty index of vectors with dims components. It panics if
@@ -65,12 +68,14 @@ func New(dims int) *Index {
 		panic(fmt.Sprintf("vecindex: New(%d): dims must be positive", dims))
 	}
 	return &Index{
-		dims:       dims,
-		stride:     codeStride(dims),
-		cuts:       cutsFor(dims),
-		exactBelow: exactBelow,
-		slot:       make(map[string]int),
-		groupOf:    make(map[uint32]uint32),
+		dims:         dims,
+		stride:       codeStride(dims),
+		twords:       ternaryWords(dims),
+		cuts:         cutsFor(dims),
+		exactBelow:   exactBelow,
+		prefilterMin: prefilterMin,
+		slot:         make(map[string]int),
+		groupOf:      make(map[uint32]uint32),
 	}
 }
 
@@ -96,6 +101,7 @@ func (ix *Index) Grow(n int) {
 	ix.frest = slices.Grow(ix.frest, n)
 	ix.codes = slices.Grow(ix.codes, n*ix.stride)
 	ix.cmeta = slices.Grow(ix.cmeta, n)
+	ix.tcodes = slices.Grow(ix.tcodes, n*2*ix.twords)
 	ix.groups = slices.Grow(ix.groups, n)
 	ix.ids = slices.Grow(ix.ids, n)
 }
@@ -122,6 +128,7 @@ func (ix *Index) Upsert(id string, group uint32, vec []float32) error {
 		ix.frest = append(ix.frest, [maxCuts]float32{})
 		ix.codes = append(ix.codes, make([]byte, ix.stride)...)
 		ix.cmeta = append(ix.cmeta, codeMeta{})
+		ix.tcodes = append(ix.tcodes, make([]uint64, 2*ix.twords)...)
 		ix.groups = append(ix.groups, 0)
 	}
 	row := ix.vecs[s*ix.dims : (s+1)*ix.dims]
@@ -130,6 +137,7 @@ func (ix *Index) Upsert(id string, group uint32, vec []float32) error {
 	}
 	ix.frest[s] = restNorms(row, ix.cuts)
 	ix.cmeta[s] = quantize(ix.codes[s*ix.stride:(s+1)*ix.stride], row, ix.cuts)
+	encodeTernary(ix.tcodes[s*2*ix.twords:(s+1)*2*ix.twords], row)
 	g, ok := ix.groupOf[group]
 	if !ok {
 		g = uint32(len(ix.groupOf))
@@ -154,6 +162,7 @@ func (ix *Index) Delete(id string) bool {
 		copy(ix.codes[s*ix.stride:(s+1)*ix.stride], ix.codes[last*ix.stride:])
 		ix.frest[s] = ix.frest[last]
 		ix.cmeta[s] = ix.cmeta[last]
+		copy(ix.tcodes[s*2*ix.twords:(s+1)*2*ix.twords], ix.tcodes[last*2*ix.twords:])
 		ix.groups[s] = ix.groups[last]
 		ix.ids[s] = ix.ids[last]
 		ix.slot[ix.ids[s]] = s
@@ -163,6 +172,7 @@ func (ix *Index) Delete(id string) bool {
 	ix.frest = ix.frest[:last]
 	ix.codes = ix.codes[:last*ix.stride]
 	ix.cmeta = ix.cmeta[:last]
+	ix.tcodes = ix.tcodes[:last*2*ix.twords]
 	ix.groups = ix.groups[:last]
 	ix.ids = ix.ids[:last]
 	return true
@@ -178,7 +188,7 @@ func (ix *Index) MemoryBytes() int {
 		mapEntry     = 48 // key header, value, hash-table overhead; an estimate
 	)
 	n := cap(ix.vecs)*4 + cap(ix.frest)*int(unsafe.Sizeof([maxCuts]float32{})) +
-		cap(ix.codes) + cap(ix.cmeta)*int(unsafe.Sizeof(codeMeta{})) +
+		cap(ix.codes) + cap(ix.cmeta)*int(unsafe.Sizeof(codeMeta{})) + cap(ix.tcodes)*8 +
 		cap(ix.groups)*4 + cap(ix.ids)*stringHeader
 	for _, id := range ix.ids {
 		n += len(id)

@@ -23,6 +23,11 @@ const (
 	// is as fast as the plain-Go pass over codes (measured at 10k×384:
 	// 0.5-0.7 ms exact vs 0.7-1.2 ms quantised).
 	exactBelow = 20_000
+	// A quantised search hands the 7-bit pass the best n/prefilterShare
+	// rows of the ternary pass, at least prefilterMin (see ternary.go and
+	// DESIGN.md for the recall each count buys).
+	prefilterShare = 32
+	prefilterMin   = 2000
 )
 
 // Hit is one search result.
@@ -90,11 +95,16 @@ func (ix *Index) Search(q []float32, opts SearchOptions) ([]Hit, error) {
 		qrest := restNorms(qn, ix.cuts)
 		found = ix.scan(k, allow, func(lo, hi int, h *topK) { ix.scanExact(lo, hi, qn, &qrest, allow, h) })
 	} else {
+		qt := make([]uint64, 2*ix.twords)
+		encodeTernary(qt, qn)
+		slots := ix.prefilter(qt, allow, max(cands, ix.prefilterMin, n/prefilterShare))
 		qc := make([]byte, ix.stride)
 		qm := quantize(qc, qn, ix.cuts)
 		qw := make([]uint64, ix.stride/4)
 		packQuery(qw, qc)
-		found = ix.scan(cands, allow, func(lo, hi int, h *topK) { ix.scanCodes(lo, hi, qw, &qm, allow, h) })
+		h := topK{k: cands, ids: ix.ids, items: make([]cand, 0, cands)}
+		ix.scanCodes(slots, qw, &qm, &h)
+		found = h.items
 	}
 	// Final scores come from one float32 dot over the whole row, so a
 	// vector's score does not depend on which path found it.
@@ -191,10 +201,11 @@ func cutsFor(dims int) []int {
 	return cuts
 }
 
-// scanCodes ranks slots [lo, hi) by their approximate score from the codes:
-// Σ q·q' times the slot's scale. The query's own scale is a positive
-// constant, left out because it does not change the order.
-func (ix *Index) scanCodes(lo, hi int, qw []uint64, qm *codeMeta, allow []uint64, h *topK) {
+// scanCodes ranks the given slots (already filtered by group) by their
+// approximate score from the codes: Σ q·q' times the slot's scale. The
+// query's own scale is a positive constant, left out because it does not
+// change the order.
+func (ix *Index) scanCodes(slots []int32, qw []uint64, qm *codeMeta, h *topK) {
 	stride, cuts := ix.stride, ix.cuts
 	// The parts of the biased dot that depend only on the query, per cut.
 	var qconst [maxCuts + 1]int64
@@ -202,16 +213,11 @@ func (ix *Index) scanCodes(lo, hi int, qw []uint64, qm *codeMeta, allow []uint64
 		qconst[j] = int64(qm.bias[j]) + qBias*qBias*int64(cut)
 	}
 	qconst[maxCuts] = int64(qm.bias[maxCuts]) + qBias*qBias*int64(stride)
-	codes, meta, groups := ix.codes, ix.cmeta[:hi], ix.groups[:hi]
+	codes, meta := ix.codes, ix.cmeta
 	thr := h.threshold()
 rows:
-	for s := lo; s < hi; s++ {
-		if allow != nil {
-			g := groups[s]
-			if allow[g/64]&(1<<(g%64)) == 0 {
-				continue
-			}
-		}
+	for _, s32 := range slots {
+		s := int(s32)
 		row := codes[s*stride : (s+1)*stride]
 		m := &meta[s]
 		var dot int64

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -18,32 +19,32 @@ var _ store.Searcher = (*Store)(nil)
 // migration 1: text and L0 count fully, L1 and L2 less, so smart rows are
 // not favoured for saying a thing twice). The FTS table is ranked alone,
 // then the best rowids are joined with the rows and filtered by scope; if
-// the filter leaves fewer than k, the window doubles. Ranking inside FTS5
+// the filter leaves fewer than k, the window widens. Ranking inside FTS5
 // first avoids reading a row for every match of a common word.
+//
+// FTS5 scores every row that matches any query term (a few µs each here),
+// so the query is planned first: see planText.
 func (s *Store) SearchText(ctx context.Context, acc memory.Access, f store.Filter, query string, k int) ([]store.TextHit, error) {
 	phrases, tokens := ftsTerms(query)
 	if k <= 0 || len(phrases)+len(tokens) == 0 {
 		return nil, nil
 	}
-	tokens, allCommon, err := s.pruneCommon(ctx, phrases, tokens)
+	plan, err := s.planText(ctx, phrases, tokens)
 	if err != nil {
 		return nil, err
-	}
-	q := ftsQuery(phrases, tokens)
-	if allCommon && len(tokens) > 1 {
-		// Every word is common: rows must have both of the two rarest, or
-		// ranking would visit most of the store.
-		q = strings.ReplaceAll(q, " OR ", " AND ")
 	}
 	// "+m." keeps SQLite from scanning by the scope index: the join must
 	// start from the few ranked rowids.
 	where, args := filterClauseOf("+m.", acc, f)
+	if !plan.ranked {
+		return s.searchRecent(ctx, plan, where, args, k)
+	}
 	window := k
 	if where != "1=1" {
 		window = 8 * k
 	}
 	for {
-		hits, matched, err := s.searchWindow(ctx, q, where, args, window, k)
+		hits, matched, err := s.searchWindow(ctx, plan.match, where, args, window, k)
 		if err != nil {
 			return nil, err
 		}
@@ -54,53 +55,181 @@ func (s *Store) SearchText(ctx context.Context, acc memory.Access, f store.Filte
 	}
 }
 
-// commonDocs is the document count above which a query word is left out,
-// when the query has other terms: such a word is in so many rows that it
-// barely changes the ranking (low IDF), yet scoring it means visiting every
-// one of those rows. Measured at 10k rows (BenchmarkHybridSearch, BM25
-// only): p50 16 ms → 5 ms per query.
-const commonDocs = 2000
+// commonDocs is the document count above which a query word is left out
+// when the query has rarer terms: such a word barely changes the ranking
+// (low IDF), yet scoring it means visiting every one of its rows.
+// rankBudget bounds the rows a ranked query visits: words are taken
+// rarest first while their document counts add up to no more than it
+// (the rarest is always taken). Measured at 100k rows (zipfian words):
+// FTS5 ranks 3-5 µs a row, and a budget of 1,500 rows left a p99 of
+// 7.6 ms for the text half alone.
+const (
+	commonDocs = 2000
+	rankBudget = 600
+)
 
-// pruneCommon drops very common tokens, keeping the two rarest (and
-// reporting allCommon) when nothing else would remain.
-func (s *Store) pruneCommon(ctx context.Context, phrases, tokens []string) (kept []string, allCommon bool, err error) {
+// textPlan is how one text query runs: an FTS5 expression, ranked by bm25
+// or (when every word is common) matched newest first with one score.
+type textPlan struct {
+	match  string
+	ranked bool
+	score  float64 // for unranked plans: the score every hit gets
+}
+
+// planText leaves out the words that would cost the most and rank the
+// least. Phrases (the tokens of one identifier such as ERR_CONN_RESET)
+// are always kept: they are what exact-identifier queries are about.
+//
+// When every word is common (each in more than commonDocs rows), bm25
+// would have to visit most of the store and would tell its rows apart
+// by little (FTS5's IDF of a word in half the rows is zero). Then rows
+// must contain the two rarest words, newest first (more words would make
+// matches so sparse that finding k means reading every posting), and all
+// get the score bm25 gives a row with each word once at average length,
+// so fusion sees a weak, even lexical signal, not an arbitrary ranking.
+func (s *Store) planText(ctx context.Context, phrases, tokens []string) (textPlan, error) {
 	if len(tokens) < 2 && len(phrases) == 0 {
-		return tokens, false, nil
+		return textPlan{match: ftsQuery(phrases, tokens), ranked: true}, nil
 	}
-	args := make([]any, len(tokens))
-	for i, t := range tokens {
-		args[i] = t
-	}
-	rows, err := s.rdb.QueryContext(ctx, "SELECT term, doc FROM memories_fts_vocab WHERE term IN ("+placeholders(len(tokens))+")", args...)
+	st, err := s.docFreqs(ctx, tokens)
 	if err != nil {
-		return nil, false, fmt.Errorf("text search: %w", err)
+		return textPlan{}, err
+	}
+	byDocs := slices.Clone(tokens)
+	slices.SortStableFunc(byDocs, func(a, b string) int { return st.df[a] - st.df[b] })
+	var kept []string
+	visited := 0
+	for _, t := range byDocs {
+		d := st.df[t]
+		if d > commonDocs || (len(kept) > 0 && visited+d > rankBudget) {
+			break
+		}
+		kept = append(kept, t)
+		visited += d
+	}
+	if len(kept)+len(phrases) > 0 {
+		// Keep the query's word order: it is what a reader of --debug sees.
+		kept = slices.DeleteFunc(slices.Clone(tokens), func(t string) bool { return !slices.Contains(kept, t) })
+		return textPlan{match: ftsQuery(phrases, kept), ranked: true}, nil
+	}
+	rarest := byDocs[:min(2, len(byDocs))]
+	var score float64
+	for _, t := range rarest {
+		score += bm25IDF(st.rows, st.df[t])
+	}
+	return textPlan{match: strings.ReplaceAll(ftsQuery(nil, rarest), " OR ", " AND "), score: score}, nil
+}
+
+// bm25IDF is FTS5's IDF of a word in docs of rows rows (floored at 1e-6,
+// as FTS5 does, so a word in most rows still counts a little).
+func bm25IDF(rows, docs int) float64 {
+	return max(math.Log((float64(rows)-float64(docs)+0.5)/(float64(docs)+0.5)), 1e-6)
+}
+
+// searchRecent runs an unranked plan: the newest k matching rows that pass
+// the filter, each with the plan's score.
+func (s *Store) searchRecent(ctx context.Context, plan textPlan, where string, args []any, k int) ([]store.TextHit, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.id FROM memories_fts f JOIN memories m ON m.rid = f.rowid
+		WHERE f.memories_fts MATCH ? AND `+where+` ORDER BY f.rowid DESC LIMIT ?`, append(append([]any{plan.match}, args...), k)...)
+	if err != nil {
+		return nil, fmt.Errorf("text search: %w", err)
 	}
 	defer rows.Close()
-	df := map[string]int{}
+	var hits []store.TextHit
 	for rows.Next() {
-		var t string
-		var n int
-		if err := rows.Scan(&t, &n); err != nil {
-			return nil, false, err
+		h := store.TextHit{Score: plan.score}
+		if err := rows.Scan(&h.ID); err != nil {
+			return nil, err
 		}
-		df[t] = n
+		hits = append(hits, h)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, false, err
+		return nil, fmt.Errorf("text search: %w", err)
 	}
-	var common []string
+	return hits, nil
+}
+
+// dfMaxAge is how many commits a cached document frequency stays in use.
+// Counting a word's rows reads its whole posting list (milliseconds for a
+// word in half of 100k rows, the most expensive part of a query before the
+// cache); the counts only steer which words are left out, so a count a few
+// commits old does as well as a fresh one.
+const (
+	dfMaxAge     = 8
+	dfMaxEntries = 100_000
+)
+
+type dfEntry struct {
+	docs int
+	seq  int64
+}
+
+// termStats is what planning needs: document counts and the row count.
+type termStats struct {
+	df   map[string]int
+	rows int
+}
+
+// docFreqs returns how many rows contain each token, and how many rows
+// there are, from the cache where the count is recent enough, from the FTS
+// vocabulary (and a count of rows) otherwise.
+func (s *Store) docFreqs(ctx context.Context, tokens []string) (termStats, error) {
+	seq, err := s.ChangeSeq(ctx)
+	if err != nil {
+		return termStats{}, err
+	}
+	fresh := func(e dfEntry) bool { return seq >= e.seq && seq-e.seq <= dfMaxAge }
+	st := termStats{df: make(map[string]int, len(tokens))}
+	var missing []any
+	s.dfMu.Lock()
+	rowsKnown := fresh(s.dfRows)
+	st.rows = s.dfRows.docs
 	for _, t := range tokens {
-		if df[t] > commonDocs {
-			common = append(common, t)
+		if e, ok := s.dfCache[t]; ok && fresh(e) {
+			st.df[t] = e.docs
 		} else {
-			kept = append(kept, t)
+			missing = append(missing, t)
 		}
 	}
-	if len(kept)+len(phrases) == 0 {
-		slices.SortFunc(common, func(a, b string) int { return df[a] - df[b] })
-		return common[:min(2, len(common))], true, nil
+	s.dfMu.Unlock()
+	if len(missing) == 0 && rowsKnown {
+		return st, nil
 	}
-	return kept, false, nil
+	if !rowsKnown {
+		if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM memories").Scan(&st.rows); err != nil {
+			return termStats{}, fmt.Errorf("text search: %w", err)
+		}
+	}
+	if len(missing) > 0 {
+		rows, err := s.rdb.QueryContext(ctx, "SELECT term, doc FROM memories_fts_vocab WHERE term IN ("+placeholders(len(missing))+")", missing...)
+		if err != nil {
+			return termStats{}, fmt.Errorf("text search: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var t string
+			var n int
+			if err := rows.Scan(&t, &n); err != nil {
+				return termStats{}, err
+			}
+			st.df[t] = n
+		}
+		if err := rows.Err(); err != nil {
+			return termStats{}, err
+		}
+	}
+	s.dfMu.Lock()
+	defer s.dfMu.Unlock()
+	if s.dfCache == nil || len(s.dfCache) > dfMaxEntries {
+		s.dfCache = map[string]dfEntry{}
+	}
+	for _, t := range missing {
+		s.dfCache[t.(string)] = dfEntry{docs: st.df[t.(string)], seq: seq}
+	}
+	if !rowsKnown {
+		s.dfRows = dfEntry{docs: st.rows, seq: seq}
+	}
+	return st, nil
 }
 
 func (s *Store) searchWindow(ctx context.Context, q, where string, args []any, window, k int) ([]store.TextHit, int, error) {

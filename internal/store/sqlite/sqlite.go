@@ -63,6 +63,10 @@ type Store struct {
 	prepared map[string]*sql.Stmt // on wdb; used only by the writer goroutine
 
 	commits atomic.Int64
+
+	dfMu    sync.Mutex
+	dfCache map[string]dfEntry // document frequencies for text search, see docFreqs
+	dfRows  dfEntry            // the row count, likewise
 }
 
 var _ store.Store = (*Store)(nil)
