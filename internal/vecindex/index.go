@@ -3,9 +3,10 @@
 //
 // The store remains the source of truth: the index is loaded from it and
 // kept current by the caller (Upsert and Delete as memories change). Every
-// vector is held twice, as float32 and as 7-bit codes; a search scans the
-// codes, re-scores the best K*Oversample candidates exactly, and returns
-// exact cosine scores. Each vector carries a group, a small integer the
+// vector is held as float32, as 7-bit codes and as a 2-bit ternary code; a
+// search of a large index scans the ternary codes, re-scores the best few
+// thousand with the 7-bit codes and the best K*Oversample of those
+// exactly, and returns exact cosine scores. Each vector carries a group, a small integer the
 // caller maps scopes to, and a search only ever sees the groups it names.
 //
 //	ix := vecindex.New(384)

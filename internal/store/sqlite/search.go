@@ -122,7 +122,10 @@ func (s *Store) planText(ctx context.Context, phrases, tokens []string) (textPla
 
 // bm25IDF is FTS5's IDF of a word in docs of rows rows (floored at 1e-6,
 // as FTS5 does, so a word in most rows still counts a little).
+// The row count may be a few commits older than docs, so it is raised to
+// docs rather than let the logarithm go negative or NaN.
 func bm25IDF(rows, docs int) float64 {
+	rows = max(rows, docs)
 	return max(math.Log((float64(rows)-float64(docs)+0.5)/(float64(docs)+0.5)), 1e-6)
 }
 
@@ -182,8 +185,10 @@ func (s *Store) docFreqs(ctx context.Context, tokens []string) (termStats, error
 	st := termStats{df: make(map[string]int, len(tokens))}
 	var missing []any
 	s.dfMu.Lock()
-	rowsKnown := fresh(s.dfRows)
-	st.rows = s.dfRows.docs
+	rowsKnown := s.dfRows != nil && fresh(*s.dfRows)
+	if rowsKnown {
+		st.rows = s.dfRows.docs
+	}
 	for _, t := range tokens {
 		if e, ok := s.dfCache[t]; ok && fresh(e) {
 			st.df[t] = e.docs
@@ -227,7 +232,7 @@ func (s *Store) docFreqs(ctx context.Context, tokens []string) (termStats, error
 		s.dfCache[t.(string)] = dfEntry{docs: st.df[t.(string)], seq: seq}
 	}
 	if !rowsKnown {
-		s.dfRows = dfEntry{docs: st.rows, seq: seq}
+		s.dfRows = &dfEntry{docs: st.rows, seq: seq}
 	}
 	return st, nil
 }

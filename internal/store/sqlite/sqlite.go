@@ -66,7 +66,7 @@ type Store struct {
 
 	dfMu    sync.Mutex
 	dfCache map[string]dfEntry // document frequencies for text search, see docFreqs
-	dfRows  dfEntry            // the row count, likewise
+	dfRows  *dfEntry           // the row count, likewise; nil until read
 }
 
 var _ store.Store = (*Store)(nil)

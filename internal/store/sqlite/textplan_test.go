@@ -1,0 +1,149 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/store"
+)
+
+// putTexts stores one row per text, ids r0000.., in one write.
+func putTexts(t *testing.T, s *Store, from int, texts []string, scope memory.Scope) {
+	t.Helper()
+	ms := make([]memory.Memory, len(texts))
+	for i, text := range texts {
+		ms[i] = memory.Memory{ID: fmt.Sprintf("r%04d", from+i), Text: text, Scope: scope}
+	}
+	if _, err := store.PutMany(context.Background(), s, memory.Owner(), ms); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A ranked query takes words rarest first while their document counts fit
+// the budget; the rarest is always kept, common words are left out.
+func TestPlanTextBudget(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	defer s.Close()
+	var texts []string
+	for i := range commonDocs + 100 {
+		w := []string{"everywhere"}
+		if i < 5 {
+			w = append(w, "scarce")
+		}
+		if i < rankBudget-100 {
+			w = append(w, "plenty")
+		}
+		if i < rankBudget-50 {
+			w = append(w, "heaps")
+		}
+		texts = append(texts, strings.Join(w, " "))
+	}
+	putTexts(t, s, 0, texts, memory.GlobalScope)
+
+	for _, c := range []struct {
+		query, want string
+	}{
+		// scarce (5) + plenty (budget-100) fit; heaps would not; everywhere is common.
+		{"everywhere heaps plenty scarce", `"plenty" OR "scarce"`},
+		// The rarest word is kept even past the budget.
+		{"heaps everywhere", `"heaps"`},
+		// A phrase (one identifier) always stays.
+		{"everywhere config/prod.yaml", `"config prod yaml" OR "config" OR "prod" OR "yaml"`},
+	} {
+		phrases, tokens := ftsTerms(c.query)
+		p, err := s.planText(ctx, phrases, tokens)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.ranked || p.match != c.want {
+			t.Errorf("%q: plan %+v, want ranked %s", c.query, p, c.want)
+		}
+	}
+}
+
+// When every word is common, rows must have the two rarest, newest first,
+// each with the same score; the scope filter and k still apply.
+func TestSearchTextAllCommonWords(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	defer s.Close()
+	var texts []string
+	for i := range 2*commonDocs + 300 {
+		w := "alpha beta"
+		if i%2 == 0 {
+			w += " gamma"
+		}
+		texts = append(texts, w)
+	}
+	putTexts(t, s, 0, texts, memory.GlobalScope)
+	putTexts(t, s, len(texts), []string{"alpha beta gamma private"}, "agent:x") // newest, but out of reach
+
+	phrases, tokens := ftsTerms("alpha beta gamma")
+	p, err := s.planText(ctx, phrases, tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ranked || p.match != `"gamma" AND "alpha"` && p.match != `"gamma" AND "beta"` {
+		t.Fatalf("plan %+v, want unranked AND of gamma and one of the others", p)
+	}
+	hits, err := s.SearchText(ctx, memory.Scopes(memory.GlobalScope), store.Filter{}, "alpha beta gamma", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(texts)
+	want := []string{fmt.Sprintf("r%04d", n-2), fmt.Sprintf("r%04d", n-4), fmt.Sprintf("r%04d", n-6)}
+	if len(hits) != 3 {
+		t.Fatalf("hits %v, want %v", hits, want)
+	}
+	for i, h := range hits {
+		if h.ID != want[i] || h.Score != hits[0].Score || h.Score <= 0 {
+			t.Fatalf("hits %v, want ids %v newest first with one positive score", hits, want)
+		}
+	}
+}
+
+// Document counts are cached for dfMaxAge commits, then read again.
+func TestDocFreqsRefreshAfterCommits(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	defer s.Close()
+	putTexts(t, s, 0, []string{"zebra", "zebra", "lion"}, memory.GlobalScope)
+	st, err := s.docFreqs(ctx, []string{"zebra", "lion"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.df["zebra"] != 2 || st.df["lion"] != 1 || st.rows != 3 {
+		t.Fatalf("first read %+v", st)
+	}
+	putTexts(t, s, 3, []string{"zebra"}, memory.GlobalScope)
+	if st, _ = s.docFreqs(ctx, []string{"zebra"}); st.df["zebra"] != 2 {
+		t.Fatalf("one commit later: zebra in %d rows, want the cached 2", st.df["zebra"])
+	}
+	for i := range dfMaxAge {
+		putTexts(t, s, 10+i, []string{"zebra"}, memory.GlobalScope)
+	}
+	if st, _ = s.docFreqs(ctx, []string{"zebra"}); st.df["zebra"] != 3+dfMaxAge || st.rows != 4+dfMaxAge {
+		t.Fatalf("after %d more commits: %+v, want zebra in %d of %d rows", dfMaxAge, st, 3+dfMaxAge, 4+dfMaxAge)
+	}
+}
+
+func TestBM25IDF(t *testing.T) {
+	for _, c := range []struct {
+		rows, docs int
+		want       float64
+	}{
+		{100, 1, math.Log(99.5 / 1.5)},
+		{100, 50, 1e-6}, // a word in half the rows: floored, as FTS5 does
+		{100, 90, 1e-6},
+		{10, 50, 1e-6}, // a stale row count below the word's count
+	} {
+		if got := bm25IDF(c.rows, c.docs); math.Abs(got-c.want) > 1e-9 || math.IsNaN(got) {
+			t.Errorf("bm25IDF(%d, %d) = %v, want %v", c.rows, c.docs, got, c.want)
+		}
+	}
+}
