@@ -83,12 +83,18 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 			if vecHits, vecErr = r.vectorCandidates(ctx, eff, req.Categories, q); vecErr == nil {
 				vecRows, vecErr = r.st.GetMany(ctx, eff, idsOf(vecHits, func(h vecindex.Hit) string { return h.ID }))
 			}
+			if vecErr != nil {
+				vecHits = nil // the warning says so: no vector scores at all
+			}
 		})
 	}
 	if !r.opts.DisableBM25 {
 		wg.Go(func() {
 			if textHits, textErr = r.st.SearchText(ctx, eff, store.Filter{Categories: req.Categories}, q, r.opts.BM25K); textErr == nil {
 				textRows, textErr = r.st.GetMany(ctx, eff, idsOf(textHits, func(h store.TextHit) string { return h.ID }))
+			}
+			if textErr != nil {
+				textHits = nil
 			}
 		})
 	}

@@ -55,10 +55,12 @@ type SearchOptions struct {
 // Search returns the K vectors most similar to q by cosine, best first,
 // ties broken by ID. It fails with ErrDims or ErrInvalidVector for a bad
 // query. The scores are always exact. On an index of 20,000 vectors or
-// more, the set of hits comes from a quantised pass by default and can,
-// rarely, miss a true top-K vector whose score is very close to the K-th
-// (see DESIGN.md); Exact rules that out. Smaller indexes are always
-// searched exactly.
+// more, the set of hits comes from quantised passes by default and can
+// miss true top-K vectors whose scores are close to the K-th: measured
+// at 100k, none on dense model-like vectors (recall@10 0.99–1.00), about
+// one in ten on the sparse vectors of the hash embedder (0.90; see
+// DESIGN.md). Exact rules that out. Smaller indexes are always searched
+// exactly.
 func (ix *Index) Search(q []float32, opts SearchOptions) ([]Hit, error) {
 	if len(q) != ix.dims {
 		return nil, fmt.Errorf("%w: query has %d, want %d", ErrDims, len(q), ix.dims)

@@ -109,10 +109,9 @@ const ternaryParallelMin = 250_000
 
 var scorePool = sync.Pool{New: func() any { return new([]int32) }}
 
-// prefilter returns the slots with the best ternary scores among the
-// allowed ones: at least want of them, more only when scores tie at the
-// boundary and then in slot order, up to want. It returns every allowed
-// slot when there are no more than want.
+// prefilter returns the want slots with the best ternary scores among
+// the allowed ones (slots tied at the boundary are taken in slot order),
+// or every allowed slot when there are no more than want.
 func (ix *Index) prefilter(qt []uint64, allow []uint64, want int) []int32 {
 	n := len(ix.ids)
 	sp := scorePool.Get().(*[]int32)

@@ -97,15 +97,20 @@ func (s *Store) planText(ctx context.Context, phrases, tokens []string) (textPla
 	}
 	byDocs := slices.Clone(tokens)
 	slices.SortStableFunc(byDocs, func(a, b string) int { return st.df[a] - st.df[b] })
+	// A word in no row costs nothing and must not take the "rarest" place
+	// (a typo would otherwise leave the real words out and find nothing).
 	var kept []string
-	visited := 0
+	visited, found := 0, 0
 	for _, t := range byDocs {
 		d := st.df[t]
-		if d > commonDocs || (len(kept) > 0 && visited+d > rankBudget) {
+		if d > commonDocs || (found > 0 && visited+d > rankBudget) {
 			break
 		}
 		kept = append(kept, t)
 		visited += d
+		if d > 0 {
+			found++
+		}
 	}
 	if len(kept)+len(phrases) > 0 {
 		// Keep the query's word order: it is what a reader of --debug sees.
@@ -157,14 +162,19 @@ func (s *Store) searchRecent(ctx context.Context, plan textPlan, where string, a
 // word in half of 100k rows, the most expensive part of a query before the
 // cache); the counts only steer which words are left out, so a count a few
 // commits old does as well as a fresh one.
+// A count is also read again once the store has grown by more than
+// dfMaxGrowth rows or a sixteenth, whichever is more: one commit (an
+// import batch) can add many rows.
 const (
 	dfMaxAge     = 8
+	dfMaxGrowth  = 256
 	dfMaxEntries = 100_000
 )
 
 type dfEntry struct {
 	docs int
-	seq  int64
+	seq  int64 // meta.seq when read
+	rid  int64 // the highest row id when read
 }
 
 // termStats is what planning needs: document counts and the row count.
@@ -177,11 +187,15 @@ type termStats struct {
 // there are, from the cache where the count is recent enough, from the FTS
 // vocabulary (and a count of rows) otherwise.
 func (s *Store) docFreqs(ctx context.Context, tokens []string) (termStats, error) {
-	seq, err := s.ChangeSeq(ctx)
-	if err != nil {
-		return termStats{}, err
+	// One commit can insert any number of rows, so the highest rid (an
+	// index lookup) bounds how much the store grew since a count was read.
+	var seq, rid int64
+	if err := s.rdb.QueryRowContext(ctx, "SELECT (SELECT value FROM meta WHERE key = 'seq'), (SELECT coalesce(max(rid), 0) FROM memories)").Scan(&seq, &rid); err != nil {
+		return termStats{}, fmt.Errorf("text search: %w", err)
 	}
-	fresh := func(e dfEntry) bool { return seq >= e.seq && seq-e.seq <= dfMaxAge }
+	fresh := func(e dfEntry) bool {
+		return seq >= e.seq && seq-e.seq <= dfMaxAge && rid >= e.rid && rid-e.rid <= max(dfMaxGrowth, e.rid/16)
+	}
 	st := termStats{df: make(map[string]int, len(tokens))}
 	var missing []any
 	s.dfMu.Lock()
@@ -229,10 +243,10 @@ func (s *Store) docFreqs(ctx context.Context, tokens []string) (termStats, error
 		s.dfCache = map[string]dfEntry{}
 	}
 	for _, t := range missing {
-		s.dfCache[t.(string)] = dfEntry{docs: st.df[t.(string)], seq: seq}
+		s.dfCache[t.(string)] = dfEntry{docs: st.df[t.(string)], seq: seq, rid: rid}
 	}
 	if !rowsKnown {
-		s.dfRows = &dfEntry{docs: st.rows, seq: seq}
+		s.dfRows = &dfEntry{docs: st.rows, seq: seq, rid: rid}
 	}
 	return st, nil
 }

@@ -52,6 +52,9 @@ func TestPlanTextBudget(t *testing.T) {
 		{"everywhere heaps plenty scarce", `"plenty" OR "scarce"`},
 		// The rarest word is kept even past the budget.
 		{"heaps everywhere", `"heaps"`},
+		// A word in no row (a typo) does not take the rarest word's place.
+		{"heaps tiemout", `"heaps" OR "tiemout"`},
+		{"everywhere tiemout", `"tiemout"`},
 		// A phrase (one identifier) always stays.
 		{"everywhere config/prod.yaml", `"config prod yaml" OR "config" OR "prod" OR "yaml"`},
 	} {
@@ -129,6 +132,15 @@ func TestDocFreqsRefreshAfterCommits(t *testing.T) {
 	}
 	if st, _ = s.docFreqs(ctx, []string{"zebra"}); st.df["zebra"] != 3+dfMaxAge || st.rows != 4+dfMaxAge {
 		t.Fatalf("after %d more commits: %+v, want zebra in %d of %d rows", dfMaxAge, st, 3+dfMaxAge, 4+dfMaxAge)
+	}
+	// One commit that adds many rows makes the counts stale at once.
+	many := make([]string, dfMaxGrowth+1)
+	for i := range many {
+		many[i] = "zebra"
+	}
+	putTexts(t, s, 100, many, memory.GlobalScope)
+	if st, _ = s.docFreqs(ctx, []string{"zebra"}); st.df["zebra"] != 3+dfMaxAge+len(many) {
+		t.Fatalf("after one commit of %d rows: zebra in %d rows, want %d", len(many), st.df["zebra"], 3+dfMaxAge+len(many))
 	}
 }
 
