@@ -12,8 +12,7 @@ import (
 )
 
 const (
-	defaultOversample = 8
-	minCandidates     = 64
+	minCandidates = 64
 	// parallelMin is the number of slots below which a scan stays on the
 	// calling goroutine: under it the scan takes well under a millisecond
 	// and starting goroutines buys nothing.
@@ -48,7 +47,9 @@ type SearchOptions struct {
 	// Exact forces a full float32 scan instead of the quantised pass.
 	Exact bool
 	// Oversample sets how many candidates the quantised pass hands to exact
-	// re-scoring: K*Oversample, at least 64. Zero means 8.
+	// re-scoring: K*Oversample, at least 64. Zero means 2K+64: what decides
+	// a miss is the codes' ranking noise near the K-th score, which does not
+	// grow with K (see DESIGN.md).
 	Oversample int
 }
 
@@ -85,11 +86,10 @@ func (ix *Index) Search(q []float32, opts SearchOptions) ([]Hit, error) {
 		return nil, nil
 	}
 	k := min(opts.K, n)
-	over := opts.Oversample
-	if over <= 0 {
-		over = defaultOversample
+	cands := 2*min(k, n) + minCandidates
+	if over := opts.Oversample; over > 0 {
+		cands = max(k*min(over, n), minCandidates) // min(over, n) keeps k*over from overflowing
 	}
-	cands := max(k*min(over, n), minCandidates) // min(over, n) keeps k*over from overflowing
 	var found []cand
 	if opts.Exact || cands >= n || n < ix.exactBelow {
 		// A quantised pass that keeps every vector saves nothing, and a

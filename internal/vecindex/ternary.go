@@ -9,7 +9,7 @@ import (
 
 // Large indexes are searched in three passes, each over fewer rows and with
 // more precise numbers: ternary codes over every row (2 bits a component),
-// 7-bit codes over the best few thousand, float32 over the best K·8. The
+// 7-bit codes over the best few thousand, float32 over the best 2K+64. The
 // first pass is what makes 100k rows cheap: a row's ternary code is 96
 // bytes at 384 dimensions, a quarter of its 7-bit codes, and scoring it is
 // a dozen popcounts, so the pass reads a tenth of the memory the 7-bit scan

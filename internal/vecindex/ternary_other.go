@@ -2,6 +2,10 @@
 
 package vecindex
 
+func ternaryKernels() []string { return []string{"go"} }
+
+var ternaryKernel = "go"
+
 // ternaryScan sets out[r] to the ternary score of row r of codes (rows of
 // len(q) words) against q. len(codes) must be len(out)*len(q).
 func ternaryScan(codes, q []uint64, out []int32) {

@@ -13,10 +13,24 @@ import (
 	"github.com/trove-memory/trove/internal/embedding"
 )
 
-// The assembly scan must agree with the Go loop for every plane width.
+// withKernel runs fn with ternaryScan using kernel k.
+func withKernel(k string, fn func()) {
+	defer func(was string) { ternaryKernel = was }(ternaryKernel)
+	ternaryKernel = k
+	fn()
+}
+
+// Every assembly scan this CPU runs must agree with the Go loop for every
+// plane width (whole blocks of eight words and partial ones).
 func TestTernaryScanMatchesGo(t *testing.T) {
+	for _, k := range ternaryKernels() {
+		t.Run(k, func(t *testing.T) { withKernel(k, func() { checkTernaryScan(t) }) })
+	}
+}
+
+func checkTernaryScan(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, words := range []int{1, 2, 6, 12, 17} {
+	for _, words := range []int{1, 2, 6, 7, 8, 9, 12, 16, 17, 24} {
 		for _, rows := range []int{0, 1, 5, 64} {
 			tw := 2 * words
 			codes := make([]uint64, rows*tw)
@@ -226,11 +240,14 @@ func FuzzTernaryScan(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b, c, d, e, g uint64) {
 		codes := []uint64{a, b &^ a, c, d &^ c}
 		q := []uint64{e, g &^ e}
-		got, want := make([]int32, 2), make([]int32, 2)
-		ternaryScan(codes, q, got)
+		want := make([]int32, 2)
 		ternaryScanGo(codes, q, want)
-		if !slices.Equal(got, want) {
-			t.Fatalf("scan %v, Go %v", got, want)
+		for _, k := range ternaryKernels() {
+			got := make([]int32, 2)
+			withKernel(k, func() { ternaryScan(codes, q, got) })
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s scan %v, Go %v", k, got, want)
+			}
 		}
 	})
 }
