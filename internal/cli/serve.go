@@ -86,7 +86,20 @@ func runServe(ctx context.Context, a *app, httpAddr, tokenFile string, stdin io.
 	} else {
 		log.Warn("recall is unavailable: this build has no search pipeline")
 	}
-	svc := service.New(service.Options{Store: st, Embedder: emb, Searcher: searcher, Access: a.cfg.Access})
+	var tracker *service.AccessTracker
+	if every := a.cfg.Retrieval.AccessFlush.Duration; every > 0 && searcher != nil {
+		tracker = service.NewAccessTracker(st, service.AccessOptions{Every: every, OnError: func(err error) {
+			log.Warn("could not record which memories recall returned; will retry", "error", err.Error())
+		}})
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			defer cancel()
+			if err := tracker.Close(cctx); err != nil {
+				log.Warn("recalls since the last write were not recorded", "error", err.Error())
+			}
+		}()
+	}
+	svc := service.New(service.Options{Store: st, Embedder: emb, Searcher: searcher, Access: a.cfg.Access, Tracker: tracker})
 
 	if httpAddr == "" {
 		srv := mcpserver.New(svc, mcpserver.Options{Agent: a.agent, DrainTimeout: shutdownGrace})

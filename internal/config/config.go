@@ -69,6 +69,9 @@ type Retrieval struct {
 	BM25K    int     `json:"bm25K"`
 	Fusion   string  `json:"fusion"` // seed | rrf
 	MinScore float64 `json:"minScore"`
+	// AccessFlush is how often `trove serve` writes which memories recall
+	// returned (access_count, last_accessed_at); 0 turns recording off.
+	AccessFlush Duration `json:"accessFlush"`
 }
 
 // Configured reports whether an LLM endpoint is set.
@@ -101,6 +104,7 @@ func Defaults(getenv func(string) string) Config {
 		Synchronous: "full",
 		Embedding:   Embedding{Provider: "hash", BatchSize: 64, Timeout: Duration{30 * time.Second}},
 		LLM:         LLM{Timeout: Duration{30 * time.Second}},
+		Retrieval:   Retrieval{AccessFlush: Duration{5 * time.Second}},
 	}
 }
 
@@ -211,6 +215,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	num("TROVE_RECALL_VECTOR_K", &c.Retrieval.VectorK)
 	num("TROVE_RECALL_BM25_K", &c.Retrieval.BM25K)
 	str("TROVE_RECALL_FUSION", &c.Retrieval.Fusion)
+	dur("TROVE_RECALL_ACCESS_FLUSH", &c.Retrieval.AccessFlush)
 	return errors.Join(errs...)
 }
 
@@ -257,6 +262,9 @@ func (c Config) Validate() error {
 	case "", "seed", "rrf":
 	default:
 		errs = append(errs, fmt.Errorf("retrieval.fusion: %q: use seed or rrf (TROVE_RECALL_FUSION)", c.Retrieval.Fusion))
+	}
+	if c.Retrieval.AccessFlush.Duration < 0 {
+		errs = append(errs, fmt.Errorf("retrieval.accessFlush: %s is negative: use a duration such as 5s, or 0s to stop recording recalls (TROVE_RECALL_ACCESS_FLUSH)", c.Retrieval.AccessFlush))
 	}
 	if c.Retrieval.VectorK < 0 || c.Retrieval.BM25K < 0 || c.Retrieval.VectorK > 10000 || c.Retrieval.BM25K > 10000 {
 		errs = append(errs, errors.New("retrieval.vectorK/bm25K: use 1 to 10000 (0 for the default 50)"))

@@ -376,10 +376,20 @@ func (s *Service) Recall(ctx context.Context, c Caller, in RecallInput) (RecallO
 	out := RecallOutput{Results: make([]RecallResult, 0, len(resp.Results)), Warnings: resp.Warnings,
 		IgnoredScopes: dedupeScopes(ignored, resp.IgnoredScopes)}
 	out.Warnings = append(out.Warnings, ignoredWarning(acc, ignored, len(scopes) > 0)...)
+	ids := make([]string, 0, len(resp.Results))
 	for _, r := range resp.Results {
 		out.Results = append(out.Results, RecallResult{Memory: View(r.Memory), Score: r.Score, Sources: r.Sources})
+		ids = append(ids, r.Memory.ID)
 	}
+	s.recordAccess(ids)
 	return out, nil
+}
+
+// recordAccess notes that recall returned ids, when a tracker is set.
+func (s *Service) recordAccess(ids []string) {
+	if s.opts.Tracker != nil {
+		s.opts.Tracker.Record(ids)
+	}
 }
 
 // search calls the Searcher, or says recall is unavailable.

@@ -114,6 +114,11 @@ func (s *Service) RecallContext(ctx context.Context, c Caller, in ContextInput) 
 	if len(out.Memories) == 0 {
 		out.Reason = "no relevant memories"
 	}
+	ids := make([]string, len(out.Memories))
+	for i, m := range out.Memories {
+		ids[i] = m.ID
+	}
+	s.recordAccess(ids) // only what the agent was shown
 	return out, nil
 }
 

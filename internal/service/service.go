@@ -51,6 +51,9 @@ type Options struct {
 	Extractor capture.Extractor
 	// Clock gives the time recorded in captured memories' metadata.
 	Clock func() time.Time
+	// Tracker records what recall returns (access_count and
+	// last_accessed_at, which slow decay); nil records nothing.
+	Tracker *AccessTracker
 	// Recall-context defaults: items, characters and the time budget.
 	ContextItems  int           // default 3
 	ContextChars  int           // default 600

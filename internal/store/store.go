@@ -67,6 +67,13 @@ type Tx interface {
 	Update(m *memory.Memory) error
 	// Delete removes the row; expectedRevision 0 skips the check.
 	Delete(id string, expectedRevision int64) error
+	// Touch records that the row was recalled n more times, the last at
+	// unix-ms at: metadata access_count grows by n and last_accessed_at
+	// becomes at if that is later. It is usage, not an edit: revision,
+	// updated_at and the change sequence stay as they are, so a caller
+	// holding the row's revision (an upgrade, an update with
+	// --expected-revision) is not made to conflict by someone's recall.
+	Touch(id string, n int, at int64) error
 }
 
 // Space is the embedding model and dimensions recorded once per store.

@@ -92,14 +92,20 @@ const (
 			trove_fts(coalesce(json_extract(metadata, '$.l1_overview'), '')),
 			trove_fts(coalesce(json_extract(metadata, '$.l2_content'), ''))
 		FROM memories WHERE rid IN (SELECT value FROM json_each(?))`
-	sqlDelete    = "DELETE FROM memories WHERE id = ?"
+	sqlDelete = "DELETE FROM memories WHERE id = ?"
+	// A value of the wrong type in access_count counts as 0 rather than
+	// failing the recall that is being recorded.
+	sqlTouch = `UPDATE memories SET metadata = json_set(metadata,
+		'$.access_count', coalesce(CAST(json_extract(metadata, '$.access_count') AS INTEGER), 0) + ?,
+		'$.last_accessed_at', max(coalesce(CAST(json_extract(metadata, '$.last_accessed_at') AS INTEGER), 0), ?))
+		WHERE rid = ?`
 	sqlTombstone = `INSERT INTO tombstones(id, seq) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq`
 	sqlGetAll    = "SELECT " + cols + " FROM memories WHERE id = ? AND 1=1" // tx.Get as the owner
 )
 
 // prepareWrites prepares the fixed write statements on the writer connection.
 func (s *Store) prepareWrites(ctx context.Context) error {
-	for _, q := range []string{sqlInsert, sqlUpdate, sqlCurrent, sqlDelete, sqlTombstone, sqlGetAll, sqlFTSDrop, sqlFTSAdd} {
+	for _, q := range []string{sqlInsert, sqlUpdate, sqlCurrent, sqlDelete, sqlTombstone, sqlGetAll, sqlFTSDrop, sqlFTSAdd, sqlTouch} {
 		st, err := s.wdb.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("prepare write statements: %w", err)
@@ -206,6 +212,9 @@ func (t *tx) Update(m *memory.Memory) error {
 	if err := t.checkVector(m.Vector); err != nil {
 		return fmt.Errorf("memory %s: %w", m.ID, err)
 	}
+	if err := t.keepUsage(rid, m); err != nil {
+		return err
+	}
 	md, err := encodeMetadata(m.Metadata)
 	if err != nil {
 		return err
@@ -242,6 +251,56 @@ func (t *tx) Delete(id string, expectedRevision int64) error {
 		return fmt.Errorf("delete memory %s: %w", id, err)
 	}
 	t.ftsDrop = append(t.ftsDrop, rid)
+	return nil
+}
+
+// keepUsage carries the stored recall counters into m when they are
+// ahead of m's: Touch does not bump the revision, so m may have been read
+// before recalls were recorded, and writing it must not undo them. The
+// counters only grow.
+func (t *tx) keepUsage(rid int64, m *memory.Memory) error {
+	var count, at sql.NullInt64
+	err := t.queryRow(`SELECT CAST(json_extract(metadata, '$.access_count') AS INTEGER),
+		CAST(json_extract(metadata, '$.last_accessed_at') AS INTEGER) FROM memories WHERE rid = ?`, rid).Scan(&count, &at)
+	if err != nil {
+		return fmt.Errorf("read memory %s: %w", m.ID, err)
+	}
+	cloned := false
+	for _, f := range []struct {
+		key    string
+		stored sql.NullInt64
+	}{{memory.KeyAccessCount, count}, {memory.KeyLastAccessedAt, at}} {
+		if !f.stored.Valid {
+			continue
+		}
+		if given, ok := m.Metadata[f.key].(float64); ok && int64(given) >= f.stored.Int64 {
+			continue
+		}
+		if given, ok := m.Metadata[f.key].(int64); ok && given >= f.stored.Int64 {
+			continue
+		}
+		if given, ok := m.Metadata[f.key].(int); ok && int64(given) >= f.stored.Int64 {
+			continue
+		}
+		if !cloned {
+			m.Metadata, cloned = memory.CloneMetadata(m.Metadata), true
+		}
+		m.Metadata[f.key] = f.stored.Int64
+	}
+	return nil
+}
+
+func (t *tx) Touch(id string, n int, at int64) error {
+	if n <= 0 {
+		return memory.Invalidf("touch %s: count %d is not positive", id, n)
+	}
+	rid, _, _, err := t.current(id)
+	if err != nil {
+		return err
+	}
+	if _, err := t.exec(sqlTouch, n, at, rid); err != nil {
+		return fmt.Errorf("record recall of memory %s: %w", id, err)
+	}
 	return nil
 }
 

@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"VectorSpace", testVectorSpace},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Validation", testValidation},
+		{"Touch", testTouch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -464,5 +465,59 @@ func testValidation(t *testing.T, s store.Store) {
 	}
 	if n, _ := s.Count(ctx, memory.Owner(), store.Filter{}); n != 0 {
 		t.Fatalf("invalid rows stored: %d", n)
+	}
+}
+
+// Touch counts recalls without editing the row: revision and updated_at
+// stay, other metadata stays, last_accessed_at only moves forward, and a
+// row outside the caller's scopes is not found.
+func testTouch(t *testing.T, s store.Store) {
+	m := mem("touched", "the deploy key lives in vault")
+	m.Metadata = map[string]any{"tier": "core", "access_count": 2}
+	m = put(t, s, memory.Owner(), m)[0]
+	private := mem("private", "agent x only")
+	private.Scope = "agent:x"
+	put(t, s, memory.Owner(), private)
+
+	touch := func(acc memory.Access, id string, n int, at int64) error {
+		return s.Write(ctx, acc, func(tx store.Tx) error { return tx.Touch(id, n, at) })
+	}
+	if err := touch(memory.Owner(), m.ID, 3, 5000); err != nil {
+		t.Fatal(err)
+	}
+	if err := touch(memory.AgentAccess("y"), m.ID, 1, 4000); err != nil { // an earlier recall, recorded late
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, memory.Owner(), m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := got.Metadata["access_count"].(float64); n != 6 {
+		t.Errorf("access_count = %v, want 6", got.Metadata["access_count"])
+	}
+	if at, _ := got.Metadata["last_accessed_at"].(float64); at != 5000 {
+		t.Errorf("last_accessed_at = %v, want 5000 (never moves back)", got.Metadata["last_accessed_at"])
+	}
+	if got.Metadata["tier"] != "core" || got.Revision != m.Revision || got.UpdatedAt != m.UpdatedAt || got.Text != m.Text {
+		t.Errorf("touch edited the row: %+v, was %+v", got, m)
+	}
+	if err := touch(memory.AgentAccess("y"), "private", 1, 1); !errors.Is(err, memory.ErrNotFound) {
+		t.Errorf("touch out of scope: %v, want not found", err)
+	}
+	if err := touch(memory.Owner(), "missing", 1, 1); !errors.Is(err, memory.ErrNotFound) {
+		t.Errorf("touch of a missing row: %v, want not found", err)
+	}
+	if err := touch(memory.Owner(), m.ID, 0, 1); err == nil {
+		t.Error("touch with count 0 succeeded")
+	}
+	// An update made from the row read before the touches still succeeds,
+	// and does not undo them.
+	m.Importance = 0.9
+	if err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Update(&m) }); err != nil {
+		t.Errorf("update at the revision read before touches: %v", err)
+	}
+	got, _ = s.Get(ctx, memory.Owner(), m.ID)
+	if n, _ := got.Metadata["access_count"].(float64); n != 6 || got.Importance != 0.9 || got.Metadata["tier"] != "core" {
+		t.Errorf("after an update from an old read: %+v, want access_count 6 kept and importance 0.9", got)
 	}
 }

@@ -1,0 +1,89 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/service"
+	"github.com/trove-memory/trove/internal/store"
+)
+
+// flakyStore fails the next Write calls while failing is set.
+type flakyStore struct {
+	store.Store
+	failing atomic.Bool
+}
+
+func (f *flakyStore) Write(ctx context.Context, acc memory.Access, fn func(store.Tx) error) error {
+	if f.failing.Load() {
+		return errors.New("disk on fire")
+	}
+	return f.Store.Write(ctx, acc, fn)
+}
+
+func usage(t *testing.T, st store.Store, id string) (count, at float64, rev int64) {
+	t.Helper()
+	m, err := st.Get(ctx, memory.Owner(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count, _ = m.Metadata[memory.KeyAccessCount].(float64)
+	at, _ = m.Metadata[memory.KeyLastAccessedAt].(float64)
+	return count, at, m.Revision
+}
+
+// Recall and recall-context record what they returned; the tracker writes
+// counts and times without changing revisions, skips deleted rows, keeps
+// counts across a failed write, and writes the rest on Close.
+func TestAccessTracker(t *testing.T) {
+	now := time.UnixMilli(1_700_000_000_000)
+	var st *flakyStore
+	var tracker *service.AccessTracker
+	e := newEnv(t, func(o *service.Options) {
+		st = &flakyStore{Store: o.Store}
+		tracker = service.NewAccessTracker(st, service.AccessOptions{Every: time.Hour, Clock: func() time.Time { return now }})
+		o.Tracker = tracker
+	})
+	m := e.store(t, bot, "I prefer dark mode in every editor", "")
+	gone := e.store(t, bot, "The dark mode toggle lives under View", "")
+	_, _, rev := usage(t, e.st, m.ID)
+
+	sawGone := false
+	recall := func() {
+		t.Helper()
+		out, err := e.svc.Recall(ctx, bot, service.RecallInput{Query: "dark mode editor"})
+		if err != nil || len(out.Results) == 0 {
+			t.Fatalf("recall: %v %+v", err, out)
+		}
+		for _, r := range out.Results {
+			sawGone = sawGone || r.Memory.ID == gone.ID
+		}
+	}
+	recall()
+	recall()
+	if !sawGone {
+		t.Fatal("recall did not return the row to be deleted; the test cannot check that it is skipped")
+	}
+	if _, err := e.svc.Forget(ctx, bot, service.ForgetInput{ID: gone.ID}); err != nil {
+		t.Fatal(err)
+	}
+	st.failing.Store(true)
+	if err := tracker.Flush(ctx); err == nil {
+		t.Fatal("flush succeeded on a failing store")
+	}
+	st.failing.Store(false)
+	now = now.Add(time.Minute)
+	recall()
+	if err := tracker.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	count, at, rev2 := usage(t, e.st, m.ID)
+	if count != 3 || at != float64(now.UnixMilli()) || rev2 != rev {
+		t.Fatalf("after 3 recalls: access_count %v, last_accessed_at %v, revision %d; want 3, %d, %d",
+			count, at, rev2, now.UnixMilli(), rev)
+	}
+}
