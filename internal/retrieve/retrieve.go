@@ -212,19 +212,23 @@ func (r *Retriever) sync(ctx context.Context) error {
 			r.ix.Delete(id)
 		}
 	}
-	for _, row := range ch.Upserts {
-		if r.ix == nil {
-			r.ix = vecindex.New(len(row.Vector))
-			r.ix.Grow(len(ch.Upserts))
-		}
+	items := make([]vecindex.Item, len(ch.Upserts))
+	for i, row := range ch.Upserts {
 		k := groupKey{row.Scope, row.Category}
 		g, ok := r.groups[k]
 		if !ok {
 			g = uint32(len(r.groups))
 			r.groups[k] = g
 		}
-		if err := r.ix.Upsert(row.ID, g, row.Vector); err != nil {
-			return fmt.Errorf("index memory %s: %w", row.ID, err)
+		items[i] = vecindex.Item{ID: row.ID, Group: g, Vec: row.Vector}
+	}
+	if len(items) > 0 {
+		if r.ix == nil {
+			r.ix = vecindex.New(len(items[0].Vec))
+			r.ix.Grow(len(items))
+		}
+		if err := r.ix.UpsertMany(items); err != nil {
+			return fmt.Errorf("index memory %w", err)
 		}
 	}
 	r.seq = ch.Seq

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 	"unsafe"
@@ -111,27 +112,86 @@ func (ix *Index) Grow(n int) {
 // already present. The vector is copied and normalised to unit length, so
 // scores are cosines even for an embedder that does not normalise.
 func (ix *Index) Upsert(id string, group uint32, vec []float32) error {
-	if len(vec) != ix.dims {
-		return fmt.Errorf("%w: got %d, want %d", ErrDims, len(vec), ix.dims)
-	}
-	inv, err := invNorm(vec)
-	if err != nil {
-		return err
+	return ix.UpsertMany([]Item{{ID: id, Group: group, Vec: vec}})
+}
+
+// Item is one vector for UpsertMany.
+type Item struct {
+	ID    string
+	Group uint32
+	Vec   []float32
+}
+
+// parallelEncodeMin is the batch size from which UpsertMany encodes on
+// GOMAXPROCS goroutines (normalising, 7-bit and ternary codes: ~10 µs a
+// 384-dim vector, most of loading an index).
+const parallelEncodeMin = 4096
+
+// UpsertMany is Upsert for many vectors: the same result as one Upsert
+// each in order (a later item for an id wins), with the encoding of a
+// large batch spread over GOMAXPROCS goroutines. It checks every vector
+// first and changes nothing if one is bad, naming it.
+func (ix *Index) UpsertMany(items []Item) error {
+	invs := make([]float64, len(items))
+	for i, it := range items {
+		if len(it.Vec) != ix.dims {
+			return fmt.Errorf("%s: %w: got %d, want %d", it.ID, ErrDims, len(it.Vec), ix.dims)
+		}
+		inv, err := invNorm(it.Vec)
+		if err != nil {
+			return fmt.Errorf("%s: %w", it.ID, err)
+		}
+		invs[i] = inv
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	s, ok := ix.slot[id]
-	if !ok {
-		s = len(ix.ids)
-		ix.slot[id] = s
-		ix.ids = append(ix.ids, id)
-		ix.vecs = append(ix.vecs, make([]float32, ix.dims)...)
-		ix.frest = append(ix.frest, [maxCuts]float32{})
-		ix.codes = append(ix.codes, make([]byte, ix.stride)...)
-		ix.cmeta = append(ix.cmeta, codeMeta{})
-		ix.tcodes = append(ix.tcodes, make([]uint64, 2*ix.twords)...)
-		ix.groups = append(ix.groups, 0)
+	slots := make([]int, len(items))
+	last := make(map[string]int, len(items))
+	for i, it := range items {
+		s, ok := ix.slot[it.ID]
+		if !ok {
+			s = len(ix.ids)
+			ix.slot[it.ID] = s
+			ix.ids = append(ix.ids, it.ID)
+			ix.vecs = append(ix.vecs, make([]float32, ix.dims)...)
+			ix.frest = append(ix.frest, [maxCuts]float32{})
+			ix.codes = append(ix.codes, make([]byte, ix.stride)...)
+			ix.cmeta = append(ix.cmeta, codeMeta{})
+			ix.tcodes = append(ix.tcodes, make([]uint64, 2*ix.twords)...)
+			ix.groups = append(ix.groups, 0)
+		}
+		g, ok := ix.groupOf[it.Group]
+		if !ok {
+			g = uint32(len(ix.groupOf))
+			ix.groupOf[it.Group] = g
+		}
+		ix.groups[s] = g
+		slots[i] = s
+		last[it.ID] = i
 	}
+	encode := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if last[items[i].ID] == i { // an earlier item for the id is overwritten anyway
+				ix.encode(slots[i], items[i].Vec, invs[i])
+			}
+		}
+	}
+	workers := 1
+	if len(items) >= parallelEncodeMin {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	var wg sync.WaitGroup
+	for w := range workers - 1 {
+		wg.Go(func() { encode(len(items)*w/workers, len(items)*(w+1)/workers) })
+	}
+	encode(len(items)*(workers-1)/workers, len(items))
+	wg.Wait()
+	return nil
+}
+
+// encode writes slot s's unit vector (vec times inv) and its codes. Slots
+// are disjoint memory, so different slots may be encoded at once.
+func (ix *Index) encode(s int, vec []float32, inv float64) {
 	row := ix.vecs[s*ix.dims : (s+1)*ix.dims]
 	for i, x := range vec {
 		row[i] = float32(float64(x) * inv)
@@ -139,13 +199,6 @@ func (ix *Index) Upsert(id string, group uint32, vec []float32) error {
 	ix.frest[s] = restNorms(row, ix.cuts)
 	ix.cmeta[s] = quantize(ix.codes[s*ix.stride:(s+1)*ix.stride], row, ix.cuts)
 	encodeTernary(ix.tcodes[s*2*ix.twords:(s+1)*2*ix.twords], row)
-	g, ok := ix.groupOf[group]
-	if !ok {
-		g = uint32(len(ix.groupOf))
-		ix.groupOf[group] = g
-	}
-	ix.groups[s] = g
-	return nil
 }
 
 // Delete removes id and reports whether it was present.

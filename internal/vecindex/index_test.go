@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -489,5 +490,55 @@ func TestSmallIndexIsExact(t *testing.T) {
 		if !slices.Equal(a, b) {
 			t.Fatalf("default %v\nexact   %v", a, b)
 		}
+	}
+}
+
+// UpsertMany gives what one Upsert per item gives, in parallel for a
+// large batch; a later item for an id wins; a bad vector changes nothing.
+func TestUpsertMany(t *testing.T) {
+	d := newDataset(31, parallelEncodeMin+500, 384, 40, 1, 3)
+	one, many := New(d.dims), New(d.dims)
+	items := make([]Item, 0, len(d.vecs)+1)
+	for i, v := range d.vecs {
+		if err := one.Upsert(id(i), d.groups[i], v); err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, Item{ID: id(i), Group: d.groups[i], Vec: v})
+	}
+	// id(0) again, later in the batch: its second vector wins.
+	items = append(items, Item{ID: id(0), Group: d.groups[1], Vec: d.vecs[1]})
+	if err := one.Upsert(id(0), d.groups[1], d.vecs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := many.UpsertMany(items); err != nil {
+		t.Fatal(err)
+	}
+	if one.Len() != many.Len() {
+		t.Fatalf("Len %d vs %d", one.Len(), many.Len())
+	}
+	for i := range d.vecs {
+		a, _ := one.Vector(id(i))
+		b, _ := many.Vector(id(i))
+		if !slices.Equal(a, b) {
+			t.Fatalf("vector of %s differs", id(i))
+		}
+	}
+	for range 10 {
+		q := d.query(0.5)
+		for _, opts := range []SearchOptions{{K: 10, AllGroups: true}, {K: 5, Groups: []uint32{2}}} {
+			a, _ := one.Search(q, opts)
+			b, _ := many.Search(q, opts)
+			if !slices.Equal(a, b) {
+				t.Fatalf("%+v: one by one %v, batch %v", opts, a, b)
+			}
+		}
+	}
+	before := many.Len()
+	bad := []Item{{ID: "new-1", Vec: d.vecs[0]}, {ID: "zero", Vec: make([]float32, d.dims)}}
+	if err := many.UpsertMany(bad); !errors.Is(err, ErrInvalidVector) || !strings.Contains(err.Error(), "zero") {
+		t.Fatalf("batch with a zero vector: %v, want ErrInvalidVector naming it", err)
+	}
+	if _, ok := many.Vector("new-1"); ok || many.Len() != before {
+		t.Fatal("a rejected batch changed the index")
 	}
 }

@@ -37,40 +37,48 @@ func ternaryWords(dims int) int { return (dims + 63) / 64 }
 func encodeTernary(dst []uint64, v []float32) {
 	clear(dst)
 	w := len(dst) / 2
-	var total, peak float64
+	// Squares are non-negative floats, whose bits order as integers do:
+	// comparisons below are integer arithmetic, without branches. Which
+	// side of a cut-off a component falls on, and its sign, are coin
+	// tosses, and a mispredicted branch per component was most of the
+	// time of loading an index.
+	var total float32
+	var peak uint32
 	for _, x := range v {
-		total += float64(x) * float64(x)
-		peak = max(peak, math.Abs(float64(x)))
+		total += x * x
+		peak = max(peak, math.Float32bits(x*x))
 	}
 	if total == 0 {
 		return
 	}
-	// Bisect for the cut-off: components at or above tau hold at least
-	// ternaryMass of the total. Twelve halvings pin it to peak/4096,
-	// finer than it matters for a code this coarse.
-	lo, hi := 0.0, peak
-	for range 12 {
-		mid := (lo + hi) / 2
-		var kept float64
-		for _, x := range v {
-			if a := math.Abs(float64(x)); a >= mid {
-				kept += a * a
-			}
-		}
-		if kept >= ternaryMass*total {
-			lo = mid
-		} else {
-			hi = mid
+	// Group the squares by how far below the largest they are, in steps of
+	// a quarter octave (a float's exponent and top two mantissa bits),
+	// then take whole groups from the top until they hold ternaryMass of
+	// the total: the cut-off is exact to a quarter octave of the squares,
+	// fine for a code this coarse. Zero components fall below any cut-off
+	// of a vector of unit length.
+	top := int32(peak >> 21)
+	var mass [64]float32
+	for _, x := range v {
+		mass[min(top-int32(math.Float32bits(x*x)>>21), 63)] += x * x
+	}
+	var kept float32
+	cut := int32(0)
+	for ; cut < 63; cut++ {
+		if kept += mass[cut]; kept >= ternaryMass*total {
+			break
 		}
 	}
-	tau := float32(lo)
-	for i, x := range v {
-		switch {
-		case x >= tau && x > 0:
-			dst[i/64] |= 1 << (i % 64)
-		case -x >= tau && x < 0:
-			dst[w+i/64] |= 1 << (i % 64)
+	for base := 0; base < len(v); base += 64 {
+		var pos, neg uint64
+		for j, x := range v[base:min(base+64, len(v))] {
+			d := top - int32(math.Float32bits(x*x)>>21)
+			keep := uint64((cut-d)>>31 + 1) // 1 when d ≤ cut
+			sign := uint64(math.Float32bits(x) >> 31)
+			pos |= keep &^ sign << j
+			neg |= keep & sign << j
 		}
+		dst[base/64], dst[w+base/64] = pos, neg
 	}
 }
 

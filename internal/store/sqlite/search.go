@@ -83,10 +83,9 @@ type textPlan struct {
 // When every word is common (each in more than commonDocs rows), bm25
 // would have to visit most of the store and would tell its rows apart
 // by little (FTS5's IDF of a word in half the rows is zero). Then rows
-// must contain the two rarest words, newest first (more words would make
-// matches so sparse that finding k means reading every posting), and all
-// get the score bm25 gives a row with each word once at average length,
-// so fusion sees a weak, even lexical signal, not an arbitrary ranking.
+// must contain the rarest words (see andWords), newest first, and all get
+// the score bm25 gives a row with each of those words once at average
+// length.
 func (s *Store) planText(ctx context.Context, phrases, tokens []string) (textPlan, error) {
 	if len(tokens) < 2 && len(phrases) == 0 {
 		return textPlan{match: ftsQuery(phrases, tokens), ranked: true}, nil
@@ -117,13 +116,40 @@ func (s *Store) planText(ctx context.Context, phrases, tokens []string) (textPla
 		kept = slices.DeleteFunc(slices.Clone(tokens), func(t string) bool { return !slices.Contains(kept, t) })
 		return textPlan{match: ftsQuery(phrases, kept), ranked: true}, nil
 	}
-	rarest := byDocs[:min(2, len(byDocs))]
+	all := andWords(byDocs, st)
 	var score float64
-	for _, t := range rarest {
+	for _, t := range all {
 		score += bm25IDF(st.rows, st.df[t])
 	}
-	return textPlan{match: strings.ReplaceAll(ftsQuery(nil, rarest), " OR ", " AND "), score: score}, nil
+	return textPlan{match: strings.ReplaceAll(ftsQuery(nil, all), " OR ", " AND "), score: score}, nil
 }
+
+// andWords picks the words an unranked plan requires, rarest first: the
+// two rarest, then each next one while the rows expected to have them all
+// (assuming words occur independently) stay over andMinRows. More words
+// make the hits better, but too sparse a match means reading most of the
+// posting lists to find k rows.
+func andWords(byDocs []string, st termStats) []string {
+	n := min(2, len(byDocs))
+	rows := float64(max(st.rows, 1))
+	expect := rows
+	for _, t := range byDocs[:n] {
+		expect *= float64(st.df[t]) / rows
+	}
+	for ; n < len(byDocs); n++ {
+		next := expect * float64(st.df[byDocs[n]]) / rows
+		if next < andMinRows {
+			break
+		}
+		expect = next
+	}
+	return byDocs[:n]
+}
+
+// andMinRows is how many rows an unranked plan's words should still have
+// together (expected), so that the newest k are found early in the
+// posting lists.
+const andMinRows = 1000
 
 // bm25IDF is FTS5's IDF of a word in docs of rows rows (floored at 1e-6,
 // as FTS5 does, so a word in most rows still counts a little).

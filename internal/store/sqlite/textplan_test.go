@@ -69,7 +69,7 @@ func TestPlanTextBudget(t *testing.T) {
 	}
 }
 
-// When every word is common, rows must have the two rarest, newest first,
+// When every word is common, rows must have the rarest words, newest first,
 // each with the same score; the scope filter and k still apply.
 func TestSearchTextAllCommonWords(t *testing.T) {
 	ctx := context.Background()
@@ -91,8 +91,9 @@ func TestSearchTextAllCommonWords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.ranked || p.match != `"gamma" AND "alpha"` && p.match != `"gamma" AND "beta"` {
-		t.Fatalf("plan %+v, want unranked AND of gamma and one of the others", p)
+	// alpha and beta are in every row, so requiring them too keeps plenty.
+	if p.ranked || p.match != `"gamma" AND "alpha" AND "beta"` {
+		t.Fatalf("plan %+v, want unranked AND of all three, rarest first", p)
 	}
 	hits, err := s.SearchText(ctx, memory.Scopes(memory.GlobalScope), store.Filter{}, "alpha beta gamma", 3)
 	if err != nil {
@@ -156,6 +157,23 @@ func TestBM25IDF(t *testing.T) {
 	} {
 		if got := bm25IDF(c.rows, c.docs); math.Abs(got-c.want) > 1e-9 || math.IsNaN(got) {
 			t.Errorf("bm25IDF(%d, %d) = %v, want %v", c.rows, c.docs, got, c.want)
+		}
+	}
+}
+
+func TestAndWords(t *testing.T) {
+	st := termStats{rows: 100_000, df: map[string]int{"a": 5000, "b": 20000, "c": 30000, "d": 50000, "e": 60000}}
+	for _, c := range []struct {
+		words []string
+		want  string
+	}{
+		{[]string{"a", "b", "c"}, "a b"},          // 1,000 rows expected with a and b; with c too, 300
+		{[]string{"c", "d", "e"}, "c d e"},        // 15,000 → 9,000
+		{[]string{"b", "c", "d", "e"}, "b c d e"}, // 6,000 → 3,000 → 1,800
+		{[]string{"a"}, "a"},
+	} {
+		if got := strings.Join(andWords(c.words, st), " "); got != c.want {
+			t.Errorf("andWords(%v) = %q, want %q", c.words, got, c.want)
 		}
 	}
 }
