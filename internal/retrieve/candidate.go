@@ -6,14 +6,15 @@ import (
 
 // candidate is one memory moving through the pipeline.
 type candidate struct {
-	mem    memory.Memory
-	vec    []float32 // unit vector, for near-duplicate demotion
-	cos    *float64  // cosine to the query, when the vector search found it
-	bm25   *float64  // BM25 normalised to [0,1] (sigmoid(raw/5)), when BM25 found it
-	rerank *float64  // cross-encoder relevance, when reranked
-	score  float64   // current score
-	trace  []Stage   // with Debug: score after each stage
-	drop   string    // why it was dropped ("" = kept)
+	mem       memory.Memory
+	vec       []float32 // unit vector, for near-duplicate demotion
+	cos       *float64  // cosine to the query, when the vector search found it or fillCosines added it
+	cosFilled bool      // cos came from fillCosines: the vector search did not find it
+	bm25      *float64  // BM25 normalised to [0,1] (sigmoid(raw/5)), when BM25 found it
+	rerank    *float64  // cross-encoder relevance, when reranked
+	score     float64   // current score
+	trace     []Stage   // with Debug: score after each stage
+	drop      string    // why it was dropped ("" = kept)
 }
 
 func (c *candidate) stage(debug bool, name string) {

@@ -20,13 +20,16 @@ import (
 //
 // FusionSeed then scores a candidate as
 //
-//	found by vector (alone or with BM25):  max(0.7·v + 0.3·b, b ≥ 0.75 ? 0.92·b : 0)   (b = 0 if BM25 missed it)
-//	found by BM25 only:                    b
+//	with a cosine:     max(0.7·v + 0.3·b, b ≥ 0.75 ? 0.92·b : 0)   (b = 0 if BM25 missed it)
+//	without one:       b
 //
-// The second line is the seed's too (its fuseResults scores a BM25-only hit
-// by its BM25 score alone). It matters when the query embedding fails and
-// every candidate is BM25-only: with 0.3·b those would all fall under the
-// default MinScore 0.3 unless b ≥ 0.75.
+// A candidate has a cosine when the vector search found it, and also when
+// only BM25 did but its vector is in the index (fillCosines: trove holds
+// every vector, so the base of the formula need not be missing). The
+// second line is the seed's, which scored a BM25-only hit by its BM25
+// score alone; here it is for when the query embedding fails (every
+// candidate BM25-only: with 0.3·b those would all fall under the default
+// MinScore 0.3 unless b ≥ 0.75) or a row has no vector.
 //
 // In cosine terms, for a hit found by vector search only (s = 0.7·v, so
 // cos = 2 − 0.7/s):
@@ -98,7 +101,7 @@ func fuseSeed(cs []*candidate, debug bool) {
 				c.score = max(c.score, seedLiftFactor*b)
 			}
 		default:
-			c.score = b // BM25-only (or neither: 0)
+			c.score = b // no cosine: the vector side failed or the row has no vector
 		}
 		c.stage(debug, "fuse")
 	}
@@ -140,7 +143,12 @@ func fuseRRF(cs []*candidate, k float64, debug bool) {
 			sum[c] += 1 / (k + float64(i+1))
 		}
 	}
-	addRanks(func(c *candidate) *float64 { return c.cos })
+	addRanks(func(c *candidate) *float64 { // ranks in the vector list: only what it found
+		if c.cosFilled {
+			return nil
+		}
+		return c.cos
+	})
 	addRanks(func(c *candidate) *float64 { return c.bm25 })
 	best := 2 / (k + 1)
 	for _, c := range live {

@@ -150,3 +150,27 @@ func TestFuseTraceOnlyWithDebug(t *testing.T) {
 		}
 	}
 }
+
+// A candidate only BM25 found gets its cosine from its vector, scaled for
+// a query vector that is not unit length; one the vector search found
+// keeps its own; Sources name only the finders.
+func TestFillCosines(t *testing.T) {
+	found := 0.9
+	byVector := &candidate{cos: &found, vec: []float32{1, 0}}
+	byText := &candidate{vec: []float32{0.6, 0.8}}
+	noVector := &candidate{}
+	fillCosines([]*candidate{byVector, byText, noVector}, []float32{2, 0})
+	if *byVector.cos != 0.9 || byVector.cosFilled {
+		t.Fatalf("found cosine changed: %v", *byVector.cos)
+	}
+	if byText.cos == nil || math.Abs(*byText.cos-0.6) > 1e-6 || !byText.cosFilled {
+		t.Fatalf("filled cosine %v, want 0.6", byText.cos)
+	}
+	if noVector.cos != nil {
+		t.Fatal("a candidate without a vector got a cosine")
+	}
+	if r := byText.result(false); r.Sources.Vector != nil {
+		t.Fatalf("sources of a BM25-only hit name the vector search: %+v", r.Sources)
+	}
+	fillCosines([]*candidate{{vec: []float32{1, 0}}}, []float32{0, 0}) // a zero query fills nothing, without NaN
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -148,7 +149,7 @@ func TestRecallQualityFloor(t *testing.T) {
 	hybrid := evaluate(t, New(st, emb, nil, modes(now)["hybrid"]), qs, "")
 	bm25 := evaluate(t, New(st, emb, nil, modes(now)["bm25"]), qs, "")
 	t.Logf("hybrid recall@5 %.3f recall@10 %.3f MRR %.3f; bm25 recall@10 %.3f", hybrid.recall5, hybrid.recall10, hybrid.mrr, bm25.recall10)
-	const floor10, floorMRR = 0.75, 0.57 // measured 0.783 and 0.606 (BenchmarkRecallQuality)
+	const floor10, floorMRR = 0.75, 0.60 // measured 0.787 and 0.633 (BenchmarkRecallQuality)
 	if hybrid.recall10 < floor10 || hybrid.mrr < floorMRR {
 		t.Fatalf("hybrid recall@10 %.3f (floor %.2f), MRR %.3f (floor %.2f)", hybrid.recall10, floor10, hybrid.mrr, floorMRR)
 	}
@@ -183,5 +184,52 @@ func BenchmarkRecallQuality(b *testing.B) {
 				b.ReportMetric(float64(s.n), "queries")
 			})
 		}
+	}
+}
+
+// BenchmarkRecallQualityAtScale is BenchmarkRecallQuality with the
+// labelled set hidden among n distractors: zipfian text over the speed
+// benchmark's vocabulary (the same technical words the labelled memories
+// use, then made-up ones), in the global scope, up to a year old. It shows
+// what the text-query planning and the vector index's quantised passes,
+// which only act on large stores, cost in recall.
+//
+//	go test -run '^$' -bench RecallQualityAtScale -benchtime 1x -timeout 30m ./internal/retrieve/
+func BenchmarkRecallQualityAtScale(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			st, emb, qs, now := qualityFixture(b)
+			ctx := context.Background()
+			ws := newWordSource(uint64(n))
+			rng := rand.New(rand.NewPCG(7, uint64(n)))
+			for lo := 0; lo < n; lo += 2000 {
+				ms := make([]memory.Memory, min(2000, n-lo))
+				texts := make([]string, len(ms))
+				for i := range ms {
+					texts[i] = ws.sentence(8 + rng.IntN(20))
+				}
+				vecs, err := emb.Embed(ctx, texts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for i := range ms {
+					ms[i] = memory.Memory{ID: fmt.Sprintf("d%07d", lo+i), Text: texts[i], Category: memory.Categories[rng.IntN(6)],
+						Scope: memory.GlobalScope, Importance: rng.Float64(), Vector: vecs[i],
+						CreatedAt: now.Add(-time.Duration(rng.IntN(365*24)) * time.Hour).UnixMilli()}
+				}
+				if _, err := store.PutMany(ctx, st, memory.Owner(), ms); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ms := modes(now)
+			rrf := ms["hybrid"]
+			rrf.Fusion = FusionRRF
+			ms["hybrid-rrf"] = rrf
+			for _, mode := range []string{"vector", "bm25", "hybrid", "hybrid-rrf"} {
+				s := evaluate(b, New(st, emb, nil, ms[mode]), qs, "")
+				b.ReportMetric(s.recall10, mode+"-recall@10")
+				b.ReportMetric(s.mrr, mode+"-MRR")
+			}
+		})
 	}
 }

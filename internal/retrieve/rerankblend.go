@@ -77,8 +77,9 @@ func blendRerank(cs []*candidate, scores map[*candidate]float64, debug bool) {
 // the cosine to the query, the one similarity computed from the full
 // texts, plays the cross-encoder's part,
 //
-//	0.6·clamp(cos, 0, 1) + 0.4·fused     for a candidate vector search found
-//	fused                                for a BM25-only candidate (no cosine)
+//	0.6·clamp(cos, 0, 1) + 0.4·fused     for a candidate with a cosine
+//	fused                                for one without (no vector, or the
+//	                                     vector side failed)
 //
 // with the same lexical floors as blendRerank (0.95/0.90/0.50·fused): a
 // strong BM25 hit with a weak cosine (an identifier the embedding does not
