@@ -72,7 +72,7 @@ func newUpdateCommand(a *app) *cobra.Command {
 			}
 			res, err := store.PatchMany(ctx, st, a.access(), []store.Patch{{ID: id, ExpectedRevision: expected, Apply: func(m *memory.Memory) error {
 				if f.Changed("text") {
-					m.Text, m.Vector = text, vec
+					memory.ChangeText(m, text, vec)
 				}
 				if f.Changed("category") {
 					m.Category = p.Category

@@ -79,3 +79,29 @@ func TestAccess(t *testing.T) {
 		t.Fatal("owner is limited")
 	}
 }
+
+func TestChangeText(t *testing.T) {
+	smart := Memory{Text: "old", Format: FormatSmart, Metadata: map[string]any{
+		KeyL0: "old summary", KeyL1: "old overview", KeyL2: "old content", KeyTier: "core", KeyAccessCount: 4.0}}
+	orig := smart.Metadata
+	ChangeText(&smart, "new", []float32{1})
+	if smart.Text != "new" || smart.Vector[0] != 1 || smart.Format != FormatLegacy {
+		t.Fatalf("after a text change: %+v", smart)
+	}
+	for _, k := range []string{KeyL0, KeyL1, KeyL2} {
+		if _, ok := smart.Metadata[k]; ok {
+			t.Errorf("%s kept: it summarises the old text", k)
+		}
+	}
+	if smart.Metadata[KeyTier] != "core" || smart.Metadata[KeyAccessCount] != 4.0 {
+		t.Errorf("other metadata lost: %v", smart.Metadata)
+	}
+	if _, ok := orig[KeyL0]; !ok {
+		t.Error("the caller's metadata map was changed")
+	}
+	same := Memory{Text: "same", Format: FormatSmart, Metadata: map[string]any{KeyL0: "s"}}
+	ChangeText(&same, "same", nil)
+	if same.Format != FormatSmart || same.Metadata[KeyL0] != "s" {
+		t.Errorf("an unchanged text lost its enrichment: %+v", same)
+	}
+}

@@ -21,3 +21,20 @@ func MetaString(md map[string]any, key string) string {
 	s, _ := md[key].(string)
 	return s
 }
+
+// ChangeText gives m a new text and its vector. The L0/L1/L2 of an
+// enriched row summarise the text it had, and text search indexes them,
+// so a changed text drops them and the row goes back to the legacy
+// format: `trove upgrade` enriches it again from the new text. The rest of
+// the metadata (tier, access counts, confidence, provenance) stays.
+func ChangeText(m *Memory, text string, vec []float32) {
+	if text != m.Text && m.Format == FormatSmart {
+		md := CloneMetadata(m.Metadata)
+		delete(md, KeyL0)
+		delete(md, KeyL1)
+		delete(md, KeyL2)
+		m.Metadata = md
+		m.Format = FormatLegacy
+	}
+	m.Text, m.Vector = text, vec
+}

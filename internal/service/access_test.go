@@ -87,3 +87,40 @@ func TestAccessTracker(t *testing.T) {
 			count, at, rev2, now.UnixMilli(), rev)
 	}
 }
+
+// A new text on an enriched memory drops the summaries of the old one
+// (text search indexes them) and sends the row back to upgrade.
+func TestUpdateTextOnSmartRow(t *testing.T) {
+	e := newEnv(t)
+	m := e.store(t, bot, "we deploy from the main branch", "")
+	err := e.st.Write(ctx, memory.Owner(), func(tx store.Tx) error {
+		cur, err := tx.Get(m.ID)
+		if err != nil {
+			return err
+		}
+		cur.Format = memory.FormatSmart
+		cur.Metadata = map[string]any{memory.KeyL0: "deploys leave from zanzibar", memory.KeyTier: "core"}
+		return tx.Update(&cur)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	searcher, ok := e.st.(store.Searcher)
+	if !ok {
+		t.Skip("the test store has no text search")
+	}
+	if hits, _ := searcher.SearchText(ctx, memory.Owner(), store.Filter{}, "zanzibar", 5); len(hits) != 1 {
+		t.Fatalf("the summary is not searchable before the change: %v", hits)
+	}
+	text := "we deploy from release branches"
+	out, err := e.svc.Update(ctx, bot, service.UpdateInput{ID: m.ID, UpdateFields: service.UpdateFields{Text: &text}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Format != memory.FormatLegacy || out.Metadata[memory.KeyL0] != nil || out.Metadata[memory.KeyTier] != "core" {
+		t.Fatalf("after the text change: %+v", out)
+	}
+	if hits, _ := searcher.SearchText(ctx, memory.Owner(), store.Filter{}, "zanzibar", 5); len(hits) != 0 {
+		t.Fatalf("the old summary still finds the row: %v", hits)
+	}
+}

@@ -161,7 +161,7 @@ func (s *Service) Update(ctx context.Context, c Caller, in UpdateInput) (Memory,
 			return &memory.ConflictError{ID: id, Expected: f.ExpectedRevision, Actual: m.Revision}
 		}
 		if f.Text != nil {
-			m.Text, m.Vector = *f.Text, vec
+			memory.ChangeText(&m, *f.Text, vec)
 		}
 		if f.Category != nil {
 			m.Category = want.Category

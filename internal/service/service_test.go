@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -213,11 +214,13 @@ func TestReadsIgnoreUnreadableScopes(t *testing.T) {
 	e.store(t, other, "other note", "agent:other")
 	e.store(t, owner, "atlas note", "project:atlas")
 
+	// Sorted: rows stored in one millisecond list in id order, and ids are random.
 	texts := func(ms []service.Memory) string {
 		var s []string
 		for _, m := range ms {
 			s = append(s, m.Text)
 		}
+		slices.Sort(s)
 		return strings.Join(s, ",")
 	}
 	// Only unreadable scopes requested: every readable scope instead.
