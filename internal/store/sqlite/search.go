@@ -17,10 +17,11 @@ var _ store.Searcher = (*Store)(nil)
 
 // SearchText ranks with FTS5's rank (bm25 with the column weights set in
 // migration 1: text and L0 count fully, L1 and L2 less, so smart rows are
-// not favoured for saying a thing twice). The FTS table is ranked alone,
-// then the best rowids are joined with the rows and filtered by scope; if
-// the filter leaves fewer than k, the window widens. Ranking inside FTS5
-// first avoids reading a row for every match of a common word.
+// not favoured for saying a thing twice). FTS5 ranks its matches once, and
+// the rows are read in that order, filtered by scope, until k pass: SQLite
+// runs the join with the FTS table outside (CROSS JOIN fixes the order)
+// and hands "ORDER BY rank" to FTS5, so no row is read for a match that is
+// not needed, and a narrow scope never makes it rank twice.
 //
 // FTS5 scores every row that matches any query term (a few µs each here),
 // so the query is planned first: see planText.
@@ -33,26 +34,40 @@ func (s *Store) SearchText(ctx context.Context, acc memory.Access, f store.Filte
 	if err != nil {
 		return nil, err
 	}
-	// "+m." keeps SQLite from scanning by the scope index: the join must
-	// start from the few ranked rowids.
+	// "+m." keeps SQLite from driving the join by the scope index.
 	where, args := filterClauseOf("+m.", acc, f)
-	if !plan.ranked {
-		return s.searchRecent(ctx, plan, where, args, k)
+	rows, err := s.rdb.QueryContext(ctx, textQuery(plan.ranked, where), append(append([]any{plan.match}, args...), k)...)
+	if err != nil {
+		return nil, fmt.Errorf("text search: %w", err)
 	}
-	window := k
-	if where != "1=1" {
-		window = 8 * k
-	}
-	for {
-		hits, matched, err := s.searchWindow(ctx, plan.match, where, args, window, k)
-		if err != nil {
+	defer rows.Close()
+	var hits []store.TextHit
+	for rows.Next() {
+		var h store.TextHit
+		if err := rows.Scan(&h.ID, &h.Score); err != nil {
 			return nil, err
 		}
-		if len(hits) >= k || matched < window {
-			return hits, nil
+		if !plan.ranked {
+			h.Score = plan.score
 		}
-		window *= 4
+		hits = append(hits, h)
 	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("text search: %w", err)
+	}
+	return hits, nil
+}
+
+// textQuery is the SQL of a text search: ranked by bm25, or newest first
+// without touching rank (reading it runs bm25, whose first call reads the
+// whole posting list of every word).
+func textQuery(ranked bool, where string) string {
+	score, order := "-f.rank", "f.rank"
+	if !ranked {
+		score, order = "0", "f.rowid DESC"
+	}
+	return `SELECT m.id, ` + score + ` FROM memories_fts f CROSS JOIN memories m ON m.rid = f.rowid
+		WHERE f.memories_fts MATCH ? AND ` + where + ` ORDER BY ` + order + ` LIMIT ?`
 }
 
 // commonDocs is the document count above which a query word is left out
@@ -160,29 +175,6 @@ func bm25IDF(rows, docs int) float64 {
 	return max(math.Log((float64(rows)-float64(docs)+0.5)/(float64(docs)+0.5)), 1e-6)
 }
 
-// searchRecent runs an unranked plan: the newest k matching rows that pass
-// the filter, each with the plan's score.
-func (s *Store) searchRecent(ctx context.Context, plan textPlan, where string, args []any, k int) ([]store.TextHit, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT m.id FROM memories_fts f JOIN memories m ON m.rid = f.rowid
-		WHERE f.memories_fts MATCH ? AND `+where+` ORDER BY f.rowid DESC LIMIT ?`, append(append([]any{plan.match}, args...), k)...)
-	if err != nil {
-		return nil, fmt.Errorf("text search: %w", err)
-	}
-	defer rows.Close()
-	var hits []store.TextHit
-	for rows.Next() {
-		h := store.TextHit{Score: plan.score}
-		if err := rows.Scan(&h.ID); err != nil {
-			return nil, err
-		}
-		hits = append(hits, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("text search: %w", err)
-	}
-	return hits, nil
-}
-
 // dfMaxAge is how many commits a cached document frequency stays in use.
 // Counting a word's rows reads its whole posting list (milliseconds for a
 // word in half of 100k rows, the most expensive part of a query before the
@@ -275,38 +267,6 @@ func (s *Store) docFreqs(ctx context.Context, tokens []string) (termStats, error
 		s.dfRows = &dfEntry{docs: st.rows, seq: seq, rid: rid}
 	}
 	return st, nil
-}
-
-func (s *Store) searchWindow(ctx context.Context, q, where string, args []any, window, k int) ([]store.TextHit, int, error) {
-	rows, err := s.rdb.QueryContext(ctx, `WITH top AS (
-			SELECT rowid, rank FROM memories_fts WHERE memories_fts MATCH ? ORDER BY rank LIMIT ?)
-		SELECT m.id, -top.rank, (SELECT count(*) FROM top)
-		FROM top JOIN memories m ON m.rid = top.rowid
-		WHERE `+where+`
-		ORDER BY top.rank, m.id LIMIT ?`, append(append([]any{q, window}, args...), k)...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("text search: %w", err)
-	}
-	defer rows.Close()
-	var hits []store.TextHit
-	matched := 0
-	for rows.Next() {
-		var h store.TextHit
-		if err := rows.Scan(&h.ID, &h.Score, &matched); err != nil {
-			return nil, 0, err
-		}
-		hits = append(hits, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, err
-	}
-	if len(hits) == 0 {
-		// No row passed the filter: count the window to know whether to widen.
-		if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? LIMIT ?)`, q, window).Scan(&matched); err != nil {
-			return nil, 0, fmt.Errorf("text search: %w", err)
-		}
-	}
-	return hits, matched, nil
 }
 
 func (s *Store) GetMany(ctx context.Context, acc memory.Access, ids []string) ([]memory.Memory, error) {

@@ -177,3 +177,32 @@ func TestAndWords(t *testing.T) {
 		}
 	}
 }
+
+// Both text queries must read FTS5's matches in the order asked for and
+// stop at k rows that pass the filter: no sort of all matches by SQLite,
+// and the FTS table outside the join.
+func TestTextQueryPlans(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	where, args := filterClauseOf("+m.", memory.AgentAccess("a"), store.Filter{Categories: []memory.Category{memory.CategoryFact}})
+	for _, ranked := range []bool{true, false} {
+		rows, err := s.rdb.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+textQuery(ranked, where), append(append([]any{`"x"`}, args...), 5)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		got := strings.Join(plan, " | ")
+		if strings.Contains(got, "TEMP B-TREE") || !strings.HasPrefix(got, "SCAN f VIRTUAL TABLE") || !strings.Contains(got, "SEARCH m USING INTEGER PRIMARY KEY") {
+			t.Errorf("ranked=%v: plan %q, want the FTS table scanned in order, rows looked up by rid, no sort", ranked, got)
+		}
+	}
+}
