@@ -15,6 +15,8 @@ type candidate struct {
 	score     float64   // current score
 	trace     []Stage   // with Debug: score after each stage
 	drop      string    // why it was dropped ("" = kept)
+
+	noiseChecked bool // dropNoise looked at it
 }
 
 func (c *candidate) stage(debug bool, name string) {

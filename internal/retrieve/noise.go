@@ -173,3 +173,23 @@ func filterNoise(cs []*candidate, debug bool) {
 		}
 	}
 }
+
+// dropNoise removes noise from cs (sorted best first) until its first n
+// candidates are clean, checking each candidate at most once; the rest of
+// cs is left unchecked.
+func dropNoise(cs []*candidate, n int) []*candidate {
+	out := cs[:0]
+	for i, c := range cs {
+		if len(out) == n {
+			return append(out, cs[i:]...)
+		}
+		if !c.noiseChecked {
+			c.noiseChecked = true
+			if noise, _ := isNoise(c.mem.Text); noise {
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}

@@ -1,8 +1,17 @@
 package retrieve
 
 import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/trove-memory/trove/internal/embedding"
+	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/sqlite"
 )
 
 func TestIsNoise(t *testing.T) {
@@ -141,5 +150,57 @@ func TestIsNoiseLongText(t *testing.T) {
 	}
 	if noise, why := isNoise(strings.Repeat("👍 ", 600)); !noise || why != noiseEmpty {
 		t.Errorf("long emoji-only text: %v %q", noise, why)
+	}
+}
+
+// Without --debug the noise check runs only where results can come from;
+// the results must be the same as with it (which checks every candidate).
+func TestLazyNoiseMatchesFull(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "n.db"), sqlite.Options{Synchronous: "normal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	emb := embedding.NewHash(64)
+	texts := []string{
+		"Sorry, I can't help with that deploy request",
+		"thanks, deploy noted",
+		"ok deploy",
+		"hi deploy",
+		"we deploy on Tuesdays after the review",
+		"the deploy script lives in tools/deploy.sh",
+		"deploy keys rotate every 90 days",
+		"History of the deploy pipeline: first Jenkins, then Actions",
+		"deploys are frozen in December",
+		"deploy",
+	}
+	vecs, _ := emb.Embed(ctx, texts)
+	ms := make([]memory.Memory, len(texts))
+	for i, text := range texts {
+		ms[i] = memory.Memory{ID: fmt.Sprintf("m%02d", i), Text: text, Vector: vecs[i]}
+	}
+	if _, err := store.PutMany(ctx, st, memory.Owner(), ms); err != nil {
+		t.Fatal(err)
+	}
+	r := New(st, emb, nil, Options{})
+	for limit := 1; limit <= len(texts); limit++ {
+		ids := func(debug bool) []string {
+			resp, err := r.Search(ctx, memory.Owner(), Request{Query: "deploy", Limit: limit, Debug: debug})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, res := range resp.Results {
+				if noise, _ := isNoise(res.Memory.Text); noise {
+					t.Fatalf("limit %d debug %v: noise %q in the results", limit, debug, res.Memory.Text)
+				}
+				out = append(out, res.Memory.ID)
+			}
+			return out
+		}
+		if lazy, full := ids(false), ids(true); !slices.Equal(lazy, full) {
+			t.Fatalf("limit %d: without debug %v, with debug %v", limit, lazy, full)
+		}
 	}
 }

@@ -134,17 +134,28 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 		sortByScore(cands)
 	}
 	applyScoring(cands, r.opts, debug)
-	if !r.opts.DisableNoise {
+	// The noise check works on each text (folding, splitting, patterns), so
+	// without --debug it runs only on candidates that can still be shown:
+	// in score order, until the head dedup looks at is clean, and again
+	// for the final cut. --debug checks all, to say why each was dropped.
+	noise := !r.opts.DisableNoise
+	if noise && debug {
 		filterNoise(cands, debug)
 	}
 	cands, dropped := splitDropped(cands)
+	sortByScore(cands)
+	if noise && !debug {
+		cands = dropNoise(cands, 4*limit)
+	}
 	if !r.opts.DisableDedup {
 		// Only the head can reach the results: demotion only lowers scores,
 		// so comparing the tail (O(n²) cosines) would change nothing shown.
-		sortByScore(cands)
 		demoteDuplicates(cands[:min(len(cands), 4*limit)], r.opts, debug)
 	}
 	sortByScore(cands)
+	if noise && !debug {
+		cands = dropNoise(cands, limit)
+	}
 	if len(cands) > limit {
 		for _, c := range cands[limit:] {
 			c.drop = fmt.Sprintf("below the top %d", limit)
