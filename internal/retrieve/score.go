@@ -1,11 +1,8 @@
 package retrieve
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -127,12 +124,12 @@ func decayByAge(cs []*candidate, now time.Time, halfLife time.Duration, floor, a
 			continue
 		}
 		ref := float64(c.mem.CreatedAt)
-		if last, ok := metaMillis(c.mem.Metadata, memory.KeyLastAccessedAt); ok && last > ref {
+		if last, ok := memory.MetaMillis(c.mem.Metadata, memory.KeyLastAccessedAt); ok && last > ref {
 			ref = last
 		}
 		if age, ok := ageMillis(now, ref); ok {
 			var n float64
-			if v, ok := metaNumber(c.mem.Metadata, memory.KeyAccessCount); ok && v > 0 {
+			if v, ok := memory.MetaNumber(c.mem.Metadata, memory.KeyAccessCount); ok && v > 0 {
 				n = v
 			}
 			hl := float64(halfLife.Milliseconds()) * (1 + min(math.Log1p(n), max(0, accessCap)))
@@ -163,60 +160,4 @@ func ageMillis(now time.Time, ms float64) (float64, bool) {
 		return 0, false
 	}
 	return max(0, float64(now.UnixMilli())-ms), true
-}
-
-// metaNumber reads a metadata number: a float64 as decoded from JSON, any
-// Go integer or float, a json.Number or a numeric string.
-func metaNumber(md map[string]any, key string) (float64, bool) {
-	var f float64
-	switch v := md[key].(type) {
-	case float64:
-		f = v
-	case float32:
-		f = float64(v)
-	case int:
-		f = float64(v)
-	case int64:
-		f = float64(v)
-	case int32:
-		f = float64(v)
-	case uint:
-		f = float64(v)
-	case uint64:
-		f = float64(v)
-	case uint32:
-		f = float64(v)
-	case json.Number:
-		x, err := v.Float64()
-		if err != nil {
-			return 0, false
-		}
-		f = x
-	case string:
-		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil {
-			return 0, false
-		}
-		f = x
-	default:
-		return 0, false
-	}
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, false
-	}
-	return f, true
-}
-
-// metaMillis reads a metadata timestamp: unix milliseconds as a number (see
-// metaNumber), or an RFC 3339 string.
-func metaMillis(md map[string]any, key string) (float64, bool) {
-	if f, ok := metaNumber(md, key); ok {
-		return f, f > 0
-	}
-	if s, ok := md[key].(string); ok {
-		if t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s)); err == nil {
-			return float64(t.UnixMilli()), true
-		}
-	}
-	return 0, false
 }

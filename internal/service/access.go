@@ -17,14 +17,16 @@ import (
 // store Touch calls, which do not change revisions (see store.Tx). A
 // failed write keeps the counts for the next one; Close writes the rest.
 type AccessTracker struct {
-	st    store.Store
-	opts  AccessOptions
-	mu    sync.Mutex
-	queue map[string]access
-	kick  chan struct{}
-	quit  chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	st     store.Store
+	opts   AccessOptions
+	mu     sync.Mutex
+	queue  map[string]access
+	kick   chan struct{}
+	quit   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+	ctx    context.Context // the loop's writes; cancelled when Close gives up waiting
+	cancel context.CancelFunc
 }
 
 // AccessOptions configure an AccessTracker.
@@ -64,6 +66,7 @@ func NewAccessTracker(st store.Store, opts AccessOptions) *AccessTracker {
 	}
 	a := &AccessTracker{st: st, opts: opts, queue: map[string]access{},
 		kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
 	go a.loop()
 	return a
 }
@@ -92,25 +95,35 @@ func (a *AccessTracker) Record(ids []string) {
 	}
 }
 
+// loop writes on every tick, and sooner when the queue fills, except
+// after a failed write: then it waits for the next tick, so a store that
+// is failing (busy, full disk) is not hammered by every recall.
 func (a *AccessTracker) loop() {
 	defer close(a.done)
 	t := time.NewTicker(a.opts.Every)
 	defer t.Stop()
+	failed := false
 	for {
 		select {
 		case <-a.quit:
 			return
 		case <-t.C:
 		case <-a.kick:
+			if failed {
+				continue
+			}
 		}
-		if err := a.Flush(context.Background()); err != nil {
+		err := a.Flush(a.ctx)
+		if failed = err != nil; failed {
 			a.opts.OnError(err)
 		}
 	}
 }
 
 // Flush writes the pending recalls now. Rows deleted meanwhile are
-// skipped; if the write fails, the counts go back in the queue.
+// skipped, and so is a row the store cannot record on (its error is
+// reported after the others are written); if the write itself fails, the
+// counts go back in the queue.
 func (a *AccessTracker) Flush(ctx context.Context) error {
 	a.mu.Lock()
 	batch := a.queue
@@ -119,28 +132,38 @@ func (a *AccessTracker) Flush(ctx context.Context) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	var rowErrs []error
 	err := a.st.Write(ctx, memory.Owner(), func(tx store.Tx) error {
+		rowErrs = rowErrs[:0]
 		for id, e := range batch {
 			if err := tx.Touch(id, e.n, e.at); err != nil && !errors.Is(err, memory.ErrNotFound) {
-				return err
+				rowErrs = append(rowErrs, err)
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		a.mu.Lock()
-		for id, e := range batch {
-			cur := a.queue[id]
-			a.queue[id] = access{n: cur.n + e.n, at: max(cur.at, e.at)}
-		}
-		a.mu.Unlock()
+	if err == nil {
+		return errors.Join(rowErrs...)
 	}
+	a.mu.Lock()
+	for id, e := range batch {
+		cur := a.queue[id]
+		a.queue[id] = access{n: cur.n + e.n, at: max(cur.at, e.at)}
+	}
+	a.mu.Unlock()
 	return err
 }
 
-// Close stops the tracker and writes what is pending.
+// Close stops the tracker and writes what is pending, giving up when ctx
+// ends (a write in progress is cancelled then).
 func (a *AccessTracker) Close(ctx context.Context) error {
 	a.once.Do(func() { close(a.quit) })
-	<-a.done
+	select {
+	case <-a.done:
+	case <-ctx.Done():
+		a.cancel()
+		<-a.done
+	}
+	defer a.cancel()
 	return a.Flush(ctx)
 }

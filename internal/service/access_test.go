@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,17 +13,31 @@ import (
 	"github.com/trove-memory/trove/internal/store"
 )
 
-// flakyStore fails the next Write calls while failing is set.
+// flakyStore fails the next Write calls while failing is set, and a
+// Touch of badID always.
 type flakyStore struct {
 	store.Store
 	failing atomic.Bool
+	badID   string
 }
 
 func (f *flakyStore) Write(ctx context.Context, acc memory.Access, fn func(store.Tx) error) error {
 	if f.failing.Load() {
 		return errors.New("disk on fire")
 	}
-	return f.Store.Write(ctx, acc, fn)
+	return f.Store.Write(ctx, acc, func(tx store.Tx) error { return fn(badTouch{tx, f.badID}) })
+}
+
+type badTouch struct {
+	store.Tx
+	id string
+}
+
+func (b badTouch) Touch(id string, n int, at int64) error {
+	if id == b.id {
+		return errors.New("metadata is not JSON")
+	}
+	return b.Tx.Touch(id, n, at)
 }
 
 func usage(t *testing.T, st store.Store, id string) (count, at float64, rev int64) {
@@ -122,5 +137,34 @@ func TestUpdateTextOnSmartRow(t *testing.T) {
 	}
 	if hits, _ := searcher.SearchText(ctx, memory.Owner(), store.Filter{}, "zanzibar", 5); len(hits) != 0 {
 		t.Fatalf("the old summary still finds the row: %v", hits)
+	}
+}
+
+// A row the store cannot record on is reported and skipped, not allowed to
+// fail the others; Close gives up when its context ends.
+func TestAccessTrackerBadRowAndClose(t *testing.T) {
+	var st *flakyStore
+	var tracker *service.AccessTracker
+	e := newEnv(t, func(o *service.Options) {
+		st = &flakyStore{Store: o.Store}
+		tracker = service.NewAccessTracker(st, service.AccessOptions{Every: time.Hour})
+		o.Tracker = tracker
+	})
+	a := e.store(t, bot, "alpha note about deploys", "")
+	b := e.store(t, bot, "beta note about deploys", "")
+	st.badID = b.ID
+	tracker.Record([]string{a.ID, b.ID})
+	if err := tracker.Flush(ctx); err == nil || !strings.Contains(err.Error(), "not JSON") {
+		t.Fatalf("flush with a bad row: %v, want its error", err)
+	}
+	if n, _, _ := usage(t, e.st, a.ID); n != 1 {
+		t.Fatalf("the good row's access_count is %v, want 1", n)
+	}
+	st.failing.Store(true)
+	tracker.Record([]string{a.ID})
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := tracker.Close(cctx); err == nil {
+		t.Fatal("close on a failing store with an ended context reported no error")
 	}
 }

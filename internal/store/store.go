@@ -70,9 +70,11 @@ type Tx interface {
 	// Touch records that the row was recalled n more times, the last at
 	// unix-ms at: metadata access_count grows by n and last_accessed_at
 	// becomes at if that is later. It is usage, not an edit: revision,
-	// updated_at and the change sequence stay as they are, so a caller
-	// holding the row's revision (an upgrade, an update with
-	// --expected-revision) is not made to conflict by someone's recall.
+	// updated_at and the row's change sequence stay as they are (the
+	// store's counter moves, as for any Write), so a caller holding the
+	// row's revision (an upgrade, an update with --expected-revision) is
+	// not made to conflict by someone's recall; Update keeps the larger
+	// counters when it writes a row read before them.
 	Touch(id string, n int, at int64) error
 }
 

@@ -130,7 +130,8 @@ const parallelEncodeMin = 4096
 // UpsertMany is Upsert for many vectors: the same result as one Upsert
 // each in order (a later item for an id wins), with the encoding of a
 // large batch spread over GOMAXPROCS goroutines. It checks every vector
-// first and changes nothing if one is bad, naming it.
+// first and changes nothing if one is bad, naming it. Searches wait while
+// it runs (about a second for 100k vectors of 384 dimensions on 2 cores).
 func (ix *Index) UpsertMany(items []Item) error {
 	invs := make([]float64, len(items))
 	for i, it := range items {

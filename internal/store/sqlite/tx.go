@@ -256,36 +256,35 @@ func (t *tx) Delete(id string, expectedRevision int64) error {
 
 // keepUsage carries the stored recall counters into m when they are
 // ahead of m's: Touch does not bump the revision, so m may have been read
-// before recalls were recorded, and writing it must not undo them. The
-// counters only grow.
+// before recalls were recorded, and writing it must not undo them. Only a
+// value that reads as a count or a time (memory.MetaNumber, MetaMillis)
+// is compared; a given value that does not is left as the caller set it.
 func (t *tx) keepUsage(rid int64, m *memory.Memory) error {
-	var count, at sql.NullInt64
-	err := t.queryRow(`SELECT CAST(json_extract(metadata, '$.access_count') AS INTEGER),
-		CAST(json_extract(metadata, '$.last_accessed_at') AS INTEGER) FROM memories WHERE rid = ?`, rid).Scan(&count, &at)
+	var count, at any
+	err := t.queryRow(`SELECT json_extract(metadata, '$.access_count'), json_extract(metadata, '$.last_accessed_at')
+		FROM memories WHERE rid = ?`, rid).Scan(&count, &at)
 	if err != nil {
 		return fmt.Errorf("read memory %s: %w", m.ID, err)
 	}
+	stored := map[string]any{memory.KeyAccessCount: count, memory.KeyLastAccessedAt: at}
 	cloned := false
 	for _, f := range []struct {
-		key    string
-		stored sql.NullInt64
-	}{{memory.KeyAccessCount, count}, {memory.KeyLastAccessedAt, at}} {
-		if !f.stored.Valid {
+		key  string
+		read func(map[string]any, string) (float64, bool)
+	}{{memory.KeyAccessCount, memory.MetaNumber}, {memory.KeyLastAccessedAt, memory.MetaMillis}} {
+		was, ok := f.read(stored, f.key)
+		if !ok {
 			continue
 		}
-		if given, ok := m.Metadata[f.key].(float64); ok && int64(given) >= f.stored.Int64 {
-			continue
-		}
-		if given, ok := m.Metadata[f.key].(int64); ok && given >= f.stored.Int64 {
-			continue
-		}
-		if given, ok := m.Metadata[f.key].(int); ok && int64(given) >= f.stored.Int64 {
-			continue
+		if _, present := m.Metadata[f.key]; present {
+			if given, ok := f.read(m.Metadata, f.key); !ok || given >= was {
+				continue
+			}
 		}
 		if !cloned {
 			m.Metadata, cloned = memory.CloneMetadata(m.Metadata), true
 		}
-		m.Metadata[f.key] = f.stored.Int64
+		m.Metadata[f.key] = stored[f.key]
 	}
 	return nil
 }

@@ -520,4 +520,16 @@ func testTouch(t *testing.T, s store.Store) {
 	if n, _ := got.Metadata["access_count"].(float64); n != 6 || got.Importance != 0.9 || got.Metadata["tier"] != "core" {
 		t.Errorf("after an update from an old read: %+v, want access_count 6 kept and importance 0.9", got)
 	}
+	// A time written as text (imported) survives an update untouched.
+	dated := mem("dated", "imported with a text timestamp")
+	dated.Metadata = map[string]any{"last_accessed_at": "2024-05-01T10:00:00Z", "access_count": "3"}
+	dated = put(t, s, memory.Owner(), dated)[0]
+	dated.Importance = 0.1
+	if err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Update(&dated) }); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Get(ctx, memory.Owner(), dated.ID)
+	if got.Metadata["last_accessed_at"] != "2024-05-01T10:00:00Z" || got.Metadata["access_count"] != "3" {
+		t.Errorf("an update changed text usage values: %v", got.Metadata)
+	}
 }
