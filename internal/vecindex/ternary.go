@@ -118,8 +118,9 @@ const ternaryParallelMin = 250_000
 var scorePool = sync.Pool{New: func() any { return new([]int32) }}
 
 // prefilter returns the want slots with the best ternary scores among
-// the allowed ones (slots tied at the boundary are taken in slot order),
-// or every allowed slot when there are no more than want.
+// the allowed ones, best first (slots tied at the boundary are taken in
+// slot order), or every allowed slot, in slot order, when there are no
+// more than want.
 func (ix *Index) prefilter(qt []uint64, allow []uint64, want int) []int32 {
 	n := len(ix.ids)
 	sp := scorePool.Get().(*[]int32)
@@ -186,16 +187,26 @@ func (ix *Index) prefilter(qt []uint64, allow []uint64, want int) []int32 {
 	for ; cut > 0 && above+hist[cut] < want; cut-- {
 		above += hist[cut]
 	}
+	// Best first (a counting sort on the histogram): the 7-bit pass then
+	// fills its heap with good rows early, and its early exit drops most of
+	// the rest after their first third, which is most of what it reads.
 	minScore := int32(cut - ix.dims)
-	out := make([]int32, 0, want)
-	ties := want - above
+	next := make([]int, len(hist)) // next free place for each score
+	at := 0
+	for b := len(hist) - 1; b > cut; b-- {
+		next[b] = at
+		at += hist[b]
+	}
+	next[cut] = at
+	out := make([]int32, want)
 	for s, v := range scores {
-		switch {
-		case v > minScore:
-			out = append(out, int32(s))
-		case v == minScore && ties > 0:
-			out = append(out, int32(s))
-			ties--
+		if v < minScore {
+			continue
+		}
+		b := int(v) + ix.dims
+		if next[b] < want { // only ties at the cut can run out of places
+			out[next[b]] = int32(s)
+			next[b]++
 		}
 	}
 	return out

@@ -160,6 +160,13 @@ func TestPrefilter(t *testing.T) {
 		if wantLen := min(c.want, inGroups); len(got) != wantLen {
 			t.Fatalf("%+v: %d slots, want %d", c, len(got), wantLen)
 		}
+		if len(got) == c.want {
+			for i := 1; i < len(got); i++ {
+				if score(got[i]) > score(got[i-1]) {
+					t.Fatalf("%+v: not best first at %d: %d after %d", c, i, score(got[i]), score(got[i-1]))
+				}
+			}
+		}
 		worst := math.MaxInt
 		picked := map[int32]bool{}
 		for _, s := range got {
