@@ -15,8 +15,8 @@ const (
 
 // Options configure every stage; the zero value of a field means its default.
 type Options struct {
-	VectorK int    // vector candidates (default 50)
-	BM25K   int    // BM25 candidates (default 50)
+	VectorK int    // vector candidates (default: 20, or twice the limit if more; see Search)
+	BM25K   int    // BM25 candidates (likewise)
 	Fusion  Fusion // default FusionSeed
 	RRFK    float64
 
@@ -63,8 +63,6 @@ func (o Options) withDefaults() Options {
 			*p = v
 		}
 	}
-	def(&o.VectorK, 50)
-	def(&o.BM25K, 50)
 	def(&o.RerankTopN, 20)
 	def(&o.LengthAnchor, 500)
 	if o.Fusion == "" {

@@ -149,7 +149,7 @@ func TestRecallQualityFloor(t *testing.T) {
 	hybrid := evaluate(t, New(st, emb, nil, modes(now)["hybrid"]), qs, "")
 	bm25 := evaluate(t, New(st, emb, nil, modes(now)["bm25"]), qs, "")
 	t.Logf("hybrid recall@5 %.3f recall@10 %.3f MRR %.3f; bm25 recall@10 %.3f", hybrid.recall5, hybrid.recall10, hybrid.mrr, bm25.recall10)
-	const floor10, floorMRR = 0.75, 0.60 // measured 0.787 and 0.633 (BenchmarkRecallQuality)
+	const floor10, floorMRR = 0.75, 0.62 // measured 0.788 and 0.658 (BenchmarkRecallQuality)
 	if hybrid.recall10 < floor10 || hybrid.mrr < floorMRR {
 		t.Fatalf("hybrid recall@10 %.3f (floor %.2f), MRR %.3f (floor %.2f)", hybrid.recall10, floor10, hybrid.mrr, floorMRR)
 	}
