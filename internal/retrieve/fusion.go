@@ -2,6 +2,7 @@ package retrieve
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -102,6 +103,11 @@ func fuseSeed(cs []*candidate, debug bool) {
 			}
 		default:
 			c.score = b // no cosine: the vector side failed or the row has no vector
+		}
+		if debug && c.cosFilled {
+			// Sources do not list the vector side, so say where v came from.
+			c.stage(debug, fmt.Sprintf("fuse (cosine %.2f from the index)", *c.cos))
+			continue
 		}
 		c.stage(debug, "fuse")
 	}
