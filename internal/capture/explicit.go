@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/trove-memory/trove/internal/memory"
 )
@@ -145,13 +146,11 @@ func statement(s string) (Candidate, string) {
 }
 
 func capitalise(s string) string {
-	for i, r := range s {
-		if unicode.IsLower(r) {
-			return s[:i] + string(unicode.ToUpper(r)) + s[i+len(string(r)):]
-		}
+	r, size := utf8.DecodeRuneInString(s)
+	if !unicode.IsLower(r) {
 		return s
 	}
-	return s
+	return string(unicode.ToUpper(r)) + s[size:]
 }
 
 // injected matches blocks that are context trove or a host put into the

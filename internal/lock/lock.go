@@ -68,7 +68,6 @@ type Lock struct {
 	fd      uintptr // f's descriptor, read once: f.Fd() races with Close
 	sem     chan struct{}
 	stats   *Stats
-	record  []byte // holder record, rewritten on each acquisition
 }
 
 // Open opens (creating if needed) the lock file. command names this process

@@ -237,30 +237,30 @@ func bulletsField(raw map[string]any, key string) (string, error) {
 // firstObject returns the first balanced {...} in s, honouring strings.
 func firstObject(s string) (string, bool) {
 	start := strings.IndexByte(s, '{')
-	for start >= 0 {
-		depth, inStr, esc := 0, false, false
-		for i := start; i < len(s); i++ {
-			c := s[i]
-			switch {
-			case esc:
-				esc = false
-			case inStr && c == '\\':
-				esc = true
-			case c == '"':
-				inStr = !inStr
-			case inStr:
-			case c == '{':
-				depth++
-			case c == '}':
-				depth--
-				if depth == 0 {
-					return s[start : i+1], true
-				}
-			}
-		}
-		// Unbalanced from here: the reply was truncated.
+	if start < 0 {
 		return "", false
 	}
+	depth, inStr, esc := 0, false, false
+	for i := start; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case esc:
+			esc = false
+		case inStr && c == '\\':
+			esc = true
+		case c == '"':
+			inStr = !inStr
+		case inStr:
+		case c == '{':
+			depth++
+		case c == '}':
+			depth--
+			if depth == 0 {
+				return s[start : i+1], true
+			}
+		}
+	}
+	// Unbalanced from here: the reply was truncated.
 	return "", false
 }
 

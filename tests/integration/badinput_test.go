@@ -146,7 +146,6 @@ func testBadInputShared(t *testing.T) {
 	big := strings.Repeat("a", 32*1024+1)
 	bigJSON, _ := json.Marshal(map[string]string{"text": big})
 	const scopeHelp = `use "global", "agent:<id>", "user:<id>", "project:<id>" or "custom:<name>"`
-	const importRetry = "fix those rows and import the file again"
 
 	cases := []badCase{
 		// CLI arguments.

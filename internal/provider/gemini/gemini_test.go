@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -59,15 +58,6 @@ func fakeGemini(t *testing.T, status int, errBody string) (*httptest.Server, fun
 		defer mu.Unlock()
 		return append([]seen(nil), reqs...)
 	}
-}
-
-func keys(m map[string]any) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 func TestRequestShape(t *testing.T) {

@@ -296,19 +296,6 @@ func (s *Store) GetMany(ctx context.Context, acc memory.Access, ids []string) ([
 	return out, nil
 }
 
-func jsonStrings(ss []string) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, s := range ss {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%q", s) // Go quoting is valid JSON for valid UTF-8 ids
-	}
-	b.WriteByte(']')
-	return b.String()
-}
-
 func (s *Store) ChangeSeq(ctx context.Context) (int64, error) {
 	var seq int64
 	if err := s.rdb.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = 'seq'").Scan(&seq); err != nil {
