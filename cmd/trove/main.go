@@ -14,7 +14,11 @@ import (
 	"github.com/trove-memory/trove/internal/config"
 	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/llm"
+	"github.com/trove-memory/trove/internal/provider/gemini"
+	"github.com/trove-memory/trove/internal/provider/jina"
+	"github.com/trove-memory/trove/internal/provider/ollama"
 	"github.com/trove-memory/trove/internal/provider/openaicompat"
+	"github.com/trove-memory/trove/internal/provider/voyage"
 	"github.com/trove-memory/trove/internal/rerank"
 	"github.com/trove-memory/trove/internal/retrieve"
 	"github.com/trove-memory/trove/internal/store"
@@ -53,7 +57,12 @@ func space(e config.Embedding) store.Space {
 		h := embedding.NewHash(e.Dimensions).Info()
 		return store.Space{Model: h.Model, Dimensions: h.Dimensions}
 	}
-	return store.Space{Model: e.Provider + ":" + e.Model, Dimensions: e.Dimensions}
+	model := e.Model
+	if model == "" { // the vendor's default, which the embedder will use
+		model = map[string]string{"jina": jina.DefaultModel, "voyage": voyage.DefaultModel,
+			"ollama": ollama.DefaultModel, "gemini": gemini.DefaultModel}[e.Provider]
+	}
+	return store.Space{Model: e.Provider + ":" + model, Dimensions: e.Dimensions}
 }
 
 // openAIMaxInputChars keeps one input within an OpenAI-style model's
@@ -61,21 +70,29 @@ func space(e config.Embedding) store.Space {
 const openAIMaxInputChars = 8192
 
 func newEmbedder(e config.Embedding) (embedding.Embedder, error) {
+	oc := openaicompat.Config{BaseURL: e.BaseURL, APIKey: e.APIKey, Model: e.Model, KeyName: "TROVE_EMBED_API_KEY",
+		Dimensions: e.Dimensions, BatchSize: e.BatchSize, Timeout: e.Timeout.Duration}
 	switch e.Provider {
 	case "hash":
 		return embedding.NewHash(e.Dimensions), nil
 	case "openai":
-		oc, err := openaicompat.NewEmbedder(openaicompat.Config{
-			Provider: "openai", BaseURL: e.BaseURL, APIKey: e.APIKey, Model: e.Model, KeyName: "TROVE_EMBED_API_KEY",
-			Dimensions: e.Dimensions, BatchSize: e.BatchSize, Timeout: e.Timeout.Duration,
-		})
+		oc.Provider = "openai"
+		raw, err := openaicompat.NewEmbedder(oc)
 		if err != nil {
 			return nil, err
 		}
 		// Longer inputs are embedded in chunks whose vectors are averaged.
-		return embedding.Chunked(oc, openAIMaxInputChars), nil
+		return embedding.Chunked(raw, openAIMaxInputChars), nil
+	case "jina":
+		return jina.NewEmbedder(jina.Config{Config: oc})
+	case "voyage":
+		return voyage.NewEmbedder(voyage.Config{Config: oc})
+	case "ollama":
+		return ollama.NewEmbedder(ollama.Config{Config: oc})
+	case "gemini":
+		return gemini.NewEmbedder(gemini.Config{Config: oc})
 	}
-	return nil, fmt.Errorf("embedding provider %q is unknown: use hash or openai", e.Provider)
+	return nil, fmt.Errorf("embedding provider %q is unknown: use hash, openai, jina, voyage, ollama or gemini", e.Provider)
 }
 
 func newLLM(l config.LLM) (llm.Client, error) {

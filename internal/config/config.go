@@ -37,7 +37,7 @@ type Config struct {
 
 // Embedding configures the embedding provider.
 type Embedding struct {
-	Provider   string   `json:"provider"` // hash | openai
+	Provider   string   `json:"provider"` // hash | openai | jina | voyage | ollama | gemini
 	BaseURL    string   `json:"baseURL"`
 	APIKey     string   `json:"apiKey"`
 	Model      string   `json:"model"`
@@ -247,8 +247,19 @@ func (c Config) Validate() error {
 		if e.Dimensions < 0 {
 			errs = append(errs, fmt.Errorf("embedding.dimensions: %d must not be negative", e.Dimensions))
 		}
+	case "jina", "voyage", "ollama", "gemini":
+		// Base URL and model default to the vendor's; the vendor package
+		// checks the key its own host needs.
+		if e.BaseURL != "" {
+			if err := checkURL(e.BaseURL); err != nil {
+				errs = append(errs, fmt.Errorf("embedding.baseURL: %w (TROVE_EMBED_BASE_URL)", err))
+			}
+		}
+		if e.Dimensions < 0 {
+			errs = append(errs, fmt.Errorf("embedding.dimensions: %d must not be negative", e.Dimensions))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("embedding.provider: %q is unknown: use hash or openai (TROVE_EMBED_PROVIDER)", e.Provider))
+		errs = append(errs, fmt.Errorf("embedding.provider: %q is unknown: use hash, openai, jina, voyage, ollama or gemini (TROVE_EMBED_PROVIDER)", e.Provider))
 	}
 	if e.BatchSize <= 0 {
 		errs = append(errs, fmt.Errorf("embedding.batchSize: %d must be positive", e.BatchSize))

@@ -12,8 +12,6 @@
 package gemini
 
 import (
-	"context"
-
 	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/provider/openaicompat"
 )
@@ -55,36 +53,10 @@ func (c Config) withDefaults() Config {
 // key is required when BaseURL is Google's own.
 func (c Config) Validate() error { return defaults.Validate(c.withDefaults().Config) }
 
-// Embedder embeds with Gemini. It is safe for concurrent use.
-type Embedder struct {
-	raw *openaicompat.Embedder
-	e   embedding.Embedder // raw, split to MaxInputChars
+// NewEmbedder validates cfg and returns Gemini's embedder, split to
+// MaxInputChars, and a [embedding.Describer] naming "gemini", the model
+// and the dimensions (0 until the first reply when Dimensions was not
+// set). No request is made until the first Embed.
+func NewEmbedder(cfg Config) (embedding.Embedder, error) {
+	return defaults.Embedder(cfg.Config, cfg.MaxInputChars, nil)
 }
-
-var (
-	_ embedding.Embedder  = (*Embedder)(nil)
-	_ embedding.Describer = (*Embedder)(nil)
-)
-
-// NewEmbedder validates cfg and returns an Embedder. No request is made
-// until the first Embed.
-func NewEmbedder(cfg Config) (*Embedder, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	cfg = cfg.withDefaults()
-	raw, err := openaicompat.NewEmbedder(cfg.Config)
-	if err != nil {
-		return nil, err
-	}
-	return &Embedder{raw: raw, e: embedding.Chunked(raw, cfg.MaxInputChars)}, nil
-}
-
-// Embed returns one unit vector per text, in order.
-func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
-	return e.e.Embed(ctx, texts)
-}
-
-// Info reports "gemini", the model and the dimensions (0 until the first
-// reply when Dimensions was not set).
-func (e *Embedder) Info() embedding.Info { return e.raw.Info() }

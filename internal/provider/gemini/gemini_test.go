@@ -2,66 +2,20 @@ package gemini
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/provider/openaicompat"
+	"github.com/trove-memory/trove/internal/provider/providertest"
 )
 
 const testKey = "gemini-test-SECRET-0123456789"
 
-type seen struct {
-	Method, Path string
-	Header       http.Header
-	Body         map[string]any
-}
-
-// fakeGemini answers like Gemini's embeddings endpoint and records requests.
-// Vectors are [len(input)+1, 1]; out-of-order indexes check placement.
-func fakeGemini(t *testing.T, status int, errBody string) (*httptest.Server, func() []seen) {
-	t.Helper()
-	var mu sync.Mutex
-	var reqs []seen
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, _ := io.ReadAll(r.Body)
-		var body map[string]any
-		if err := json.Unmarshal(raw, &body); err != nil {
-			t.Errorf("request body is not JSON: %s", raw)
-		}
-		mu.Lock()
-		reqs = append(reqs, seen{r.Method, r.URL.Path, r.Header.Clone(), body})
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		if status != http.StatusOK {
-			w.WriteHeader(status)
-			io.WriteString(w, errBody)
-			return
-		}
-		inputs, _ := body["input"].([]any)
-		data := make([]map[string]any, len(inputs))
-		for i, in := range inputs {
-			s, _ := in.(string)
-			data[len(inputs)-1-i] = map[string]any{"object": "embedding", "index": i, "embedding": []float32{float32(len(s) + 1), 1}}
-		}
-		json.NewEncoder(w).Encode(map[string]any{"model": body["model"], "object": "list", "data": data})
-	}))
-	t.Cleanup(srv.Close)
-	return srv, func() []seen {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]seen(nil), reqs...)
-	}
-}
-
 func TestRequestShape(t *testing.T) {
-	srv, reqs := fakeGemini(t, http.StatusOK, "")
+	srv, reqs := providertest.Embeddings(t, http.StatusOK, "")
 	e, err := NewEmbedder(Config{Config: openaicompat.Config{BaseURL: srv.URL + "/v1beta/openai/", APIKey: testKey, Dimensions: 2}})
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +40,7 @@ func TestRequestShape(t *testing.T) {
 	if !reflect.DeepEqual(vecs[1], wantVec) {
 		t.Errorf("vector = %v, want %v", vecs[1], wantVec)
 	}
-	if info := e.Info(); info != (embedding.Info{Provider: "gemini", Model: DefaultModel, Dimensions: 2}) {
+	if info := e.(embedding.Describer).Info(); info != (embedding.Info{Provider: "gemini", Model: DefaultModel, Dimensions: 2}) {
 		t.Errorf("Info = %+v", info)
 	}
 	if _, ok := any(e).(embedding.QueryEmbedder); ok {
@@ -95,7 +49,7 @@ func TestRequestShape(t *testing.T) {
 }
 
 func TestLongInputsAreSplit(t *testing.T) {
-	srv, reqs := fakeGemini(t, http.StatusOK, "")
+	srv, reqs := providertest.Embeddings(t, http.StatusOK, "")
 	e, err := NewEmbedder(Config{Config: openaicompat.Config{BaseURL: srv.URL, APIKey: testKey}, MaxInputChars: 8})
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +63,7 @@ func TestLongInputsAreSplit(t *testing.T) {
 }
 
 func TestErrorsNameGeminiAndHideTheKey(t *testing.T) {
-	srv, _ := fakeGemini(t, http.StatusBadRequest, `[{"error":{"code":400,"message":"API key not valid: `+testKey+`","status":"INVALID_ARGUMENT"}}]`)
+	srv, _ := providertest.Embeddings(t, http.StatusBadRequest, `[{"error":{"code":400,"message":"API key not valid: `+testKey+`","status":"INVALID_ARGUMENT"}}]`)
 	e, err := NewEmbedder(Config{Config: openaicompat.Config{BaseURL: srv.URL, APIKey: testKey}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,8 @@
 // Package jina embeds text with Jina AI's embeddings API (POST
 // {BaseURL}/embeddings). Jina's models are trained for asymmetric search:
 // text to store is embedded with the task "retrieval.passage" and search
-// queries with "retrieval.query", so Embedder is an
-// [embedding.QueryEmbedder] as well as an [embedding.Embedder]. Texts
+// queries with "retrieval.query", so its embedder
+// is an [embedding.QueryEmbedder] as well as an [embedding.Embedder]. Texts
 // longer than MaxInputChars are split and their vectors averaged (see
 // [embedding.Chunked]). Retries, timeouts and errors are
 // provider/openaicompat's.
@@ -12,12 +12,10 @@
 //		KeyName: "TROVE_EMBED_API_KEY",
 //	}})
 //	docs, err := e.Embed(ctx, []string{"prefers dark mode"})              // task retrieval.passage
-//	query, err := e.EmbedQuery(ctx, []string{"what theme does she like?"}) // task retrieval.query
+//	query, err := embedding.EmbedQuery(ctx, e, []string{"what theme does she like?"}) // task retrieval.query
 package jina
 
 import (
-	"context"
-
 	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/provider/openaicompat"
 )
@@ -65,18 +63,6 @@ func (c Config) withDefaults() Config {
 // key is required when BaseURL is Jina's own.
 func (c Config) Validate() error { return defaults.Validate(c.withDefaults().Config) }
 
-// Embedder embeds with Jina. It is safe for concurrent use.
-type Embedder struct {
-	raw *openaicompat.TaskEmbedder
-	e   embedding.Embedder // raw, split to MaxInputChars
-}
-
-var (
-	_ embedding.Embedder      = (*Embedder)(nil)
-	_ embedding.QueryEmbedder = (*Embedder)(nil)
-	_ embedding.Describer     = (*Embedder)(nil)
-)
-
 type request struct {
 	Model      string   `json:"model"`
 	Input      []string `json:"input"`
@@ -84,37 +70,19 @@ type request struct {
 	Dimensions int      `json:"dimensions,omitempty"`
 }
 
-// NewEmbedder validates cfg and returns an Embedder. No request is made
+// NewEmbedder validates cfg and returns Jina's embedder, split to
+// MaxInputChars. It is also an [embedding.QueryEmbedder] (queries get the
+// task retrieval.query, stored text retrieval.passage) and a
+// [embedding.Describer] naming "jina", the model and the dimensions (0
+// until the first reply when Dimensions was not set). No request is made
 // until the first Embed.
-func NewEmbedder(cfg Config) (*Embedder, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	cfg = cfg.withDefaults()
-	raw, err := openaicompat.NewTaskEmbedder(cfg.Config, func(texts []string, query bool) any {
+func NewEmbedder(cfg Config) (embedding.Embedder, error) {
+	cfg = cfg.withDefaults() // the request names the default model
+	return defaults.Embedder(cfg.Config, cfg.MaxInputChars, func(texts []string, query bool) any {
 		task := TaskPassage
 		if query {
 			task = TaskQuery
 		}
 		return request{Model: cfg.Model, Input: texts, Task: task, Dimensions: cfg.Dimensions}
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &Embedder{raw: raw, e: embedding.Chunked(raw, cfg.MaxInputChars)}, nil
 }
-
-// Embed embeds text to store (task retrieval.passage): one unit vector per
-// text, in order.
-func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
-	return e.e.Embed(ctx, texts)
-}
-
-// EmbedQuery embeds search queries (task retrieval.query).
-func (e *Embedder) EmbedQuery(ctx context.Context, texts []string) ([][]float32, error) {
-	return embedding.EmbedQuery(ctx, e.e, texts)
-}
-
-// Info reports "jina", the model and the dimensions (0 until the first
-// reply when Dimensions was not set).
-func (e *Embedder) Info() embedding.Info { return e.raw.Info() }

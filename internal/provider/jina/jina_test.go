@@ -2,76 +2,20 @@ package jina
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/provider/openaicompat"
+	"github.com/trove-memory/trove/internal/provider/providertest"
 )
 
 const testKey = "jina-test-SECRET-0123456789"
 
-type seen struct {
-	Method, Path string
-	Header       http.Header
-	Body         map[string]any
-}
-
-// fakeJina answers like Jina's embeddings endpoint and records requests.
-// Vectors are [len(input)+1, 1]; out-of-order indexes check placement.
-func fakeJina(t *testing.T, status int, errBody string) (*httptest.Server, func() []seen) {
-	t.Helper()
-	var mu sync.Mutex
-	var reqs []seen
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, _ := io.ReadAll(r.Body)
-		var body map[string]any
-		if err := json.Unmarshal(raw, &body); err != nil {
-			t.Errorf("request body is not JSON: %s", raw)
-		}
-		mu.Lock()
-		reqs = append(reqs, seen{r.Method, r.URL.Path, r.Header.Clone(), body})
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		if status != http.StatusOK {
-			w.WriteHeader(status)
-			io.WriteString(w, errBody)
-			return
-		}
-		inputs, _ := body["input"].([]any)
-		data := make([]map[string]any, len(inputs))
-		for i, in := range inputs {
-			s, _ := in.(string)
-			data[len(inputs)-1-i] = map[string]any{"object": "embedding", "index": i, "embedding": []float32{float32(len(s) + 1), 1}}
-		}
-		json.NewEncoder(w).Encode(map[string]any{"model": body["model"], "object": "list", "data": data})
-	}))
-	t.Cleanup(srv.Close)
-	return srv, func() []seen {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]seen(nil), reqs...)
-	}
-}
-
-func keys(m map[string]any) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
 func TestRequestShape(t *testing.T) {
-	srv, reqs := fakeJina(t, http.StatusOK, "")
+	srv, reqs := providertest.Embeddings(t, http.StatusOK, "")
 	e, err := NewEmbedder(Config{Config: openaicompat.Config{BaseURL: srv.URL + "/v1", APIKey: testKey, Dimensions: 2}})
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +25,7 @@ func TestRequestShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.EmbedQuery(ctx, []string{"q?"}); err != nil {
+	if _, err := embedding.EmbedQuery(ctx, e, []string{"q?"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -96,7 +40,7 @@ func TestRequestShape(t *testing.T) {
 		if a := r.Header.Get("Authorization"); a != "Bearer "+testKey {
 			t.Errorf("request %d: Authorization %q", i, a)
 		}
-		if ks := keys(r.Body); !reflect.DeepEqual(ks, []string{"dimensions", "input", "model", "task"}) {
+		if ks := providertest.Keys(r.Body); !reflect.DeepEqual(ks, []string{"dimensions", "input", "model", "task"}) {
 			t.Errorf("request %d: fields %v, want exactly dimensions, input, model, task", i, ks)
 		}
 	}
@@ -115,13 +59,13 @@ func TestRequestShape(t *testing.T) {
 	if !reflect.DeepEqual(docs[1], wantVec) {
 		t.Errorf("vector for %q = %v, want %v (placed by index, normalised)", "bbb", docs[1], wantVec)
 	}
-	if info := e.Info(); info != (embedding.Info{Provider: "jina", Model: DefaultModel, Dimensions: 2}) {
+	if info := e.(embedding.Describer).Info(); info != (embedding.Info{Provider: "jina", Model: DefaultModel, Dimensions: 2}) {
 		t.Errorf("Info = %+v", info)
 	}
 }
 
 func TestNoDimensionsField(t *testing.T) {
-	srv, reqs := fakeJina(t, http.StatusOK, "")
+	srv, reqs := providertest.Embeddings(t, http.StatusOK, "")
 	e, err := NewEmbedder(Config{Config: openaicompat.Config{BaseURL: srv.URL, APIKey: testKey, Model: "jina-embeddings-v2-base-en"}})
 	if err != nil {
 		t.Fatal(err)
@@ -139,12 +83,12 @@ func TestNoDimensionsField(t *testing.T) {
 }
 
 func TestLongInputsAreSplit(t *testing.T) {
-	srv, reqs := fakeJina(t, http.StatusOK, "")
+	srv, reqs := providertest.Embeddings(t, http.StatusOK, "")
 	e, err := NewEmbedder(Config{Config: openaicompat.Config{BaseURL: srv.URL, APIKey: testKey}, MaxInputChars: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	vecs, err := e.EmbedQuery(context.Background(), []string{"short", "alpha beta gamma"})
+	vecs, err := embedding.EmbedQuery(context.Background(), e, []string{"short", "alpha beta gamma"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +108,7 @@ func TestLongInputsAreSplit(t *testing.T) {
 }
 
 func TestErrorsNameJinaAndHideTheKey(t *testing.T) {
-	srv, _ := fakeJina(t, http.StatusUnauthorized, `{"detail":"Invalid API key `+testKey+`"}`)
+	srv, _ := providertest.Embeddings(t, http.StatusUnauthorized, `{"detail":"Invalid API key `+testKey+`"}`)
 	e, err := NewEmbedder(Config{Config: openaicompat.Config{BaseURL: srv.URL, APIKey: testKey, KeyName: "TROVE_EMBED_API_KEY"}})
 	if err != nil {
 		t.Fatal(err)

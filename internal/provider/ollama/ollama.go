@@ -10,7 +10,6 @@
 package ollama
 
 import (
-	"context"
 	"strings"
 
 	"github.com/trove-memory/trove/internal/embedding"
@@ -56,33 +55,11 @@ func (c Config) withDefaults() Config {
 // Validate reports every invalid field after defaults are applied.
 func (c Config) Validate() error { return defaults.Validate(c.withDefaults().Config) }
 
-// Embedder embeds with Ollama. It is safe for concurrent use.
-type Embedder struct {
-	raw *openaicompat.Embedder
-	e   embedding.Embedder // raw, split to MaxInputChars
-}
-
-var (
-	_ embedding.Embedder  = (*Embedder)(nil)
-	_ embedding.Describer = (*Embedder)(nil)
-)
-
-// NewEmbedder validates cfg and returns an Embedder. No request is made
-// until the first Embed.
-func NewEmbedder(cfg Config) (*Embedder, error) {
+// NewEmbedder validates cfg and returns an embedder for the Ollama server,
+// split to MaxInputChars, and a [embedding.Describer] naming "ollama", the
+// model and the dimensions (0 until the first reply when Dimensions was
+// not set). No request is made until the first Embed.
+func NewEmbedder(cfg Config) (embedding.Embedder, error) {
 	cfg = cfg.withDefaults()
-	raw, err := openaicompat.NewEmbedder(cfg.Config)
-	if err != nil {
-		return nil, err
-	}
-	return &Embedder{raw: raw, e: embedding.Chunked(raw, cfg.MaxInputChars)}, nil
+	return defaults.Embedder(cfg.Config, cfg.MaxInputChars, nil)
 }
-
-// Embed returns one unit vector per text, in order.
-func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
-	return e.e.Embed(ctx, texts)
-}
-
-// Info reports "ollama", the model and the dimensions (0 until the first
-// reply when Dimensions was not set).
-func (e *Embedder) Info() embedding.Info { return e.raw.Info() }

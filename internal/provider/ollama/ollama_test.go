@@ -2,76 +2,20 @@ package ollama
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/provider/openaicompat"
+	"github.com/trove-memory/trove/internal/provider/providertest"
 )
 
 const testKey = "ollama-test-SECRET-0123456789"
 
-type seen struct {
-	Method, Path string
-	Header       http.Header
-	Body         map[string]any
-}
-
-// fakeOllama answers like Ollama's embeddings endpoint and records requests.
-// Vectors are [len(input)+1, 1]; out-of-order indexes check placement.
-func fakeOllama(t *testing.T, status int, errBody string) (*httptest.Server, func() []seen) {
-	t.Helper()
-	var mu sync.Mutex
-	var reqs []seen
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, _ := io.ReadAll(r.Body)
-		var body map[string]any
-		if err := json.Unmarshal(raw, &body); err != nil {
-			t.Errorf("request body is not JSON: %s", raw)
-		}
-		mu.Lock()
-		reqs = append(reqs, seen{r.Method, r.URL.Path, r.Header.Clone(), body})
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		if status != http.StatusOK {
-			w.WriteHeader(status)
-			io.WriteString(w, errBody)
-			return
-		}
-		inputs, _ := body["input"].([]any)
-		data := make([]map[string]any, len(inputs))
-		for i, in := range inputs {
-			s, _ := in.(string)
-			data[len(inputs)-1-i] = map[string]any{"object": "embedding", "index": i, "embedding": []float32{float32(len(s) + 1), 1}}
-		}
-		json.NewEncoder(w).Encode(map[string]any{"model": body["model"], "object": "list", "data": data})
-	}))
-	t.Cleanup(srv.Close)
-	return srv, func() []seen {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]seen(nil), reqs...)
-	}
-}
-
-func keys(m map[string]any) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
 func TestRequestShape(t *testing.T) {
-	srv, reqs := fakeOllama(t, http.StatusOK, "")
+	srv, reqs := providertest.Embeddings(t, http.StatusOK, "")
 	tests := []struct{ name, base string }{
 		{"server root", srv.URL},
 		{"root with slash", srv.URL + "/"},
@@ -104,7 +48,7 @@ func TestRequestShape(t *testing.T) {
 			if !reflect.DeepEqual(vecs[1], wantVec) {
 				t.Errorf("vector = %v, want %v", vecs[1], wantVec)
 			}
-			if info := e.Info(); info != (embedding.Info{Provider: "ollama", Model: DefaultModel, Dimensions: 2}) {
+			if info := e.(embedding.Describer).Info(); info != (embedding.Info{Provider: "ollama", Model: DefaultModel, Dimensions: 2}) {
 				t.Errorf("Info = %+v", info)
 			}
 		})
@@ -121,7 +65,7 @@ func TestDefaultBaseURL(t *testing.T) {
 }
 
 func TestKeyForAProxy(t *testing.T) {
-	srv, reqs := fakeOllama(t, http.StatusOK, "")
+	srv, reqs := providertest.Embeddings(t, http.StatusOK, "")
 	e, err := NewEmbedder(Config{Config: openaicompat.Config{BaseURL: srv.URL, APIKey: testKey, Model: "bge-m3", Dimensions: 2}})
 	if err != nil {
 		t.Fatal(err)
@@ -133,13 +77,13 @@ func TestKeyForAProxy(t *testing.T) {
 	if a := r.Header.Get("Authorization"); a != "Bearer "+testKey {
 		t.Errorf("Authorization = %q", a)
 	}
-	if ks := keys(r.Body); !reflect.DeepEqual(ks, []string{"dimensions", "input", "model"}) || r.Body["model"] != "bge-m3" {
+	if ks := providertest.Keys(r.Body); !reflect.DeepEqual(ks, []string{"dimensions", "input", "model"}) || r.Body["model"] != "bge-m3" {
 		t.Errorf("body = %v", r.Body)
 	}
 }
 
 func TestLongInputsAreSplit(t *testing.T) {
-	srv, reqs := fakeOllama(t, http.StatusOK, "")
+	srv, reqs := providertest.Embeddings(t, http.StatusOK, "")
 	e, err := NewEmbedder(Config{Config: openaicompat.Config{BaseURL: srv.URL}})
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +104,7 @@ func TestLongInputsAreSplit(t *testing.T) {
 }
 
 func TestModelNotPulled(t *testing.T) {
-	srv, _ := fakeOllama(t, http.StatusNotFound, `{"error":{"message":"model \"nomic-embed-text\" not found, try pulling it first"}}`)
+	srv, _ := providertest.Embeddings(t, http.StatusNotFound, `{"error":{"message":"model \"nomic-embed-text\" not found, try pulling it first"}}`)
 	e, err := NewEmbedder(Config{Config: openaicompat.Config{BaseURL: srv.URL}})
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,8 @@ package openaicompat
 import (
 	"errors"
 	"fmt"
+
+	"github.com/trove-memory/trove/internal/embedding"
 )
 
 // Defaults are a vendor's values for the zero fields of a Config, and
@@ -53,4 +55,28 @@ func (d Defaults) Validate(cfg Config) error {
 		errs = append(errs, fmt.Errorf("%s: APIKey is required for %s (set %s)", d.Provider, d.BaseURL, keyName))
 	}
 	return errors.Join(errs...)
+}
+
+// Embedder is what a vendor package's NewEmbedder returns: cfg validated
+// (Validate) with d's defaults applied, posting OpenAI's request body, or
+// the one build makes when the vendor takes its own (a task hint: then
+// the result is also an embedding.QueryEmbedder), and split so that no
+// input exceeds maxChars characters (embedding.Chunked, which keeps Info
+// and EmbedQuery; 0 = d.MaxInputChars, < 0 = no limit).
+func (d Defaults) Embedder(cfg Config, maxChars int, build RequestFunc) (embedding.Embedder, error) {
+	cfg, maxChars = d.Apply(cfg, maxChars)
+	if err := d.Validate(cfg); err != nil {
+		return nil, err
+	}
+	var raw embedding.Embedder
+	var err error
+	if build == nil {
+		raw, err = NewEmbedder(cfg)
+	} else {
+		raw, err = NewTaskEmbedder(cfg, build)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return embedding.Chunked(raw, maxChars), nil
 }

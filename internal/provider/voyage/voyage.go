@@ -1,7 +1,7 @@
 // Package voyage embeds text with Voyage AI's embeddings API (POST
 // {BaseURL}/embeddings). Voyage's models embed text to store and search
-// queries differently (input_type "document" or "query"), so Embedder is
-// an [embedding.QueryEmbedder] as well as an [embedding.Embedder]. The
+// queries differently (input_type "document" or "query"), so its
+// embedder is an [embedding.QueryEmbedder] as well as an [embedding.Embedder]. The
 // request carries only Voyage's own fields: no OpenAI "dimensions" or
 // "encoding_format", which it rejects. Texts longer than MaxInputChars are
 // split and their vectors averaged (see [embedding.Chunked]). Retries,
@@ -12,12 +12,10 @@
 //		KeyName: "TROVE_EMBED_API_KEY",
 //	}})
 //	docs, err := e.Embed(ctx, []string{"prefers dark mode"})              // input_type document
-//	query, err := e.EmbedQuery(ctx, []string{"what theme does she like?"}) // input_type query
+//	query, err := embedding.EmbedQuery(ctx, e, []string{"what theme does she like?"}) // input_type query
 package voyage
 
 import (
-	"context"
-
 	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/provider/openaicompat"
 )
@@ -68,18 +66,6 @@ func (c Config) withDefaults() Config {
 // key is required when BaseURL is Voyage's own.
 func (c Config) Validate() error { return defaults.Validate(c.withDefaults().Config) }
 
-// Embedder embeds with Voyage. It is safe for concurrent use.
-type Embedder struct {
-	raw *openaicompat.TaskEmbedder
-	e   embedding.Embedder // raw, split to MaxInputChars
-}
-
-var (
-	_ embedding.Embedder      = (*Embedder)(nil)
-	_ embedding.QueryEmbedder = (*Embedder)(nil)
-	_ embedding.Describer     = (*Embedder)(nil)
-)
-
 type request struct {
 	Model           string   `json:"model"`
 	Input           []string `json:"input"`
@@ -87,37 +73,18 @@ type request struct {
 	OutputDimension int      `json:"output_dimension,omitempty"`
 }
 
-// NewEmbedder validates cfg and returns an Embedder. No request is made
-// until the first Embed.
-func NewEmbedder(cfg Config) (*Embedder, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	cfg = cfg.withDefaults()
-	raw, err := openaicompat.NewTaskEmbedder(cfg.Config, func(texts []string, query bool) any {
+// NewEmbedder validates cfg and returns Voyage's embedder, split to
+// MaxInputChars. It is also an [embedding.QueryEmbedder] (queries get
+// input_type query, stored text document) and a [embedding.Describer]
+// naming "voyage", the model and the dimensions (0 until the first reply
+// when Dimensions was not set). No request is made until the first Embed.
+func NewEmbedder(cfg Config) (embedding.Embedder, error) {
+	cfg = cfg.withDefaults() // the request names the default model
+	return defaults.Embedder(cfg.Config, cfg.MaxInputChars, func(texts []string, query bool) any {
 		inputType := InputDocument
 		if query {
 			inputType = InputQuery
 		}
 		return request{Model: cfg.Model, Input: texts, InputType: inputType, OutputDimension: cfg.Dimensions}
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &Embedder{raw: raw, e: embedding.Chunked(raw, cfg.MaxInputChars)}, nil
 }
-
-// Embed embeds text to store (input_type document): one unit vector per
-// text, in order.
-func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
-	return e.e.Embed(ctx, texts)
-}
-
-// EmbedQuery embeds search queries (input_type query).
-func (e *Embedder) EmbedQuery(ctx context.Context, texts []string) ([][]float32, error) {
-	return embedding.EmbedQuery(ctx, e.e, texts)
-}
-
-// Info reports "voyage", the model and the dimensions (0 until the first
-// reply when Dimensions was not set).
-func (e *Embedder) Info() embedding.Info { return e.raw.Info() }

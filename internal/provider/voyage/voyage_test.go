@@ -2,76 +2,20 @@ package voyage
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/provider/openaicompat"
+	"github.com/trove-memory/trove/internal/provider/providertest"
 )
 
 const testKey = "voyage-test-SECRET-0123456789"
 
-type seen struct {
-	Method, Path string
-	Header       http.Header
-	Body         map[string]any
-}
-
-// fakeVoyage answers like Voyage's embeddings endpoint and records requests.
-// Vectors are [len(input)+1, 1]; out-of-order indexes check placement.
-func fakeVoyage(t *testing.T, status int, errBody string) (*httptest.Server, func() []seen) {
-	t.Helper()
-	var mu sync.Mutex
-	var reqs []seen
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, _ := io.ReadAll(r.Body)
-		var body map[string]any
-		if err := json.Unmarshal(raw, &body); err != nil {
-			t.Errorf("request body is not JSON: %s", raw)
-		}
-		mu.Lock()
-		reqs = append(reqs, seen{r.Method, r.URL.Path, r.Header.Clone(), body})
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		if status != http.StatusOK {
-			w.WriteHeader(status)
-			io.WriteString(w, errBody)
-			return
-		}
-		inputs, _ := body["input"].([]any)
-		data := make([]map[string]any, len(inputs))
-		for i, in := range inputs {
-			s, _ := in.(string)
-			data[len(inputs)-1-i] = map[string]any{"object": "embedding", "index": i, "embedding": []float32{float32(len(s) + 1), 1}}
-		}
-		json.NewEncoder(w).Encode(map[string]any{"model": body["model"], "object": "list", "data": data})
-	}))
-	t.Cleanup(srv.Close)
-	return srv, func() []seen {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]seen(nil), reqs...)
-	}
-}
-
-func keys(m map[string]any) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
 func TestRequestShape(t *testing.T) {
-	srv, reqs := fakeVoyage(t, http.StatusOK, "")
+	srv, reqs := providertest.Embeddings(t, http.StatusOK, "")
 	e, err := NewEmbedder(Config{Config: openaicompat.Config{BaseURL: srv.URL + "/v1", APIKey: testKey}})
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +25,7 @@ func TestRequestShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.EmbedQuery(ctx, []string{"q?"}); err != nil {
+	if _, err := embedding.EmbedQuery(ctx, e, []string{"q?"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -97,7 +41,7 @@ func TestRequestShape(t *testing.T) {
 			t.Errorf("request %d: Authorization %q", i, a)
 		}
 		// Voyage rejects OpenAI's "dimensions" and "encoding_format".
-		if ks := keys(r.Body); !reflect.DeepEqual(ks, []string{"input", "input_type", "model"}) {
+		if ks := providertest.Keys(r.Body); !reflect.DeepEqual(ks, []string{"input", "input_type", "model"}) {
 			t.Errorf("request %d: fields %v, want exactly input, input_type, model", i, ks)
 		}
 	}
@@ -116,13 +60,13 @@ func TestRequestShape(t *testing.T) {
 	if !reflect.DeepEqual(docs[1], wantVec) {
 		t.Errorf("vector for %q = %v, want %v (placed by index, normalised)", "bbb", docs[1], wantVec)
 	}
-	if info := e.Info(); info != (embedding.Info{Provider: "voyage", Model: DefaultModel, Dimensions: 2}) {
+	if info := e.(embedding.Describer).Info(); info != (embedding.Info{Provider: "voyage", Model: DefaultModel, Dimensions: 2}) {
 		t.Errorf("Info = %+v", info)
 	}
 }
 
 func TestOutputDimension(t *testing.T) {
-	srv, reqs := fakeVoyage(t, http.StatusOK, "")
+	srv, reqs := providertest.Embeddings(t, http.StatusOK, "")
 	e, err := NewEmbedder(Config{Config: openaicompat.Config{BaseURL: srv.URL, APIKey: testKey, Model: "voyage-3-large", Dimensions: 2}})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +75,7 @@ func TestOutputDimension(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := reqs()[0].Body
-	if ks := keys(body); !reflect.DeepEqual(ks, []string{"input", "input_type", "model", "output_dimension"}) {
+	if ks := providertest.Keys(body); !reflect.DeepEqual(ks, []string{"input", "input_type", "model", "output_dimension"}) {
 		t.Errorf("fields %v, want output_dimension and never dimensions", ks)
 	}
 	if body["output_dimension"] != 2.0 || body["model"] != "voyage-3-large" {
@@ -140,7 +84,7 @@ func TestOutputDimension(t *testing.T) {
 }
 
 func TestBatchesAndSplitting(t *testing.T) {
-	srv, reqs := fakeVoyage(t, http.StatusOK, "")
+	srv, reqs := providertest.Embeddings(t, http.StatusOK, "")
 	e, err := NewEmbedder(Config{Config: openaicompat.Config{BaseURL: srv.URL, APIKey: testKey}, MaxInputChars: 10})
 	if err != nil {
 		t.Fatal(err)
@@ -168,12 +112,12 @@ func TestBatchesAndSplitting(t *testing.T) {
 }
 
 func TestErrorsNameVoyageAndHideTheKey(t *testing.T) {
-	srv, _ := fakeVoyage(t, http.StatusBadRequest, `{"detail":"Value 'x' is not a valid model for key `+testKey+`"}`)
+	srv, _ := providertest.Embeddings(t, http.StatusBadRequest, `{"detail":"Value 'x' is not a valid model for key `+testKey+`"}`)
 	e, err := NewEmbedder(Config{Config: openaicompat.Config{BaseURL: srv.URL, APIKey: testKey, Model: "x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.EmbedQuery(context.Background(), []string{"x"})
+	_, err = embedding.EmbedQuery(context.Background(), e, []string{"x"})
 	if err == nil {
 		t.Fatal("no error for HTTP 400")
 	}
