@@ -84,7 +84,8 @@ const (
 		text = ?, category = ?, scope = ?, importance = ?, updated_at = ?, revision = revision + 1,
 		format = ?, metadata = ?, vector = coalesce(?, vector), seq = ?
 		WHERE id = ? AND revision = ?`
-	sqlCurrent = "SELECT rid, scope, revision FROM memories WHERE id = ?"
+	sqlCurrent = `SELECT rid, scope, revision, json_extract(metadata, '$.access_count'), json_extract(metadata, '$.last_accessed_at')
+		FROM memories WHERE id = ?`
 	sqlFTSDrop = "DELETE FROM memories_fts WHERE rowid IN (SELECT value FROM json_each(?))"
 	sqlFTSAdd  = `INSERT INTO memories_fts(rowid, text, l0, l1, l2)
 		SELECT rid, trove_fts(text),
@@ -179,30 +180,41 @@ func (t *tx) Insert(m *memory.Memory) error {
 	return nil
 }
 
-// current reads the rowid, scope and revision of a row the caller may reach.
-func (t *tx) current(id string) (rid int64, scope memory.Scope, rev int64, err error) {
+// head is what writes check and keep of a row before changing it: its
+// rowid, scope and revision, and its recall counters (see keepUsage).
+type head struct {
+	rid           int64
+	scope         memory.Scope
+	rev           int64
+	count, access any // metadata access_count and last_accessed_at as stored
+}
+
+// current reads the head of a row the caller may reach.
+func (t *tx) current(id string) (head, error) {
+	var h head
 	var sc string
-	err = t.queryRow(sqlCurrent, id).Scan(&rid, &sc, &rev)
-	scope = memory.Scope(sc)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && !t.acc.Allows(scope) {
+	err := t.queryRow(sqlCurrent, id).Scan(&h.rid, &sc, &h.rev, &h.count, &h.access)
+	h.scope = memory.Scope(sc)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !t.acc.Allows(h.scope) {
 		// A row outside the caller's scopes is reported as missing, so its
 		// existence does not leak.
-		return 0, "", 0, &memory.NotFoundError{ID: id}
+		return head{}, &memory.NotFoundError{ID: id}
 	}
 	if err != nil {
-		return 0, "", 0, fmt.Errorf("read memory %s: %w", id, err)
+		return head{}, fmt.Errorf("read memory %s: %w", id, err)
 	}
-	return rid, scope, rev, nil
+	return h, nil
 }
 
 func (t *tx) Update(m *memory.Memory) error {
 	if err := m.ValidateFields(); err != nil {
 		return fmt.Errorf("memory %s: %w", m.ID, err)
 	}
-	rid, _, rev, err := t.current(m.ID)
+	h, err := t.current(m.ID)
 	if err != nil {
 		return err
 	}
+	rid, rev := h.rid, h.rev
 	if !t.acc.Allows(m.Scope) {
 		return &memory.ScopeDeniedError{Scope: m.Scope}
 	}
@@ -212,9 +224,7 @@ func (t *tx) Update(m *memory.Memory) error {
 	if err := t.checkVector(m.Vector); err != nil {
 		return fmt.Errorf("memory %s: %w", m.ID, err)
 	}
-	if err := t.keepUsage(rid, m); err != nil {
-		return err
-	}
+	keepUsage(h, m)
 	md, err := encodeMetadata(m.Metadata)
 	if err != nil {
 		return err
@@ -237,12 +247,12 @@ func (t *tx) Update(m *memory.Memory) error {
 }
 
 func (t *tx) Delete(id string, expectedRevision int64) error {
-	rid, _, rev, err := t.current(id)
+	h, err := t.current(id)
 	if err != nil {
 		return err
 	}
-	if expectedRevision != 0 && rev != expectedRevision {
-		return &memory.ConflictError{ID: id, Expected: expectedRevision, Actual: rev}
+	if expectedRevision != 0 && h.rev != expectedRevision {
+		return &memory.ConflictError{ID: id, Expected: expectedRevision, Actual: h.rev}
 	}
 	if _, err := t.exec(sqlDelete, id); err != nil {
 		return fmt.Errorf("delete memory %s: %w", id, err)
@@ -250,23 +260,18 @@ func (t *tx) Delete(id string, expectedRevision int64) error {
 	if _, err := t.exec(sqlTombstone, id, t.seq); err != nil {
 		return fmt.Errorf("delete memory %s: %w", id, err)
 	}
-	t.ftsDrop = append(t.ftsDrop, rid)
+	t.ftsDrop = append(t.ftsDrop, h.rid)
 	return nil
 }
 
-// keepUsage carries the stored recall counters into m when they are
-// ahead of m's: Touch does not bump the revision, so m may have been read
+// keepUsage carries the stored recall counters (read with the row's head,
+// so no extra statement runs under the lock) into m when they are ahead
+// of m's: Touch does not bump the revision, so m may have been read
 // before recalls were recorded, and writing it must not undo them. Only a
 // value that reads as a count or a time (memory.MetaNumber, MetaMillis)
 // is compared; a given value that does not is left as the caller set it.
-func (t *tx) keepUsage(rid int64, m *memory.Memory) error {
-	var count, at any
-	err := t.queryRow(`SELECT json_extract(metadata, '$.access_count'), json_extract(metadata, '$.last_accessed_at')
-		FROM memories WHERE rid = ?`, rid).Scan(&count, &at)
-	if err != nil {
-		return fmt.Errorf("read memory %s: %w", m.ID, err)
-	}
-	stored := map[string]any{memory.KeyAccessCount: count, memory.KeyLastAccessedAt: at}
+func keepUsage(h head, m *memory.Memory) {
+	stored := map[string]any{memory.KeyAccessCount: h.count, memory.KeyLastAccessedAt: h.access}
 	cloned := false
 	for _, f := range []struct {
 		key  string
@@ -286,18 +291,17 @@ func (t *tx) keepUsage(rid int64, m *memory.Memory) error {
 		}
 		m.Metadata[f.key] = stored[f.key]
 	}
-	return nil
 }
 
 func (t *tx) Touch(id string, n int, at int64) error {
 	if n <= 0 {
 		return memory.Invalidf("touch %s: count %d is not positive", id, n)
 	}
-	rid, _, _, err := t.current(id)
+	h, err := t.current(id)
 	if err != nil {
 		return err
 	}
-	if _, err := t.exec(sqlTouch, n, at, rid); err != nil {
+	if _, err := t.exec(sqlTouch, n, at, h.rid); err != nil {
 		return fmt.Errorf("record recall of memory %s: %w", id, err)
 	}
 	return nil
