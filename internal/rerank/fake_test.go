@@ -1,61 +1,25 @@
 package rerank
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
+
+	"github.com/trove-memory/trove/internal/provider/providertest"
 )
 
 // testKey is distinctive so a leak into any error string is easy to spot.
 const testKey = "rr-test-SECRET-0123456789"
 
-// call is one request the fake server received.
-type call struct {
-	Method, Path string
-	Header       http.Header
-	Body         []byte
-}
-
-// JSON decodes the request body for shape checks.
-func (c call) JSON(t *testing.T) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal(c.Body, &v); err != nil {
-		t.Fatalf("request body is not JSON: %v\n%s", err, c.Body)
-	}
-	return v
-}
-
-// fake is an httptest server that records requests and answers with
-// reply, which gets the 1-based number of the request.
-type fake struct {
-	*httptest.Server
-	mu    sync.Mutex
-	calls []call
-}
+// The recording server is providertest's, shared with the provider tests.
+type (
+	call = providertest.Call
+	fake = providertest.Recorder
+)
 
 func newFake(t *testing.T, reply func(w http.ResponseWriter, r *http.Request, n int)) *fake {
 	t.Helper()
-	f := &fake{}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		f.mu.Lock()
-		f.calls = append(f.calls, call{r.Method, r.URL.Path, r.Header.Clone(), body})
-		n := len(f.calls)
-		f.mu.Unlock()
-		reply(w, r, n)
-	}))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fake) Calls() []call {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]call(nil), f.calls...)
+	return providertest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int, _ call) { reply(w, r, n) })
 }
 
 // answer replies with status and body every time.

@@ -139,7 +139,7 @@ func TestTopNIsClampedInTheRequest(t *testing.T) {
 		}
 	}
 	for i, c := range f.Calls() {
-		if n := c.JSON(t).(map[string]any)["top_n"]; n != 2.0 {
+		if n := c.JSON(t)["top_n"]; n != 2.0 {
 			t.Errorf("request %d: top_n %v, want the document count 2", i, n)
 		}
 	}
@@ -339,7 +339,7 @@ func TestPineconeAPIVersion(t *testing.T) {
 	if v := c.Header.Get("X-Pinecone-API-Version"); v != "2025-04" {
 		t.Errorf("X-Pinecone-API-Version = %q", v)
 	}
-	if m := c.JSON(t).(map[string]any)["model"]; m != "pinecone-rerank-v0" {
+	if m := c.JSON(t)["model"]; m != "pinecone-rerank-v0" {
 		t.Errorf("model = %v", m)
 	}
 }

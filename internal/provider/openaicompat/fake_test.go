@@ -5,61 +5,26 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/trove-memory/trove/internal/provider/providertest"
 )
 
 // testKey is distinctive so a leak into any error string is easy to spot.
 const testKey = "sk-test-SECRET-0123456789"
 
-// call is one request the fake server received.
-type call struct {
-	Method string
-	Path   string
-	Header http.Header
-	Body   []byte
-}
-
-// JSON decodes the request body into a generic map for shape checks.
-func (c call) JSON(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(c.Body, &m); err != nil {
-		t.Fatalf("request body is not a JSON object: %v\n%s", err, c.Body)
-	}
-	return m
-}
-
-// fake is an httptest server that records every request and answers with
-// reply, which gets the 1-based number of the request.
-type fake struct {
-	*httptest.Server
-	mu    sync.Mutex
-	calls []call
-}
+// The recording server is providertest's, shared with the vendor and
+// rerank tests.
+type (
+	call = providertest.Call
+	fake = providertest.Recorder
+)
 
 func newFake(t *testing.T, reply func(w http.ResponseWriter, r *http.Request, n int, c call)) *fake {
 	t.Helper()
-	f := &fake{}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		c := call{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body}
-		f.mu.Lock()
-		f.calls = append(f.calls, c)
-		n := len(f.calls)
-		f.mu.Unlock()
-		reply(w, r, n, c)
-	}))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fake) Calls() []call {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]call(nil), f.calls...)
+	return providertest.NewRecorder(t, reply)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -32,17 +32,11 @@ type Request struct {
 // lists the requests so far.
 func Embeddings(t *testing.T, status int, errBody string) (*httptest.Server, func() []Request) {
 	t.Helper()
-	var mu sync.Mutex
-	var reqs []Request
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, _ := io.ReadAll(r.Body)
+	f := NewRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int, c Call) {
 		var body map[string]any
-		if err := json.Unmarshal(raw, &body); err != nil {
-			t.Errorf("request body is not JSON: %s", raw)
+		if err := json.Unmarshal(c.Body, &body); err != nil {
+			t.Errorf("request body is not JSON: %s", c.Body)
 		}
-		mu.Lock()
-		reqs = append(reqs, Request{r.Method, r.URL.Path, r.Header.Clone(), body})
-		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		if status != http.StatusOK {
 			w.WriteHeader(status)
@@ -56,12 +50,15 @@ func Embeddings(t *testing.T, status int, errBody string) (*httptest.Server, fun
 			data[len(inputs)-1-i] = map[string]any{"object": "embedding", "index": i, "embedding": []float32{float32(len(s) + 1), 1}}
 		}
 		json.NewEncoder(w).Encode(map[string]any{"model": body["model"], "object": "list", "data": data})
-	}))
-	t.Cleanup(srv.Close)
-	return srv, func() []Request {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(reqs)
+	})
+	return f.Server, func() []Request {
+		var out []Request
+		for _, c := range f.Calls() {
+			var body map[string]any
+			_ = json.Unmarshal(c.Body, &body) // reported when it came in
+			out = append(out, Request{c.Method, c.Path, c.Header, body})
+		}
+		return out
 	}
 }
 
@@ -73,4 +70,54 @@ func Keys(m map[string]any) []string {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// Call is one request a Recorder received.
+type Call struct {
+	Method, Path string
+	Header       http.Header
+	Body         []byte
+}
+
+// JSON decodes the request body, a JSON object, for shape checks.
+func (c Call) JSON(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(c.Body, &m); err != nil {
+		t.Fatalf("request body is not a JSON object: %v\n%s", err, c.Body)
+	}
+	return m
+}
+
+// Recorder is an httptest server that records every request and answers
+// with the reply it was made with.
+type Recorder struct {
+	*httptest.Server
+	mu    sync.Mutex
+	calls []Call
+}
+
+// NewRecorder starts a Recorder; reply gets the 1-based number of the
+// request and the request as recorded.
+func NewRecorder(t *testing.T, reply func(w http.ResponseWriter, r *http.Request, n int, c Call)) *Recorder {
+	t.Helper()
+	f := &Recorder{}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		c := Call{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body}
+		f.mu.Lock()
+		f.calls = append(f.calls, c)
+		n := len(f.calls)
+		f.mu.Unlock()
+		reply(w, r, n, c)
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+// Calls lists the requests so far.
+func (f *Recorder) Calls() []Call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
 }
