@@ -5,13 +5,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/trove-memory/trove/internal/cli"
 	"github.com/trove-memory/trove/internal/config"
+	"github.com/trove-memory/trove/internal/doctor"
 	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/llm"
 	"github.com/trove-memory/trove/internal/provider/gemini"
@@ -21,6 +25,7 @@ import (
 	"github.com/trove-memory/trove/internal/provider/voyage"
 	"github.com/trove-memory/trove/internal/rerank"
 	"github.com/trove-memory/trove/internal/retrieve"
+	"github.com/trove-memory/trove/internal/service"
 	"github.com/trove-memory/trove/internal/store"
 	"github.com/trove-memory/trove/internal/store/sqlite"
 	"github.com/trove-memory/trove/internal/version"
@@ -28,16 +33,53 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Execute(ctx, cli.Deps{
-		Getenv:      os.Getenv,
-		Stdin:       os.Stdin,
-		OpenStore:   openStore,
-		NewEmbedder: newEmbedder,
-		NewLLM:      newLLM,
-		NewSearcher: newSearcher,
-	}, os.Args[1:], os.Stdout, os.Stderr)
+	code := cli.Execute(ctx, cli.Deps{Getenv: os.Getenv, Stdin: os.Stdin, Open: open}, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// open wires the store, the providers and the recall pipeline into the
+// service every command runs on.
+func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.Service, error) {
+	if !o.Create {
+		if _, err := os.Stat(cfg.DB); errors.Is(err, os.ErrNotExist) {
+			return nil, &service.NoStoreError{Path: cfg.DB}
+		}
+	}
+	st, err := openStore(ctx, cfg, o.Command)
+	if err != nil {
+		return nil, err
+	}
+	emb, err := newEmbedder(cfg.Embedding)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	searcher, err := newSearcher(st, emb, cfg)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	opts := service.Options{
+		Store: st, Embedder: emb, Searcher: searcher, Access: cfg.Access,
+		Doctor: doctor.Options{
+			AgentAccess: cfg.AgentAccess,
+			LockTimeout: cfg.LockTimeout.Duration,
+			// A probe waits no longer than a writer would, and not long.
+			ProbeTimeout: min(2*time.Second, cfg.LockTimeout.Duration),
+			Version:      version.Version,
+		},
+	}
+	if cfg.LLM.Configured() {
+		opts.LLM = func() (llm.Client, error) { return newLLM(cfg.LLM) }
+	}
+	if every := cfg.Retrieval.AccessFlush.Duration; o.Serve && every > 0 {
+		log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+		opts.Tracker = service.NewAccessTracker(st, service.AccessOptions{Every: every, OnError: func(err error) {
+			log.Warn("could not record which memories recall returned; will retry", "error", err.Error())
+		}})
+	}
+	return service.New(opts), nil
 }
 
 func openStore(ctx context.Context, cfg config.Config, command string) (store.Store, error) {

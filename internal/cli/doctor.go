@@ -5,14 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/trove-memory/trove/internal/doctor"
-	"github.com/trove-memory/trove/internal/version"
+	"github.com/trove-memory/trove/internal/service"
 )
 
 func newDoctorCommand(a *app) *cobra.Command {
@@ -39,7 +36,10 @@ func newDoctorCommand(a *app) *cobra.Command {
 }
 
 func runDoctor(ctx context.Context, a *app, w io.Writer, asJSON, repair bool) error {
-	rep := diagnose(ctx, a, repair)
+	rep, err := diagnose(ctx, a, repair)
+	if err != nil {
+		return err
+	}
 	if asJSON {
 		if err := writeJSON(w, rep); err != nil {
 			return err
@@ -58,7 +58,7 @@ func runDoctor(ctx context.Context, a *app, w io.Writer, asJSON, repair bool) er
 			repairable = append(repairable, c.Name)
 		}
 	}
-	err := fmt.Errorf("%s failed: %s", plural(len(failed), "check"), strings.Join(names, ", "))
+	err = fmt.Errorf("%s failed: %s", plural(len(failed), "check"), strings.Join(names, ", "))
 	switch {
 	case repair || len(repairable) == 0:
 		return withHint(err, "follow the fix given for each failed check")
@@ -69,35 +69,24 @@ func runDoctor(ctx context.Context, a *app, w io.Writer, asJSON, repair bool) er
 }
 
 // diagnose opens the store (a missing file is reported, not created) and
-// runs the checks.
-func diagnose(ctx context.Context, a *app, repair bool) doctor.Report {
-	path := a.cfg.DB
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return doctor.Missing(path)
+// runs the checks; a store that cannot be opened is a failed check too.
+func diagnose(ctx context.Context, a *app, repair bool) (service.DoctorReport, error) {
+	svc, err := a.reader(ctx)
+	var ns *service.NoStoreError
+	switch {
+	case errors.As(err, &ns):
+		return service.DoctorMissing(ns.Path), nil
+	case err != nil:
+		return service.DoctorOpenFailed(a.cfg.DB, err), nil
 	}
-	st, err := a.store(ctx)
-	if err != nil {
-		return doctor.OpenFailed(path, err)
-	}
-	ds, ok := st.(doctor.Store)
-	if !ok {
-		return doctor.OpenFailed(path, fmt.Errorf("this kind of store (%T) has no checks", st))
-	}
-	return doctor.Run(ctx, ds, doctor.Options{
-		Repair:      repair,
-		AgentAccess: a.cfg.AgentAccess,
-		LockTimeout: a.cfg.LockTimeout.Duration,
-		// A probe waits no longer than a writer would, and not long.
-		ProbeTimeout: min(2*time.Second, a.cfg.LockTimeout.Duration),
-		Version:      version.Version,
-	})
+	return svc.Doctor(ctx, a.caller(), service.DoctorInput{Repair: repair})
 }
 
-func printReport(w io.Writer, rep doctor.Report) {
+func printReport(w io.Writer, rep service.DoctorReport) {
 	fmt.Fprintf(w, "store: %s\n\n", rep.DB)
 	for _, c := range rep.Checks {
 		status := string(c.Status)
-		if c.Status == doctor.Fail {
+		if c.Status == service.DoctorFail {
 			status = "FAIL"
 		}
 		fmt.Fprintf(w, "%-5s %-12s %s\n", status, c.Name, c.Detail)
@@ -113,7 +102,7 @@ func printReport(w io.Writer, rep doctor.Report) {
 	}
 	warns := 0
 	for _, c := range rep.Checks {
-		if c.Status == doctor.Warn {
+		if c.Status == service.DoctorWarn {
 			warns++
 		}
 	}

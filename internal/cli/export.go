@@ -7,30 +7,24 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/trove-memory/trove/internal/archive"
+	"github.com/trove-memory/trove/internal/service"
 )
 
 func newExportCommand(a *app) *cobra.Command {
-	var scopes []string
+	var in service.ExportInput
 	var output string
-	var withVectors bool
 	cmd := &cobra.Command{
 		Use:   "export [--output FILE]",
 		Short: "Write every memory as JSON Lines (one memory per line, no cap)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			sc, err := parseScopes(scopes)
+			svc, err := a.reader(ctx)
 			if err != nil {
 				return err
 			}
-			st, err := a.store(ctx)
-			if err != nil {
-				return err
-			}
-			opts := archive.ExportOptions{Scopes: sc, WithVectors: withVectors}
 			if output == "" || output == "-" {
-				_, err := archive.Export(ctx, st, a.access(), cmd.OutOrStdout(), opts)
+				_, err := svc.Export(ctx, a.caller(), cmd.OutOrStdout(), in)
 				return err
 			}
 			// Write beside the target and rename, so a failed export never
@@ -40,7 +34,7 @@ func newExportCommand(a *app) *cobra.Command {
 				return fmt.Errorf("--output: %w", err)
 			}
 			defer os.Remove(tmp.Name())
-			n, err := archive.Export(ctx, st, a.access(), tmp, opts)
+			n, err := svc.Export(ctx, a.caller(), tmp, in)
 			if err == nil {
 				err = tmp.Sync()
 			}
@@ -48,18 +42,18 @@ func newExportCommand(a *app) *cobra.Command {
 				err = cerr
 			}
 			if err != nil {
-				return fmt.Errorf("export: %w", err)
+				return err
 			}
 			if err := os.Rename(tmp.Name(), output); err != nil {
 				return fmt.Errorf("--output: %w", err)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "exported %d memories to %s\n", n, output)
+			fmt.Fprintf(cmd.ErrOrStderr(), "exported %s to %s\n", pluralWord(n, "memory", "memories"), output)
 			return nil
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVar(&scopes, "scope", nil, "only this scope (repeatable)")
+	fl.StringArrayVar(&in.Scopes, "scope", nil, "only this scope (repeatable)")
 	fl.StringVarP(&output, "output", "o", "", "write to FILE instead of standard output")
-	fl.BoolVar(&withVectors, "with-vectors", false, "include each memory's vector")
+	fl.BoolVar(&in.WithVectors, "with-vectors", false, "include each memory's vector")
 	return cmd
 }

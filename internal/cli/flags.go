@@ -10,30 +10,6 @@ import (
 	"github.com/trove-memory/trove/internal/memory"
 )
 
-func parseScopes(ss []string) ([]memory.Scope, error) {
-	out := make([]memory.Scope, 0, len(ss))
-	for _, s := range ss {
-		sc, err := memory.ParseScope(s)
-		if err != nil {
-			return nil, fmt.Errorf("--scope: %w", err)
-		}
-		out = append(out, sc)
-	}
-	return out, nil
-}
-
-func parseCategories(ss []string) ([]memory.Category, error) {
-	var out []memory.Category
-	for _, s := range ss {
-		c, err := memory.ParseCategory(s)
-		if err != nil {
-			return nil, fmt.Errorf("--category: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, nil
-}
-
 // parseImportance reads a flag value; NaN, Inf and out-of-range are refused.
 func parseImportance(s string) (float64, error) {
 	f, err := strconv.ParseFloat(s, 64)

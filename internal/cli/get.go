@@ -11,22 +11,26 @@ func newGetCommand(a *app) *cobra.Command {
 		Short: "Show one memory (ID may be a unique prefix of at least 8 characters)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.store(cmd.Context())
+			svc, err := a.reader(cmd.Context())
 			if err != nil {
 				return err
 			}
-			id, err := st.Resolve(cmd.Context(), a.access(), args[0])
-			if err != nil {
-				return err
+			if withVector {
+				m, err := svc.GetWithVector(cmd.Context(), a.caller(), args[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), m)
+				}
+				printMemory(cmd.OutOrStdout(), m.Memory)
+				return nil
 			}
-			m, err := st.Get(cmd.Context(), a.access(), id)
+			m, err := svc.Get(cmd.Context(), a.caller(), args[0])
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				if !withVector {
-					m = memoryJSON(m)
-				}
 				return writeJSON(cmd.OutOrStdout(), m)
 			}
 			printMemory(cmd.OutOrStdout(), m)

@@ -5,36 +5,24 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/service"
 )
 
 func newListCommand(a *app) *cobra.Command {
-	var scopes, categories []string
-	var limit int
-	var cursor string
+	var in service.ListInput
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List memories, newest first",
-		Args:  cobra.NoArgs,
+		Long: "List memories newest first, a page at a time. The next page's cursor carries this listing's\n" +
+			"filters: trove list --cursor C continues it.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			if limit <= 0 {
-				return usagef("--limit %d: give a positive number", limit)
-			}
-			opts := store.ListOptions{Limit: limit, Cursor: cursor}
-			var err error
-			if opts.Scopes, err = parseScopes(scopes); err != nil {
-				return err
-			}
-			if opts.Categories, err = parseCategories(categories); err != nil {
-				return err
-			}
-			st, err := a.store(ctx)
+			svc, err := a.reader(cmd.Context())
 			if err != nil {
 				return err
 			}
-			page, err := st.List(ctx, a.access(), opts)
+			page, err := svc.List(cmd.Context(), a.caller(), in)
 			if err != nil {
 				return err
 			}
@@ -42,6 +30,7 @@ func newListCommand(a *app) *cobra.Command {
 				return writeJSON(cmd.OutOrStdout(), page)
 			}
 			w := cmd.OutOrStdout()
+			printWarnings(cmd, page.Warnings)
 			for _, m := range page.Memories {
 				printRow(w, m)
 			}
@@ -52,10 +41,10 @@ func newListCommand(a *app) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVar(&scopes, "scope", nil, "only this scope (repeatable)")
-	fl.StringArrayVar(&categories, "category", nil, "only this category (repeatable)")
-	fl.IntVar(&limit, "limit", 20, "rows per page")
-	fl.StringVar(&cursor, "cursor", "", "continue after the page that printed this cursor")
+	fl.StringArrayVar(&in.Scopes, "scope", nil, "only this scope (repeatable)")
+	fl.StringArrayVar(&in.Categories, "category", nil, "only this category (repeatable)")
+	fl.IntVar(&in.Limit, "limit", service.DefaultListLimit, fmt.Sprintf("rows per page (1 to %d)", service.MaxListLimit))
+	fl.StringVar(&in.Cursor, "cursor", "", "continue the listing that printed this cursor")
 	fl.BoolVar(&asJSON, "json", false, `print {"memories":[...],"next_cursor":...}`)
 	return cmd
 }

@@ -7,7 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/service"
 )
 
 func writeJSON(w io.Writer, v any) error {
@@ -17,16 +20,7 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// memoryJSON is a memory without its vector, as --json prints it.
-func memoryJSON(m memory.Memory) memory.Memory {
-	m.Vector = nil
-	if m.Metadata == nil {
-		m.Metadata = map[string]any{}
-	}
-	return m
-}
-
-func printMemory(w io.Writer, m memory.Memory) {
+func printMemory(w io.Writer, m service.Memory) {
 	fmt.Fprintf(w, "id:         %s\n", m.ID)
 	fmt.Fprintf(w, "scope:      %s\n", m.Scope)
 	fmt.Fprintf(w, "category:   %s\n", m.Category)
@@ -41,9 +35,19 @@ func printMemory(w io.Writer, m memory.Memory) {
 	fmt.Fprintf(w, "\n%s\n", m.Text)
 }
 
-func printRow(w io.Writer, m memory.Memory) {
-	fmt.Fprintf(w, "%s  %s  %-16s %-10s  %s\n", shortID(m.ID), time.UnixMilli(m.CreatedAt).UTC().Format("2006-01-02"),
+// printRow is one line of a listing. The id is whole, so it can be pasted
+// into get, update or delete whatever other ids share its prefix.
+func printRow(w io.Writer, m service.Memory) {
+	fmt.Fprintf(w, "%s  %s  %-16s %-10s  %s\n", m.ID, time.UnixMilli(m.CreatedAt).UTC().Format("2006-01-02"),
 		m.Scope, m.Category, oneLine(m.Text, 72))
+}
+
+// printWarnings writes a read's warnings (ignored scopes, degraded
+// paths) to stderr, where they do not mix with the answer.
+func printWarnings(cmd *cobra.Command, warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+	}
 }
 
 func formatName(f memory.Format) string {
@@ -54,13 +58,6 @@ func formatName(f memory.Format) string {
 }
 
 func fmtTime(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339) }
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return fmt.Sprintf("%-12s", id)
-}
 
 func oneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")

@@ -1,53 +1,53 @@
 // Package cli is trove's command line: one file per subcommand, each a
-// newXxxCommand that hands off to a plain function writing to the
-// command's output. Errors print as "error: ..." and, where one helps,
-// "try: ...". --json output is a contract relied on by scripts.
+// newXxxCommand that parses flags, calls internal/service (the one path
+// every front end takes) and prints the answer. It holds no logic of its
+// own: the CLI, REST and MCP give the same answer and the same error for
+// the same request. Errors print as "error: ..." and, where one helps,
+// "try: ..."; the exit code says what kind of failure it was (see
+// ExitCode). --json output is a contract relied on by scripts.
 package cli
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/trove-memory/trove/internal/config"
-	"github.com/trove-memory/trove/internal/embedding"
-	"github.com/trove-memory/trove/internal/llm"
-	"github.com/trove-memory/trove/internal/memory"
-	"github.com/trove-memory/trove/internal/retrieve"
-	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/service"
 )
 
-// Deps are the constructors the composition root (cmd/trove) wires in.
+// Deps are what the composition root (cmd/trove) wires in.
 type Deps struct {
-	Getenv      func(string) string
-	Stdin       io.Reader
-	OpenStore   func(ctx context.Context, cfg config.Config, command string) (store.Store, error)
-	NewEmbedder func(cfg config.Embedding) (embedding.Embedder, error)
-	NewLLM      func(cfg config.LLM) (llm.Client, error)
-	// NewSearcher builds the recall pipeline over an open store.
-	NewSearcher func(st store.Store, emb embedding.Embedder, cfg config.Config) (*retrieve.Retriever, error)
+	Getenv func(string) string
+	Stdin  io.Reader
+	// Open builds the service over the configured store and providers.
+	// Without o.Create it fails with *service.NoStoreError when there is
+	// no store at cfg.DB.
+	Open func(ctx context.Context, cfg config.Config, o OpenOptions) (*service.Service, error)
 }
 
-// app is the state shared by subcommands: settings and lazily opened
-// store and providers.
+// OpenOptions say what a command needs of the store.
+type OpenOptions struct {
+	// Command names the process in the lock holder record ("trove import").
+	Command string
+	// Create makes the store when it does not exist (commands that write
+	// new memories: store, import, serve).
+	Create bool
+	// Serve is a long-lived server: recall records which memories it
+	// returned (access counts), and the service runs maintenance.
+	Serve bool
+}
+
+// app is the state shared by subcommands: settings and the lazily opened
+// service.
 type app struct {
 	deps    Deps
 	cfg     config.Config
 	dbFlag  string
 	agent   string
 	command string
-	st      store.Store
-	emb     embedding.Embedder
-}
-
-// NewRoot builds the trove command tree.
-func NewRoot(deps Deps) *cobra.Command {
-	root, _ := newRoot(deps)
-	return root
+	svc     *service.Service
 }
 
 func newRoot(deps Deps) (*cobra.Command, *app) {
@@ -85,79 +85,47 @@ func (a *app) setup(cmd *cobra.Command) error {
 	if err := cfg.Validate(); err != nil {
 		return withHint(err, "fix the setting named above (environment TROVE_*, or the config file)")
 	}
-	if a.agent != "" {
-		if _, err := memory.ParseScope(string(memory.AgentScope(a.agent))); err != nil {
-			return fmt.Errorf("--agent %q: %w", a.agent, err)
-		}
+	if err := service.CheckAgent(a.agent); err != nil {
+		return usagef("--agent: %s", err.Error())
 	}
 	a.cfg = cfg
 	a.command = "trove " + cmd.Name()
 	return nil
 }
 
-// access is what this invocation may reach.
-func (a *app) access() memory.Access { return a.cfg.Access(a.agent) }
+// caller is who this invocation acts as: the --agent, or the owner.
+func (a *app) caller() service.Caller { return service.Caller{Agent: a.agent} }
 
-func (a *app) store(ctx context.Context) (store.Store, error) {
-	if a.st == nil {
-		st, err := a.deps.OpenStore(ctx, a.cfg, a.command)
+// service opens the store (creating it only when create is set) and
+// builds the service, once per invocation.
+func (a *app) service(ctx context.Context, create bool) (*service.Service, error) {
+	if a.svc == nil {
+		svc, err := a.deps.Open(ctx, a.cfg, OpenOptions{Command: a.command, Create: create})
 		if err != nil {
-			return nil, err
+			return nil, &openError{err}
 		}
-		a.st = st
+		a.svc = svc
 	}
-	return a.st, nil
+	return a.svc, nil
 }
 
-func (a *app) embedder() (embedding.Embedder, error) {
-	if a.emb == nil {
-		e, err := a.deps.NewEmbedder(a.cfg.Embedding)
-		if err != nil {
-			return nil, err
-		}
-		a.emb = e
-	}
-	return a.emb, nil
-}
+// reader opens the service for a command that only reads or changes
+// existing memories: a missing store is an error, not a new empty store.
+func (a *app) reader(ctx context.Context) (*service.Service, error) { return a.service(ctx, false) }
 
-// embedOne embeds one text, before any write lock is taken.
-func (a *app) embedOne(ctx context.Context, text string) ([]float32, error) {
-	e, err := a.embedder()
-	if err != nil {
-		return nil, err
-	}
-	vs, err := e.Embed(ctx, []string{text})
-	if err != nil {
-		return nil, withHint(fmt.Errorf("embed text: %w", err), "check the embedding provider settings (TROVE_EMBED_*), or use TROVE_EMBED_PROVIDER=hash offline")
-	}
-	if err := embedding.CheckVectors(vs, 1, 0); err != nil {
-		return nil, fmt.Errorf("embedding provider reply: %w", err)
-	}
-	return vs[0], nil
-}
+// writer opens the service for a command that adds memories.
+func (a *app) writer(ctx context.Context) (*service.Service, error) { return a.service(ctx, true) }
 
-// searcher opens the store and builds the recall pipeline.
-func (a *app) searcher(ctx context.Context) (*retrieve.Retriever, error) {
-	st, err := a.store(ctx)
-	if err != nil {
-		return nil, err
-	}
-	emb, err := a.embedder()
-	if err != nil {
-		return nil, err
-	}
-	return a.deps.NewSearcher(st, emb, a.cfg)
-}
-
-// Close releases what the commands opened.
+// close releases what the commands opened.
 func (a *app) close() error {
-	if a.st != nil {
-		return a.st.Close()
+	if a.svc == nil {
+		return nil
 	}
-	return nil
+	return a.svc.Close(context.Background())
 }
 
-// Execute runs the CLI with args and returns the process exit code.
+// Execute runs the CLI with args and returns the process exit code (see
+// ExitCode).
 func Execute(ctx context.Context, deps Deps, args []string, stdout, stderr io.Writer) int {
 	root, a := newRoot(deps)
 	root.SetArgs(args)
@@ -171,21 +139,6 @@ func Execute(ctx context.Context, deps Deps, args []string, stdout, stderr io.Wr
 	}
 	if err != nil {
 		printError(stderr, err)
-		var ue *usageError
-		if errors.As(err, &ue) || isCobraUsage(err) {
-			return 2
-		}
-		return 1
 	}
-	return 0
-}
-
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "invalid argument", "flag needs an argument", "required flag"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
+	return ExitCode(err)
 }

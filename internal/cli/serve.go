@@ -17,7 +17,6 @@ import (
 
 	"github.com/trove-memory/trove/internal/httpapi"
 	"github.com/trove-memory/trove/internal/mcpserver"
-	"github.com/trove-memory/trove/internal/service"
 )
 
 // minTokenLen is the shortest bearer token serve accepts.
@@ -66,40 +65,15 @@ func runServe(ctx context.Context, a *app, httpAddr, tokenFile string, stdin io.
 		}
 	}
 
-	st, err := a.store(ctx)
+	svc, err := a.deps.Open(ctx, a.cfg, OpenOptions{Command: a.command, Create: true, Serve: true})
 	if err != nil {
-		return err
+		return &openError{err}
 	}
-	emb, err := a.embedder()
-	if err != nil {
-		return err
+	a.svc = svc // closed by Execute: the access tracker's last counts are written, then the store closes
+	if !svc.HasSearcher() {
+		log.Warn("recall is unavailable: the search pipeline did not start")
 	}
-	var searcher service.Searcher
-	if a.deps.NewSearcher != nil {
-		r, err := a.deps.NewSearcher(st, emb, a.cfg)
-		switch {
-		case err != nil:
-			log.Warn("recall is unavailable: the search pipeline did not start", "error", err.Error())
-		case r != nil:
-			searcher = r
-		}
-	} else {
-		log.Warn("recall is unavailable: this build has no search pipeline")
-	}
-	var tracker *service.AccessTracker
-	if every := a.cfg.Retrieval.AccessFlush.Duration; every > 0 && searcher != nil {
-		tracker = service.NewAccessTracker(st, service.AccessOptions{Every: every, OnError: func(err error) {
-			log.Warn("could not record which memories recall returned; will retry", "error", err.Error())
-		}})
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-			defer cancel()
-			if err := tracker.Close(cctx); err != nil {
-				log.Warn("recalls since the last write were not recorded", "error", err.Error())
-			}
-		}()
-	}
-	svc := service.New(service.Options{Store: st, Embedder: emb, Searcher: searcher, Access: a.cfg.Access, Tracker: tracker})
+	st := svc.Backend()
 
 	if httpAddr == "" {
 		srv := mcpserver.New(svc, mcpserver.Options{Agent: a.agent, DrainTimeout: shutdownGrace})

@@ -6,8 +6,6 @@ import (
 	"slices"
 
 	"github.com/spf13/cobra"
-
-	"github.com/trove-memory/trove/internal/store"
 )
 
 func newStatsCommand(a *app) *cobra.Command {
@@ -18,23 +16,18 @@ func newStatsCommand(a *app) *cobra.Command {
 		Short: "Count memories by scope, category and format",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			var f store.Filter
-			var err error
-			if f.Scopes, err = parseScopes(scopes); err != nil {
-				return err
-			}
-			st, err := a.store(ctx)
+			svc, err := a.reader(cmd.Context())
 			if err != nil {
 				return err
 			}
-			s, err := st.Stats(ctx, a.access(), f)
+			s, err := svc.Stats(cmd.Context(), a.caller(), scopes)
 			if err != nil {
 				return err
 			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), s)
 			}
+			printWarnings(cmd, s.Warnings)
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "total:  %d\nlegacy: %d (run trove upgrade to enrich them)\nsmart:  %d\n", s.Total, s.Legacy, s.Smart)
 			for _, g := range []struct {

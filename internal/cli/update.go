@@ -5,9 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/service"
-	"github.com/trove-memory/trove/internal/store"
 )
 
 func newUpdateCommand(a *app) *cobra.Command {
@@ -23,85 +21,44 @@ func newUpdateCommand(a *app) *cobra.Command {
 			"update if the memory changed since you read it.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
 			f := cmd.Flags()
-			if !f.Changed("text") && !f.Changed("category") && !f.Changed("importance") && !f.Changed("metadata") && !f.Changed("scope") {
-				return usagef("nothing to update: give --text, --category, --importance, --metadata or --scope")
-			}
-			var p memory.Memory // the requested values, validated up front
-			var mdPatch map[string]any
-			var err error
+			in := service.UpdateInput{ID: args[0]}
+			in.ExpectedRevision = expected
 			if f.Changed("text") {
-				if err := memory.ValidateText(text); err != nil {
-					return fmt.Errorf("--text: %w", err)
-				}
+				in.Text = &text
 			}
 			if f.Changed("category") {
-				if p.Category, err = memory.ParseCategory(category); err != nil {
-					return fmt.Errorf("--category: %w", err)
-				}
+				in.Category = &category
 			}
 			if f.Changed("scope") {
-				if p.Scope, err = memory.ParseScope(scope); err != nil {
-					return fmt.Errorf("--scope: %w", err)
-				}
+				in.Scope = &scope
 			}
 			if f.Changed("importance") {
-				if p.Importance, err = parseImportance(importance); err != nil {
+				v, err := parseImportance(importance)
+				if err != nil {
 					return err
 				}
+				in.Importance = &v
 			}
 			if f.Changed("metadata") {
-				if mdPatch, err = parseMetadata(metadata); err != nil {
+				md, err := parseMetadata(metadata)
+				if err != nil {
 					return err
 				}
+				in.Metadata = md
 			}
-			st, err := a.store(ctx)
+			svc, err := a.reader(cmd.Context())
 			if err != nil {
 				return err
 			}
-			id, err := st.Resolve(ctx, a.access(), args[0])
-			if err != nil {
-				return err
-			}
-			var vec []float32
-			if f.Changed("text") {
-				if vec, err = a.embedOne(ctx, text); err != nil { // before the lock
-					return err
-				}
-			}
-			res, err := store.PatchMany(ctx, st, a.access(), []store.Patch{{ID: id, ExpectedRevision: expected, Apply: func(m *memory.Memory) error {
-				if f.Changed("text") {
-					memory.ChangeText(m, text, vec)
-				}
-				if f.Changed("category") {
-					m.Category = p.Category
-				}
-				if f.Changed("scope") {
-					m.Scope = p.Scope
-				}
-				if f.Changed("importance") {
-					m.Importance = p.Importance
-				}
-				if mdPatch != nil {
-					m.Metadata = service.MergeMetadata(m.Metadata, mdPatch)
-				}
-				return nil
-			}}})
-			if err != nil {
-				return err
-			}
-			if res[0].Err != nil {
-				return res[0].Err
-			}
-			out, err := st.Get(ctx, a.access(), id)
+			m, err := svc.Update(cmd.Context(), a.caller(), in)
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), memoryJSON(out))
+				return writeJSON(cmd.OutOrStdout(), m)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s revision %d\n", out.ID, out.Revision)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s revision %d\n", m.ID, m.Revision)
 			return nil
 		},
 	}

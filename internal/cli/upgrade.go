@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,13 +9,17 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
-	"github.com/trove-memory/trove/internal/upgrade"
+	"github.com/trove-memory/trove/internal/service"
 )
 
+// progressEvery is how often upgrade prints a progress line when stderr
+// is not a terminal (a log file, CI): often enough to show it is alive,
+// rarely enough not to flood the log.
+const progressEvery = 5 * time.Second
+
 func newUpgradeCommand(a *app) *cobra.Command {
-	var scopes []string
-	var dryRun, noLLM, redo, asJSON bool
-	var batch, concurrency, limit int
+	var in service.UpgradeInput
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "upgrade",
 		Short: "Enrich legacy memories (L0/L1/L2 and a memory category) while other processes keep writing",
@@ -24,24 +27,18 @@ func newUpgradeCommand(a *app) *cobra.Command {
 			"committed in one short transaction that re-checks every row: rows changed meanwhile keep the change\n" +
 			"(the enrichment is merged, or the row is enriched again if its text changed). Ctrl-C commits what is\n" +
 			"already enriched and stops; running upgrade again finishes the rest. The LLM comes from\n" +
-			"TROVE_LLM_BASE_URL / TROVE_LLM_MODEL / TROVE_LLM_API_KEY; --no-llm enriches without one.",
+			"TROVE_LLM_BASE_URL / TROVE_LLM_MODEL / TROVE_LLM_API_KEY; --no-llm enriches without one.\n" +
+			"Progress goes to stderr: a bar on a terminal, a line every few seconds otherwise.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if batch <= 0 || concurrency <= 0 || limit < 0 {
-				return usagef("--batch-size and --concurrency must be positive and --limit not negative")
-			}
-			sc, err := parseScopes(scopes)
+			svc, err := a.reader(ctx)
 			if err != nil {
 				return err
 			}
-			u := &upgrade.Upgrader{Access: a.access(), Scopes: sc, Limit: limit, BatchSize: batch, Concurrency: concurrency, RedoFallbacks: redo}
-			if u.Store, err = a.store(ctx); err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			if dryRun {
-				rep, err := u.DryRun(ctx)
+			w, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if in.DryRun {
+				rep, err := svc.Upgrade(ctx, a.caller(), in)
 				if err != nil {
 					return err
 				}
@@ -56,35 +53,30 @@ func newUpgradeCommand(a *app) *cobra.Command {
 				}
 				return nil
 			}
-			if !noLLM {
-				if !a.cfg.LLM.Configured() {
-					return withHint(errors.New("no LLM is configured for upgrade"),
-						"set TROVE_LLM_BASE_URL and TROVE_LLM_MODEL (and TROVE_LLM_API_KEY), or run trove upgrade --no-llm")
-				}
-				if u.LLM, err = a.deps.NewLLM(a.cfg.LLM); err != nil {
-					return err
-				}
+			bar := isTerminal(errw)
+			if bar {
+				in.Progress = progressBar(errw)
+			} else {
+				in.Progress = progressLines(errw, time.Now, progressEvery)
 			}
-			if !asJSON && isTerminal(cmd.ErrOrStderr()) {
-				u.Progress = progressBar(cmd.ErrOrStderr())
+			rep, err := svc.Upgrade(ctx, a.caller(), in)
+			if bar {
+				fmt.Fprintln(errw)
 			}
-			rep, err := u.Run(ctx)
-			if u.Progress != nil {
-				fmt.Fprintln(cmd.ErrOrStderr())
+			if err != nil {
+				return err
 			}
 			if asJSON {
-				if jerr := writeJSON(w, rep); jerr != nil {
-					return jerr
+				if err := writeJSON(w, rep); err != nil {
+					return err
 				}
 			} else {
-				printUpgrade(w, cmd.ErrOrStderr(), rep)
+				printUpgrade(w, errw, rep)
 			}
 			switch {
 			case rep.Interrupted:
 				return withHint(fmt.Errorf("interrupted: %d memories upgraded and committed before stopping", rep.Upgraded+rep.Fallbacks),
 					"run trove upgrade again to finish the rest")
-			case err != nil:
-				return err
 			case len(rep.Errors) > 0:
 				return withHint(fmt.Errorf("%s could not be upgraded (listed above); unchanged", pluralWord(len(rep.Errors), "memory", "memories")),
 					"run trove upgrade again later; use --no-llm if the LLM keeps failing")
@@ -93,18 +85,18 @@ func newUpgradeCommand(a *app) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.BoolVar(&dryRun, "dry-run", false, "count what would be upgraded, by category; change nothing")
-	fl.IntVar(&batch, "batch-size", upgrade.DefaultBatchSize, "rows committed per write transaction")
-	fl.IntVar(&concurrency, "concurrency", upgrade.DefaultConcurrency, "LLM calls in flight at once")
-	fl.BoolVar(&noLLM, "no-llm", false, "enrich without an LLM (L0 = first sentence)")
-	fl.IntVar(&limit, "limit", 0, "upgrade at most this many rows (0: all)")
-	fl.StringArrayVar(&scopes, "scope", nil, "only this scope (repeatable)")
-	fl.BoolVar(&redo, "redo-fallbacks", false, "enrich again the rows an earlier run could only enrich plainly")
+	fl.BoolVar(&in.DryRun, "dry-run", false, "count what would be upgraded, by category; change nothing")
+	fl.IntVar(&in.BatchSize, "batch-size", service.DefaultUpgradeBatch, "rows committed per write transaction")
+	fl.IntVar(&in.Concurrency, "concurrency", service.DefaultUpgradeConcurrency, "LLM calls in flight at once")
+	fl.BoolVar(&in.NoLLM, "no-llm", false, "enrich without an LLM (L0 = first sentence)")
+	fl.IntVar(&in.Limit, "limit", 0, "upgrade at most this many rows (0: all)")
+	fl.StringArrayVar(&in.Scopes, "scope", nil, "only this scope (repeatable)")
+	fl.BoolVar(&in.RedoFallbacks, "redo-fallbacks", false, "enrich again the rows an earlier run could only enrich plainly")
 	fl.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
 
-func printUpgrade(w, errw io.Writer, r upgrade.Report) {
+func printUpgrade(w, errw io.Writer, r service.UpgradeReport) {
 	fmt.Fprintf(w, "found %d, upgraded %d, fallbacks %d, merged %d, requeued %d, skipped %d, errors %d\n",
 		r.LegacyFound, r.Upgraded, r.Fallbacks, r.Merged, r.Requeued, r.Skipped, len(r.Errors))
 	fmt.Fprintf(w, "%d batches, %d lock acquisitions, lock held p50 %.1f ms, p99 %.1f ms, max %.1f ms, in %s\n",
@@ -122,20 +114,25 @@ func isTerminal(w io.Writer) bool {
 	return ok && isatty.IsTerminal(f.Fd())
 }
 
+// rate is rows per second so far and the time the rest should take.
+func rate(p service.UpgradeProgress) (float64, string) {
+	r := float64(p.Done) / max(p.Elapsed.Seconds(), 0.001)
+	eta := "?"
+	if r > 0 {
+		eta = (time.Duration(float64(p.Total-p.Done)/r) * time.Second).Round(time.Second).String()
+	}
+	return r, eta
+}
+
 // progressBar draws "[#####.....] 120/400 rows  35.2 rows/s  ETA 8s" in place.
-func progressBar(w io.Writer) func(upgrade.Progress) {
-	return func(p upgrade.Progress) {
+func progressBar(w io.Writer) func(service.UpgradeProgress) {
+	return func(p service.UpgradeProgress) {
 		const width = 30
 		frac := 1.0
 		if p.Total > 0 {
 			frac = min(1, float64(p.Done)/float64(p.Total))
 		}
 		fill := int(frac * width)
-		rate := float64(p.Done) / max(p.Elapsed.Seconds(), 0.001)
-		eta := "?"
-		if rate > 0 {
-			eta = (time.Duration(float64(p.Total-p.Done)/rate) * time.Second).Round(time.Second).String()
-		}
 		bar := make([]byte, width)
 		for i := range bar {
 			bar[i] = '.'
@@ -143,6 +140,26 @@ func progressBar(w io.Writer) func(upgrade.Progress) {
 				bar[i] = '#'
 			}
 		}
-		fmt.Fprintf(w, "\r[%s] %d/%d rows  %.1f rows/s  ETA %s   ", bar, p.Done, p.Total, rate, eta)
+		r, eta := rate(p)
+		fmt.Fprintf(w, "\r[%s] %d/%d rows  %.1f rows/s  ETA %s   ", bar, p.Done, p.Total, r, eta)
+	}
+}
+
+// progressLines prints "upgrade: 120/400 rows, 35.2 rows/s, ETA 8s" at
+// most once per every since the run started, and at the last row, for a
+// log that cannot redraw a bar in place.
+func progressLines(w io.Writer, now func() time.Time, every time.Duration) func(service.UpgradeProgress) {
+	var next time.Time
+	return func(p service.UpgradeProgress) {
+		t := now()
+		if next.IsZero() {
+			next = t.Add(-p.Elapsed).Add(every)
+		}
+		if t.Before(next) && p.Done < p.Total {
+			return
+		}
+		next = t.Add(every)
+		r, eta := rate(p)
+		fmt.Fprintf(w, "upgrade: %d/%d rows, %.1f rows/s, ETA %s\n", p.Done, p.Total, r, eta)
 	}
 }

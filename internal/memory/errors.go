@@ -62,3 +62,11 @@ func (e *AmbiguousError) Error() string {
 }
 
 func (e *AmbiguousError) Unwrap() error { return ErrAmbiguous }
+
+// InvalidError is input that cannot be accepted. Msg says what is wrong
+// and what to do; front ends print it as it is, under their own code for
+// "invalid" (invalid_argument, HTTP 400, exit code 2).
+type InvalidError struct{ Msg string }
+
+func (e *InvalidError) Error() string { return e.Msg }
+func (e *InvalidError) Unwrap() error { return ErrInvalid }

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
@@ -46,9 +45,6 @@ type Memory struct {
 	Metadata   map[string]any `json:"metadata"`
 	Vector     []float32      `json:"vector,omitempty"`
 }
-
-// Created returns CreatedAt as a time.
-func (m *Memory) Created() time.Time { return time.UnixMilli(m.CreatedAt) }
 
 // Validate checks the fields a caller supplies: text, category, scope,
 // importance, id and metadata. Errors wrap ErrInvalid and name the field.
@@ -183,7 +179,8 @@ func cloneValue(v any) any {
 	}
 }
 
-// Invalidf returns an error wrapping ErrInvalid.
+// Invalidf returns an *InvalidError: errors.Is(err, ErrInvalid) holds, and
+// its message is only what is wrong (the sentinel's words are not repeated).
 func Invalidf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return &InvalidError{Msg: fmt.Sprintf(format, args...)}
 }

@@ -13,10 +13,7 @@ import (
 	"github.com/trove-memory/trove/internal/store"
 )
 
-// Bounds of capture input.
 const (
-	MaxCaptureMessages = 100
-	MaxMessageBytes    = 64 * 1024
 	// neighbours is how many existing memories each candidate is compared with.
 	neighbours = 5
 	// fallbackScan bounds the newest rows of a scope compared with a
@@ -64,7 +61,7 @@ func (s *Service) Capture(ctx context.Context, c Caller, in CaptureInput) (Captu
 	scope := memory.GlobalScope
 	if in.Scope != "" {
 		if scope, err = memory.ParseScope(in.Scope); err != nil {
-			return CaptureOutput{}, Invalid("scope: %s", clean(err.Error()))
+			return CaptureOutput{}, Invalid("scope: %s", err.Error())
 		}
 	}
 	if !acc.Allows(scope) {
@@ -119,7 +116,7 @@ func (s *Service) Capture(ctx context.Context, c Caller, in CaptureInput) (Captu
 		m := memory.Memory{Text: cd.Text, Category: cd.Category, Scope: scope, Importance: cd.Importance, Vector: vecs[i],
 			Metadata: map[string]any{memory.KeySource: "capture", "captured_by": by, "captured_at": float64(now), "capture_rule": cd.Rule}}
 		if err := m.Validate(); err != nil {
-			out.Skipped = append(out.Skipped, capture.Skip{Text: cd.Text, Reason: clean(err.Error())})
+			out.Skipped = append(out.Skipped, capture.Skip{Text: cd.Text, Reason: err.Error()})
 			continue
 		}
 		keep = append(keep, m)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/memory"
@@ -30,6 +29,10 @@ type Error struct {
 	Code    Code
 	Message string
 	Err     error // the cause, for errors.Is; never shown beyond Message
+	// Hint is what the store's owner can do about it (a setting to
+	// check). The CLI, run by the owner, prints it as "try: ..."; remote
+	// callers, who cannot change the server's settings, do not get it.
+	Hint string
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -70,9 +73,12 @@ func ErrorOf(err error) *Error {
 	if errors.As(err, &se) {
 		return se
 	}
-	msg := clean(err.Error())
+	msg := err.Error()
 	var ve *embedding.VectorError
+	var ns *NoStoreError
 	switch {
+	case errors.As(err, &ns):
+		return &Error{Code: CodeNotFound, Err: err, Message: msg}
 	case errors.Is(err, memory.ErrNotFound):
 		return &Error{Code: CodeNotFound, Err: err, Message: msg +
 			": check the id (a unique prefix of at least 8 characters works), or find it by listing or recalling memories"}
@@ -98,10 +104,4 @@ func ErrorOf(err error) *Error {
 		return &Error{Code: CodeUnavailable, Err: err, Message: "the operation was cancelled (the client went away or the server is stopping): retry"}
 	}
 	return &Error{Code: CodeInternal, Err: err, Message: msg}
-}
-
-// clean drops the sentinel's own words ("invalid input: ") that the
-// domain errors wrap in front of their message: the code says it already.
-func clean(s string) string {
-	return strings.ReplaceAll(s, memory.ErrInvalid.Error()+": ", "")
 }

@@ -2,6 +2,9 @@ package service
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/trove-memory/trove/internal/memory"
@@ -9,18 +12,10 @@ import (
 	"github.com/trove-memory/trove/internal/store"
 )
 
-// Defaults and bounds of caller input.
-const (
-	DefaultImportance = 0.7
-	DefaultListLimit  = 20
-	MaxListLimit      = 200
-	DefaultRecall     = 5
-	MaxRecall         = 50
-	MaxQueryBytes     = 4096
-)
-
 // StoreInput is a new memory.
 type StoreInput struct {
+	// ID is kept when given (imports, scripts); empty means a new UUID.
+	ID         string         `json:"id,omitempty" jsonschema:"use this id instead of a new UUID (at most 128 bytes); fails with conflict if it exists"`
 	Text       string         `json:"text" jsonschema:"the memory: one self-contained statement worth keeping across sessions"`
 	Category   string         `json:"category,omitempty" jsonschema:"preference, fact, decision, entity, reflection or other (default other)"`
 	Scope      string         `json:"scope,omitempty" jsonschema:"global (default), agent:<id>, user:<id>, project:<id> or custom:<name>; you may write only scopes you can reach"`
@@ -34,15 +29,15 @@ func (s *Service) Store(ctx context.Context, c Caller, in StoreInput) (Memory, e
 	if err != nil {
 		return Memory{}, err
 	}
-	m := memory.Memory{Text: in.Text, Category: memory.CategoryOther, Scope: memory.GlobalScope, Importance: DefaultImportance, Metadata: in.Metadata}
+	m := memory.Memory{ID: in.ID, Text: in.Text, Category: memory.CategoryOther, Scope: memory.GlobalScope, Importance: DefaultImportance, Metadata: in.Metadata}
 	if in.Category != "" {
 		if m.Category, err = memory.ParseCategory(in.Category); err != nil {
-			return Memory{}, Invalid("category: %s", clean(err.Error()))
+			return Memory{}, Invalid("category: %s", err.Error())
 		}
 	}
 	if in.Scope != "" {
 		if m.Scope, err = memory.ParseScope(in.Scope); err != nil {
-			return Memory{}, Invalid("scope: %s", clean(err.Error()))
+			return Memory{}, Invalid("scope: %s", err.Error())
 		}
 	}
 	if in.Importance != nil {
@@ -68,19 +63,36 @@ func (s *Service) Store(ctx context.Context, c Caller, in StoreInput) (Memory, e
 
 // Get reads one memory by id or unique prefix.
 func (s *Service) Get(ctx context.Context, c Caller, id string) (Memory, error) {
-	acc, err := s.access(c)
+	m, err := s.get(ctx, c, id)
 	if err != nil {
 		return Memory{}, err
+	}
+	return View(m), nil
+}
+
+// GetWithVector is Get with the memory's stored vector.
+func (s *Service) GetWithVector(ctx context.Context, c Caller, id string) (MemoryWithVector, error) {
+	m, err := s.get(ctx, c, id)
+	if err != nil {
+		return MemoryWithVector{}, err
+	}
+	return MemoryWithVector{Memory: View(m), Vector: m.Vector}, nil
+}
+
+func (s *Service) get(ctx context.Context, c Caller, id string) (memory.Memory, error) {
+	acc, err := s.access(c)
+	if err != nil {
+		return memory.Memory{}, err
 	}
 	full, err := s.resolve(ctx, acc, id)
 	if err != nil {
-		return Memory{}, err
+		return memory.Memory{}, err
 	}
 	m, err := s.opts.Store.Get(ctx, acc, full)
 	if err != nil {
-		return Memory{}, ErrorOf(err)
+		return memory.Memory{}, ErrorOf(err)
 	}
-	return View(m), nil
+	return m, nil
 }
 
 // UpdateInput changes the given fields of one memory.
@@ -118,17 +130,17 @@ func (s *Service) Update(ctx context.Context, c Caller, in UpdateInput) (Memory,
 	var want memory.Memory // validated new values
 	if f.Text != nil {
 		if err := memory.ValidateText(*f.Text); err != nil {
-			return Memory{}, Invalid("text: %s", clean(err.Error()))
+			return Memory{}, Invalid("text: %s", err.Error())
 		}
 	}
 	if f.Category != nil {
 		if want.Category, err = memory.ParseCategory(*f.Category); err != nil {
-			return Memory{}, Invalid("category: %s", clean(err.Error()))
+			return Memory{}, Invalid("category: %s", err.Error())
 		}
 	}
 	if f.Scope != nil {
 		if want.Scope, err = memory.ParseScope(*f.Scope); err != nil {
-			return Memory{}, Invalid("scope: %s", clean(err.Error()))
+			return Memory{}, Invalid("scope: %s", err.Error())
 		}
 		if !acc.Allows(want.Scope) {
 			return Memory{}, ErrorOf(&memory.ScopeDeniedError{Scope: want.Scope})
@@ -136,7 +148,7 @@ func (s *Service) Update(ctx context.Context, c Caller, in UpdateInput) (Memory,
 	}
 	if f.Importance != nil {
 		if err := memory.ValidateImportance(*f.Importance); err != nil {
-			return Memory{}, Invalid("importance: %s", clean(err.Error()))
+			return Memory{}, Invalid("importance: %s", err.Error())
 		}
 	}
 	id, err := s.resolve(ctx, acc, in.ID)
@@ -272,15 +284,96 @@ func (s *Service) List(ctx context.Context, c Caller, in ListInput) (ListOutput,
 	if err != nil {
 		return ListOutput{}, err
 	}
+	var after string
+	if c := strings.TrimSpace(in.Cursor); c != "" {
+		cur, err := decodeListCursor(c)
+		if err != nil {
+			return ListOutput{}, err
+		}
+		// A cursor carries the filters of the listing it continues: given
+		// alone it continues that listing; given with other filters it
+		// would page through rows the first page never saw.
+		if len(in.Scopes) == 0 && len(in.Categories) == 0 {
+			req, cats = cur.Scopes, cur.Categories
+		} else if !slices.Equal(req, cur.Scopes) || !slices.Equal(cats, cur.Categories) {
+			return ListOutput{}, Invalid("the cursor continues a listing with other filters (%s): repeat that listing's scope and category filters, or give only the cursor", cur.describe())
+		}
+		after = cur.After
+	}
 	scopes, ignored := readScopes(acc, req)
 	page, err := s.opts.Store.List(ctx, acc, store.ListOptions{
-		Filter: store.Filter{Scopes: scopes, Categories: cats}, Limit: n, Cursor: strings.TrimSpace(in.Cursor),
+		Filter: store.Filter{Scopes: scopes, Categories: cats}, Limit: n, Cursor: after,
 	})
 	if err != nil {
 		return ListOutput{}, ErrorOf(err)
 	}
-	return ListOutput{Memories: views(page.Memories), NextCursor: page.NextCursor,
-		IgnoredScopes: ignored, Warnings: ignoredWarning(acc, ignored, len(scopes) > 0)}, nil
+	out := ListOutput{Memories: views(page.Memories), IgnoredScopes: ignored, Warnings: ignoredWarning(acc, ignored, len(scopes) > 0)}
+	if page.NextCursor != "" {
+		out.NextCursor = listCursor{After: page.NextCursor, Scopes: req, Categories: cats}.encode()
+	}
+	return out, nil
+}
+
+// listCursor is the opaque next-page token of List: the store's position
+// and the filters the listing was made with.
+type listCursor struct {
+	After      string            `json:"a"`
+	Scopes     []memory.Scope    `json:"s,omitempty"`
+	Categories []memory.Category `json:"c,omitempty"`
+}
+
+func (c listCursor) encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (c listCursor) describe() string {
+	var parts []string
+	for _, s := range c.Scopes {
+		parts = append(parts, "scope "+string(s))
+	}
+	for _, k := range c.Categories {
+		parts = append(parts, "category "+string(k))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func decodeListCursor(s string) (listCursor, error) {
+	bad := Invalid("cursor %q is not one this server gave out: pass next_cursor from the previous page unchanged, or start without a cursor", s)
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return listCursor{}, bad
+	}
+	var c listCursor
+	if err := json.Unmarshal(b, &c); err != nil || c.After == "" {
+		return listCursor{}, bad
+	}
+	if _, err := parseScopes(scopeStrings(c.Scopes)); err != nil {
+		return listCursor{}, bad
+	}
+	if _, err := parseCategories(categoryStrings(c.Categories)); err != nil {
+		return listCursor{}, bad
+	}
+	return c, nil
+}
+
+func scopeStrings(ss []memory.Scope) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return out
+}
+
+func categoryStrings(cs []memory.Category) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = string(c)
+	}
+	return out
 }
 
 // StatsOutput counts the memories the caller may read.
@@ -327,6 +420,9 @@ type RecallInput struct {
 	Scopes     []string
 	Categories []string
 	Limit      int
+	// Debug keeps every candidate's per-stage scores and the candidates
+	// that were dropped, with the reason.
+	Debug bool
 }
 
 // RecallOutput is the ranked answer to a recall.
@@ -334,13 +430,22 @@ type RecallOutput struct {
 	Results       []RecallResult `json:"results"`
 	Warnings      []string       `json:"warnings,omitempty" jsonschema:"degraded paths and ignored scopes"`
 	IgnoredScopes []memory.Scope `json:"ignored_scopes,omitempty" jsonschema:"requested scopes you may not read"`
+	// Dropped (with Debug) are candidates that did not make it, and why.
+	Dropped []RecallResult `json:"dropped,omitempty"`
 }
+
+// Sources says which signals found a memory and with what raw score.
+type Sources = retrieve.Sources
+
+// Trace is a candidate's score after each stage (with Debug).
+type Trace = retrieve.Trace
 
 // RecallResult is one recalled memory.
 type RecallResult struct {
-	Memory  Memory           `json:"memory"`
-	Score   float64          `json:"score" jsonschema:"relevance, higher is better"`
-	Sources retrieve.Sources `json:"sources" jsonschema:"which signals found it and their raw scores"`
+	Memory  Memory  `json:"memory"`
+	Score   float64 `json:"score" jsonschema:"relevance, higher is better"`
+	Sources Sources `json:"sources" jsonschema:"which signals found it and their raw scores"`
+	Trace   *Trace  `json:"trace,omitempty"`
 }
 
 // Recall finds the memories most relevant to a query, best first.
@@ -369,7 +474,7 @@ func (s *Service) Recall(ctx context.Context, c Caller, in RecallInput) (RecallO
 		return RecallOutput{}, err
 	}
 	scopes, ignored := readScopes(acc, req)
-	resp, err := s.search(ctx, acc, retrieve.Request{Query: q, Scopes: scopes, Categories: cats, Limit: n})
+	resp, err := s.search(ctx, acc, retrieve.Request{Query: q, Scopes: scopes, Categories: cats, Limit: n, Debug: in.Debug})
 	if err != nil {
 		return RecallOutput{}, err
 	}
@@ -378,8 +483,11 @@ func (s *Service) Recall(ctx context.Context, c Caller, in RecallInput) (RecallO
 	out.Warnings = append(out.Warnings, ignoredWarning(acc, ignored, len(scopes) > 0)...)
 	ids := make([]string, 0, len(resp.Results))
 	for _, r := range resp.Results {
-		out.Results = append(out.Results, RecallResult{Memory: View(r.Memory), Score: r.Score, Sources: r.Sources})
+		out.Results = append(out.Results, RecallResult{Memory: View(r.Memory), Score: r.Score, Sources: r.Sources, Trace: r.Trace})
 		ids = append(ids, r.Memory.ID)
+	}
+	for _, r := range resp.Dropped {
+		out.Dropped = append(out.Dropped, RecallResult{Memory: View(r.Memory), Score: r.Score, Sources: r.Sources, Trace: r.Trace})
 	}
 	s.recordAccess(ids)
 	return out, nil

@@ -11,15 +11,6 @@ import (
 	"github.com/trove-memory/trove/internal/retrieve"
 )
 
-// Bounds of recall-context input.
-const (
-	MaxContextItems = 20
-	MaxContextChars = 20000
-	// maxPromptQuery is how much of a prompt becomes the recall query: a
-	// host may send a whole pasted document as the prompt.
-	maxPromptQuery = 2000
-)
-
 // ContextInput asks for the memories to inject before a model's turn.
 type ContextInput struct {
 	Prompt   string `json:"prompt"`

@@ -1,6 +1,9 @@
-// Package service holds the operations trove offers to agents, shared by
-// the MCP server and the REST API (and open to the CLI): store, get,
-// update, forget, list, stats, recall, recall-context and capture. It
+// Package service holds every operation trove offers, and is the one path
+// to them: the CLI, the MCP server, the REST API (and through it the
+// OpenClaw plugin) are thin front ends that parse their input, call the
+// service and print its answer. Agents' operations (store, get, update,
+// forget, list, stats, recall, recall-context, capture) and the owner's
+// (import, export, delete-bulk, upgrade, doctor) live here. It
 // validates input, applies the caller's scope access, resolves id
 // prefixes, embeds before any write lock is taken, and turns every failure
 // into an *Error with a code and a message that says what to do.
@@ -19,6 +22,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -26,7 +30,9 @@ import (
 	"time"
 
 	"github.com/trove-memory/trove/internal/capture"
+	"github.com/trove-memory/trove/internal/doctor"
 	"github.com/trove-memory/trove/internal/embedding"
+	"github.com/trove-memory/trove/internal/llm"
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/retrieve"
 	"github.com/trove-memory/trove/internal/store"
@@ -43,6 +49,11 @@ type Options struct {
 	Embedder embedding.Embedder
 	// Searcher answers recall; nil makes recall answer unavailable.
 	Searcher Searcher
+	// LLM returns the chat model upgrade uses; nil when none is configured.
+	LLM func() (llm.Client, error)
+	// Doctor is the template of the checks Doctor runs (agent access,
+	// lock timeout, this binary's version); Repair is set per call.
+	Doctor doctor.Options
 	// Access maps an agent id to its scopes ("" is the owner: every scope).
 	// Default: global and agent:<id> only.
 	Access func(agent string) memory.Access
@@ -86,10 +97,10 @@ func New(opts Options) *Service {
 		opts.Clock = time.Now
 	}
 	if opts.ContextItems <= 0 {
-		opts.ContextItems = 3
+		opts.ContextItems = DefaultContextItems
 	}
 	if opts.ContextChars <= 0 {
-		opts.ContextChars = 600
+		opts.ContextChars = DefaultContextChars
 	}
 	if opts.ContextBudget <= 0 {
 		opts.ContextBudget = 5 * time.Second
@@ -112,7 +123,7 @@ func CheckAgent(id string) error {
 		return nil
 	}
 	if _, err := memory.ParseScope(string(memory.AgentScope(id))); err != nil {
-		return Invalid("agent id %q is not valid: %s", id, clean(err.Error()))
+		return Invalid("agent id %q is not valid: %s", id, err.Error())
 	}
 	return nil
 }
@@ -139,6 +150,12 @@ type Memory struct {
 	Metadata   map[string]any  `json:"metadata"`
 }
 
+// MemoryWithVector is a memory with its stored embedding.
+type MemoryWithVector struct {
+	Memory
+	Vector []float32 `json:"vector,omitempty"`
+}
+
 // View returns m as callers see it.
 func View(m memory.Memory) Memory {
 	md := m.Metadata
@@ -159,6 +176,9 @@ func views(ms []memory.Memory) []Memory {
 
 // parseScopes validates requested scope names.
 func parseScopes(ss []string) ([]memory.Scope, error) {
+	if len(ss) > MaxScopes {
+		return nil, Invalid("%d scopes given, over the limit of %d: name fewer scopes, or none to cover every scope you can read", len(ss), MaxScopes)
+	}
 	var out []memory.Scope
 	for _, s := range ss {
 		if s == "" {
@@ -166,7 +186,7 @@ func parseScopes(ss []string) ([]memory.Scope, error) {
 		}
 		sc, err := memory.ParseScope(s)
 		if err != nil {
-			return nil, Invalid("scope: %s", clean(err.Error()))
+			return nil, Invalid("scope: %s", err.Error())
 		}
 		out = append(out, sc)
 	}
@@ -214,6 +234,9 @@ func scopeNames(acc memory.Access) string {
 }
 
 func parseCategories(ss []string) ([]memory.Category, error) {
+	if len(ss) > MaxCategories {
+		return nil, Invalid("%d categories given, over the limit of %d: name each category once", len(ss), MaxCategories)
+	}
 	var out []memory.Category
 	for _, s := range ss {
 		if s == "" {
@@ -221,7 +244,7 @@ func parseCategories(ss []string) ([]memory.Category, error) {
 		}
 		c, err := memory.ParseCategory(s)
 		if err != nil {
-			return nil, Invalid("category: %s", clean(err.Error()))
+			return nil, Invalid("category: %s", err.Error())
 		}
 		out = append(out, c)
 	}
@@ -235,7 +258,7 @@ func (s *Service) resolve(ctx context.Context, acc memory.Access, id string) (st
 		return "", Invalid("id is empty: give a memory id (or a unique prefix of at least %d characters)", store.MinPrefix)
 	}
 	if err := memory.ValidateID(id); err != nil {
-		return "", Invalid("id: %s", clean(err.Error()))
+		return "", Invalid("id: %s", err.Error())
 	}
 	full, err := s.opts.Store.Resolve(ctx, acc, id)
 	if err != nil {
@@ -243,6 +266,8 @@ func (s *Service) resolve(ctx context.Context, acc memory.Access, id string) (st
 	}
 	return full, nil
 }
+
+const embedHint = "check the embedding provider settings (TROVE_EMBED_*), or use TROVE_EMBED_PROVIDER=hash offline"
 
 // embed embeds texts, before any write lock is taken.
 func (s *Service) embed(ctx context.Context, texts []string) ([][]float32, error) {
@@ -254,10 +279,10 @@ func (s *Service) embed(ctx context.Context, texts []string) ([][]float32, error
 		if ctx.Err() != nil {
 			return nil, ErrorOf(ctx.Err())
 		}
-		return nil, &Error{Code: CodeUnavailable, Err: err, Message: "the embedding provider failed: " + clean(err.Error()) + ": retry later"}
+		return nil, &Error{Code: CodeUnavailable, Err: err, Message: "the embedding provider failed: " + err.Error() + ": retry later", Hint: embedHint}
 	}
 	if err := embedding.CheckVectors(vs, len(texts), 0); err != nil {
-		return nil, &Error{Code: CodeUnavailable, Err: err, Message: "the embedding provider sent a bad reply: " + err.Error() + ": retry later"}
+		return nil, &Error{Code: CodeUnavailable, Err: err, Message: "the embedding provider sent a bad reply: " + err.Error() + ": retry later", Hint: embedHint}
 	}
 	return vs, nil
 }
@@ -285,3 +310,33 @@ func dedupeScopes(a ...[]memory.Scope) []memory.Scope {
 	}
 	return out
 }
+
+// Close flushes what the access tracker holds and closes the store. The
+// Service must not be used afterwards.
+func (s *Service) Close(ctx context.Context) error {
+	var errs []error
+	if s.opts.Tracker != nil {
+		if err := s.opts.Tracker.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("recalls since the last write were not recorded: %w", err))
+		}
+	}
+	if err := s.opts.Store.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Backend is the store the service works on, for the server's health
+// check and metrics.
+func (s *Service) Backend() store.Store { return s.opts.Store }
+
+// NoStoreError is a command that reads a store at a path where there is
+// none. Only commands that write create a store, so that a mistyped path
+// is reported instead of answered from a new empty store.
+type NoStoreError struct{ Path string }
+
+func (e *NoStoreError) Error() string {
+	return fmt.Sprintf("no store at %s: check --db or TROVE_DB; a store is created by the first trove store, import or serve", e.Path)
+}
+
+func (e *NoStoreError) Unwrap() error { return memory.ErrNotFound }

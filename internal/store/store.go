@@ -17,6 +17,7 @@ package store
 
 import (
 	"context"
+	"slices"
 
 	"github.com/trove-memory/trove/internal/memory"
 )
@@ -94,6 +95,29 @@ type Filter struct {
 	// Metadata keeps rows whose metadata has these top-level string values.
 	// Keys are limited to letters, digits and underscores.
 	Metadata map[string]string
+}
+
+// Matches reports whether m passes the filter, for a write that re-checks
+// a row read earlier (it may have changed since).
+func (f Filter) Matches(m memory.Memory) bool {
+	if len(f.Scopes) > 0 && !slices.Contains(f.Scopes, m.Scope) {
+		return false
+	}
+	if len(f.Categories) > 0 && !slices.Contains(f.Categories, m.Category) {
+		return false
+	}
+	if f.Format != nil && m.Format != *f.Format {
+		return false
+	}
+	if f.CreatedBefore != 0 && m.CreatedAt >= f.CreatedBefore {
+		return false
+	}
+	for k, v := range f.Metadata {
+		if s, ok := m.Metadata[k].(string); !ok || s != v {
+			return false
+		}
+	}
+	return true
 }
 
 // ListOptions pages rows newest first (created_at, then id, descending).

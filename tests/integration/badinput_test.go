@@ -149,7 +149,7 @@ func testBadInputShared(t *testing.T) {
 
 	cases := []badCase{
 		// CLI arguments.
-		{name: "cli/importance-NaN", want: `--importance "NaN": invalid input: not a number: use a number from 0 to 1`, run: cli(e, "store", "x", "--importance", "NaN")},
+		{name: "cli/importance-NaN", want: `--importance "NaN": not a number: use a number from 0 to 1`, run: cli(e, "store", "x", "--importance", "NaN")},
 		{name: "cli/importance-Inf", want: `importance +Inf is out of range: use a number from 0 to 1`, run: cli(e, "store", "x", "--importance", "Inf")},
 		{name: "cli/importance-negative", want: `importance -0.5 is out of range: use a number from 0 to 1`, run: cli(e, "store", "x", "--importance", "-0.5")},
 		{name: "cli/unknown-category", want: `category "bogus" is unknown: use one of preference, fact, decision, entity, reflection, other`, run: cli(e, "store", "x", "--category", "bogus")},
@@ -157,11 +157,11 @@ func testBadInputShared(t *testing.T) {
 		{name: "cli/scope-malformed", want: `scope "nonsense" is malformed: ` + scopeHelp, run: cli(e, "list", "--scope", "nonsense")},
 		{name: "cli/scope-sql", want: `scope "` + sqlInjection + `" is malformed: ` + scopeHelp, run: cli(e, "store", "x", "--scope", sqlInjection)},
 		{name: "cli/id-sql", want: `id "` + sqlInjection + `" contains a space or control character`, run: cli(e, "store", "x", "--id", sqlInjection)},
-		{name: "cli/get-sql", want: "not found (or not in a scope you can reach)\ntry: trove list", run: cli(e, "get", sqlInjection)},
+		{name: "cli/get-sql", want: `id "` + sqlInjection + `" contains a space or control character`, run: cli(e, "get", sqlInjection)},
 		{name: "cli/invalid-utf8", want: "text is not valid UTF-8: re-encode it as UTF-8", run: cli(e, "store", "bad \xff\xfe text")},
 		{name: "cli/text-over-limit", want: "text is 32769 bytes, over the 32768-byte limit: split it into smaller memories", run: cli(e, "store", big)},
 		{name: "cli/empty-text", want: "text is empty: give the memory's text", run: cli(e, "store", "")},
-		{name: "cli/metadata-truncated-json", want: `--metadata: invalid input: not valid JSON (unexpected EOF): give an object such as '{"source":"chat"}'`, run: cli(e, "store", "x", "--metadata", `{"a":`)},
+		{name: "cli/metadata-truncated-json", want: `--metadata: not valid JSON (unexpected EOF): give an object such as '{"source":"chat"}'`, run: cli(e, "store", "x", "--metadata", `{"a":`)},
 		{name: "cli/search-sql", ok: true, want: "the billing service retries", run: cli(e, "search", sqlInjection+" billing")},
 		{name: "cli/search-quote", ok: true, want: "the billing service retries", run: cli(e, "search", `"billing`)},
 		{name: "cli/search-star", ok: true, want: "the billing service retries", run: cli(e, "search", "bill* billing")},
@@ -460,7 +460,7 @@ func testBadInputEmbed(t *testing.T) {
 			t.Logf("store: %s", msg)
 			const hint = "try: check the embedding provider settings (TROVE_EMBED_*), or use TROVE_EMBED_PROVIDER=hash offline"
 			if r.code == 0 || !strings.Contains(msg, c.want) || !strings.Contains(msg, hint) ||
-				!strings.Contains(msg, "error: embed text: ") || !strings.Contains(msg, c.also) {
+				!strings.Contains(msg, "error: the embedding provider failed: ") || !strings.Contains(msg, c.also) || r.code != 6 {
 				t.Fatalf("store with a bad embedder: exit %d, want an error containing %q:\n%s", r.code, c.want, msg)
 			}
 			diffStores(t, before, e.exportAll(), nil)
