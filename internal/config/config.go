@@ -21,6 +21,9 @@ import (
 
 // Config is every setting trove reads.
 type Config struct {
+	// origin records where each value came from (see Settings).
+	origin origin
+
 	// DB is the store file.
 	DB string `json:"db"`
 	// LockTimeout bounds the wait for the write lock.
@@ -141,6 +144,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if path == "" {
 		path, explicit = DefaultFilePath(getenv), false
 	}
+	cfg.origin.file = path
 	if err := cfg.loadFile(path, explicit); err != nil {
 		return cfg, err
 	}
@@ -161,8 +165,10 @@ func (c *Config) loadFile(path string, explicit bool) error {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(c); err != nil {
-		return fmt.Errorf("config file %s: %w (see README for the settings)", path, err)
+		return fmt.Errorf("config file %s: %w (docs/CONFIG.md lists the keys)", path, err)
 	}
+	c.origin.fileLoaded = true
+	c.recordFile(path, b)
 	return nil
 }
 
@@ -170,6 +176,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	str := func(name string, dst *string) {
 		if v := getenv(name); v != "" {
 			*dst = v
+			c.recordPtr(dst, Source{Kind: "env", Name: name})
 		}
 	}
 	var errs []error
@@ -181,6 +188,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 				return
 			}
 			*dst = n
+			c.recordPtr(dst, Source{Kind: "env", Name: name})
 		}
 	}
 	dur := func(name string, dst *Duration) {
@@ -191,6 +199,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 				return
 			}
 			dst.Duration = d
+			c.recordPtr(dst, Source{Kind: "env", Name: name})
 		}
 	}
 	str("TROVE_DB", &c.DB)
