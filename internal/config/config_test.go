@@ -272,7 +272,11 @@ func TestValidateNamesEachField(t *testing.T) {
 		{"synchronous", func(c *Config) { c.Synchronous = "off" }, `synchronous: "off": use full or normal`},
 		{"provider", func(c *Config) { c.Embedding.Provider = "magic" }, `embedding.provider: "magic" is unknown`},
 		{"hash dimensions", func(c *Config) { c.Embedding.Dimensions = 8 }, "embedding.dimensions: 8: the hash embedder takes 16 to 8192"},
-		{"openai url", func(c *Config) { c.Embedding.Provider = "openai"; c.Embedding.Model = "m"; c.Embedding.BaseURL = "ftp://x" },
+		{"openai url", func(c *Config) {
+			c.Embedding.Provider = "openai"
+			c.Embedding.Model = "m"
+			c.Embedding.BaseURL = "ftp://x"
+		},
 			`embedding.baseURL: "ftp://x" is not an http(s) URL`},
 		{"openai model", func(c *Config) { c.Embedding.Provider = "openai"; c.Embedding.BaseURL = "http://x" }, "embedding.model: empty"},
 		{"vendor url", func(c *Config) { c.Embedding.Provider = "jina"; c.Embedding.BaseURL = "x" }, "embedding.baseURL:"},
