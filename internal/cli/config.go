@@ -16,7 +16,7 @@ func newConfigCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Print the effective settings and where each came from",
-		Long: "Print every setting with its effective value and its source: default, file PATH, env TROVE_X or flag --x.\n" +
+		Long: "Print every setting with its effective value and its source: default, file PATH, env TROVE_* or flag --FLAG.\n" +
 			"API keys and tokens are masked. docs/CONFIG.md describes each setting.",
 		Args: cobra.NoArgs,
 		// Looking at the settings is how a user finds the wrong one, so

@@ -287,7 +287,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("retrieval.accessFlush: %s is negative: use a duration such as 5s, or 0s to stop recording recalls (TROVE_RECALL_ACCESS_FLUSH)", c.Retrieval.AccessFlush))
 	}
 	if c.Retrieval.VectorK < 0 || c.Retrieval.BM25K < 0 || c.Retrieval.VectorK > 10000 || c.Retrieval.BM25K > 10000 {
-		errs = append(errs, errors.New("retrieval.vectorK/bm25K: use 1 to 10000 (0 for the default 50)"))
+		errs = append(errs, errors.New("retrieval.vectorK/bm25K: use 1 to 10000, or 0 for the default (20, or twice the limit if more) (TROVE_RECALL_VECTOR_K, TROVE_RECALL_BM25_K)"))
 	}
 	switch c.Rerank.Provider {
 	case "", "jina", "siliconflow", "voyage", "pinecone", "tei":
