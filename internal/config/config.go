@@ -167,6 +167,9 @@ func (c *Config) loadFile(path string, explicit bool) error {
 	if err := dec.Decode(c); err != nil {
 		return fmt.Errorf("config file %s: %w (docs/CONFIG.md lists the keys)", path, err)
 	}
+	if dec.More() {
+		return fmt.Errorf("config file %s: text after the closing }: the file must hold one JSON object", path)
+	}
 	c.origin.fileLoaded = true
 	c.recordFile(path, b)
 	return nil

@@ -232,6 +232,7 @@ func TestConfigFileErrors(t *testing.T) {
 		{"bad duration", `{"lockTimeout":"soon"}`, []string{`time: invalid duration "soon"`}},
 		{"duration as number", `{"lockTimeout":30}`, []string{`want a duration string such as "30s"`}},
 		{"not JSON", `db = "x"`, []string{"invalid character"}},
+		{"two objects", `{"db":"/a.db"} {"db":"/b.db"}`, []string{"text after the closing }"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".json")
