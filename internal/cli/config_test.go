@@ -10,10 +10,10 @@ import (
 	"testing"
 )
 
-// run executes the CLI with a fake environment and returns its exit code,
+// runCfgCLI executes the CLI with a fake environment and returns its exit code,
 // stdout and stderr. HOME is a fresh directory so that no real config file
 // or store is read.
-func run(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+func runCfgCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	m := map[string]string{"HOME": t.TempDir()}
 	for k, v := range env {
@@ -34,7 +34,7 @@ func TestConfigJSONShowsSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	const key = "sk-0123456789abcdef0123456789abc"
-	code, out, errOut := run(t, map[string]string{"TROVE_CONFIG": file, "TROVE_EMBED_API_KEY": key, "TROVE_LOCK_TIMEOUT": "9s"},
+	code, out, errOut := runCfgCLI(t, map[string]string{"TROVE_CONFIG": file, "TROVE_EMBED_API_KEY": key, "TROVE_LOCK_TIMEOUT": "9s"},
 		"--db", filepath.Join(dir, "x.db"), "config", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -95,7 +95,7 @@ func TestConfigJSONShowsSources(t *testing.T) {
 }
 
 func TestConfigText(t *testing.T) {
-	code, out, errOut := run(t, map[string]string{"TROVE_RERANK_API_KEY": "abcdefgh"}, "--db", "/tmp/t.db", "config")
+	code, out, errOut := runCfgCLI(t, map[string]string{"TROVE_RERANK_API_KEY": "abcdefgh"}, "--db", "/tmp/t.db", "config")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -112,7 +112,7 @@ func TestConfigText(t *testing.T) {
 
 // An invalid setting is shown, and then named in the error (exit 1).
 func TestConfigPrintsInvalidSettings(t *testing.T) {
-	code, out, errOut := run(t, map[string]string{"TROVE_SYNC": "sometimes"}, "config")
+	code, out, errOut := runCfgCLI(t, map[string]string{"TROVE_SYNC": "sometimes"}, "config")
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
@@ -125,14 +125,14 @@ func TestConfigPrintsInvalidSettings(t *testing.T) {
 }
 
 func TestConfigBadEnvNamed(t *testing.T) {
-	code, _, errOut := run(t, map[string]string{"TROVE_EMBED_BATCH_SIZE": "big"}, "config")
+	code, _, errOut := runCfgCLI(t, map[string]string{"TROVE_EMBED_BATCH_SIZE": "big"}, "config")
 	if code != 1 || !strings.Contains(errOut, `TROVE_EMBED_BATCH_SIZE="big" is not a whole number`) {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 }
 
 func TestConfigRejectsArguments(t *testing.T) {
-	if code, _, _ := run(t, nil, "config", "db"); code != 2 {
+	if code, _, _ := runCfgCLI(t, nil, "config", "db"); code != 2 {
 		t.Fatalf("exit %d, want 2", code)
 	}
 }

@@ -19,11 +19,11 @@ func TestMCPConfigForEachHost(t *testing.T) {
 		t.Run(host, func(t *testing.T) {
 			// A relative --db is made absolute: the host starts trove in
 			// a directory of its own choosing.
-			code, out, errOut := run(t, nil, "--db", "rel/trove.db", "--agent", "alice", "mcp-config", "--host", host)
+			code, out, errOut := runCfgCLI(t, nil, "--db", "rel/trove.db", "--agent", "alice", "mcp-config", "--host", host)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
-			command, args, env := checkEntry(t, host, []byte(out))
+			command, args, env := checkHostEntry(t, host, []byte(out))
 			if command != exe {
 				t.Errorf("command = %q, want this binary %q", command, exe)
 			}
@@ -42,11 +42,11 @@ func TestMCPConfigForEachHost(t *testing.T) {
 
 func TestMCPConfigDefaults(t *testing.T) {
 	dataHome := t.TempDir()
-	code, out, errOut := run(t, map[string]string{"XDG_DATA_HOME": dataHome}, "mcp-config", "--host", "claude-code")
+	code, out, errOut := runCfgCLI(t, map[string]string{"XDG_DATA_HOME": dataHome}, "mcp-config", "--host", "claude-code")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	_, args, env := checkEntry(t, "claude-code", []byte(out))
+	_, args, env := checkHostEntry(t, "claude-code", []byte(out))
 	if !slices.Equal(args, []string{"serve"}) {
 		t.Errorf("args = %q, want [serve] without --agent", args)
 	}
@@ -65,18 +65,18 @@ func TestMCPConfigPassesConfigFile(t *testing.T) {
 	if err := os.WriteFile(file, []byte(`{}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := run(t, map[string]string{"TROVE_CONFIG": file}, "mcp-config", "--host", "cursor")
+	code, out, errOut := runCfgCLI(t, map[string]string{"TROVE_CONFIG": file}, "mcp-config", "--host", "cursor")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if _, _, env := checkEntry(t, "cursor", []byte(out)); env["TROVE_CONFIG"] != file {
+	if _, _, env := checkHostEntry(t, "cursor", []byte(out)); env["TROVE_CONFIG"] != file {
 		t.Errorf("TROVE_CONFIG = %q, want %q", env["TROVE_CONFIG"], file)
 	}
 }
 
 func TestMCPConfigBadHost(t *testing.T) {
 	for _, args := range [][]string{{"mcp-config"}, {"mcp-config", "--host", "vscode"}} {
-		code, out, errOut := run(t, nil, args...)
+		code, out, errOut := runCfgCLI(t, nil, args...)
 		if code != 2 || out != "" || !strings.Contains(errOut, "claude-desktop, claude-code, cursor") {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and the hosts named", args, code, out, errOut)
 		}
@@ -84,7 +84,7 @@ func TestMCPConfigBadHost(t *testing.T) {
 }
 
 // The strict decoders reject fields a host does not document, so the README
-// test would catch a snippet written for another host.
+// test would catch a mcpSnippetRE written for another host.
 func TestHostFormatsRejectUndocumentedFields(t *testing.T) {
 	entry := `{"mcpServers":{"trove":{"command":"/bin/trove","args":["serve"],"env":{"TROVE_DB":"/x.db"},%s}}}`
 	for _, tc := range []struct{ host, extra string }{

@@ -53,31 +53,31 @@ func decodeHost(host string, data []byte) (command string, args []string, env ma
 	return command, args, env, err
 }
 
-// isAbs accepts a Unix or a Windows absolute path whatever the OS the test
+// isAbsAnyOS accepts a Unix or a Windows absolute path whatever the OS the test
 // runs on: the README shows paths from several systems.
-func isAbs(p string) bool {
+func isAbsAnyOS(p string) bool {
 	return strings.HasPrefix(p, "/") || regexp.MustCompile(`^[A-Za-z]:\\`).MatchString(p) || filepath.IsAbs(p)
 }
 
-func checkEntry(t *testing.T, host string, data []byte) (command string, args []string, env map[string]string) {
+func checkHostEntry(t *testing.T, host string, data []byte) (command string, args []string, env map[string]string) {
 	t.Helper()
 	command, args, env, err := decodeHost(host, data)
 	if err != nil {
 		t.Fatalf("%s: not the host's documented format: %v\n%s", host, err, data)
 	}
-	if !isAbs(command) {
+	if !isAbsAnyOS(command) {
 		t.Errorf("%s: command %q is not an absolute path (a host starts it without your PATH)", host, command)
 	}
 	if len(args) == 0 || args[0] != "serve" {
 		t.Errorf("%s: args %q do not start with serve", host, args)
 	}
-	if !isAbs(env["TROVE_DB"]) {
+	if !isAbsAnyOS(env["TROVE_DB"]) {
 		t.Errorf("%s: env TROVE_DB %q is not an absolute path", host, env["TROVE_DB"])
 	}
 	return command, args, env
 }
 
-func readme(t *testing.T) string {
+func readmeText(t *testing.T) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
@@ -88,17 +88,17 @@ func readme(t *testing.T) string {
 
 // The README's snippets are marked by an HTML comment on the line before
 // their fenced block: <!-- mcp-snippet: HOST -->.
-var snippet = regexp.MustCompile("(?s)<!-- mcp-snippet: ([a-z-]+) -->\\s*```json\\n(.*?)```")
+var mcpSnippetRE = regexp.MustCompile("(?s)<!-- mcp-snippet: ([a-z-]+) -->\\s*```json\\n(.*?)```")
 
 func TestReadmeMCPSnippets(t *testing.T) {
 	found := map[string]bool{}
-	for _, m := range snippet.FindAllStringSubmatch(readme(t), -1) {
+	for _, m := range mcpSnippetRE.FindAllStringSubmatch(readmeText(t), -1) {
 		host, body := m[1], m[2]
 		if found[host] {
 			t.Errorf("two snippets for %s", host)
 		}
 		found[host] = true
-		checkEntry(t, host, []byte(body))
+		checkHostEntry(t, host, []byte(body))
 	}
 	for _, h := range mcpHosts {
 		if !found[h] {
@@ -110,7 +110,7 @@ func TestReadmeMCPSnippets(t *testing.T) {
 // The quick start must not touch the user's real store: every trove
 // command in it names the temporary store.
 func TestReadmeQuickStartUsesTemporaryStore(t *testing.T) {
-	doc := readme(t)
+	doc := readmeText(t)
 	i := strings.Index(doc, "## The two commands")
 	if i < 0 {
 		t.Fatal(`README has no "## The two commands" section`)
@@ -133,7 +133,7 @@ func TestReadmeQuickStartUsesTemporaryStore(t *testing.T) {
 }
 
 func TestReadmeNamesLicence(t *testing.T) {
-	if !strings.Contains(readme(t), "Apache License 2.0") {
+	if !strings.Contains(readmeText(t), "Apache License 2.0") {
 		t.Error("README does not name the licence")
 	}
 	b, err := os.ReadFile(filepath.Join("..", "..", "LICENSE"))
