@@ -70,17 +70,16 @@ func newRoot(deps Deps) (*cobra.Command, *app) {
 		newSearchCommand(a),
 		newServeCommand(a),
 		newDoctorCommand(a),
+		newConfigCommand(a),
+		newMCPConfigCommand(a),
 	)
 	return root, a
 }
 
 func (a *app) setup(cmd *cobra.Command) error {
-	cfg, err := config.Load(a.deps.Getenv)
+	cfg, err := a.loadConfig()
 	if err != nil {
 		return err
-	}
-	if a.dbFlag != "" {
-		cfg.DB = a.dbFlag
 	}
 	if err := cfg.Validate(); err != nil {
 		return withHint(err, "fix the setting named above (environment TROVE_*, or the config file)")

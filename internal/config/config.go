@@ -21,6 +21,9 @@ import (
 
 // Config is every setting trove reads.
 type Config struct {
+	// origin records where each value came from (see Settings).
+	origin origin
+
 	// DB is the store file.
 	DB string `json:"db"`
 	// LockTimeout bounds the wait for the write lock.
@@ -141,6 +144,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if path == "" {
 		path, explicit = DefaultFilePath(getenv), false
 	}
+	cfg.origin.file = path
 	if err := cfg.loadFile(path, explicit); err != nil {
 		return cfg, err
 	}
@@ -161,8 +165,13 @@ func (c *Config) loadFile(path string, explicit bool) error {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(c); err != nil {
-		return fmt.Errorf("config file %s: %w (see README for the settings)", path, err)
+		return fmt.Errorf("config file %s: %w (docs/CONFIG.md lists the keys)", path, err)
 	}
+	if dec.More() {
+		return fmt.Errorf("config file %s: text after the closing }: the file must hold one JSON object", path)
+	}
+	c.origin.fileLoaded = true
+	c.recordFile(path, b)
 	return nil
 }
 
@@ -170,6 +179,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	str := func(name string, dst *string) {
 		if v := getenv(name); v != "" {
 			*dst = v
+			c.recordPtr(dst, Source{Kind: "env", Name: name})
 		}
 	}
 	var errs []error
@@ -181,6 +191,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 				return
 			}
 			*dst = n
+			c.recordPtr(dst, Source{Kind: "env", Name: name})
 		}
 	}
 	dur := func(name string, dst *Duration) {
@@ -191,6 +202,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 				return
 			}
 			dst.Duration = d
+			c.recordPtr(dst, Source{Kind: "env", Name: name})
 		}
 	}
 	str("TROVE_DB", &c.DB)
@@ -278,7 +290,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("retrieval.accessFlush: %s is negative: use a duration such as 5s, or 0s to stop recording recalls (TROVE_RECALL_ACCESS_FLUSH)", c.Retrieval.AccessFlush))
 	}
 	if c.Retrieval.VectorK < 0 || c.Retrieval.BM25K < 0 || c.Retrieval.VectorK > 10000 || c.Retrieval.BM25K > 10000 {
-		errs = append(errs, errors.New("retrieval.vectorK/bm25K: use 1 to 10000 (0 for the default 50)"))
+		errs = append(errs, errors.New("retrieval.vectorK/bm25K: use 1 to 10000, or 0 for the default (20, or twice the limit if more) (TROVE_RECALL_VECTOR_K, TROVE_RECALL_BM25_K)"))
 	}
 	switch c.Rerank.Provider {
 	case "", "jina", "siliconflow", "voyage", "pinecone", "tei":
