@@ -1,0 +1,229 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/trove-memory/trove/internal/config"
+	"github.com/trove-memory/trove/internal/httpapi"
+	"github.com/trove-memory/trove/internal/mcpserver"
+	"github.com/trove-memory/trove/internal/service"
+)
+
+// answer is what a front end said to one request: the JSON of a success,
+// or the code and message of an error.
+type answer struct {
+	Result any    `json:"result,omitempty"`
+	Code   string `json:"code,omitempty"`
+	Msg    string `json:"message,omitempty"`
+}
+
+// frontends serves one store through the CLI (in-process, a fresh open per
+// command as the binary does), REST and MCP (one long-lived service).
+type frontends struct {
+	cli  *cliEnv
+	rest *httptest.Server
+	mcp  map[string]*mcp.ClientSession // by agent ("" is the owner)
+}
+
+func newFrontends(t *testing.T) *frontends {
+	f := &frontends{cli: newCLIEnv(t), mcp: map[string]*mcp.ClientSession{}}
+	f.cli.ok("store", "prefers dark mode in every editor", "--id", "mem-0001", "--category", "preference")
+	f.cli.ok("store", "billing deploys on Fridays", "--id", "mem-0002", "--scope", "project:billing", "--category", "decision")
+	f.cli.ok("store", "the team lunch is on Thursdays", "--id", "mem-0003")
+
+	cfg := config.Defaults(func(string) string { return "" })
+	cfg.DB = f.cli.db
+	svc, err := openTestService(context.Background(), cfg, OpenOptions{Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close(context.Background()) })
+	srv := mcpserver.New(svc, mcpserver.Options{})
+	f.rest = httptest.NewServer(httpapi.New(httpapi.Options{Service: svc, Store: svc.Backend(), MCP: srv.Handler()}))
+	t.Cleanup(f.rest.Close)
+	for _, agent := range []string{"", "bob"} {
+		ct, st := mcp.NewInMemoryTransports()
+		ss, err := mcpserver.New(svc, mcpserver.Options{Agent: agent}).MCP().Connect(context.Background(), st, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "v0"}, nil).Connect(context.Background(), ct, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cs.Close(); ss.Wait() })
+		f.mcp[agent] = cs
+	}
+	return f
+}
+
+// viaCLI runs a command with --json; an error becomes its code (by the
+// exit code table) and the message after "error: ".
+func (f *frontends) viaCLI(t *testing.T, args ...string) answer {
+	t.Helper()
+	r := f.cli.run(append(args, "--json")...)
+	if r.code != 0 {
+		msg := strings.TrimPrefix(strings.SplitN(r.err, "\n", 2)[0], "error: ")
+		return answer{Code: codeOfExit[r.code], Msg: msg}
+	}
+	return answer{Result: decodeAny(t, r.out)}
+}
+
+var codeOfExit = map[int]string{ExitUsage: "invalid_argument", ExitNotFound: "not_found", ExitConflict: "conflict",
+	ExitDenied: "scope_access_denied", ExitUnavailable: "unavailable", ExitFailure: "internal"}
+
+func (f *frontends) viaREST(t *testing.T, agent, method, path, body string) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, f.rest.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if agent != "" {
+		req.Header.Set(service.AgentHeader, agent)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		var e service.Body
+		if err := json.Unmarshal(b, &e); err != nil {
+			t.Fatalf("REST %s %s: %d %s", method, path, resp.StatusCode, b)
+		}
+		return answer{Code: string(e.Error.Code), Msg: e.Error.Message}
+	}
+	return answer{Result: decodeAny(t, string(b))}
+}
+
+func (f *frontends) viaMCP(t *testing.T, agent, tool string, args map[string]any) answer {
+	t.Helper()
+	res, err := f.mcp[agent].CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args})
+	if err != nil {
+		t.Fatalf("MCP %s: %v", tool, err)
+	}
+	text := res.Content[0].(*mcp.TextContent).Text
+	if res.IsError {
+		var e service.Body
+		if err := json.Unmarshal([]byte(text), &e); err != nil {
+			t.Fatalf("MCP %s error %q", tool, text)
+		}
+		return answer{Code: string(e.Error.Code), Msg: e.Error.Message}
+	}
+	return answer{Result: decodeAny(t, text)}
+}
+
+func decodeAny(t *testing.T, s string) any {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, s)
+	}
+	return v
+}
+
+// TestFrontendsAgree sends the same requests through the CLI, REST and
+// MCP, and wants the same answer, or the same error code and message.
+func TestFrontendsAgree(t *testing.T) {
+	f := newFrontends(t)
+	for _, c := range []struct {
+		name string
+		cli  []string
+		rest [4]string // agent, method, path, body
+		mcp  func() (string, string, map[string]any)
+		code string // "" for success
+	}{
+		{name: "get", cli: []string{"get", "mem-0001"},
+			rest: [4]string{"", "GET", "/v1/memories/mem-0001", ""},
+			mcp:  func() (string, string, map[string]any) { return "", "memory_get", map[string]any{"id": "mem-0001"} }},
+		{name: "get missing", cli: []string{"get", "mem-9999"}, code: "not_found",
+			rest: [4]string{"", "GET", "/v1/memories/mem-9999", ""},
+			mcp:  func() (string, string, map[string]any) { return "", "memory_get", map[string]any{"id": "mem-9999"} }},
+		{name: "get bad id", cli: []string{"get", "no spaces allowed"}, code: "invalid_argument",
+			rest: [4]string{"", "GET", "/v1/memories/no%20spaces%20allowed", ""},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_get", map[string]any{"id": "no spaces allowed"}
+			}},
+		{name: "list", cli: []string{"list", "--scope", "project:billing"},
+			rest: [4]string{"", "GET", "/v1/memories?scope=project:billing", ""},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_list", map[string]any{"scope": "project:billing"}
+			}},
+		{name: "list limit over the table", cli: []string{"list", "--limit", "201"}, code: "invalid_argument",
+			rest: [4]string{"", "GET", "/v1/memories?limit=201", ""},
+			mcp:  func() (string, string, map[string]any) { return "", "memory_list", map[string]any{"limit": 201} }},
+		{name: "recall", cli: []string{"search", "dark mode editor", "--limit", "2"},
+			rest: [4]string{"", "POST", "/v1/search", `{"query":"dark mode editor","limit":2}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_recall", map[string]any{"query": "dark mode editor", "limit": 2}
+			}},
+		{name: "recall limit over the table", cli: []string{"search", "dark mode", "--limit", "51"}, code: "invalid_argument",
+			rest: [4]string{"", "POST", "/v1/search", `{"query":"dark mode","limit":51}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_recall", map[string]any{"query": "dark mode", "limit": 51}
+			}},
+		{name: "recall query too long", cli: []string{"search", strings.Repeat("word ", 1000)}, code: "invalid_argument",
+			rest: [4]string{"", "POST", "/v1/search", `{"query":"` + strings.Repeat("word ", 1000) + `"}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_recall", map[string]any{"query": strings.Repeat("word ", 1000)}
+			}},
+		{name: "stats", cli: []string{"stats"},
+			rest: [4]string{"", "GET", "/v1/stats", ""},
+			mcp:  func() (string, string, map[string]any) { return "", "memory_stats", map[string]any{} }},
+		{name: "stale update", cli: []string{"update", "mem-0001", "--importance", "0.2", "--expected-revision", "7"}, code: "conflict",
+			rest: [4]string{"", "PATCH", "/v1/memories/mem-0001", `{"importance":0.2,"expected_revision":7}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_update", map[string]any{"id": "mem-0001", "importance": 0.2, "expected_revision": 7}
+			}},
+		{name: "negative revision", cli: []string{"delete", "mem-0001", "--expected-revision", "-1"}, code: "invalid_argument",
+			rest: [4]string{"", "DELETE", "/v1/memories/mem-0001?expected_revision=-1", ""},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_forget", map[string]any{"id": "mem-0001", "expected_revision": -1}
+			}},
+		{name: "write to a scope not yours", cli: []string{"--agent", "bob", "store", "x", "--scope", "agent:alice"}, code: "scope_access_denied",
+			rest: [4]string{"bob", "POST", "/v1/memories", `{"text":"x","scope":"agent:alice"}`},
+			mcp: func() (string, string, map[string]any) {
+				return "bob", "memory_store", map[string]any{"text": "x", "scope": "agent:alice"}
+			}},
+		{name: "update another agent's row", cli: []string{"--agent", "bob", "update", "mem-0002", "--text", "changed"}, code: "not_found",
+			rest: [4]string{"bob", "PATCH", "/v1/memories/mem-0002", `{"text":"changed"}`},
+			mcp: func() (string, string, map[string]any) {
+				return "bob", "memory_update", map[string]any{"id": "mem-0002", "text": "changed"}
+			}},
+		{name: "bad category", cli: []string{"store", "x", "--category", "stress"}, code: "invalid_argument",
+			rest: [4]string{"", "POST", "/v1/memories", `{"text":"x","category":"stress"}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_store", map[string]any{"text": "x", "category": "stress"}
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cli := f.viaCLI(t, c.cli...)
+			rest := f.viaREST(t, c.rest[0], c.rest[1], c.rest[2], c.rest[3])
+			agent, tool, args := c.mcp()
+			mc := f.viaMCP(t, agent, tool, args)
+			if cli.Code != c.code {
+				t.Fatalf("CLI answered %+v, want code %q", cli, c.code)
+			}
+			if !reflect.DeepEqual(cli, rest) || !reflect.DeepEqual(cli, mc) {
+				b := func(a answer) string { j, _ := json.Marshal(a); return string(j) }
+				t.Fatalf("front ends disagree:\nCLI  %s\nREST %s\nMCP  %s", b(cli), b(rest), b(mc))
+			}
+		})
+	}
+}
