@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/trove-memory/trove/internal/config"
+	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/service"
 	"github.com/trove-memory/trove/internal/service/servicetest"
 	"github.com/trove-memory/trove/internal/store"
@@ -319,5 +321,51 @@ func TestProgressLines(t *testing.T) {
 	}
 	if !slices.Equal(lines, want) {
 		t.Fatalf("progress lines:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// countingEmbedder counts texts embedded, to show a refused request
+// spends no provider call.
+type countingEmbedder struct {
+	*embedding.Hash
+	n atomic.Int64
+}
+
+func (c *countingEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	c.n.Add(int64(len(texts)))
+	return c.Hash.Embed(ctx, texts)
+}
+
+func TestRefusedUpdateEmbedsNothing(t *testing.T) {
+	e := newCLIEnv(t)
+	e.ok("store", "alice's note", "--id", "alice-0001", "--scope", "agent:alice")
+	e.ok("store", "bob's note", "--id", "bob-00001", "--scope", "agent:bob")
+	emb := &countingEmbedder{Hash: servicetest.Embedder()}
+	open := func(ctx context.Context, cfg config.Config, o OpenOptions) (*service.Service, error) {
+		h := emb.Info()
+		st, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{Space: store.Space{Model: h.Model, Dimensions: h.Dimensions}, Command: o.Command})
+		if err != nil {
+			return nil, err
+		}
+		return service.New(service.Options{Store: st, Embedder: emb, Access: cfg.Access}), nil
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--agent", "bob", "update", "alice-0001", "--text", "taken over"}, ExitNotFound},
+		{[]string{"--agent", "bob", "update", "bob-00001", "--text", "moved", "--scope", "agent:alice"}, ExitDenied},
+		{[]string{"--agent", "bob", "update", "bob-00001", "--text", "x", "--category", "stress"}, ExitUsage},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := Execute(context.Background(), Deps{Getenv: func(k string) string {
+			return map[string]string{"HOME": t.TempDir(), "TROVE_DB": e.db}[k]
+		}, Stdin: strings.NewReader(""), Open: open}, c.args, &stdout, &stderr)
+		if code != c.code {
+			t.Fatalf("trove %v: exit %d, want %d\n%s", c.args, code, c.code, stderr.String())
+		}
+	}
+	if n := emb.n.Load(); n != 0 {
+		t.Fatalf("refused updates embedded %d texts, want 0", n)
 	}
 }

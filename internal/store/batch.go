@@ -20,7 +20,7 @@ func PutMany(ctx context.Context, s Store, acc memory.Access, ms []memory.Memory
 	err := s.Write(ctx, acc, func(tx Tx) error {
 		for i := range ms {
 			err := tx.Insert(&ms[i])
-			if err != nil && !isItemError(err) {
+			if err != nil && !IsItemError(err) {
 				return err
 			}
 			res[i] = ItemResult{ID: ms[i].ID, Err: err}
@@ -49,7 +49,7 @@ func PatchMany(ctx context.Context, s Store, acc memory.Access, ps []Patch) ([]I
 	err := s.Write(ctx, acc, func(tx Tx) error {
 		for i, p := range ps {
 			res[i] = ItemResult{ID: p.ID, Err: patchOne(tx, p)}
-			if res[i].Err != nil && !isItemError(res[i].Err) {
+			if res[i].Err != nil && !IsItemError(res[i].Err) {
 				return res[i].Err
 			}
 		}
@@ -87,7 +87,7 @@ func DeleteMany(ctx context.Context, s Store, acc memory.Access, ds []Deletion) 
 	err := s.Write(ctx, acc, func(tx Tx) error {
 		for i, d := range ds {
 			err := tx.Delete(d.ID, d.ExpectedRevision)
-			if err != nil && !isItemError(err) {
+			if err != nil && !IsItemError(err) {
 				return err
 			}
 			res[i] = ItemResult{ID: d.ID, Err: err}
@@ -100,9 +100,9 @@ func DeleteMany(ctx context.Context, s Store, acc memory.Access, ds []Deletion) 
 	return res, nil
 }
 
-// isItemError reports errors that concern one row and leave the
+// IsItemError reports errors that concern one row and leave the
 // transaction usable; anything else aborts the whole Write.
-func isItemError(err error) bool {
+func IsItemError(err error) bool {
 	for _, target := range []error{memory.ErrNotFound, memory.ErrConflict, memory.ErrScopeDenied,
 		memory.ErrInvalid, memory.ErrExists, memory.ErrDimensions} {
 		if errors.Is(err, target) {
@@ -111,9 +111,6 @@ func isItemError(err error) bool {
 	}
 	return false
 }
-
-// IsItemError is exported for callers building their own Write loops.
-func IsItemError(err error) bool { return isItemError(err) }
 
 var errPageFull = errors.New("page full")
 
