@@ -29,7 +29,7 @@ func TestServeStdioPipedRequests(t *testing.T) {
 		type reply struct {
 			ID     int `json:"id"`
 			Result struct {
-				ServerInfo struct{ Name string } `json:"serverInfo"`
+				ServerInfo struct{ Name string }   `json:"serverInfo"`
 				Tools      []struct{ Name string } `json:"tools"`
 			} `json:"result"`
 		}
