@@ -300,7 +300,8 @@ func loopbackHost(hostport string) bool {
 }
 
 func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
-	body := map[string]any{"status": "ok", "version": version.Version, "recall": a.svc.HasSearcher()}
+	v := version.Get()
+	body := map[string]any{"status": "ok", "version": v.Version, "commit": v.Commit, "go": v.Go, "recall": a.svc.HasSearcher()}
 	if a.opts.Store != nil {
 		if _, err := a.opts.Store.Space(r.Context()); err != nil {
 			body["status"] = "unavailable"

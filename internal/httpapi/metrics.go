@@ -174,7 +174,9 @@ func (m *Metrics) write(ctx context.Context, w io.Writer, owner bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var b strings.Builder
-	fmt.Fprintf(&b, "# HELP trove_build_info The running trove's version.\n# TYPE trove_build_info gauge\ntrove_build_info{version=\"%s\"} 1\n", escape(version.Version))
+	v := version.Get()
+	fmt.Fprintf(&b, "# HELP trove_build_info The running trove's version.\n# TYPE trove_build_info gauge\ntrove_build_info{version=\"%s\",commit=\"%s\",goversion=\"%s\"} 1\n",
+		escape(v.Version), escape(v.Commit), escape(v.Go))
 
 	header(&b, "trove_http_requests_total", "counter", "HTTP requests by route and status.")
 	for _, k := range sortedPairs(m.requests) {

@@ -83,7 +83,7 @@ func New(svc *service.Service, opts Options) *Server {
 		opts.DrainTimeout = 30 * time.Second
 	}
 	s := &Server{svc: svc, opts: opts, idle: make(chan struct{})}
-	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "trove", Title: "trove memory", Version: version.Version},
+	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "trove", Title: "trove memory", Version: version.Get().Version},
 		&mcp.ServerOptions{Instructions: instructions, Capabilities: &mcp.ServerCapabilities{Tools: &mcp.ToolCapabilities{}}})
 	s.mcp.AddReceivingMiddleware(s.middleware)
 	s.register()
