@@ -15,6 +15,7 @@ import (
 
 	"github.com/trove-memory/trove/internal/config"
 	"github.com/trove-memory/trove/internal/service"
+	"github.com/trove-memory/trove/internal/version"
 )
 
 // Deps are what the composition root (cmd/trove) wires in.
@@ -62,6 +63,8 @@ func newRoot(deps Deps) (*cobra.Command, *app) {
 			return a.setup(cmd)
 		},
 	}
+	root.Version = version.Get().Version
+	root.SetVersionTemplate(versionText())
 	root.PersistentFlags().StringVar(&a.dbFlag, "db", "", "store file (env TROVE_DB; default $XDG_DATA_HOME/trove/trove.db)")
 	root.PersistentFlags().StringVar(&a.agent, "agent", "", "act as this agent: reach only global, agent:<id> and granted scopes")
 	root.AddCommand(
@@ -72,6 +75,7 @@ func newRoot(deps Deps) (*cobra.Command, *app) {
 		newDoctorCommand(a),
 		newConfigCommand(a),
 		newMCPConfigCommand(a),
+		newVersionCommand(),
 	)
 	return root, a
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
+	"github.com/trove-memory/trove/internal/config"
 	"github.com/trove-memory/trove/internal/httpapi"
 	"github.com/trove-memory/trove/internal/mcpserver"
 )
@@ -35,7 +36,8 @@ func newServeCommand(a *app) *cobra.Command {
 			"--http ADDR serves MCP (streamable HTTP) at /mcp and the REST API under /v1 on one listener, with\n" +
 			"/healthz and /metrics. The agent of a request is its X-Trove-Agent header. ADDR without a host\n" +
 			"(\":7777\" or \"7777\") binds 127.0.0.1. Binding any other address needs a bearer token, from\n" +
-			"TROVE_TOKEN or --token-file; without one serve refuses to start.\n\n" +
+			"TROVE_TOKEN or --token-file (the owner's), or auth.tokens / TROVE_TOKENS=tok=agent:alice,...\n" +
+			"(each bound to owner, agent:<id> or agents:<pattern>); without one serve refuses to start.\n\n" +
 			"SIGINT or SIGTERM stops taking requests, finishes the running ones, commits and exits 0.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -50,6 +52,7 @@ func newServeCommand(a *app) *cobra.Command {
 func runServe(ctx context.Context, a *app, httpAddr, tokenFile string, stdin io.Reader, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	var addr, token string
+	var tokens map[string]config.Principal
 	var loopback bool
 	if httpAddr != "" {
 		var err error
@@ -59,7 +62,10 @@ func runServe(ctx context.Context, a *app, httpAddr, tokenFile string, stdin io.
 		if token, err = a.serveToken(tokenFile); err != nil {
 			return err
 		}
-		if !loopback && token == "" {
+		if tokens, err = a.cfg.Auth.Principals(); err != nil {
+			return err
+		}
+		if !loopback && token == "" && len(tokens) == 0 {
 			return withHint(fmt.Errorf("refusing to serve on %s without a token: anyone who can reach that address could read and change every memory", addr),
 				"set TROVE_TOKEN (or --token-file) to a random secret of at least 16 characters, or bind 127.0.0.1")
 		}
@@ -88,7 +94,7 @@ func runServe(ctx context.Context, a *app, httpAddr, tokenFile string, stdin io.
 	defer metrics.Close()
 	srv := mcpserver.New(svc, mcpserver.Options{Agent: a.agent, Observer: metrics, DrainTimeout: shutdownGrace})
 	h := httpapi.New(httpapi.Options{Service: svc, Store: st, MCP: srv.Handler(), Metrics: metrics, Token: token,
-		Agent: a.agent, LocalOnly: loopback && token == "", Logger: log})
+		Tokens: tokens, Agent: a.agent, LocalOnly: loopback && token == "" && len(tokens) == 0, Logger: log})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return withHint(fmt.Errorf("listen on %s: %w", addr, err), "choose another port with --http, or stop what uses this one")
@@ -98,7 +104,7 @@ func runServe(ctx context.Context, a *app, httpAddr, tokenFile string, stdin io.
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	url := "http://" + ln.Addr().String()
-	log.Info("serving", "mcp", url+"/mcp", "rest", url+"/v1", "auth", authName(token), "default_agent", agentName(a.agent), "db", a.cfg.DB)
+	log.Info("serving", "mcp", url+"/mcp", "rest", url+"/v1", "auth", authName(token, len(tokens)), "default_agent", agentName(a.agent), "db", a.cfg.DB)
 
 	select {
 	case err := <-served:
@@ -165,11 +171,16 @@ func agentName(a string) string {
 	return a
 }
 
-func authName(token string) string {
-	if token == "" {
-		return "none (loopback only)"
+func authName(token string, bound int) string {
+	switch {
+	case bound > 0 && token != "":
+		return fmt.Sprintf("bearer tokens (owner + %d bound)", bound)
+	case bound > 0:
+		return fmt.Sprintf("bearer tokens (%d bound)", bound)
+	case token != "":
+		return "bearer token (owner)"
 	}
-	return "bearer token"
+	return "none (loopback only)"
 }
 
 type nopWriteCloser struct{ io.Writer }

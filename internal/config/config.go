@@ -36,6 +36,7 @@ type Config struct {
 	Retrieval   Retrieval `json:"retrieval"`
 	// AgentAccess grants agents scopes beyond global and agent:<id>.
 	AgentAccess map[string][]string `json:"agentAccess"`
+	Auth        Auth                `json:"auth"`
 }
 
 // Embedding configures the embedding provider.
@@ -149,6 +150,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return cfg, err
 	}
 	if err := cfg.applyEnv(getenv); err != nil {
+		return cfg, err
+	}
+	if err := cfg.Auth.applyEnv(getenv); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
@@ -296,6 +300,9 @@ func (c Config) Validate() error {
 	case "", "jina", "siliconflow", "voyage", "pinecone", "tei":
 	default:
 		errs = append(errs, fmt.Errorf("rerank.provider: %q is unknown: use jina, siliconflow, voyage, pinecone or tei (TROVE_RERANK_PROVIDER)", c.Rerank.Provider))
+	}
+	if _, err := c.Auth.Principals(); err != nil {
+		errs = append(errs, err)
 	}
 	for agent, scopes := range c.AgentAccess {
 		for _, s := range scopes {

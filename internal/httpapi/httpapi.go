@@ -16,25 +16,42 @@
 //
 // Errors are {"error":{"code","message"}} with a fitting status: 400
 // invalid_argument, 401 unauthorized, 403 scope_access_denied, 404
-// not_found, 409 conflict, 413/415 for bodies, 503 unavailable. The caller's
-// agent is the X-Trove-Agent header (else Options.Agent; none is the owner).
-// With a token set, every route but /healthz needs "Authorization: Bearer
-// <token>", compared in constant time; tokens are never logged or echoed.
+// not_found, 409 conflict, 413/415 for bodies, 503 unavailable.
 //
-//	h := httpapi.New(httpapi.Options{Service: svc, Store: st, MCP: mcpSrv.Handler(), Token: tok})
+// With tokens set, every route but /healthz needs "Authorization: Bearer
+// <token>", compared in constant time; tokens are never logged or echoed.
+// Each token is bound to a principal, and the X-Trove-Agent header may only
+// narrow what it allows:
+//
+//   - owner (Options.Token, or "owner" in Tokens): every scope; a header
+//     makes the request that agent's, none makes it Options.Agent's ("" is
+//     the owner).
+//   - agent:<id>: always that agent; a header naming another agent is
+//     refused 403 forbidden, so a misconfigured host fails loudly instead
+//     of writing under the wrong agent.
+//   - agents:<pattern>: no owner rights; every request to /v1 or /mcp must
+//     name a matching agent in the header (else 403 forbidden).
+//
+// Without tokens (loopback only) every request is the owner's, narrowed by
+// the header. Only the owner sees per-scope series on /metrics.
+//
+//	h := httpapi.New(httpapi.Options{Service: svc, Store: st, MCP: mcpSrv.Handler(), Tokens: toks})
 //	srv := &http.Server{Addr: "127.0.0.1:7777", Handler: h}
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/trove-memory/trove/internal/config"
 	"github.com/trove-memory/trove/internal/service"
 	"github.com/trove-memory/trove/internal/store"
 	"github.com/trove-memory/trove/internal/version"
@@ -53,8 +70,12 @@ type Options struct {
 	// Metrics records requests; nil keeps none and /metrics shows only
 	// what the store tells.
 	Metrics *Metrics
-	// Token, when set, is required as a bearer token on every route but /healthz.
+	// Token, when set, is a bearer token of the owner (TROVE_TOKEN,
+	// --token-file).
 	Token string
+	// Tokens are further bearer tokens, each bound to its principal. With
+	// Token or Tokens set, every route but /healthz needs one of them.
+	Tokens map[string]config.Principal
 	// Agent is the caller of requests without an X-Trove-Agent header
 	// ("" is the owner).
 	Agent string
@@ -66,10 +87,17 @@ type Options struct {
 }
 
 type api struct {
-	opts  Options
-	svc   *service.Service
-	token [sha256.Size]byte
-	mux   *http.ServeMux
+	opts   Options
+	svc    *service.Service
+	tokens []tokenEntry
+	mux    *http.ServeMux
+}
+
+// tokenEntry is a token kept only as its hash, so comparing takes the same
+// time whatever the presented token's length.
+type tokenEntry struct {
+	hash [sha256.Size]byte
+	p    config.Principal
 }
 
 // New returns the handler.
@@ -82,7 +110,10 @@ func New(opts Options) http.Handler {
 	}
 	a := &api{opts: opts, svc: opts.Service, mux: http.NewServeMux()}
 	if opts.Token != "" {
-		a.token = sha256.Sum256([]byte(opts.Token))
+		a.tokens = append(a.tokens, tokenEntry{sha256.Sum256([]byte(opts.Token)), config.Principal{Owner: true}})
+	}
+	for tok, p := range opts.Tokens {
+		a.tokens = append(a.tokens, tokenEntry{sha256.Sum256([]byte(tok)), p})
 	}
 	a.routes()
 	cop := http.NewCrossOriginProtection()
@@ -116,7 +147,7 @@ func (a *api) routes() {
 // an error that becomes the error body.
 func (a *api) handle(pattern string, fn func(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error)) {
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		c := service.Caller{Agent: agentOf(r, a.opts.Agent)}
+		c := service.Caller{Agent: whoOf(r.Context()).agent}
 		status, body, err := fn(w, r, c)
 		if err != nil {
 			e := service.ErrorOf(err)
@@ -142,15 +173,32 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request) {
 			Message: "this server answers only requests addressed to localhost or 127.0.0.1"})
 		return
 	}
-	if a.opts.Token != "" && !a.authorized(r) {
+	p, ok := a.principal(r)
+	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="trove"`)
 		writeError(w, http.StatusUnauthorized, &service.Error{Code: service.CodeUnauthorized,
 			Message: "missing or invalid bearer token: send the server's token as \"Authorization: Bearer <token>\""})
 		return
 	}
-	if err := service.CheckAgent(strings.TrimSpace(r.Header.Get(service.AgentHeader))); err != nil {
+	header := strings.TrimSpace(r.Header.Get(service.AgentHeader))
+	if err := service.CheckAgent(header); err != nil {
 		writeError(w, http.StatusBadRequest, service.ErrorOf(err))
 		return
+	}
+	who, err := resolve(p, header, a.opts.Agent)
+	if err != nil && r.URL.Path != "/metrics" {
+		writeError(w, http.StatusForbidden, err)
+		return
+	}
+	orig := r
+	r = r.WithContext(context.WithValue(r.Context(), whoKey{}, who))
+	// The MCP handler reads the agent from the header: make it say what
+	// the token resolved to, whatever the client sent.
+	r.Header = r.Header.Clone()
+	if who.agent != "" {
+		r.Header.Set(service.AgentHeader, who.agent)
+	} else {
+		r.Header.Del(service.AgentHeader)
 	}
 	// Unknown paths and wrong methods get JSON errors too.
 	if _, pattern := a.mux.Handler(r); pattern == "" {
@@ -167,25 +215,75 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.mux.ServeHTTP(w, r)
+	// observe reads the route from the request it passed in, as the mux
+	// would have set it there.
+	orig.Pattern = r.Pattern
 }
 
-// authorized compares the bearer token in constant time (hashes first,
-// so not even the token's length shows in the timing).
-func (a *api) authorized(r *http.Request) bool {
-	h := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(h, " ")
+// principal finds the request's token among the server's: every entry is
+// compared, in constant time, so neither which token matched nor how much
+// of it shows in the timing. With no tokens configured everyone is the
+// owner (the server then answers loopback only).
+func (a *api) principal(r *http.Request) (config.Principal, bool) {
+	if len(a.tokens) == 0 {
+		return config.Principal{Owner: true}, true
+	}
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
+		return config.Principal{}, false
 	}
 	got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	return subtle.ConstantTimeCompare(got[:], a.token[:]) == 1
+	var found config.Principal
+	match := 0
+	for _, e := range a.tokens {
+		if subtle.ConstantTimeCompare(got[:], e.hash[:]) == 1 {
+			found, match = e.p, 1
+		}
+	}
+	return found, match == 1
 }
 
-func agentOf(r *http.Request, def string) string {
-	if h := strings.TrimSpace(r.Header.Get(service.AgentHeader)); h != "" {
-		return h
+// who is the resolved caller of a request.
+type who struct {
+	agent string // "" is the owner
+	owner bool   // the owner acting as itself: may see every scope's figures
+}
+
+type whoKey struct{}
+
+func whoOf(ctx context.Context) who {
+	w, _ := ctx.Value(whoKey{}).(who)
+	return w
+}
+
+// resolve applies the agent header to what the token allows.
+func resolve(p config.Principal, header, def string) (who, *service.Error) {
+	switch {
+	case p.Owner:
+		agent := header
+		if agent == "" {
+			agent = def
+		}
+		return who{agent: agent, owner: agent == ""}, nil
+	case p.Agent != "":
+		if header != "" && header != p.Agent {
+			return who{agent: p.Agent}, &service.Error{Code: codeForbidden, Message: fmt.Sprintf(
+				"this token acts as agent %q, but %s names %q: send %q or no %s header, or use that agent's token",
+				p.Agent, service.AgentHeader, header, p.Agent, service.AgentHeader)}
+		}
+		return who{agent: p.Agent}, nil
 	}
-	return def
+	switch {
+	case header == "":
+		return who{}, &service.Error{Code: codeForbidden, Message: fmt.Sprintf(
+			"this token speaks for agents %q and has no owner rights: name the agent of each request with the %s header",
+			p.Pattern, service.AgentHeader)}
+	case !p.Matches(header):
+		return who{}, &service.Error{Code: codeForbidden, Message: fmt.Sprintf(
+			"%s %q is not one of this token's agents (%q): use a matching agent id, or a token for that agent",
+			service.AgentHeader, header, p.Pattern)}
+	}
+	return who{agent: header}, nil
 }
 
 func loopbackHost(hostport string) bool {
@@ -202,7 +300,8 @@ func loopbackHost(hostport string) bool {
 }
 
 func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
-	body := map[string]any{"status": "ok", "version": version.Version, "recall": a.svc.HasSearcher()}
+	v := version.Get()
+	body := map[string]any{"status": "ok", "version": v.Version, "commit": v.Commit, "go": v.Go, "recall": a.svc.HasSearcher()}
 	if a.opts.Store != nil {
 		if _, err := a.opts.Store.Space(r.Context()); err != nil {
 			body["status"] = "unavailable"
@@ -216,7 +315,7 @@ func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) metrics(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	if err := a.opts.Metrics.write(r.Context(), w); err != nil {
+	if err := a.opts.Metrics.write(r.Context(), w, whoOf(r.Context()).owner); err != nil {
 		a.opts.Logger.Error("write metrics", "error", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	trovecfg "github.com/trove-memory/trove/internal/config"
 	"github.com/trove-memory/trove/internal/httpapi"
 	"github.com/trove-memory/trove/internal/mcpserver"
 	"github.com/trove-memory/trove/internal/memory"
@@ -34,6 +35,7 @@ type server struct {
 type config struct {
 	noSearcher bool
 	token      string
+	tokens     map[string]trovecfg.Principal
 	localOnly  bool
 	agent      string
 }
@@ -52,7 +54,7 @@ func start(t *testing.T, cfg config) *server {
 	t.Cleanup(metrics.Close)
 	mcpSrv := mcpserver.New(svc, mcpserver.Options{Agent: cfg.agent, Observer: metrics})
 	s.Server = httptest.NewServer(httpapi.New(httpapi.Options{Service: svc, Store: st, MCP: mcpSrv.Handler(), Metrics: metrics,
-		Token: cfg.token, Agent: cfg.agent, LocalOnly: cfg.localOnly}))
+		Token: cfg.token, Tokens: cfg.tokens, Agent: cfg.agent, LocalOnly: cfg.localOnly}))
 	t.Cleanup(s.Close)
 	return s
 }

@@ -157,8 +157,9 @@ func absorb(h *histogram, prev, cur []time.Duration) []time.Duration {
 	return cur
 }
 
-// write writes the Prometheus text exposition format.
-func (m *Metrics) write(ctx context.Context, w io.Writer) error {
+// write writes the Prometheus text exposition format. Row counts are the
+// owner's alone: scope names and per-scope sizes are data of those scopes.
+func (m *Metrics) write(ctx context.Context, w io.Writer, owner bool) error {
 	m.absorbLock()
 	var rows store.Stats
 	var rowsErr error
@@ -173,7 +174,9 @@ func (m *Metrics) write(ctx context.Context, w io.Writer) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var b strings.Builder
-	fmt.Fprintf(&b, "# HELP trove_build_info The running trove's version.\n# TYPE trove_build_info gauge\ntrove_build_info{version=\"%s\"} 1\n", escape(version.Version))
+	v := version.Get()
+	fmt.Fprintf(&b, "# HELP trove_build_info The running trove's version.\n# TYPE trove_build_info gauge\ntrove_build_info{version=\"%s\",commit=\"%s\",goversion=\"%s\"} 1\n",
+		escape(v.Version), escape(v.Commit), escape(v.Go))
 
 	header(&b, "trove_http_requests_total", "counter", "HTTP requests by route and status.")
 	for _, k := range sortedPairs(m.requests) {
@@ -205,6 +208,8 @@ func (m *Metrics) write(ctx context.Context, w io.Writer) error {
 			b.WriteString("trove_store_up 0\n")
 		} else {
 			b.WriteString("trove_store_up 1\n")
+		}
+		if rowsErr == nil && owner {
 			header(&b, "trove_memories", "gauge", "Memories per scope.")
 			for _, sc := range slices.Sorted(maps.Keys(rows.ByScope)) {
 				fmt.Fprintf(&b, "trove_memories{scope=\"%s\"} %d\n", escape(sc), rows.ByScope[sc])

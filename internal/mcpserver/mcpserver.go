@@ -83,7 +83,7 @@ func New(svc *service.Service, opts Options) *Server {
 		opts.DrainTimeout = 30 * time.Second
 	}
 	s := &Server{svc: svc, opts: opts, idle: make(chan struct{})}
-	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "trove", Title: "trove memory", Version: version.Version},
+	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "trove", Title: "trove memory", Version: version.Get().Version},
 		&mcp.ServerOptions{Instructions: instructions, Capabilities: &mcp.ServerCapabilities{Tools: &mcp.ToolCapabilities{}}})
 	s.mcp.AddReceivingMiddleware(s.middleware)
 	s.register()
@@ -102,14 +102,15 @@ func (s *Server) Handler() http.Handler {
 }
 
 // Serve serves one session over t (stdio) until the client hangs up or ctx
-// is done. On ctx's end it stops taking calls, waits for the running ones
-// (at most DrainTimeout), then closes the session. A client hanging up or a
-// shutdown is a clean end (nil).
+// is done. At end of input it first answers every request already read
+// (waiting at most DrainTimeout). On ctx's end it stops taking calls, waits
+// for the running ones (at most DrainTimeout), then closes the session. A
+// client hanging up or a shutdown is a clean end (nil).
 func (s *Server) Serve(ctx context.Context, t mcp.Transport) error {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- s.mcp.Run(runCtx, t) }()
+	go func() { done <- s.mcp.Run(runCtx, answerFirst{t: t, wait: s.opts.DrainTimeout}) }()
 	select {
 	case err := <-done:
 		if err == nil || errors.Is(err, io.EOF) || errors.Is(err, mcp.ErrConnectionClosed) || errors.Is(err, context.Canceled) {

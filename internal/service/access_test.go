@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/service"
+	"github.com/trove-memory/trove/internal/service/servicetest"
 	"github.com/trove-memory/trove/internal/store"
 )
 
@@ -166,5 +168,149 @@ func TestAccessTrackerBadRowAndClose(t *testing.T) {
 	cancel()
 	if err := tracker.Close(cctx); err == nil {
 		t.Fatal("close on a failing store with an ended context reported no error")
+	}
+}
+
+// countingStore records how many Touch calls each Write made, and fails
+// the Write with index failAt (0-based; -1 never).
+type countingStore struct {
+	store.Store
+	failAt  int
+	writes  int
+	touches []int
+}
+
+func (c *countingStore) Write(ctx context.Context, acc memory.Access, fn func(store.Tx) error) error {
+	i := c.writes
+	c.writes++
+	if i == c.failAt {
+		return errors.New("database is locked")
+	}
+	n := 0
+	err := c.Store.Write(ctx, acc, func(tx store.Tx) error { return fn(countTouch{tx, &n}) })
+	c.touches = append(c.touches, n)
+	return err
+}
+
+type countTouch struct {
+	store.Tx
+	n *int
+}
+
+func (c countTouch) Touch(id string, n int, at int64) error { *c.n++; return c.Tx.Touch(id, n, at) }
+
+// A backlog is written in Writes of at most FlushBatch rows, so no hold of
+// the write lock grows with it; a failed Write puts back only what was not
+// written, and nothing is counted twice.
+func TestAccessTrackerBatches(t *testing.T) {
+	e := newEnv(t)
+	const rows = 2*service.FlushBatch + 10
+	ids := make([]string, rows)
+	for i := range ids {
+		ids[i] = e.store(t, bot, fmt.Sprintf("note number %d", i), "").ID
+	}
+	st := &countingStore{Store: e.st, failAt: 1}
+	tracker := service.NewAccessTracker(st, service.AccessOptions{Every: time.Hour})
+	defer tracker.Close(ctx)
+	tracker.Record(ids)
+	tracker.Record(ids[:5]) // merged per id: ids[:5] count 2
+	if err := tracker.Flush(ctx); err == nil {
+		t.Fatal("flush with a failing second write reported no error")
+	}
+	if len(st.touches) != 1 || st.touches[0] != service.FlushBatch {
+		t.Fatalf("writes before the failure touched %v rows, want one write of %d", st.touches, service.FlushBatch)
+	}
+	if err := tracker.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{service.FlushBatch, service.FlushBatch, 10}; fmt.Sprint(st.touches) != fmt.Sprint(want) {
+		t.Fatalf("writes touched %v rows, want %v", st.touches, want)
+	}
+	for i, id := range ids {
+		want := 1.0
+		if i < 5 {
+			want = 2
+		}
+		if n, _, _ := usage(t, e.st, id); n != want {
+			t.Fatalf("row %d: access_count %v, want %v", i, n, want)
+		}
+	}
+}
+
+// Past MaxPending ids, recalls of new ids are dropped and counted (and
+// reported), while ids already waiting keep counting.
+func TestAccessTrackerBoundsPending(t *testing.T) {
+	st := &flakyStore{Store: newEnv(t).st}
+	st.failing.Store(true)
+	reported := make(chan error, 16)
+	tracker := service.NewAccessTracker(st, service.AccessOptions{Every: 10 * time.Millisecond, MaxPending: 3,
+		OnError: func(err error) { reported <- err }})
+	tracker.Record([]string{"a", "b", "c", "d", "e"})
+	tracker.Record([]string{"a", "f"})
+	if got := tracker.Dropped(); got != 3 {
+		t.Fatalf("dropped %d, want 3 (d, e, f)", got)
+	}
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case err := <-reported:
+			if strings.Contains(err.Error(), "3 recalls were not counted") {
+				cctx, cancel := context.WithCancel(ctx)
+				cancel()
+				_ = tracker.Close(cctx)
+				return
+			}
+		case <-deadline:
+			t.Fatal("dropped recalls were never reported")
+		}
+	}
+}
+
+// BenchmarkAccessFlushBatch measures one Write of n Touch calls on the
+// SQLite store: the write-lock hold a flush batch of that size costs.
+func BenchmarkAccessFlushBatch(b *testing.B) {
+	st := servicetest.Store(b)
+	const rows = 10_000
+	ms := make([]memory.Memory, rows)
+	for i := range ms {
+		ms[i] = memory.Memory{Text: fmt.Sprintf("row %d", i), Vector: []float32{1, 0, 0}}
+	}
+	emb := servicetest.Embedder()
+	vecs, err := emb.Embed(ctx, []string{"row"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range ms {
+		ms[i].Vector = vecs[0]
+	}
+	res, err := store.PutMany(ctx, st, memory.Owner(), ms)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]string, 0, rows)
+	for i, r := range res {
+		if r.Err != nil {
+			b.Fatal(r.Err)
+		}
+		ids = append(ids, ms[i].ID)
+	}
+	for _, n := range []int{1, 64, service.FlushBatch, 256, 1024} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			off := 0
+			for b.Loop() {
+				err := st.Write(ctx, memory.Owner(), func(tx store.Tx) error {
+					for j := range n {
+						if err := tx.Touch(ids[(off+j)%rows], 1, 1); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				off += n
+			}
+		})
 	}
 }

@@ -2,10 +2,12 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
-	"sync"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/trove-memory/trove/internal/capture"
 	"github.com/trove-memory/trove/internal/memory"
@@ -37,8 +39,10 @@ type CaptureOutput struct {
 // Capture stores what is worth keeping from a conversation turn: the
 // Extractor's candidates, minus near-duplicates of memories already in the
 // target scope (vector similarity, then text comparison) and of each
-// other. Everything is embedded before the write lock; the survivors go in
-// with one write.
+// other. No lock is held while the embedder and the searcher run, so
+// concurrent captures overlap; the survivors go in with one write, which
+// re-checks each against the rows committed meanwhile (commitCaptured), so
+// two captures racing with the same statement store it once.
 func (s *Service) Capture(ctx context.Context, c Caller, in CaptureInput) (CaptureOutput, error) {
 	acc, err := s.access(c)
 	if err != nil {
@@ -87,10 +91,6 @@ func (s *Service) Capture(ctx context.Context, c Caller, in CaptureInput) (Captu
 		return CaptureOutput{}, err
 	}
 
-	mu := s.scopeLock(scope)
-	mu.Lock()
-	defer mu.Unlock()
-
 	now := s.opts.Clock().UnixMilli()
 	by := c.Agent
 	if by == "" {
@@ -124,23 +124,72 @@ func (s *Service) Capture(ctx context.Context, c Caller, in CaptureInput) (Captu
 	if len(keep) == 0 {
 		return out, nil
 	}
-	res, err := store.PutMany(ctx, s.opts.Store, acc, keep)
+	res, err := s.commitCaptured(ctx, acc, keep)
 	if err != nil {
 		return CaptureOutput{}, ErrorOf(err)
 	}
 	for i, r := range res {
-		if r.Err != nil {
-			out.Skipped = append(out.Skipped, capture.Skip{Text: keep[i].Text, Reason: ErrorOf(r.Err).Message})
-			continue
+		switch {
+		case r.dup != "":
+			out.Skipped = append(out.Skipped, capture.Skip{Text: keep[i].Text, Reason: "near-identical to an existing memory in " + string(scope), DuplicateOf: r.dup})
+		case r.err != nil:
+			out.Skipped = append(out.Skipped, capture.Skip{Text: keep[i].Text, Reason: ErrorOf(r.err).Message})
+		default:
+			out.Stored = append(out.Stored, View(keep[i]))
 		}
-		out.Stored = append(out.Stored, View(keep[i]))
 	}
 	return out, nil
 }
 
-func (s *Service) scopeLock(scope memory.Scope) *sync.Mutex {
-	mu, _ := s.captureMu.LoadOrStore(scope, &sync.Mutex{})
-	return mu.(*sync.Mutex)
+// captureNS names the ids of captured memories (UUID v5).
+var captureNS = uuid.MustParse("6f1d2c1e-3b7a-5c1e-9a51-74726f766531")
+
+// captureID is the id a captured statement gets: the same for the same
+// scope and normalised text, so that two captures of one statement that
+// both passed the duplicate check (made without a lock, while the
+// providers are called) meet at commit on the store's unique id.
+func captureID(scope memory.Scope, text string) string {
+	return uuid.NewSHA1(captureNS, []byte(string(scope)+"\n"+capture.Normalize(text))).String()
+}
+
+type captured struct {
+	dup string // id of the row this one repeats
+	err error  // the item's own error
+}
+
+// commitCaptured inserts ms in one write, re-making the duplicate decision
+// inside it: a row already holding a statement's capture id, still in its
+// scope with the same normalised text, makes it a duplicate. A row that
+// holds the id but has since been edited or moved does not; the statement
+// is stored under a fresh id then.
+func (s *Service) commitCaptured(ctx context.Context, acc memory.Access, ms []memory.Memory) ([]captured, error) {
+	res := make([]captured, len(ms))
+	err := s.opts.Store.Write(ctx, acc, func(tx store.Tx) error {
+		for i := range ms {
+			m := &ms[i]
+			res[i] = captured{}
+			m.ID = captureID(m.Scope, m.Text)
+			err := tx.Insert(m)
+			if errors.Is(err, memory.ErrExists) {
+				prev, gerr := tx.Get(m.ID)
+				if gerr == nil && prev.Scope == m.Scope && capture.Normalize(prev.Text) == capture.Normalize(m.Text) {
+					res[i].dup = prev.ID
+					continue
+				}
+				m.ID = uuid.NewString()
+				err = tx.Insert(m)
+			}
+			switch {
+			case err == nil:
+			case store.IsItemError(err):
+				res[i].err = err
+			default:
+				return err
+			}
+		}
+		return nil
+	})
+	return res, err
 }
 
 // duplicate returns the id of a memory in scope that text repeats ("-"

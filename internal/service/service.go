@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/trove-memory/trove/internal/capture"
@@ -74,10 +73,6 @@ type Options struct {
 // Service runs the operations. It is safe for concurrent use.
 type Service struct {
 	opts Options
-
-	// captureMu serialises capture per scope within this process, so two
-	// turns capturing the same statement at once cannot both pass dedup.
-	captureMu sync.Map // scope -> *sync.Mutex
 }
 
 // New returns a Service.
