@@ -67,7 +67,7 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 			LockTimeout: cfg.LockTimeout.Duration,
 			// A probe waits no longer than a writer would, and not long.
 			ProbeTimeout: min(2*time.Second, cfg.LockTimeout.Duration),
-			Version:      version.Version,
+			Version:      version.Get().Version,
 		},
 	}
 	if cfg.LLM.Configured() {
@@ -88,7 +88,7 @@ func openStore(ctx context.Context, cfg config.Config, command string) (store.St
 		LockTimeout: cfg.LockTimeout.Duration,
 		Command:     fmt.Sprintf("%s (pid %d)", command, os.Getpid()),
 		Synchronous: cfg.Synchronous,
-		Version:     version.Version,
+		Version:     version.Get().Version,
 	})
 }
 
