@@ -108,28 +108,30 @@ func (r Report) Check(name string) (Check, bool) {
 
 // Names of the checks, in the order they are reported.
 const (
-	CheckStore      = "store"
-	CheckIntegrity  = "integrity"
-	CheckSchema     = "schema"
-	CheckFTS        = "fts"
-	CheckMetadata   = "metadata"
-	CheckVectors    = "vectors"
-	CheckEmbedder   = "embedder"
-	CheckScopes     = "scopes"
-	CheckLockHolder = "lock_holder"
-	CheckLockWait   = "lock_wait"
+	CheckStore       = "store"
+	CheckIntegrity   = "integrity"
+	CheckSchema      = "schema"
+	CheckFTS         = "fts"
+	CheckMetadata    = "metadata"
+	CheckVectors     = "vectors"
+	CheckEmbedder    = "embedder"
+	CheckScopes      = "scopes"
+	CheckPermissions = "permissions"
+	CheckLockHolder  = "lock_holder"
+	CheckLockWait    = "lock_wait"
 )
 
 // Names of the repairs.
 const (
 	RepairFTS         = "fts"
 	RepairVectorCache = "vector_cache"
+	RepairPermissions = "permissions"
 )
 
 // Options tune a run; the zero value checks without repairing.
 type Options struct {
-	// Repair performs the safe fixes (today: rebuilding the search index)
-	// under the write lock. Rows are never changed.
+	// Repair performs the safe fixes: rebuilding the search index under
+	// the write lock, and tightening loose file modes. Rows are never changed.
 	Repair bool
 	// AgentAccess is the config's agentAccess: agent id -> granted scopes.
 	AgentAccess map[string][]string
@@ -191,7 +193,7 @@ func Run(ctx context.Context, s Store, opts Options) Report {
 			checkEmbedder(s, sp, spErr),
 			checkScopes(ctx, s, opts))
 	}
-	r.Checks = append(r.Checks, checkHolder(s.Lock(), opts))
+	r.Checks = append(r.Checks, checkPermissions(s.Path()), checkHolder(s.Lock(), opts))
 	if opts.Repair {
 		blocked := ""
 		switch {
@@ -230,6 +232,12 @@ func (r *Report) repair(ctx context.Context, s Store, blocked string) {
 	r.Repairs = append(r.Repairs, Repair{Name: RepairVectorCache, Status: "skipped",
 		Detail: "nothing to rebuild: trove keeps no vector cache on disk; each process indexes the vectors in memory from the rows " +
 			"and follows other processes' writes, so a restart or the next search is always current (rows with wrong vectors are listed under vectors)"})
+	// File modes are not data: tightening them is safe even when the
+	// store's content may not be written.
+	if i := r.index(CheckPermissions); i >= 0 && r.Checks[i].repairable {
+		r.Repairs = append(r.Repairs, repairPermissions(s.Path()))
+		r.Checks[i] = checkPermissions(s.Path())
+	}
 }
 
 func (r *Report) index(name string) int {
