@@ -199,6 +199,8 @@ func Run(ctx context.Context, s Store, opts Options) Report {
 		switch {
 		case newer:
 			blocked = "the store's schema is newer than this trove's, so this trove does not write to it"
+		case schema.Status == Fail:
+			blocked = "this trove may not write to the store (see schema)"
 		case integrity.Status == Fail:
 			blocked = "the integrity check failed: recover the file first (see integrity); a repair would write to a damaged file"
 		}

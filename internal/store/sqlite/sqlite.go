@@ -41,7 +41,8 @@ type Options struct {
 	Synchronous string
 	// MaxGroup bounds how many concurrent Write calls share one transaction.
 	MaxGroup int
-	// Version is the trove version recorded by migrations.
+	// Version is this trove's version: recorded by migrations, and compared
+	// with the store's minimum writer version (see OlderThan).
 	Version string
 	// Clock returns the time used for created_at/updated_at (default time.Now).
 	Clock func() time.Time
@@ -131,6 +132,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.rdb.SetMaxOpenConns(8)
 	s.rdb.SetMaxIdleConns(8)
 	err = s.migrate(ctx)
+	if err == nil && s.newer == nil {
+		err = s.checkWriter(ctx)
+	}
 	if err == nil && s.newer == nil {
 		err = s.prepareWrites(ctx)
 	}
