@@ -53,7 +53,7 @@ func TestNewerBinaryMigratesOnceUnderLock(t *testing.T) {
 	db, _ := sql.Open("sqlite", path)
 	defer db.Close()
 	var v, pinned int
-	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != 2 {
+	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != SchemaVersion() {
 		t.Fatalf("user_version %d %v", v, err)
 	}
 	if err := db.QueryRow("SELECT pinned FROM memories WHERE id = 'old'").Scan(&pinned); err != nil {
