@@ -84,9 +84,10 @@ func diagnose(ctx context.Context, a *app, repair bool) doctor.Report {
 		return doctor.OpenFailed(path, fmt.Errorf("this kind of store (%T) has no checks", st))
 	}
 	return doctor.Run(ctx, ds, doctor.Options{
-		Repair:      repair,
-		AgentAccess: a.cfg.AgentAccess,
-		LockTimeout: a.cfg.LockTimeout.Duration,
+		Repair:             repair,
+		AgentAccess:        a.cfg.AgentAccess,
+		TombstoneRetention: a.cfg.TombstoneRetention.Duration,
+		LockTimeout:        a.cfg.LockTimeout.Duration,
 		// A probe waits no longer than a writer would, and not long.
 		ProbeTimeout: min(2*time.Second, a.cfg.LockTimeout.Duration),
 		Version:      version.Version,

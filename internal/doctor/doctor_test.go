@@ -163,7 +163,7 @@ func TestHealthyStore(t *testing.T) {
 					t.Errorf("%s: %s: %s", c.Name, c.Status, c.Detail)
 				}
 			}
-			want := []string{CheckIntegrity, CheckSchema, CheckFTS, CheckMetadata, CheckVectors, CheckEmbedder, CheckScopes, CheckPermissions, CheckLockHolder, CheckLockWait}
+			want := []string{CheckIntegrity, CheckSchema, CheckFTS, CheckMetadata, CheckVectors, CheckEmbedder, CheckScopes, CheckTombstones, CheckPermissions, CheckLockHolder, CheckLockWait}
 			if strings.Join(names, ",") != strings.Join(want, ",") {
 				t.Fatalf("checks %v, want %v", names, want)
 			}
@@ -489,5 +489,37 @@ func TestLoosePermissionsAreReportedAndRepaired(t *testing.T) {
 	}
 	if c, _ := rep.Check(CheckPermissions); c.Status != Warn || strings.Contains(c.Detail, path+" has mode") {
 		t.Errorf("after repair only the directory should remain: %+v", c)
+	}
+}
+
+func TestRepairPrunesOldTombstones(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	path := filepath.Join(t.TempDir(), "trove.db")
+	s := open(t, path, sqlite.Options{Space: space, Clock: func() time.Time { return now }})
+	put(t, s, healthyRows()...)
+	if err := s.Write(context.Background(), memory.Owner(), func(tx store.Tx) error { return tx.Delete("a", 0) }); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(31 * 24 * time.Hour)
+	month := 30 * 24 * time.Hour
+	rep := Run(context.Background(), s, Options{TombstoneRetention: month, Probes: 1, ProbeTimeout: 50 * time.Millisecond})
+	if c, _ := rep.Check(CheckTombstones); c.Status != OK || !c.Repairable() || !strings.Contains(c.Detail, "1 past the retention") {
+		t.Fatalf("check: %+v", c)
+	}
+	rep = Run(context.Background(), s, Options{Repair: true, TombstoneRetention: month, Probes: 1, ProbeTimeout: 50 * time.Millisecond})
+	var got *Repair
+	for i := range rep.Repairs {
+		if rep.Repairs[i].Name == RepairTombstones {
+			got = &rep.Repairs[i]
+		}
+	}
+	if got == nil || got.Status != "done" || !strings.Contains(got.Detail, "pruned 1 tombstone") || !strings.Contains(got.Detail, "at most") {
+		t.Fatalf("repair: %+v", rep.Repairs)
+	}
+	if total, _, _ := s.TombstoneCount(context.Background(), month); total != 0 {
+		t.Fatalf("%d tombstones left", total)
+	}
+	if c, _ := rep.Check(CheckTombstones); c.Repairable() {
+		t.Fatalf("after repair: %+v", c)
 	}
 }
