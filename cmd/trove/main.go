@@ -63,8 +63,9 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 	opts := service.Options{
 		Store: st, Embedder: emb, Searcher: searcher, Access: cfg.Access,
 		Doctor: doctor.Options{
-			AgentAccess: cfg.AgentAccess,
-			LockTimeout: cfg.LockTimeout.Duration,
+			AgentAccess:        cfg.AgentAccess,
+			TombstoneRetention: cfg.TombstoneRetention.Duration,
+			LockTimeout:        cfg.LockTimeout.Duration,
 			// A probe waits no longer than a writer would, and not long.
 			ProbeTimeout: min(2*time.Second, cfg.LockTimeout.Duration),
 			Version:      version.Get().Version,
@@ -73,16 +74,27 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 	if cfg.LLM.Configured() {
 		opts.LLM = func() (llm.Client, error) { return newLLM(cfg.LLM) }
 	}
-	if every := cfg.Retrieval.AccessFlush.Duration; o.Serve && every > 0 {
+	if o.Serve {
 		log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-		opts.Tracker = service.NewAccessTracker(st, service.AccessOptions{Every: every, OnError: func(err error) {
-			log.Warn("could not record which memories recall returned; will retry", "error", err.Error())
-		}})
+		if every := cfg.Retrieval.AccessFlush.Duration; every > 0 {
+			opts.Tracker = service.NewAccessTracker(st, service.AccessOptions{Every: every, OnError: func(err error) {
+				log.Warn("could not record which memories recall returned; will retry", "error", err.Error())
+			}})
+		}
+		if keep := cfg.TombstoneRetention.Duration; keep > 0 {
+			opts.Maintenance = append(opts.Maintenance, service.Task{Name: "prune tombstones", Run: func(ctx context.Context) error {
+				_, err := st.PruneTombstones(ctx, keep)
+				return err
+			}})
+		}
+		opts.OnMaintainError = func(task string, err error) {
+			log.Warn("maintenance failed; will run again at the next interval", "task", task, "error", err.Error())
+		}
 	}
 	return service.New(opts), nil
 }
 
-func openStore(ctx context.Context, cfg config.Config, command string) (store.Store, error) {
+func openStore(ctx context.Context, cfg config.Config, command string) (*sqlite.Store, error) {
 	return sqlite.Open(ctx, cfg.DB, sqlite.Options{
 		Space:       space(cfg.Embedding),
 		LockTimeout: cfg.LockTimeout.Duration,

@@ -34,6 +34,9 @@ type Config struct {
 	LLM         LLM       `json:"llm"`
 	Rerank      Rerank    `json:"rerank"`
 	Retrieval   Retrieval `json:"retrieval"`
+	// TombstoneRetention is how long a deleted memory's tombstone (its
+	// entry in the change feed) is kept; 0 keeps them forever.
+	TombstoneRetention Duration `json:"tombstoneRetention"`
 	// AgentAccess grants agents scopes beyond global and agent:<id>.
 	AgentAccess map[string][]string `json:"agentAccess"`
 	Auth        Auth                `json:"auth"`
@@ -109,6 +112,8 @@ func Defaults(getenv func(string) string) Config {
 		Embedding:   Embedding{Provider: "hash", BatchSize: 64, Timeout: Duration{30 * time.Second}},
 		LLM:         LLM{Timeout: Duration{30 * time.Second}},
 		Retrieval:   Retrieval{AccessFlush: Duration{5 * time.Second}},
+
+		TombstoneRetention: Duration{30 * 24 * time.Hour},
 	}
 }
 
@@ -232,6 +237,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	num("TROVE_RECALL_BM25_K", &c.Retrieval.BM25K)
 	str("TROVE_RECALL_FUSION", &c.Retrieval.Fusion)
 	dur("TROVE_RECALL_ACCESS_FLUSH", &c.Retrieval.AccessFlush)
+	dur("TROVE_TOMBSTONE_RETENTION", &c.TombstoneRetention)
 	return errors.Join(errs...)
 }
 
@@ -243,6 +249,9 @@ func (c Config) Validate() error {
 	}
 	if c.LockTimeout.Duration <= 0 {
 		errs = append(errs, fmt.Errorf("lockTimeout: %s must be positive", c.LockTimeout))
+	}
+	if c.TombstoneRetention.Duration < 0 {
+		errs = append(errs, fmt.Errorf("tombstoneRetention: %s is negative: use a duration such as 720h (30 days), or 0s to keep tombstones forever (TROVE_TOMBSTONE_RETENTION)", c.TombstoneRetention))
 	}
 	if c.Synchronous != "full" && c.Synchronous != "normal" {
 		errs = append(errs, fmt.Errorf("synchronous: %q: use full or normal (TROVE_SYNC)", c.Synchronous))

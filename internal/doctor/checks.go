@@ -64,7 +64,8 @@ func checkSchema(ctx context.Context, s Store, opts Options) (Check, bool) {
 		return c, false
 	}
 	ours := sqlite.SchemaVersion()
-	c.Figures = map[string]any{"store": si.Version, "binary": ours, "written_by": si.WrittenBy}
+	c.Figures = map[string]any{"store": si.Version, "binary": ours, "written_by": si.WrittenBy,
+		"min_writer_version": si.MinWriter, "binary_version": opts.Version}
 	by := "a newer trove"
 	if si.WrittenBy != "" {
 		by = "trove " + si.WrittenBy
@@ -84,6 +85,12 @@ func checkSchema(ctx context.Context, s Store, opts Options) (Check, bool) {
 		c.Status = Warn
 		c.Detail = fmt.Sprintf("the store has schema version %d, older than this trove's %d", si.Version, ours)
 		c.Fix = "run any trove command that opens the store (trove stats): it migrates the store under the write lock"
+	case sqlite.OlderThan(opts.Version, si.MinWriter):
+		c.Status = Fail
+		c.Detail = fmt.Sprintf("schema version %d may only be written by trove %s or newer, and this trove is %s: it can read the store but not write to it",
+			si.Version, si.MinWriter, opts.Version)
+		c.Fix = "upgrade this binary (go install github.com/trove-memory/trove/cmd/trove@latest), and restart any trove serve an agent host started with the old one"
+		return c, false
 	default:
 		c.Status = OK
 		c.Detail = fmt.Sprintf("schema version %d, the one this trove writes", si.Version)
@@ -91,7 +98,23 @@ func checkSchema(ctx context.Context, s Store, opts Options) (Check, bool) {
 			c.Detail += fmt.Sprintf(" (migrated by trove %s)", si.WrittenBy)
 		}
 	}
+	c.Detail += "; " + writers(si.MinWriter, opts.Version)
 	return c, false
+}
+
+// writers says which troves may write the store and where this one stands.
+func writers(min, this string) string {
+	if this == "" {
+		this = "unknown"
+	}
+	if min == "" {
+		return fmt.Sprintf("no minimum writer version recorded; this trove is %s", this)
+	}
+	out := fmt.Sprintf("writers must be trove %s or newer; this trove is %s", min, this)
+	if !sqlite.IsRelease(this) {
+		out += " (a dev build: not compared with the minimum)"
+	}
+	return out
 }
 
 const fixFTS = "run trove doctor --repair: it rebuilds the search index from the rows under the write lock, without changing any row"

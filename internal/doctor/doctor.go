@@ -40,6 +40,8 @@ type Store interface {
 	Space(ctx context.Context) (store.Space, error)
 	ConfiguredSpace() store.Space
 	Stats(ctx context.Context, acc memory.Access, f store.Filter) (store.Stats, error)
+	TombstoneCount(ctx context.Context, retention time.Duration) (total, old int, err error)
+	PruneTombstones(ctx context.Context, retention time.Duration) (sqlite.PruneReport, error)
 	Lock() *lock.Lock
 }
 
@@ -108,29 +110,37 @@ func (r Report) Check(name string) (Check, bool) {
 
 // Names of the checks, in the order they are reported.
 const (
-	CheckStore      = "store"
-	CheckIntegrity  = "integrity"
-	CheckSchema     = "schema"
-	CheckFTS        = "fts"
-	CheckMetadata   = "metadata"
-	CheckVectors    = "vectors"
-	CheckEmbedder   = "embedder"
-	CheckScopes     = "scopes"
-	CheckLockHolder = "lock_holder"
-	CheckLockWait   = "lock_wait"
+	CheckStore       = "store"
+	CheckIntegrity   = "integrity"
+	CheckSchema      = "schema"
+	CheckFTS         = "fts"
+	CheckMetadata    = "metadata"
+	CheckVectors     = "vectors"
+	CheckEmbedder    = "embedder"
+	CheckScopes      = "scopes"
+	CheckTombstones  = "tombstones"
+	CheckPermissions = "permissions"
+	CheckLockHolder  = "lock_holder"
+	CheckLockWait    = "lock_wait"
 )
 
 // Names of the repairs.
 const (
 	RepairFTS         = "fts"
 	RepairVectorCache = "vector_cache"
+	RepairPermissions = "permissions"
+	RepairTombstones  = "tombstones"
 )
 
 // Options tune a run; the zero value checks without repairing.
 type Options struct {
-	// Repair performs the safe fixes (today: rebuilding the search index)
-	// under the write lock. Rows are never changed.
+	// Repair performs the safe fixes: rebuilding the search index and
+	// pruning tombstones past the retention, under the write lock, and
+	// tightening loose file modes. Rows are never changed.
 	Repair bool
+	// TombstoneRetention is the config's tombstoneRetention: a repair
+	// prunes tombstones older than this (0: none).
+	TombstoneRetention time.Duration
 	// AgentAccess is the config's agentAccess: agent id -> granted scopes.
 	AgentAccess map[string][]string
 	// LockTimeout is how long writers wait for the lock (default 30 s); a
@@ -177,7 +187,7 @@ func Run(ctx context.Context, s Store, opts Options) Report {
 	if newer {
 		// A newer schema may keep rows, vectors or the index differently:
 		// what this binary would check there proves nothing.
-		for _, name := range []string{CheckFTS, CheckMetadata, CheckVectors, CheckEmbedder, CheckScopes} {
+		for _, name := range []string{CheckFTS, CheckMetadata, CheckVectors, CheckEmbedder, CheckScopes, CheckTombstones} {
 			r.Checks = append(r.Checks, Check{Name: name, Status: Warn,
 				Detail: "not checked: the store's schema is newer than this trove understands",
 				Fix:    "run trove doctor from the trove that wrote the store"})
@@ -189,18 +199,21 @@ func Run(ctx context.Context, s Store, opts Options) Report {
 			checkMetadata(ctx, s),
 			checkVectors(ctx, s, sp, spErr),
 			checkEmbedder(s, sp, spErr),
-			checkScopes(ctx, s, opts))
+			checkScopes(ctx, s, opts),
+			checkTombstones(ctx, s, opts.TombstoneRetention))
 	}
-	r.Checks = append(r.Checks, checkHolder(s.Lock(), opts))
+	r.Checks = append(r.Checks, checkPermissions(s.Path()), checkHolder(s.Lock(), opts))
 	if opts.Repair {
 		blocked := ""
 		switch {
 		case newer:
 			blocked = "the store's schema is newer than this trove's, so this trove does not write to it"
+		case schema.Status == Fail:
+			blocked = "this trove may not write to the store (see schema)"
 		case integrity.Status == Fail:
 			blocked = "the integrity check failed: recover the file first (see integrity); a repair would write to a damaged file"
 		}
-		r.repair(ctx, s, blocked)
+		r.repair(ctx, s, blocked, opts)
 	}
 	// Last, so a repair's own lock hold is not measured as others' work.
 	r.Checks = append(r.Checks, probeLock(ctx, s.Lock(), opts))
@@ -210,7 +223,7 @@ func Run(ctx context.Context, s Store, opts Options) Report {
 
 // repair performs the safe fixes the checks call for, and says what it did
 // with each, including what there was no need or no way to do.
-func (r *Report) repair(ctx context.Context, s Store, blocked string) {
+func (r *Report) repair(ctx context.Context, s Store, blocked string, opts Options) {
 	i := r.index(CheckFTS)
 	switch {
 	case blocked != "":
@@ -230,6 +243,20 @@ func (r *Report) repair(ctx context.Context, s Store, blocked string) {
 	r.Repairs = append(r.Repairs, Repair{Name: RepairVectorCache, Status: "skipped",
 		Detail: "nothing to rebuild: trove keeps no vector cache on disk; each process indexes the vectors in memory from the rows " +
 			"and follows other processes' writes, so a restart or the next search is always current (rows with wrong vectors are listed under vectors)"})
+	if i := r.index(CheckTombstones); i >= 0 && r.Checks[i].repairable {
+		if blocked != "" {
+			r.Repairs = append(r.Repairs, Repair{Name: RepairTombstones, Status: "skipped", Detail: blocked})
+		} else {
+			r.Repairs = append(r.Repairs, repairTombstones(ctx, s, opts.TombstoneRetention))
+			r.Checks[i] = checkTombstones(ctx, s, opts.TombstoneRetention)
+		}
+	}
+	// File modes are not data: tightening them is safe even when the
+	// store's content may not be written.
+	if i := r.index(CheckPermissions); i >= 0 && r.Checks[i].repairable {
+		r.Repairs = append(r.Repairs, repairPermissions(s.Path()))
+		r.Checks[i] = checkPermissions(s.Path())
+	}
 }
 
 func (r *Report) index(name string) int {

@@ -163,7 +163,7 @@ func TestHealthyStore(t *testing.T) {
 					t.Errorf("%s: %s: %s", c.Name, c.Status, c.Detail)
 				}
 			}
-			want := []string{CheckIntegrity, CheckSchema, CheckFTS, CheckMetadata, CheckVectors, CheckEmbedder, CheckScopes, CheckLockHolder, CheckLockWait}
+			want := []string{CheckIntegrity, CheckSchema, CheckFTS, CheckMetadata, CheckVectors, CheckEmbedder, CheckScopes, CheckTombstones, CheckPermissions, CheckLockHolder, CheckLockWait}
 			if strings.Join(names, ",") != strings.Join(want, ",") {
 				t.Fatalf("checks %v, want %v", names, want)
 			}
@@ -436,5 +436,90 @@ func TestMissingAndUnopenable(t *testing.T) {
 	b, _ := json.Marshal(rep)
 	if !strings.Contains(string(b), `"repairs":[]`) {
 		t.Fatalf("repairs must be an array: %s", b)
+	}
+}
+
+func TestLoosePermissionsAreReportedAndRepaired(t *testing.T) {
+	s := newStore(t, healthyRows()...)
+	path := s.Path()
+	rep := Run(context.Background(), s, quick)
+	if c, _ := rep.Check(CheckPermissions); c.Status != OK {
+		t.Fatalf("a new store's permissions: %+v", c)
+	}
+	for _, p := range []string{path, path + ".lock"} {
+		if err := os.Chmod(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Dir(path)
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(dir, 0o700)
+
+	rep = Run(context.Background(), s, quick)
+	c, _ := rep.Check(CheckPermissions)
+	if c.Status != Warn || !rep.OK {
+		t.Fatalf("loose permissions: want a warning that leaves the report OK: %+v", c)
+	}
+	for _, want := range []string{path + " has mode 0644", path + ".lock has mode 0644", "chmod 600 " + path, dir + " (mode 0777)", "chmod 700 " + dir} {
+		if !strings.Contains(c.Detail+" "+c.Fix, want) {
+			t.Errorf("permissions check lacks %q: %s / %s", want, c.Detail, c.Fix)
+		}
+	}
+
+	rep = Run(context.Background(), s, Options{Repair: true, Probes: 1, ProbeTimeout: 50 * time.Millisecond})
+	var r *Repair
+	for i := range rep.Repairs {
+		if rep.Repairs[i].Name == RepairPermissions {
+			r = &rep.Repairs[i]
+		}
+	}
+	if r == nil || r.Status != "done" {
+		t.Fatalf("repair: %+v", rep.Repairs)
+	}
+	for _, p := range []string{path, path + ".lock"} {
+		fi, _ := os.Stat(p)
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %04o after repair, want 0600", p, fi.Mode().Perm())
+		}
+	}
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o777 {
+		t.Errorf("repair changed the directory's mode to %04o; it must leave it", fi.Mode().Perm())
+	}
+	if c, _ := rep.Check(CheckPermissions); c.Status != Warn || strings.Contains(c.Detail, path+" has mode") {
+		t.Errorf("after repair only the directory should remain: %+v", c)
+	}
+}
+
+func TestRepairPrunesOldTombstones(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	path := filepath.Join(t.TempDir(), "trove.db")
+	s := open(t, path, sqlite.Options{Space: space, Clock: func() time.Time { return now }})
+	put(t, s, healthyRows()...)
+	if err := s.Write(context.Background(), memory.Owner(), func(tx store.Tx) error { return tx.Delete("a", 0) }); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(31 * 24 * time.Hour)
+	month := 30 * 24 * time.Hour
+	rep := Run(context.Background(), s, Options{TombstoneRetention: month, Probes: 1, ProbeTimeout: 50 * time.Millisecond})
+	if c, _ := rep.Check(CheckTombstones); c.Status != OK || !c.Repairable() || !strings.Contains(c.Detail, "1 past the retention") {
+		t.Fatalf("check: %+v", c)
+	}
+	rep = Run(context.Background(), s, Options{Repair: true, TombstoneRetention: month, Probes: 1, ProbeTimeout: 50 * time.Millisecond})
+	var got *Repair
+	for i := range rep.Repairs {
+		if rep.Repairs[i].Name == RepairTombstones {
+			got = &rep.Repairs[i]
+		}
+	}
+	if got == nil || got.Status != "done" || !strings.Contains(got.Detail, "pruned 1 tombstone") || !strings.Contains(got.Detail, "at most") {
+		t.Fatalf("repair: %+v", rep.Repairs)
+	}
+	if total, _, _ := s.TombstoneCount(context.Background(), month); total != 0 {
+		t.Fatalf("%d tombstones left", total)
+	}
+	if c, _ := rep.Check(CheckTombstones); c.Repairable() {
+		t.Fatalf("after repair: %+v", c)
 	}
 }

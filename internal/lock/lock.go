@@ -28,6 +28,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -62,31 +63,75 @@ func (e *HeldError) Unwrap() error { return memory.ErrLocked }
 // goroutines of one process: they queue on an in-process semaphore so only
 // one of them waits in the kernel at a time.
 type Lock struct {
-	path    string
-	command string
-	f       *os.File
-	fd      uintptr // f's descriptor, read once: f.Fd() races with Close
-	sem     chan struct{}
-	stats   *Stats
+	path     string
+	command  string
+	f        *os.File
+	fd       uintptr // f's descriptor, read once: f.Fd() races with Close
+	readOnly error   // why f could not be opened for writing; nil when it was
+	sem      chan struct{}
+	stats    *Stats
 }
 
-// Open opens (creating if needed) the lock file. command names this process
-// in HeldError messages shown to other processes.
+// openFile opens the lock file; a variable so tests can make the open for
+// writing fail as it does for a user without write permission (root
+// ignores permission bits, and tests may run as root).
+var openFile = os.OpenFile
+
+// Open opens (creating if needed, mode 0600) the lock file. command names
+// this process in HeldError messages shown to other processes. A symlink
+// is refused: following one would let whoever planted it make trove
+// create or overwrite the file it points to.
 func Open(path, command string) (*Lock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, symlinkError(path, err)
+	}
+	var readOnly error
 	if err != nil {
-		// A read-only directory or file: fall back to a read-only handle,
-		// which flock accepts; the holder record is then not written.
-		f, err = os.Open(path)
-		if err != nil {
+		// Without write access the write lock cannot be taken (a write
+		// lock needs a descriptor open for writing), but the holder record
+		// can still be read and the store read: keep a read-only handle
+		// and say at Acquire what is missing.
+		ro, rerr := openFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+		if errors.Is(rerr, unix.ELOOP) {
+			return nil, symlinkError(path, rerr)
+		}
+		if rerr != nil {
 			return nil, fmt.Errorf("open lock file %s: %w", path, err)
 		}
+		f, readOnly = ro, err
 	}
 	if command == "" {
 		command = strings.Join(os.Args, " ")
 	}
-	return &Lock{path: path, command: command, f: f, fd: f.Fd(), sem: make(chan struct{}, 1), stats: newStats()}, nil
+	return &Lock{path: path, command: command, f: f, fd: f.Fd(), readOnly: readOnly, sem: make(chan struct{}, 1), stats: newStats()}, nil
 }
+
+func symlinkError(path string, err error) error {
+	return fmt.Errorf("%w: lock file %s is a symbolic link, which trove does not follow (it would create or overwrite the file it points to): remove the link (rm %s) and run the command again; trove creates the lock file itself: %v",
+		memory.ErrInvalid, path, path, err)
+}
+
+// AccessError says that the lock file cannot be opened for writing, so
+// this process cannot take the write lock, and what to do about it.
+type AccessError struct {
+	Path string
+	Err  error // the error of the open for writing, or of the lock call
+}
+
+func (e *AccessError) Error() string {
+	who := fmt.Sprintf("this user (uid %d)", os.Getuid())
+	owner := ""
+	if fi, err := os.Lstat(e.Path); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			owner = fmt.Sprintf(" (owner uid %d, mode %04o)", st.Uid, fi.Mode().Perm())
+		}
+	}
+	return fmt.Sprintf("cannot take the write lock: lock file %s%s is not writable by %s: %v; trove opens it for writing to lock it: give this user write permission on it (chown or chmod u+w %s), or run trove as the user that owns the store",
+		e.Path, owner, who, e.Err, e.Path)
+}
+
+func (e *AccessError) Unwrap() error { return e.Err }
 
 // Guard is a held lock; Release frees it.
 type Guard struct {
@@ -105,6 +150,9 @@ func (l *Lock) Acquire(ctx context.Context, timeout time.Duration) (*Guard, erro
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 
+	if l.readOnly != nil {
+		return nil, &AccessError{Path: l.path, Err: l.readOnly}
+	}
 	select {
 	case l.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -122,7 +170,7 @@ func (l *Lock) Acquire(ctx context.Context, timeout time.Duration) (*Guard, erro
 		l.unlock(turnstile)
 	} else if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EACCES) {
 		<-l.sem
-		return nil, fmt.Errorf("lock %s: %w", l.path, err)
+		return nil, l.lockError(err)
 	}
 
 	// Slow path: block in the kernel on a helper goroutine so we can give up
@@ -149,7 +197,7 @@ func (l *Lock) Acquire(ctx context.Context, timeout time.Duration) (*Guard, erro
 	case err := <-got:
 		if err != nil {
 			<-l.sem
-			return nil, fmt.Errorf("lock %s: %w", l.path, err)
+			return nil, l.lockError(err)
 		}
 		return l.granted(start), nil
 	case <-ctx.Done():
@@ -159,6 +207,15 @@ func (l *Lock) Acquire(ctx context.Context, timeout time.Duration) (*Guard, erro
 		close(abandoned)
 		return nil, l.heldError(time.Since(start))
 	}
+}
+
+// lockError explains a failed lock call. EBADF means the descriptor is not
+// open for writing, which a write lock needs.
+func (l *Lock) lockError(err error) error {
+	if errors.Is(err, unix.EBADF) {
+		return &AccessError{Path: l.path, Err: err}
+	}
+	return fmt.Errorf("lock %s: %w", l.path, err)
 }
 
 // The two locked bytes of the lock file.

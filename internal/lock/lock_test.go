@@ -5,8 +5,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -125,4 +127,133 @@ func TestMutualExclusion(t *testing.T) {
 	if s := a.Stats(); s.Acquisitions != 400 || len(s.Holds) != 400 {
 		t.Fatalf("stats %d acquisitions, %d holds", s.Acquisitions, len(s.Holds))
 	}
+}
+
+func TestOpenRefusesSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "precious")
+	if err := os.WriteFile(target, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, target string }{
+		{"to a file", target},
+		{"dangling", filepath.Join(dir, "not-yet")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".lock")
+			if err := os.Symlink(tc.target, path); err != nil {
+				t.Fatal(err)
+			}
+			l, err := Open(path, "test")
+			if err == nil {
+				l.Close()
+				t.Fatal("Open followed a symlink")
+			}
+			if !errors.Is(err, memory.ErrInvalid) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "symbolic link") {
+				t.Fatalf("error does not name the symlink: %v", err)
+			}
+		})
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep me" {
+		t.Fatalf("target changed: %q", b)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "not-yet")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("dangling symlink's target was created: %v", err)
+	}
+}
+
+func TestOpenCreatesPrivateFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.lock")
+	l, err := Open(path, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := fi.Mode().Perm(); m != 0o600 {
+		t.Fatalf("lock file mode %04o, want 0600", m)
+	}
+}
+
+// An unwritable lock file must say which file and what permission is
+// missing, not "bad file descriptor".
+func TestUnwritableLockFileIsExplained(t *testing.T) {
+	check := func(t *testing.T, path string, l *Lock) {
+		t.Helper()
+		g, err := l.Acquire(context.Background(), time.Second)
+		if err == nil {
+			g.Release()
+			t.Fatal("acquired a write lock through a read-only handle")
+		}
+		var ae *AccessError
+		if !errors.As(err, &ae) {
+			t.Fatalf("want *AccessError, got %T: %v", err, err)
+		}
+		msg := err.Error()
+		for _, want := range []string{path, "not writable", "write permission", "chmod u+w"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("error lacks %q: %s", want, msg)
+			}
+		}
+		if strings.Contains(msg, "bad file descriptor") && !strings.Contains(msg, "not writable") {
+			t.Errorf("bare EBADF: %s", msg)
+		}
+	}
+	t.Run("open for writing refused", func(t *testing.T) {
+		// Runs as root too: the open error is injected, and the lock call
+		// on the real read-only handle fails as it would for another user.
+		path := filepath.Join(t.TempDir(), "x.lock")
+		if err := os.WriteFile(path, nil, 0o444); err != nil {
+			t.Fatal(err)
+		}
+		real := openFile
+		t.Cleanup(func() { openFile = real })
+		openFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			if flag&(os.O_RDWR|os.O_WRONLY) != 0 {
+				return nil, &os.PathError{Op: "open", Path: name, Err: syscall.EACCES}
+			}
+			return real(name, flag, perm)
+		}
+		l, err := Open(path, "test")
+		if err != nil {
+			t.Fatalf("a read-only lock file must still open (for reads): %v", err)
+		}
+		defer l.Close()
+		check(t, path, l)
+		if !errors.Is(func() error { _, err := l.Acquire(context.Background(), time.Second); return err }(), os.ErrPermission) {
+			t.Error("AccessError does not unwrap to os.ErrPermission")
+		}
+	})
+	t.Run("descriptor not open for writing", func(t *testing.T) {
+		// The lock call itself fails with EBADF (as root too).
+		path := filepath.Join(t.TempDir(), "x.lock")
+		if err := os.WriteFile(path, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := &Lock{path: path, command: "test", f: f, fd: f.Fd(), sem: make(chan struct{}, 1), stats: newStats()}
+		defer l.Close()
+		check(t, path, l)
+	})
+	t.Run("mode 0444", func(t *testing.T) {
+		if os.Geteuid() == 0 {
+			t.Skip("root ignores permission bits; the injected cases above cover this path")
+		}
+		path := filepath.Join(t.TempDir(), "x.lock")
+		if err := os.WriteFile(path, nil, 0o444); err != nil {
+			t.Fatal(err)
+		}
+		l, err := Open(path, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		check(t, path, l)
+	})
 }

@@ -198,6 +198,12 @@ func (r *Retriever) vectorCandidates(ctx context.Context, eff memory.Access, cat
 	return hits, vs[0], err
 }
 
+// horizoner is a store that prunes the deletions of its change feed:
+// TombstoneHorizon is the position below which they may be gone.
+type horizoner interface {
+	TombstoneHorizon(ctx context.Context) (int64, error)
+}
+
 // groupsFor lists the index groups a request may see. Caller holds r.mu.
 func (r *Retriever) groupsFor(eff memory.Access, cats []memory.Category) []uint32 {
 	var out []uint32
@@ -225,6 +231,22 @@ func (r *Retriever) sync(ctx context.Context) error {
 	ch, err := r.st.VectorChanges(ctx, r.seq)
 	if err != nil {
 		return err
+	}
+	if h, ok := r.st.(horizoner); ok && r.seq > 0 {
+		// Read after the changes: the horizon only grows, so one at or
+		// below our position now was also when the changes were read.
+		horizon, err := h.TombstoneHorizon(ctx)
+		if err != nil {
+			return err
+		}
+		if r.seq < horizon {
+			// Deletions after our position were pruned and cannot be
+			// replayed: load every vector again.
+			if ch, err = r.st.VectorChanges(ctx, 0); err != nil {
+				return err
+			}
+			r.ix = nil
+		}
 	}
 	for _, id := range ch.Deleted {
 		if r.ix != nil {

@@ -50,6 +50,11 @@ type Options struct {
 	Searcher Searcher
 	// LLM returns the chat model upgrade uses; nil when none is configured.
 	LLM func() (llm.Client, error)
+	// Maintenance are the tasks a long-lived server runs every
+	// MaintainEvery (default hourly); OnMaintainError hears of failures.
+	Maintenance     []Task
+	MaintainEvery   time.Duration
+	OnMaintainError func(task string, err error)
 	// Doctor is the template of the checks Doctor runs (agent access,
 	// lock timeout, this binary's version); Repair is set per call.
 	Doctor doctor.Options
@@ -72,7 +77,8 @@ type Options struct {
 
 // Service runs the operations. It is safe for concurrent use.
 type Service struct {
-	opts Options
+	opts  Options
+	maint *maintainer // nil unless Options.Maintenance has tasks
 }
 
 // New returns a Service.
@@ -100,7 +106,11 @@ func New(opts Options) *Service {
 	if opts.ContextBudget <= 0 {
 		opts.ContextBudget = 5 * time.Second
 	}
-	return &Service{opts: opts}
+	s := &Service{opts: opts}
+	if len(opts.Maintenance) > 0 {
+		s.maint = startMaintainer(opts.Maintenance, opts.MaintainEvery, opts.OnMaintainError)
+	}
+	return s
 }
 
 // AgentHeader is the HTTP header that names the calling agent (REST and
@@ -310,6 +320,9 @@ func dedupeScopes(a ...[]memory.Scope) []memory.Scope {
 // Service must not be used afterwards.
 func (s *Service) Close(ctx context.Context) error {
 	var errs []error
+	if s.maint != nil {
+		s.maint.stop()
+	}
 	if s.opts.Tracker != nil {
 		if err := s.opts.Tracker.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("recalls since the last write were not recorded: %w", err))

@@ -12,10 +12,12 @@ import (
 // The read-only queries `trove doctor` needs beyond CheckFTS and
 // IntegrityCheck. Each runs on the read pool and never takes the write lock.
 
-// SchemaInfo is the schema version a store is at and the trove that wrote it.
+// SchemaInfo is the schema version a store is at, the trove that wrote it,
+// and the lowest trove version that may write it.
 type SchemaInfo struct {
 	Version   int    // PRAGMA user_version
 	WrittenBy string // the meta key schema_written_by ("" when not recorded)
+	MinWriter string // the meta key min_writer_version ("" when not recorded)
 }
 
 // SchemaInfo reads the store's schema version and who wrote it. Compare
@@ -28,7 +30,9 @@ func (s *Store) SchemaInfo(ctx context.Context) (SchemaInfo, error) {
 		return si, err
 	}
 	si.Version = v
-	err = s.rdb.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = 'schema_written_by'").Scan(nullString{&si.WrittenBy})
+	err = s.rdb.QueryRowContext(ctx, `SELECT
+		(SELECT value FROM meta WHERE key = 'schema_written_by'),
+		(SELECT value FROM meta WHERE key = 'min_writer_version')`).Scan(nullString{&si.WrittenBy}, nullString{&si.MinWriter})
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return si, fmt.Errorf("read schema_written_by: %w", err)
 	}

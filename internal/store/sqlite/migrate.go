@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/trove-memory/trove/internal/memory"
@@ -37,6 +38,61 @@ func loadMigrations() []string {
 
 // SchemaVersion is the schema this binary writes.
 func SchemaVersion() int { return len(migrations()) }
+
+// minWriter is the lowest trove version that may write a store at this
+// binary's schema. A migration records it (meta min_writer_version, never
+// lowered), and a binary whose version is lower opens such a store
+// read-only, even when it knows the schema: raise it with a migration
+// after which older binaries' writes would be wrong. A variable so tests
+// can play a newer binary.
+var minWriter = "0.1.0"
+
+// OlderThan reports whether version v is a release below min. Versions
+// are compared as major.minor.patch (a leading "v" and a pre-release or
+// build suffix are ignored: 0.2.0-dev is built from the tree that becomes
+// 0.2.0). A version that is not such a number (a dev build: "dev", "",
+// "(devel)") is never older, and an unreadable min binds nobody: a build
+// from source is usually ahead of the releases, and the schema version
+// still stops it from writing a schema it does not know.
+func OlderThan(v, min string) bool {
+	a, ok := parseVersion(v)
+	b, okMin := parseVersion(min)
+	if !ok || !okMin {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+// IsRelease reports whether v is a version OlderThan compares (not a dev build).
+func IsRelease(v string) bool {
+	_, ok := parseVersion(v)
+	return ok
+}
+
+func parseVersion(s string) ([3]int, bool) {
+	var v [3]int
+	s = strings.TrimPrefix(strings.TrimSpace(s), "v")
+	if i := strings.IndexAny(s, "-+"); i >= 0 {
+		s = s[:i]
+	}
+	parts := strings.Split(s, ".")
+	if s == "" || len(parts) > 3 {
+		return v, false
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return v, false
+		}
+		v[i] = n
+	}
+	return v, true
+}
 
 // migrate brings the store to SchemaVersion under the write lock, exactly
 // once even when several processes open a fresh store at the same time.
@@ -90,7 +146,36 @@ func (s *Store) migrate(ctx context.Context) error {
 		ON CONFLICT(key) DO UPDATE SET value = excluded.value`, s.opts.Version); err != nil {
 		return err
 	}
+	var recorded string
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce((SELECT value FROM meta WHERE key = 'min_writer_version'), '')").Scan(&recorded); err != nil {
+		return err
+	}
+	if recorded == "" || OlderThan(recorded, minWriter) {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES ('min_writer_version', ?)
+			ON CONFLICT(key) DO UPDATE SET value = excluded.value`, minWriter); err != nil {
+			return err
+		}
+	}
 	return tx.Commit()
+}
+
+// checkWriter makes the store read-only for this process when the store
+// records a minimum writer version above this binary's.
+func (s *Store) checkWriter(ctx context.Context) error {
+	var min string
+	if err := s.rdb.QueryRowContext(ctx, "SELECT coalesce((SELECT value FROM meta WHERE key = 'min_writer_version'), '')").Scan(&min); err != nil {
+		return fmt.Errorf("open store %s: read min_writer_version: %w", s.path, err)
+	}
+	if OlderThan(s.opts.Version, min) {
+		s.newer = s.tooOldError(min)
+	}
+	return nil
+}
+
+func (s *Store) tooOldError(min string) error {
+	return fmt.Errorf("%w: %s may only be written by trove %s or newer (a newer trove migrated it), and this trove is %s: it can read the store but not write to it: "+
+		"upgrade this binary (go install github.com/trove-memory/trove/cmd/trove@latest), and restart any trove serve an agent host started with the old one",
+		memory.ErrStoreNewer, s.path, min, s.opts.Version)
 }
 
 func (s *Store) userVersion(ctx context.Context) (int, error) {

@@ -53,7 +53,7 @@ func TestNewerBinaryMigratesOnceUnderLock(t *testing.T) {
 	db, _ := sql.Open("sqlite", path)
 	defer db.Close()
 	var v, pinned int
-	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != 2 {
+	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != SchemaVersion() {
 		t.Fatalf("user_version %d %v", v, err)
 	}
 	if err := db.QueryRow("SELECT pinned FROM memories WHERE id = 'old'").Scan(&pinned); err != nil {
@@ -103,5 +103,113 @@ func TestRefusesFileThatIsNotSQLite(t *testing.T) {
 	}
 	if b, _ := readFile(path); b != "these are my notes, not a database\n" {
 		t.Fatal("the file was changed")
+	}
+}
+
+// Two binaries on one store: once a newer trove has migrated it and
+// raised the minimum writer version, an older one (even one that knows the
+// schema) reads but does not write, and says which versions and what to do.
+func TestMinimumWriterVersion(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "w.db")
+	old, err := Open(ctx, path, Options{Version: "0.2.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if _, err := store.PutMany(ctx, old, memory.Owner(), []memory.Memory{{ID: "keep", Text: "written by 0.2.0"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// trove 0.3.0 adds a migration older binaries must not write through.
+	migrations = func() []string { return append(loadMigrations(), "CREATE TABLE pins(id TEXT PRIMARY KEY);") }
+	minWriter = "0.3.0"
+	defer func() { migrations, minWriter = loadMigrations, "0.1.0" }()
+	s3, err := Open(ctx, path, Options{Version: "0.3.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s3.Write(ctx, memory.Owner(), func(store.Tx) error { return nil }); err != nil {
+		t.Fatalf("the migrating binary cannot write: %v", err)
+	}
+	si, err := s3.SchemaInfo(ctx)
+	if err != nil || si.MinWriter != "0.3.0" || si.Version != SchemaVersion() {
+		t.Fatalf("schema info %+v %v", si, err)
+	}
+	s3.Close()
+
+	wantRefused := func(t *testing.T, s *Store) {
+		t.Helper()
+		err := s.Write(ctx, memory.Owner(), func(store.Tx) error { return nil })
+		if !errors.Is(err, memory.ErrStoreNewer) {
+			t.Fatalf("older binary wrote: %v", err)
+		}
+		for _, want := range []string{"0.2.0", "0.3.0", path, "upgrade this binary"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error lacks %q: %v", want, err)
+			}
+		}
+		if m, err := s.Get(ctx, memory.Owner(), "keep"); err != nil || m.Text != "written by 0.2.0" {
+			t.Fatalf("older binary cannot read: %v", err)
+		}
+	}
+	// Back to a binary that knows this schema but is older than its floor.
+	minWriter = "0.1.0"
+	t.Run("already open when the newer one migrated", func(t *testing.T) { wantRefused(t, old) })
+	t.Run("opened after", func(t *testing.T) {
+		s, err := Open(ctx, path, Options{Version: "v0.2.0"})
+		if err != nil {
+			t.Fatalf("an older binary must still open to read: %v", err)
+		}
+		defer s.Close()
+		wantRefused(t, s)
+	})
+	t.Run("the floor is never lowered", func(t *testing.T) {
+		s, err := Open(ctx, path, Options{Version: "0.3.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if si, _ := s.SchemaInfo(ctx); si.MinWriter != "0.3.0" {
+			t.Fatalf("min writer %q", si.MinWriter)
+		}
+		if err := s.Write(ctx, memory.Owner(), func(store.Tx) error { return nil }); err != nil {
+			t.Fatalf("a newer binary cannot write: %v", err)
+		}
+	})
+	for _, dev := range []string{"", "dev", "(devel)", "0.3.0-dev"} {
+		t.Run("dev build "+dev, func(t *testing.T) {
+			s, err := Open(ctx, path, Options{Version: dev})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.Write(ctx, memory.Owner(), func(store.Tx) error { return nil }); err != nil {
+				t.Fatalf("dev build %q refused: %v", dev, err)
+			}
+		})
+	}
+}
+
+func TestOlderThan(t *testing.T) {
+	for _, c := range []struct {
+		v, min string
+		want   bool
+	}{
+		{"0.1.0", "0.2.0", true},
+		{"v0.1.9", "0.1.10", true},
+		{"1.0.0", "0.9.9", false},
+		{"0.2.0", "0.2.0", false},
+		{"0.2.0-dev", "0.2.0", false},
+		{"0.1.0-dev", "0.2.0", true},
+		{"1", "1.0.1", true},
+		{"dev", "9.9.9", false},
+		{"", "9.9.9", false},
+		{"0.1.0", "", false},
+		{"0.1.0", "garbage", false},
+	} {
+		if got := OlderThan(c.v, c.min); got != c.want {
+			t.Errorf("OlderThan(%q, %q) = %v, want %v", c.v, c.min, got, c.want)
+		}
 	}
 }

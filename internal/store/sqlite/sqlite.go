@@ -41,7 +41,8 @@ type Options struct {
 	Synchronous string
 	// MaxGroup bounds how many concurrent Write calls share one transaction.
 	MaxGroup int
-	// Version is the trove version recorded by migrations.
+	// Version is this trove's version: recorded by migrations, and compared
+	// with the store's minimum writer version (see OlderThan).
 	Version string
 	// Clock returns the time used for created_at/updated_at (default time.Now).
 	Clock func() time.Time
@@ -94,10 +95,15 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store path %s: %w", path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+	// Memories are private: a directory trove creates is the user's alone,
+	// and so is every file in it (see createPrivate).
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("create store directory: %w (choose another place with --db or TROVE_DB)", err)
 	}
 	if err := checkFile(abs); err != nil {
+		return nil, err
+	}
+	if err := createPrivate(abs); err != nil {
 		return nil, err
 	}
 	if err := registerFunctions(); err != nil {
@@ -126,6 +132,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.rdb.SetMaxOpenConns(8)
 	s.rdb.SetMaxIdleConns(8)
 	err = s.migrate(ctx)
+	if err == nil && s.newer == nil {
+		err = s.checkWriter(ctx)
+	}
 	if err == nil && s.newer == nil {
 		err = s.prepareWrites(ctx)
 	}
@@ -159,6 +168,22 @@ func checkFile(path string) error {
 		return fmt.Errorf("%w: %s is not a trove store (it is not an SQLite database; trove leaves it untouched): point --db or TROVE_DB at a trove store, or at a new path to start one", memory.ErrInvalid, path)
 	}
 	return nil
+}
+
+// createPrivate creates an empty store file with mode 0600 when there is
+// none. SQLite would create it 0644, and it creates the -wal and -shm
+// files with the mode of the database file, so this one mode covers all
+// three. An existing file keeps its mode (trove doctor warns about a loose
+// one, and doctor --repair tightens it).
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create store %s: %w: choose a writable place with --db or TROVE_DB", path, err)
+	}
+	return f.Close()
 }
 
 func dsn(path string, opts Options, readOnly bool) string {

@@ -100,8 +100,9 @@ const (
 		'$.access_count', coalesce(CAST(json_extract(metadata, '$.access_count') AS INTEGER), 0) + ?,
 		'$.last_accessed_at', max(coalesce(CAST(json_extract(metadata, '$.last_accessed_at') AS INTEGER), 0), ?))
 		WHERE rid = ?`
-	sqlTombstone = `INSERT INTO tombstones(id, seq) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq`
-	sqlGetAll    = "SELECT " + cols + " FROM memories WHERE id = ? AND 1=1" // tx.Get as the owner
+	sqlTombstone = `INSERT INTO tombstones(id, seq, deleted_at) VALUES (?, ?, ?)
+		ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, deleted_at = excluded.deleted_at`
+	sqlGetAll = "SELECT " + cols + " FROM memories WHERE id = ? AND 1=1" // tx.Get as the owner
 )
 
 // prepareWrites prepares the fixed write statements on the writer connection.
@@ -257,7 +258,7 @@ func (t *tx) Delete(id string, expectedRevision int64) error {
 	if _, err := t.exec(sqlDelete, id); err != nil {
 		return fmt.Errorf("delete memory %s: %w", id, err)
 	}
-	if _, err := t.exec(sqlTombstone, id, t.seq); err != nil {
+	if _, err := t.exec(sqlTombstone, id, t.seq, t.now); err != nil {
 		return fmt.Errorf("delete memory %s: %w", id, err)
 	}
 	t.ftsDrop = append(t.ftsDrop, h.rid)

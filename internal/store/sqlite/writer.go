@@ -175,15 +175,20 @@ func (s *Store) runGroup(group []*writeReq) error {
 	return nil
 }
 
-// checkSchema re-reads the schema version inside the transaction: another
-// process may have migrated the store to a newer schema since we opened it.
+// checkSchema re-reads the schema version and the minimum writer version
+// inside the transaction: another process may have migrated the store
+// since we opened it.
 func (s *Store) checkSchema(ctx context.Context, q *sql.Tx) error {
 	var v int
-	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+	var min string
+	if err := q.QueryRowContext(ctx, "SELECT user_version, coalesce((SELECT value FROM meta WHERE key = 'min_writer_version'), '') FROM pragma_user_version").Scan(&v, &min); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
 	if v > SchemaVersion() {
 		return s.newerError(ctx, v)
+	}
+	if OlderThan(s.opts.Version, min) {
+		return s.tooOldError(min)
 	}
 	return nil
 }
