@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/trove-memory/trove/internal/memory"
 )
@@ -112,15 +111,27 @@ func scopeClauseOf(prefix string, acc memory.Access, requested []memory.Scope) (
 	if len(scopes) == 0 {
 		return "1=0", nil
 	}
-	args := make([]any, len(scopes))
-	for i, s := range scopes {
-		args[i] = string(s)
-	}
-	return prefix + "scope IN (" + placeholders(len(scopes)) + ")", args
+	return prefix + "scope IN " + inList, []any{jsonStrings(scopes)}
 }
 
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+// inList is the right-hand side of an IN over a list passed as one JSON
+// array parameter: a statement's parameter count never grows with its
+// input, so no list (40,000 scopes, say) can exceed SQLite's variable
+// limit, and one prepared statement serves every length.
+const inList = "(SELECT value FROM json_each(?))"
+
+// jsonStrings encodes a list of strings (or string kinds) as a JSON array.
+func jsonStrings[S ~string](xs []S) string {
+	b := make([]byte, 0, 2+16*len(xs))
+	b = append(b, '[')
+	for i, x := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		q, _ := json.Marshal(string(x)) // a string always encodes
+		b = append(b, q...)
+	}
+	return string(append(b, ']'))
 }
 
 // scanAll collects rows.

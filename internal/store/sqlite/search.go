@@ -215,7 +215,7 @@ func (s *Store) docFreqs(ctx context.Context, tokens []string) (termStats, error
 		return seq >= e.seq && seq-e.seq <= dfMaxAge && rid >= e.rid && rid-e.rid <= max(dfMaxGrowth, e.rid/16)
 	}
 	st := termStats{df: make(map[string]int, len(tokens))}
-	var missing []any
+	var missing []string
 	s.dfMu.Lock()
 	rowsKnown := s.dfRows != nil && fresh(*s.dfRows)
 	if rowsKnown {
@@ -238,7 +238,9 @@ func (s *Store) docFreqs(ctx context.Context, tokens []string) (termStats, error
 		}
 	}
 	if len(missing) > 0 {
-		rows, err := s.rdb.QueryContext(ctx, "SELECT term, doc FROM memories_fts_vocab WHERE term IN ("+placeholders(len(missing))+")", missing...)
+		// The join looks each term up (fts5vocab answers "term = ?"
+		// without reading the whole vocabulary).
+		rows, err := s.rdb.QueryContext(ctx, "SELECT v.term, v.doc FROM json_each(?) j CROSS JOIN memories_fts_vocab v ON v.term = j.value", jsonStrings(missing))
 		if err != nil {
 			return termStats{}, fmt.Errorf("text search: %w", err)
 		}
@@ -261,7 +263,7 @@ func (s *Store) docFreqs(ctx context.Context, tokens []string) (termStats, error
 		s.dfCache = map[string]dfEntry{}
 	}
 	for _, t := range missing {
-		s.dfCache[t.(string)] = dfEntry{docs: st.df[t.(string)], seq: seq, rid: rid}
+		s.dfCache[t] = dfEntry{docs: st.df[t], seq: seq, rid: rid}
 	}
 	if !rowsKnown {
 		s.dfRows = &dfEntry{docs: st.rows, seq: seq, rid: rid}
@@ -273,27 +275,34 @@ func (s *Store) GetMany(ctx context.Context, acc memory.Access, ids []string) ([
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	var out []memory.Memory
-	// Explicit placeholders let SQLite use the id index (an IN over
-	// json_each scanned the table); chunks stay under its variable limit.
-	for lo := 0; lo < len(ids); lo += 500 {
-		chunk := ids[lo:min(lo+500, len(ids))]
-		where, sargs := scopeClauseOf("+", acc, nil) // "+": look rows up by id, not by scope
-		args := make([]any, 0, len(chunk)+len(sargs))
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		rows, err := s.rdb.QueryContext(ctx, "SELECT "+cols+" FROM memories WHERE id IN ("+placeholders(len(chunk))+") AND "+where, append(args, sargs...)...)
-		if err != nil {
-			return nil, fmt.Errorf("read memories: %w", err)
-		}
-		ms, err := scanAll(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("read memories: %w", err)
-		}
-		out = append(out, ms...)
+	// json_each drives the join so each id is an index lookup, whatever
+	// the number of ids; "+" keeps SQLite from looking rows up by scope.
+	where, args := scopeClauseOf("+m.", acc, nil)
+	q := "SELECT " + prefixed("m.", cols) + " FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value WHERE " + where
+	rows, err := s.rdb.QueryContext(ctx, q, append([]any{jsonStrings(ids)}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("read memories: %w", err)
 	}
-	return out, nil
+	ms, err := scanAll(rows, false)
+	if err != nil {
+		return nil, fmt.Errorf("read memories: %w", err)
+	}
+	return dedupeByID(ms), nil
+}
+
+// prefixed qualifies each column of a column list with a table alias.
+func prefixed(alias, list string) string {
+	return alias + strings.ReplaceAll(list, ", ", ", "+alias)
+}
+
+// dedupeByID drops rows read twice (an id given twice), keeping order.
+func dedupeByID(ms []memory.Memory) []memory.Memory {
+	seen := make(map[string]bool, len(ms))
+	return slices.DeleteFunc(ms, func(m memory.Memory) bool {
+		dup := seen[m.ID]
+		seen[m.ID] = true
+		return dup
+	})
 }
 
 func (s *Store) ChangeSeq(ctx context.Context) (int64, error) {
