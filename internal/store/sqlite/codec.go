@@ -48,21 +48,42 @@ func scanMemory(r rowScanner, withVector bool) (memory.Memory, error) {
 		if err != nil {
 			return m, fmt.Errorf("memory %s: %w", m.ID, err)
 		}
-		m.Vector = v
+		if !zeroVector(v) {
+			m.Vector = v
+		}
 	}
 	return m, nil
 }
 
-// encodeVector stores float32s little-endian, 4 bytes each.
+// encodeVector stores float32s little-endian, 4 bytes each. An all-zero
+// vector has no direction, so it means nothing to vector search (an
+// embedder returns one for a text of only unknown words): it is encoded
+// as an empty blob, which the write statements store as no vector (see
+// sqlInsert, sqlUpdate), so the row is found by its words alone.
 func encodeVector(v []float32) []byte {
 	if v == nil {
 		return nil
+	}
+	if zeroVector(v) {
+		return []byte{}
 	}
 	b := make([]byte, 4*len(v))
 	for i, f := range v {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
 	}
 	return b
+}
+
+// zeroVector reports whether every component of v is zero (an empty v too).
+// Rows stored with one before writes dropped them are read as having no
+// vector.
+func zeroVector(v []float32) bool {
+	for _, x := range v {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func decodeVector(b []byte) ([]float32, error) {

@@ -326,7 +326,13 @@ func (s *Store) VectorChanges(ctx context.Context, since int64) (store.VectorCha
 	if ch.Seq <= since {
 		return ch, nil
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT id, scope, category, vector FROM memories WHERE seq > ? AND seq <= ? AND vector IS NOT NULL", since, ch.Seq)
+	// A full load reads only rows with a vector; catching up also reads
+	// rows now without one, which leave the index (Deleted).
+	q := "SELECT id, scope, category, vector FROM memories WHERE seq > ? AND seq <= ?"
+	if since == 0 {
+		q += " AND vector IS NOT NULL"
+	}
+	rows, err := tx.QueryContext(ctx, q, since, ch.Seq)
 	if err != nil {
 		return ch, fmt.Errorf("read vectors: %w", err)
 	}
@@ -341,6 +347,12 @@ func (s *Store) VectorChanges(ctx context.Context, since int64) (store.VectorCha
 		if r.Vector, err = decodeVector(blob); err != nil {
 			rows.Close()
 			return ch, fmt.Errorf("memory %s: %w", r.ID, err)
+		}
+		if zeroVector(r.Vector) { // no vector, or a zero one stored before writes dropped them
+			if since > 0 {
+				ch.Deleted = append(ch.Deleted, r.ID)
+			}
+			continue
 		}
 		r.Scope, r.Category = memory.Scope(scope), memory.Category(cat)
 		ch.Upserts = append(ch.Upserts, r)
