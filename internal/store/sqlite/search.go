@@ -30,9 +30,12 @@ func (s *Store) SearchText(ctx context.Context, acc memory.Access, f store.Filte
 	if k <= 0 || len(phrases)+len(tokens) == 0 {
 		return nil, nil
 	}
-	plan, err := s.planText(ctx, phrases, tokens)
+	plan, err := s.planText(ctx, acc, phrases, tokens)
 	if err != nil {
 		return nil, err
+	}
+	if plan.ranked && !acc.All() {
+		return s.searchScoped(ctx, acc, f, plan, k)
 	}
 	// "+m." keeps SQLite from driving the join by the scope index.
 	where, args := filterClauseOf("+m.", acc, f)
@@ -87,6 +90,7 @@ const (
 // or (when every word is common) matched newest first with one score.
 type textPlan struct {
 	match  string
+	terms  []string // the phrases and words in match
 	ranked bool
 	score  float64 // for unranked plans: the score every hit gets
 }
@@ -101,13 +105,25 @@ type textPlan struct {
 // must contain the rarest words (see andWords), newest first, and all get
 // the score bm25 gives a row with each of those words once at average
 // length.
-func (s *Store) planText(ctx context.Context, phrases, tokens []string) (textPlan, error) {
-	if len(tokens) < 2 && len(phrases) == 0 {
-		return textPlan{match: ftsQuery(phrases, tokens), ranked: true}, nil
-	}
-	st, err := s.docFreqs(ctx, tokens)
-	if err != nil {
-		return textPlan{}, err
+//
+// The counts are those of the scopes acc reaches (see scopeStats), so
+// what is searched, like how it scores, depends on no other scope.
+func (s *Store) planText(ctx context.Context, acc memory.Access, phrases, tokens []string) (textPlan, error) {
+	var st termStats
+	switch {
+	case !acc.All():
+		ss, err := s.scopeStats(ctx, acc, tokens)
+		if err != nil {
+			return textPlan{}, err
+		}
+		st = ss.termStats
+	case len(tokens) < 2 && len(phrases) == 0:
+		return textPlan{match: ftsQuery(phrases, tokens), terms: tokens, ranked: true}, nil
+	default:
+		var err error
+		if st, err = s.docFreqs(ctx, tokens); err != nil {
+			return textPlan{}, err
+		}
 	}
 	byDocs := slices.Clone(tokens)
 	slices.SortStableFunc(byDocs, func(a, b string) int { return st.df[a] - st.df[b] })
@@ -129,14 +145,14 @@ func (s *Store) planText(ctx context.Context, phrases, tokens []string) (textPla
 	if len(kept)+len(phrases) > 0 {
 		// Keep the query's word order: it is what a reader of --debug sees.
 		kept = slices.DeleteFunc(slices.Clone(tokens), func(t string) bool { return !slices.Contains(kept, t) })
-		return textPlan{match: ftsQuery(phrases, kept), ranked: true}, nil
+		return textPlan{match: ftsQuery(phrases, kept), terms: append(slices.Clone(phrases), kept...), ranked: true}, nil
 	}
 	all := andWords(byDocs, st)
 	var score float64
 	for _, t := range all {
 		score += bm25IDF(st.rows, st.df[t])
 	}
-	return textPlan{match: strings.ReplaceAll(ftsQuery(nil, all), " OR ", " AND "), score: score}, nil
+	return textPlan{match: strings.ReplaceAll(ftsQuery(nil, all), " OR ", " AND "), terms: all, score: score}, nil
 }
 
 // andWords picks the words an unranked plan requires, rarest first: the
