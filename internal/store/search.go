@@ -37,7 +37,10 @@ type VectorRow struct {
 }
 
 // VectorChanges lists rows written and ids deleted after a sequence
-// number, up to Seq. Apply Deleted first, then Upserts.
+// number, up to Seq. Apply Deleted first, then Upserts. Deleted also
+// names rows written without a vector (or with an all-zero one, which
+// means nothing): they must leave a vector index. Upserts never carry
+// an all-zero vector.
 type VectorChanges struct {
 	Seq     int64
 	Upserts []VectorRow

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/trove-memory/trove/internal/memory"
 )
@@ -49,21 +48,42 @@ func scanMemory(r rowScanner, withVector bool) (memory.Memory, error) {
 		if err != nil {
 			return m, fmt.Errorf("memory %s: %w", m.ID, err)
 		}
-		m.Vector = v
+		if !zeroVector(v) {
+			m.Vector = v
+		}
 	}
 	return m, nil
 }
 
-// encodeVector stores float32s little-endian, 4 bytes each.
+// encodeVector stores float32s little-endian, 4 bytes each. An all-zero
+// vector has no direction, so it means nothing to vector search (an
+// embedder returns one for a text of only unknown words): it is encoded
+// as an empty blob, which the write statements store as no vector (see
+// sqlInsert, sqlUpdate), so the row is found by its words alone.
 func encodeVector(v []float32) []byte {
 	if v == nil {
 		return nil
+	}
+	if zeroVector(v) {
+		return []byte{}
 	}
 	b := make([]byte, 4*len(v))
 	for i, f := range v {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
 	}
 	return b
+}
+
+// zeroVector reports whether every component of v is zero (an empty v too).
+// Rows stored with one before writes dropped them are read as having no
+// vector.
+func zeroVector(v []float32) bool {
+	for _, x := range v {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func decodeVector(b []byte) ([]float32, error) {
@@ -112,15 +132,27 @@ func scopeClauseOf(prefix string, acc memory.Access, requested []memory.Scope) (
 	if len(scopes) == 0 {
 		return "1=0", nil
 	}
-	args := make([]any, len(scopes))
-	for i, s := range scopes {
-		args[i] = string(s)
-	}
-	return prefix + "scope IN (" + placeholders(len(scopes)) + ")", args
+	return prefix + "scope IN " + inList, []any{jsonStrings(scopes)}
 }
 
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+// inList is the right-hand side of an IN over a list passed as one JSON
+// array parameter: a statement's parameter count never grows with its
+// input, so no list (40,000 scopes, say) can exceed SQLite's variable
+// limit, and one prepared statement serves every length.
+const inList = "(SELECT value FROM json_each(?))"
+
+// jsonStrings encodes a list of strings (or string kinds) as a JSON array.
+func jsonStrings[S ~string](xs []S) string {
+	b := make([]byte, 0, 2+16*len(xs))
+	b = append(b, '[')
+	for i, x := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		q, _ := json.Marshal(string(x)) // a string always encodes
+		b = append(b, q...)
+	}
+	return string(append(b, ']'))
 }
 
 // scanAll collects rows.

@@ -35,6 +35,15 @@ func registerFunctions() error {
 				return ftsText(fmt.Sprint(v)), nil
 			}
 		})
+		if err != nil {
+			return
+		}
+		// trove_doclen(sz) is a row's length in tokens from FTS5's docsize
+		// record: text search scores within the caller's scopes with it.
+		err = msqlite.RegisterDeterministicScalarFunction("trove_doclen", 1, func(_ *msqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			b, _ := args[0].([]byte)
+			return docLen(b), nil
+		})
 	})
 	return err
 }

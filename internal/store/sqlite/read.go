@@ -26,10 +26,8 @@ func filterClauseOf(p string, acc memory.Access, f store.Filter) (string, []any)
 	where, args := scopeClauseOf(p, acc, f.Scopes)
 	conds := []string{where}
 	if len(f.Categories) > 0 {
-		conds = append(conds, p+"category IN ("+placeholders(len(f.Categories))+")")
-		for _, c := range f.Categories {
-			args = append(args, string(c))
-		}
+		conds = append(conds, p+"category IN "+inList)
+		args = append(args, jsonStrings(f.Categories))
 	}
 	if f.Format != nil {
 		conds = append(conds, p+"format = ?")

@@ -30,9 +30,12 @@ func (s *Store) SearchText(ctx context.Context, acc memory.Access, f store.Filte
 	if k <= 0 || len(phrases)+len(tokens) == 0 {
 		return nil, nil
 	}
-	plan, err := s.planText(ctx, phrases, tokens)
+	plan, err := s.planText(ctx, acc, phrases, tokens)
 	if err != nil {
 		return nil, err
+	}
+	if plan.ranked && !acc.All() {
+		return s.searchScoped(ctx, acc, f, plan, k)
 	}
 	// "+m." keeps SQLite from driving the join by the scope index.
 	where, args := filterClauseOf("+m.", acc, f)
@@ -87,6 +90,7 @@ const (
 // or (when every word is common) matched newest first with one score.
 type textPlan struct {
 	match  string
+	terms  []string // the phrases and words in match
 	ranked bool
 	score  float64 // for unranked plans: the score every hit gets
 }
@@ -101,13 +105,25 @@ type textPlan struct {
 // must contain the rarest words (see andWords), newest first, and all get
 // the score bm25 gives a row with each of those words once at average
 // length.
-func (s *Store) planText(ctx context.Context, phrases, tokens []string) (textPlan, error) {
-	if len(tokens) < 2 && len(phrases) == 0 {
-		return textPlan{match: ftsQuery(phrases, tokens), ranked: true}, nil
-	}
-	st, err := s.docFreqs(ctx, tokens)
-	if err != nil {
-		return textPlan{}, err
+//
+// The counts are those of the scopes acc reaches (see scopeStats), so
+// what is searched, like how it scores, depends on no other scope.
+func (s *Store) planText(ctx context.Context, acc memory.Access, phrases, tokens []string) (textPlan, error) {
+	var st termStats
+	switch {
+	case !acc.All():
+		ss, err := s.scopeStats(ctx, acc, tokens)
+		if err != nil {
+			return textPlan{}, err
+		}
+		st = ss.termStats
+	case len(tokens) < 2 && len(phrases) == 0:
+		return textPlan{match: ftsQuery(phrases, tokens), terms: tokens, ranked: true}, nil
+	default:
+		var err error
+		if st, err = s.docFreqs(ctx, tokens); err != nil {
+			return textPlan{}, err
+		}
 	}
 	byDocs := slices.Clone(tokens)
 	slices.SortStableFunc(byDocs, func(a, b string) int { return st.df[a] - st.df[b] })
@@ -129,14 +145,14 @@ func (s *Store) planText(ctx context.Context, phrases, tokens []string) (textPla
 	if len(kept)+len(phrases) > 0 {
 		// Keep the query's word order: it is what a reader of --debug sees.
 		kept = slices.DeleteFunc(slices.Clone(tokens), func(t string) bool { return !slices.Contains(kept, t) })
-		return textPlan{match: ftsQuery(phrases, kept), ranked: true}, nil
+		return textPlan{match: ftsQuery(phrases, kept), terms: append(slices.Clone(phrases), kept...), ranked: true}, nil
 	}
 	all := andWords(byDocs, st)
 	var score float64
 	for _, t := range all {
 		score += bm25IDF(st.rows, st.df[t])
 	}
-	return textPlan{match: strings.ReplaceAll(ftsQuery(nil, all), " OR ", " AND "), score: score}, nil
+	return textPlan{match: strings.ReplaceAll(ftsQuery(nil, all), " OR ", " AND "), terms: all, score: score}, nil
 }
 
 // andWords picks the words an unranked plan requires, rarest first: the
@@ -215,7 +231,7 @@ func (s *Store) docFreqs(ctx context.Context, tokens []string) (termStats, error
 		return seq >= e.seq && seq-e.seq <= dfMaxAge && rid >= e.rid && rid-e.rid <= max(dfMaxGrowth, e.rid/16)
 	}
 	st := termStats{df: make(map[string]int, len(tokens))}
-	var missing []any
+	var missing []string
 	s.dfMu.Lock()
 	rowsKnown := s.dfRows != nil && fresh(*s.dfRows)
 	if rowsKnown {
@@ -238,7 +254,9 @@ func (s *Store) docFreqs(ctx context.Context, tokens []string) (termStats, error
 		}
 	}
 	if len(missing) > 0 {
-		rows, err := s.rdb.QueryContext(ctx, "SELECT term, doc FROM memories_fts_vocab WHERE term IN ("+placeholders(len(missing))+")", missing...)
+		// The join looks each term up (fts5vocab answers "term = ?"
+		// without reading the whole vocabulary).
+		rows, err := s.rdb.QueryContext(ctx, "SELECT v.term, v.doc FROM json_each(?) j CROSS JOIN memories_fts_vocab v ON v.term = j.value", jsonStrings(missing))
 		if err != nil {
 			return termStats{}, fmt.Errorf("text search: %w", err)
 		}
@@ -261,7 +279,7 @@ func (s *Store) docFreqs(ctx context.Context, tokens []string) (termStats, error
 		s.dfCache = map[string]dfEntry{}
 	}
 	for _, t := range missing {
-		s.dfCache[t.(string)] = dfEntry{docs: st.df[t.(string)], seq: seq, rid: rid}
+		s.dfCache[t] = dfEntry{docs: st.df[t], seq: seq, rid: rid}
 	}
 	if !rowsKnown {
 		s.dfRows = &dfEntry{docs: st.rows, seq: seq, rid: rid}
@@ -273,27 +291,34 @@ func (s *Store) GetMany(ctx context.Context, acc memory.Access, ids []string) ([
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	var out []memory.Memory
-	// Explicit placeholders let SQLite use the id index (an IN over
-	// json_each scanned the table); chunks stay under its variable limit.
-	for lo := 0; lo < len(ids); lo += 500 {
-		chunk := ids[lo:min(lo+500, len(ids))]
-		where, sargs := scopeClauseOf("+", acc, nil) // "+": look rows up by id, not by scope
-		args := make([]any, 0, len(chunk)+len(sargs))
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		rows, err := s.rdb.QueryContext(ctx, "SELECT "+cols+" FROM memories WHERE id IN ("+placeholders(len(chunk))+") AND "+where, append(args, sargs...)...)
-		if err != nil {
-			return nil, fmt.Errorf("read memories: %w", err)
-		}
-		ms, err := scanAll(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("read memories: %w", err)
-		}
-		out = append(out, ms...)
+	// json_each drives the join so each id is an index lookup, whatever
+	// the number of ids; "+" keeps SQLite from looking rows up by scope.
+	where, args := scopeClauseOf("+m.", acc, nil)
+	q := "SELECT " + prefixed("m.", cols) + " FROM json_each(?) j CROSS JOIN memories m ON m.id = j.value WHERE " + where
+	rows, err := s.rdb.QueryContext(ctx, q, append([]any{jsonStrings(ids)}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("read memories: %w", err)
 	}
-	return out, nil
+	ms, err := scanAll(rows, false)
+	if err != nil {
+		return nil, fmt.Errorf("read memories: %w", err)
+	}
+	return dedupeByID(ms), nil
+}
+
+// prefixed qualifies each column of a column list with a table alias.
+func prefixed(alias, list string) string {
+	return alias + strings.ReplaceAll(list, ", ", ", "+alias)
+}
+
+// dedupeByID drops rows read twice (an id given twice), keeping order.
+func dedupeByID(ms []memory.Memory) []memory.Memory {
+	seen := make(map[string]bool, len(ms))
+	return slices.DeleteFunc(ms, func(m memory.Memory) bool {
+		dup := seen[m.ID]
+		seen[m.ID] = true
+		return dup
+	})
 }
 
 func (s *Store) ChangeSeq(ctx context.Context) (int64, error) {
@@ -317,7 +342,13 @@ func (s *Store) VectorChanges(ctx context.Context, since int64) (store.VectorCha
 	if ch.Seq <= since {
 		return ch, nil
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT id, scope, category, vector FROM memories WHERE seq > ? AND seq <= ? AND vector IS NOT NULL", since, ch.Seq)
+	// A full load reads only rows with a vector; catching up also reads
+	// rows now without one, which leave the index (Deleted).
+	q := "SELECT id, scope, category, vector FROM memories WHERE seq > ? AND seq <= ?"
+	if since == 0 {
+		q += " AND vector IS NOT NULL"
+	}
+	rows, err := tx.QueryContext(ctx, q, since, ch.Seq)
 	if err != nil {
 		return ch, fmt.Errorf("read vectors: %w", err)
 	}
@@ -332,6 +363,12 @@ func (s *Store) VectorChanges(ctx context.Context, since int64) (store.VectorCha
 		if r.Vector, err = decodeVector(blob); err != nil {
 			rows.Close()
 			return ch, fmt.Errorf("memory %s: %w", r.ID, err)
+		}
+		if zeroVector(r.Vector) { // no vector, or a zero one stored before writes dropped them
+			if since > 0 {
+				ch.Deleted = append(ch.Deleted, r.ID)
+			}
+			continue
 		}
 		r.Scope, r.Category = memory.Scope(scope), memory.Category(cat)
 		ch.Upserts = append(ch.Upserts, r)

@@ -87,3 +87,41 @@ func TestVectorChangesFollowEveryWrite(t *testing.T) {
 		t.Fatalf("GetMany %v %v", ms, err)
 	}
 }
+
+// An update to an all-zero vector leaves the row without one (not with
+// its old text's vector), and the change feed tells an index to drop it.
+func TestZeroVectorUpdateLeavesIndex(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	defer s.Close()
+	m := memory.Memory{ID: "a", Text: "first text", Scope: memory.GlobalScope, Vector: []float32{1, 0, 0, 0}}
+	if _, err := store.PutMany(ctx, s, memory.Owner(), []memory.Memory{m}); err != nil {
+		t.Fatal(err)
+	}
+	seq, err := s.ChangeSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Write(ctx, memory.Owner(), func(tx store.Tx) error {
+		m, err := tx.Get("a")
+		if err != nil {
+			return err
+		}
+		m.Text, m.Vector = "second text", []float32{0, 0, 0, 0}
+		return tx.Update(&m)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, memory.Owner(), "a")
+	if err != nil || got.Vector != nil {
+		t.Fatalf("after an update to a zero vector: vector %v, err %v; want none", got.Vector, err)
+	}
+	ch, err := s.VectorChanges(ctx, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ch.Upserts) != 0 || !slices.Equal(ch.Deleted, []string{"a"}) {
+		t.Fatalf("changes %+v, want only a deletion of a", ch)
+	}
+}

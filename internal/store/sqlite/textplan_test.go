@@ -59,7 +59,7 @@ func TestPlanTextBudget(t *testing.T) {
 		{"everywhere config/prod.yaml", `"config prod yaml" OR "config" OR "prod" OR "yaml"`},
 	} {
 		phrases, tokens := ftsTerms(c.query)
-		p, err := s.planText(ctx, phrases, tokens)
+		p, err := s.planText(ctx, memory.Owner(), phrases, tokens)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +87,7 @@ func TestSearchTextAllCommonWords(t *testing.T) {
 	putTexts(t, s, len(texts), []string{"alpha beta gamma private"}, "agent:x") // newest, but out of reach
 
 	phrases, tokens := ftsTerms("alpha beta gamma")
-	p, err := s.planText(ctx, phrases, tokens)
+	p, err := s.planText(ctx, memory.Owner(), phrases, tokens)
 	if err != nil {
 		t.Fatal(err)
 	}

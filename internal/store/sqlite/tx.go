@@ -79,10 +79,10 @@ var _ store.Tx = (*tx)(nil)
 const (
 	sqlInsert = `INSERT INTO memories
 		(id, text, category, scope, importance, created_at, updated_at, revision, format, metadata, vector, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, x''), ?) ON CONFLICT(id) DO NOTHING`
 	sqlUpdate = `UPDATE memories SET
 		text = ?, category = ?, scope = ?, importance = ?, updated_at = ?, revision = revision + 1,
-		format = ?, metadata = ?, vector = coalesce(?, vector), seq = ?
+		format = ?, metadata = ?, vector = nullif(coalesce(?, vector), x''), seq = ?
 		WHERE id = ? AND revision = ?`
 	sqlCurrent = `SELECT rid, scope, revision, json_extract(metadata, '$.access_count'), json_extract(metadata, '$.last_accessed_at')
 		FROM memories WHERE id = ?`

@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Validation", testValidation},
 		{"Touch", testTouch},
+		{"LongLists", testLongLists},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -531,5 +532,66 @@ func testTouch(t *testing.T, s store.Store) {
 	got, _ = s.Get(ctx, memory.Owner(), dated.ID)
 	if got.Metadata["last_accessed_at"] != "2024-05-01T10:00:00Z" || got.Metadata["access_count"] != "3" {
 		t.Errorf("an update changed text usage values: %v", got.Metadata)
+	}
+}
+
+// A request may name any number of scopes, categories or ids: no list is
+// spread over SQL parameters, so none can exceed SQLite's variable limit.
+// Each read answers, or refuses with ErrInvalid — never an SQL error.
+func testLongLists(t *testing.T, s store.Store) {
+	const n = 40_000
+	put(t, s, memory.Owner(), mem("in", "kept apple"), memory.Memory{ID: "out", Text: "other apple", Scope: "agent:z", Vector: vec(9)})
+	scopes := make([]memory.Scope, n)
+	ids := make([]string, n)
+	for i := range scopes {
+		scopes[i] = memory.Scope(fmt.Sprintf("custom:s%d", i))
+		ids[i] = fmt.Sprintf("id%d", i)
+	}
+	scopes[n-1], ids[n-1] = memory.GlobalScope, "in"
+	cats := make([]memory.Category, n)
+	for i := range cats {
+		cats[i] = memory.CategoryFact
+	}
+	wide := memory.Scopes(scopes...)
+	f := store.Filter{Scopes: scopes, Categories: cats}
+	check := func(what string, err error) {
+		t.Helper()
+		if err != nil && !errors.Is(err, memory.ErrInvalid) {
+			t.Errorf("%s with %d scopes: %v", what, n, err)
+		}
+	}
+	for _, acc := range []memory.Access{wide, memory.Owner()} {
+		page, err := s.List(ctx, acc, store.ListOptions{Filter: f, Limit: 10})
+		check("list", err)
+		if err == nil && (len(page.Memories) != 1 || page.Memories[0].ID != "in") {
+			t.Errorf("list with %d scopes: %d rows, want only \"in\"", n, len(page.Memories))
+		}
+		c, err := s.Count(ctx, acc, f)
+		check("count", err)
+		if err == nil && c != 1 {
+			t.Errorf("count with %d scopes = %d, want 1", n, c)
+		}
+		_, err = s.Stats(ctx, acc, f)
+		check("stats", err)
+		check("scan", s.Scan(ctx, acc, store.ScanOptions{Filter: f}, func(memory.Memory) error { return nil }))
+	}
+	_, err := s.Get(ctx, wide, "in")
+	check("get", err)
+	_, err = s.Resolve(ctx, wide, "in")
+	check("resolve", err)
+	check("write", s.Write(ctx, wide, func(tx store.Tx) error { _, err := tx.Get("in"); return err }))
+	sr, ok := s.(store.Searcher)
+	if !ok {
+		return
+	}
+	ms, err := sr.GetMany(ctx, wide, ids)
+	check("get many", err)
+	if err == nil && (len(ms) != 1 || ms[0].ID != "in") {
+		t.Errorf("get many with %d ids: %d rows, want only \"in\"", n, len(ms))
+	}
+	hits, err := sr.SearchText(ctx, wide, f, "apple", 10)
+	check("text search", err)
+	if err == nil && (len(hits) != 1 || hits[0].ID != "in") {
+		t.Errorf("text search with %d scopes: %v, want only \"in\"", n, hits)
 	}
 }
