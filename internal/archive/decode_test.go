@@ -529,3 +529,37 @@ func TestDecodeStopsAtDamage(t *testing.T) {
 		})
 	}
 }
+
+// The examples in docs/IMPORT.md decode as the document says.
+func TestImportDocExamples(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/IMPORT.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(doc), "```json\n")[1:]
+	if len(blocks) != 2 {
+		t.Fatalf("%d json blocks in docs/IMPORT.md, want 2", len(blocks))
+	}
+	for i, want := range []struct {
+		format string
+		scopes []memory.Scope
+		smart  []bool
+	}{
+		{FormatLanceDBPro, []memory.Scope{"global", "global", "project:x"}, []bool{true, false, true}},
+		{FormatTroveJSONL, []memory.Scope{"global", "project:trove", "global"}, []bool{true, false, false}},
+	} {
+		example, _, _ := strings.Cut(blocks[i], "```")
+		items, format, err := decodeAll(t, example)
+		if err != nil || format != want.format || len(items) != 3 {
+			t.Fatalf("example %d: %v %q %d items", i, err, format, len(items))
+		}
+		for j, it := range items {
+			if it.Err != nil {
+				t.Fatalf("example %d: %v", i, it.Err)
+			}
+			if it.Memory.Scope != want.scopes[j] || (it.Memory.Format == memory.FormatSmart) != want.smart[j] {
+				t.Errorf("example %d %s: scope %s format %d", i, it.Pos, it.Memory.Scope, it.Memory.Format)
+			}
+		}
+	}
+}
