@@ -285,6 +285,9 @@ func (d *decoder) stopError(tr *trackReader, err error, i int) error {
 	}
 	pos := "memories[" + strconv.Itoa(i) + "]"
 	read := fmt.Sprintf("the %s before it were read, nothing from it on", plural(i, "row"))
+	if i == 1 {
+		read = "the row before it was read, nothing from it on"
+	}
 	hint := "repair the file, or export it again, and import it again (rows already imported are skipped)"
 	if errors.Is(err, errRowTooLarge) {
 		l, _ := tr.lineCol(tr.base + int64(tr.valueStart(i > 0)))

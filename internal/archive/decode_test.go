@@ -501,7 +501,7 @@ func TestDecodeStopsAtDamage(t *testing.T) {
 	}{
 		{"truncated export", half, strings.Count(half, `"timestamp"`) - 1, "the file ends at line"},
 		{"truncated between rows", "{\"memories\": [\n" + goodRow + ",\n" + goodRow3 + ",\n", 2, "reading stopped at memories[2]: the file ends at line 3 inside the memories array, so it is truncated; the 2 rows before it were read"},
-		{"truncated one-line export", `{"version":"1.0","memories":[{"id":"a","text":"t"}`, 1, "reading stopped at memories[1]: the file ends at line 1 inside the memories array"},
+		{"truncated one-line export", `{"version":"1.0","memories":[{"id":"a","text":"t"}`, 1, "reading stopped at memories[1]: the file ends at line 1 inside the memories array, so it is truncated; the row before it was read"},
 		{"damaged export", strings.Replace(string(sample), `"scope": "project:x",`, `"scope": "project:x",,`, 1), 2, "reading stopped at memories[2]: invalid JSON at line 29, column 28 (invalid character ',' looking for beginning of object key string); the 2 rows before it were read, nothing from it on: repair the file"},
 		{"double comma between rows", "{\"memories\": [\n" + goodRow + ",\n  ,\n" + goodRow3 + "\n]}\n", 1, "reading stopped at memories[1]: invalid JSON at line 3, column 3 (invalid character ',' looking for beginning of value)"},
 		{"export with trailing data", string(sample) + "{}\n", 28, "reading stopped at line 324: the export's JSON object ends at line 324 and more data follows"},
