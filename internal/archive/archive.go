@@ -60,14 +60,29 @@ func (e *ItemError) Error() string { return e.Pos + ": " + e.Reason }
 
 func (e *ItemError) Unwrap() error { return memory.ErrInvalid }
 
-// FileError is a problem with the file as a whole (empty, not JSON, a
-// damaged memory-lancedb-pro export): nothing in it was read. It wraps
+// FileError is a problem with the file as a whole (empty, not JSON, an
+// object without a memories array): nothing in it was read. It wraps
 // memory.ErrInvalid.
 type FileError struct{ Reason string }
 
 func (e *FileError) Error() string { return "import file: " + e.Reason }
 
 func (e *FileError) Unwrap() error { return memory.ErrInvalid }
+
+// StopError is damage part way through a memory-lancedb-pro export that
+// the JSON decoder cannot read past (a truncated file, a syntax error, data
+// after the object). The rows before Pos were read, and an import keeps
+// them; nothing from Pos on was read. It wraps memory.ErrInvalid.
+type StopError struct {
+	Pos    string // "memories[7]", or "line 120" after the array
+	Reason string // what is wrong, where, and what to do
+}
+
+func (e *StopError) Error() string {
+	return "import file: reading stopped at " + e.Pos + ": " + e.Reason
+}
+
+func (e *StopError) Unwrap() error { return memory.ErrInvalid }
 
 // reason turns an error from memory's validators into the text after
 // "invalid input: ", since positions and hints are added here.

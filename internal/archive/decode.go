@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/trove-memory/trove/internal/memory"
@@ -24,16 +25,11 @@ type Item struct {
 	Err       error
 }
 
-// Limits on input. They are variables so tests can lower them.
-var (
-	// maxLineBytes bounds one JSON Lines row (a memory with a 4096-float
-	// vector is about 50 KiB).
-	maxLineBytes = 64 << 20
-	// maxDocumentBytes bounds a multi-line memory-lancedb-pro export, which
-	// is read whole so that a truncated file changes nothing. The plugin's
-	// exports hold no vectors and at most a few thousand rows.
-	maxDocumentBytes = 256 << 20
-)
+// maxRowBytes bounds one row: a JSON Lines line, or one element of a
+// memory-lancedb-pro memories array (a memory with a 4096-float vector is
+// about 50 KiB). Only this much of a file is held at a time, whatever its
+// size. A variable so tests can lower it.
+var maxRowBytes = 64 << 20
 
 const (
 	// defaultImportance is what the plugin gives a memory with none.
@@ -52,13 +48,17 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 // format is told from the content, not a file name: if the first JSON value
 // is an object with a "memories" array and nothing follows it, the file is
 // a memory-lancedb-pro export; otherwise it is JSON Lines (blank lines are
-// ignored).
+// ignored). Either is read a row at a time, so memory use does not grow
+// with the file.
 //
 // A bad row is an Item with Err set (an *ItemError) and the rows after it
-// still come. A problem with the file as a whole (empty, not JSON, a
-// truncated or damaged memory-lancedb-pro export) is returned as a
-// *FileError before any item; a read error is returned as it happens. If
-// fn returns an error, Decode stops and returns it.
+// still come. A problem with the file as a whole (empty, not JSON, an
+// object without a memories array) is returned as a *FileError before any
+// item. Damage inside a memory-lancedb-pro export that the JSON decoder
+// cannot read past (a truncated file, a syntax error, data after the
+// object) ends reading with a *StopError, after the rows before it. A read
+// error is returned as it happens. If fn returns an error, Decode stops
+// and returns it.
 func Decode(r io.Reader, fn func(Item) error) error {
 	_, err := decode(r, fn)
 	return err
@@ -115,7 +115,7 @@ func (d *decoder) run() (string, error) {
 		next, nextLong, err := d.lr.nextNonBlank()
 		switch {
 		case err == io.EOF:
-			return FormatLanceDBPro, d.document(doc, firstLine)
+			return d.document(bytes.NewReader(doc), firstLine)
 		case err != nil:
 			return "", readError(err)
 		}
@@ -128,11 +128,8 @@ func (d *decoder) run() (string, error) {
 	// multi-line (pretty-printed) JSON document, as memory-lancedb-pro
 	// writes it. A JSON Lines file whose first line is damaged lands here
 	// too, and is rejected whole: its format cannot be told.
-	doc, err := d.readDocument(first)
-	if err != nil {
-		return "", err
-	}
-	return FormatLanceDBPro, d.document(doc, firstLine)
+	src := io.MultiReader(bytes.NewReader(append(bytes.Clone(first), '\n')), &errTagReader{r: d.lr.br})
+	return d.document(src, firstLine)
 }
 
 // jsonLines handles first (line n, already read) and then every following
@@ -158,7 +155,7 @@ func (d *decoder) jsonLines(n int, first []byte, firstTooLong bool) error {
 func (d *decoder) line(n int, line []byte, tooLong bool) error {
 	pos := "line " + strconv.Itoa(n)
 	if tooLong {
-		return d.emit(pos, memory.Memory{}, false, fmt.Sprintf("the line is longer than %s: it is not a memory (a memory with a 4096-float vector is about 50 KiB); the file is probably damaged: remove the line", size(maxLineBytes)))
+		return d.emit(pos, memory.Memory{}, false, fmt.Sprintf("the line is longer than %s: it is not a memory (a memory with a 4096-float vector is about 50 KiB); the file is probably damaged: remove the line", size(maxRowBytes)))
 	}
 	line = bytes.TrimSpace(line)
 	if len(line) == 0 {
@@ -176,89 +173,204 @@ func (d *decoder) emit(pos string, m memory.Memory, hasVec bool, problem string)
 	return d.fn(it)
 }
 
-// readDocument reads the rest of the input as one JSON document starting
-// with first. It returns the document's bytes, or a *FileError saying why
-// the file is neither that nor JSON Lines.
-func (d *decoder) readDocument(first []byte) ([]byte, error) {
-	startLine := d.lr.n
-	// The decoder reads only as far as it must, so a damaged JSON Lines
-	// file is rejected after a few bytes; what it read is kept in buf to
-	// turn offsets into line numbers. Invalid UTF-8 inside a row is that
-	// row's error later (encoding/json keeps raw bytes as they are).
-	var buf bytes.Buffer
-	src := io.MultiReader(bytes.NewReader(append(bytes.Clone(first), '\n')), &errTagReader{r: d.lr.br})
-	dec := json.NewDecoder(io.TeeReader(io.LimitReader(src, int64(maxDocumentBytes)+1), &buf))
-	var doc json.RawMessage
-	err := dec.Decode(&doc)
-	data := buf.Bytes()
-	var rerr *readErr
-	switch {
-	case errors.As(err, &rerr):
-		return nil, readError(rerr.err)
-	case len(data) > maxDocumentBytes:
-		return nil, &FileError{Reason: fmt.Sprintf("line %d starts a JSON document longer than %s: that is not a memory-lancedb-pro export; give trove JSON Lines for large imports", startLine, size(maxDocumentBytes))}
+// document streams a memory-lancedb-pro export from src, whose first line
+// is line startLine of the file: the top-level object's members are read
+// one by one, and the memories array one element at a time. Until the
+// array starts nothing has been emitted, so a problem is a *FileError;
+// after that it is a *StopError and the rows before it stand.
+func (d *decoder) document(src io.Reader, startLine int) (string, error) {
+	tr := &trackReader{r: src, line: startLine, col: 1}
+	dec := json.NewDecoder(tr)
+	// The file's first byte is '{' (checked by run), so this reads it.
+	if _, err := dec.Token(); err != nil {
+		return "", d.headerError(tr, err, startLine)
 	}
-	if err != nil {
-		var se *json.SyntaxError
-		switch {
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			l, _ := lineCol(data, len(bytes.TrimRight(data, " \t\r\n")), startLine)
-			return nil, &FileError{Reason: fmt.Sprintf("line %d is not a complete JSON value, and the file ends at line %d still inside it: a memory-lancedb-pro export that is truncated, or JSON Lines whose first row is cut off: export the file again, or repair line %d",
-				startLine, l, startLine)}
-		case errors.As(err, &se):
-			l, c := lineCol(data, int(se.Offset), startLine)
-			return nil, &FileError{Reason: fmt.Sprintf("line %d is not a complete JSON value, and read as one multi-line JSON document the file is invalid at line %d, column %d (%v): repair line %d if this is JSON Lines; export it again if it is a memory-lancedb-pro export",
-				startLine, l, c, se, startLine)}
-		default:
-			return nil, &FileError{Reason: fmt.Sprintf("line %d: invalid JSON: %v", startLine, err)}
+	found := false
+	for dec.More() {
+		if found {
+			tr.mark(dec.InputOffset())
+		}
+		tok, err := dec.Token()
+		if err != nil {
+			return d.formatIf(found), d.documentError(tr, found, err, startLine)
+		}
+		key, _ := tok.(string)
+		if key != "memories" {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return d.formatIf(found), d.documentError(tr, found, err, startLine)
+			}
+			continue
+		}
+		if found {
+			l, c := tr.lineCol(dec.InputOffset())
+			return FormatLanceDBPro, &StopError{Pos: fmt.Sprintf("line %d", l), Reason: fmt.Sprintf("a second memories key at line %d, column %d: an export has one memories array; the rows of the first were read, nothing after it was", l, c)}
+		}
+		tok, err = dec.Token()
+		if err != nil {
+			return "", d.headerError(tr, err, startLine)
+		}
+		if tok != json.Delim('[') {
+			return "", &FileError{Reason: fmt.Sprintf("line %d starts a JSON object without a memories array (its memories is %s): it is neither a memory-lancedb-pro export nor JSON Lines (one memory object per line)",
+				startLine, tokenKind(tok))}
+		}
+		found, d.lancedb = true, true
+		if err := d.memories(tr, dec); err != nil {
+			return FormatLanceDBPro, err
 		}
 	}
-	endLine, _ := lineCol(data, int(dec.InputOffset()), startLine)
-	if _, err := dec.Token(); errors.As(err, &rerr) {
-		return nil, readError(rerr.err)
-	} else if err != io.EOF {
-		return nil, &FileError{Reason: fmt.Sprintf("the JSON object on lines %d to %d is followed by more data: a memory-lancedb-pro export is exactly one object, and JSON Lines has one object per line",
-			startLine, endLine)}
+	if !found {
+		if _, err := dec.Token(); err != nil { // the closing '}'
+			return "", d.headerError(tr, err, startLine)
+		}
+		end, _ := tr.lineCol(dec.InputOffset())
+		return "", &FileError{Reason: fmt.Sprintf("the file is one JSON object (lines %d to %d) without a memories array: it is neither a memory-lancedb-pro export nor JSON Lines (one memory object per line)",
+			startLine, end)}
 	}
-	if !hasMemoriesArray(doc) {
-		return nil, &FileError{Reason: fmt.Sprintf("the file is one JSON object (lines %d to %d) without a memories array: it is neither a memory-lancedb-pro export nor JSON Lines (one memory object per line)",
-			startLine, endLine)}
+	if _, err := dec.Token(); err != nil { // the closing '}'
+		return FormatLanceDBPro, d.documentError(tr, true, err, startLine)
 	}
-	return doc, nil
+	end, _ := tr.lineCol(dec.InputOffset())
+	tr.mark(dec.InputOffset())
+	if _, err := dec.Token(); err != io.EOF {
+		var rerr *readErr
+		if errors.As(err, &rerr) {
+			return FormatLanceDBPro, readError(rerr.err)
+		}
+		return FormatLanceDBPro, &StopError{Pos: fmt.Sprintf("line %d", end), Reason: fmt.Sprintf("the export's JSON object ends at line %d and more data follows: a memory-lancedb-pro export is exactly one object; every row in it was read, what follows was not", end)}
+	}
+	return FormatLanceDBPro, nil
 }
 
-// document emits the rows of a memory-lancedb-pro export. It has been
-// read whole and checked, so nothing is emitted from a damaged file.
-func (d *decoder) document(doc []byte, startLine int) error {
-	d.lancedb = true
-	var top struct {
-		Memories []json.RawMessage `json:"memories"`
+func (d *decoder) formatIf(found bool) string {
+	if found {
+		return FormatLanceDBPro
 	}
-	if err := json.Unmarshal(doc, &top); err != nil {
-		return &FileError{Reason: fmt.Sprintf("the memory-lancedb-pro export starting at line %d cannot be read: %v", startLine, err)}
-	}
-	for i, raw := range top.Memories {
+	return ""
+}
+
+// memories emits the elements of the memories array, whose '[' dec has
+// just read, and reads its ']'. Each element is decoded whole before it is
+// looked at, so a syntax error inside it stops reading before it is
+// emitted. encoding/json cannot go on after a syntax error, so that
+// element and the ones after it are not read.
+func (d *decoder) memories(tr *trackReader, dec *json.Decoder) error {
+	i := 0
+	for dec.More() {
+		tr.mark(dec.InputOffset())
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return d.stopError(tr, err, i)
+		}
 		pos := "memories[" + strconv.Itoa(i) + "]"
 		m, hasVec, problem := d.row(raw, i)
 		if err := d.emit(pos, m, hasVec, problem); err != nil {
 			return err
 		}
-		top.Memories[i] = nil // let the row's bytes go
+		i++
+	}
+	tr.mark(dec.InputOffset())
+	if _, err := dec.Token(); err != nil { // the closing ']'
+		return d.stopError(tr, err, i)
 	}
 	return nil
 }
 
-// hasMemoriesArray reports whether doc is an object whose "memories" key
-// holds an array.
-func hasMemoriesArray(doc []byte) bool {
-	var top struct {
-		Memories json.RawMessage `json:"memories"`
+// stopError describes why element i of the memories array could not be
+// read.
+func (d *decoder) stopError(tr *trackReader, err error, i int) error {
+	var rerr *readErr
+	if errors.As(err, &rerr) {
+		return readError(rerr.err)
 	}
+	pos := "memories[" + strconv.Itoa(i) + "]"
+	read := fmt.Sprintf("the %s before it were read, nothing from it on", plural(i, "row"))
+	if i == 1 {
+		read = "the row before it was read, nothing from it on"
+	}
+	hint := "repair the file, or export it again, and import it again (rows already imported are skipped)"
+	if errors.Is(err, errRowTooLarge) {
+		l, _ := tr.lineCol(tr.base + int64(tr.valueStart(i > 0)))
+		return &StopError{Pos: pos, Reason: fmt.Sprintf("the element starting at line %d is longer than %s: it is not a memory (a memory with a 4096-float vector is about 50 KiB); %s: %s", l, size(maxRowBytes), read, hint)}
+	}
+	off, problem := tr.locate(i > 0)
+	l, c := tr.lineCol(off)
+	if problem == "" {
+		problem = err.Error()
+	}
+	if problem == "truncated" {
+		return &StopError{Pos: pos, Reason: fmt.Sprintf("the file ends at line %d inside the memories array, so it is truncated; %s: %s", l, read, hint)}
+	}
+	return &StopError{Pos: pos, Reason: fmt.Sprintf("invalid JSON at line %d, column %d (%s); %s: %s", l, c, problem, read, hint)}
+}
+
+// documentError describes a failure to read a top-level member: a
+// *StopError once rows have been emitted, else a *FileError.
+func (d *decoder) documentError(tr *trackReader, found bool, err error, startLine int) error {
+	if !found {
+		return d.headerError(tr, err, startLine)
+	}
+	var rerr *readErr
+	if errors.As(err, &rerr) {
+		return readError(rerr.err)
+	}
+	off, problem := tr.locate(true)
+	l, c := tr.lineCol(off)
+	if problem == "" {
+		problem = err.Error()
+	}
+	if problem == "truncated" {
+		return &StopError{Pos: fmt.Sprintf("line %d", l), Reason: fmt.Sprintf("the file ends at line %d inside the export's JSON object, after its memories array: it is truncated; every row was read", l)}
+	}
+	return &StopError{Pos: fmt.Sprintf("line %d", l), Reason: fmt.Sprintf("invalid JSON at line %d, column %d (%s), after the memories array: every row was read; repair the file", l, c, problem)}
+}
+
+// headerError describes a failure before the memories array starts:
+// nothing has been emitted, so the file is rejected whole.
+func (d *decoder) headerError(tr *trackReader, err error, startLine int) error {
+	var rerr *readErr
+	if errors.As(err, &rerr) {
+		return readError(rerr.err)
+	}
+	if errors.Is(err, errRowTooLarge) {
+		return &FileError{Reason: fmt.Sprintf("line %d starts a JSON document with more than %s before its memories array: that is not a memory-lancedb-pro export; give trove JSON Lines for large imports", startLine, size(maxRowBytes))}
+	}
+	off, problem := tr.locate(false)
+	l, c := tr.lineCol(off)
+	switch problem {
+	case "truncated":
+		return &FileError{Reason: fmt.Sprintf("line %d is not a complete JSON value, and the file ends at line %d still inside it: a memory-lancedb-pro export that is truncated, or JSON Lines whose first row is cut off: export the file again, or repair line %d",
+			startLine, l, startLine)}
+	case "":
+		problem = err.Error()
+	}
+	return &FileError{Reason: fmt.Sprintf("line %d is not a complete JSON value, and read as one multi-line JSON document the file is invalid at line %d, column %d (%s): repair line %d if this is JSON Lines; export it again if it is a memory-lancedb-pro export",
+		startLine, l, c, problem, startLine)}
+}
+
+// hasMemoriesArray reports whether doc is an object whose "memories" key
+// (spelt exactly so, as the streaming reader matches it) holds an array.
+func hasMemoriesArray(doc []byte) bool {
+	var top map[string]json.RawMessage
 	if json.Unmarshal(doc, &top) != nil {
 		return false
 	}
-	m := bytes.TrimSpace(top.Memories)
+	m := top["memories"]
 	return len(m) > 0 && m[0] == '['
+}
+
+func tokenKind(tok json.Token) string {
+	switch tok.(type) {
+	case json.Delim:
+		return "an object"
+	case string:
+		return "a string"
+	case float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return "null"
 }
 
 // rawRow holds a row's fields undecoded, so a wrong JSON type can be
@@ -270,101 +382,20 @@ type rawRow struct {
 	Timestamp                              json.RawMessage // memory-lancedb-pro
 }
 
-// split fills r from obj, a JSON object already checked to be valid, by
-// scanning its top-level members (twice as fast as encoding/json here,
-// which would validate the row again and decode through reflection). Keys
-// match exactly; a repeated key's last value wins, as in encoding/json.
-func (r *rawRow) split(obj []byte) {
-	i := skipSpace(obj, 1)
-	for i < len(obj) && obj[i] == '"' {
-		kEnd := stringEnd(obj, i)
-		key := obj[i+1 : kEnd-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			if k, err := unquote("key", obj[i:kEnd]); err == nil {
-				key = []byte(k)
-			}
-		}
-		i = skipSpace(obj, kEnd) + 1 // past ':'
-		i = skipSpace(obj, i)
-		vEnd := valueEnd(obj, i)
-		val := json.RawMessage(obj[i:vEnd])
-		switch string(key) {
-		case "id":
-			r.ID = val
-		case "text":
-			r.Text = val
-		case "category":
-			r.Category = val
-		case "scope":
-			r.Scope = val
-		case "importance":
-			r.Importance = val
-		case "created_at":
-			r.CreatedAt = val
-		case "updated_at":
-			r.UpdatedAt = val
-		case "revision":
-			r.Revision = val
-		case "format":
-			r.Format = val
-		case "metadata":
-			r.Metadata = val
-		case "vector":
-			r.Vector = val
-		case "timestamp":
-			r.Timestamp = val
-		}
-		i = skipSpace(obj, vEnd)
-		if i < len(obj) && obj[i] == ',' {
-			i = skipSpace(obj, i+1)
-		}
+// splitRow decodes a row object's top-level members. Keys match exactly
+// (encoding/json's struct decoding would also take "Text" for "text"); a
+// repeated key's last value wins.
+func splitRow(obj []byte) (rawRow, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(obj, &fields); err != nil {
+		return rawRow{}, err
 	}
-}
-
-// stringEnd returns the index just past the string literal starting at b[i].
-func stringEnd(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return len(b)
-}
-
-// valueEnd returns the index just past the JSON value starting at b[i].
-func valueEnd(b []byte, i int) int {
-	if i >= len(b) {
-		return len(b)
-	}
-	switch b[i] {
-	case '"':
-		return stringEnd(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				j = stringEnd(b, j) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return len(b)
-	default:
-		j := i
-		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
-			j++
-		}
-		return j
-	}
+	return rawRow{
+		ID: fields["id"], Text: fields["text"], Category: fields["category"], Scope: fields["scope"],
+		Importance: fields["importance"], CreatedAt: fields["created_at"], UpdatedAt: fields["updated_at"],
+		Revision: fields["revision"], Format: fields["format"], Metadata: fields["metadata"],
+		Vector: fields["vector"], Timestamp: fields["timestamp"],
+	}, nil
 }
 
 // row decodes and validates one row. at is its line number or index, for
@@ -379,11 +410,13 @@ func (d *decoder) row(raw []byte, at int) (m memory.Memory, hasVec bool, problem
 		}
 		return m, false, fmt.Sprintf("a row must be a JSON object, got %s: give one memory object per row", kind(raw))
 	}
-	if !json.Valid(raw) {
-		return m, false, "truncated or invalid JSON: " + jsonProblem(raw) + ": repair or remove the row"
+	r, err := splitRow(raw)
+	if err != nil {
+		if tooDeep(err) {
+			return m, false, fmt.Sprintf("the row nests objects or arrays deeper than JSON can be read (%v): metadata may nest to the %d-level limit: flatten it", err, memory.MaxMetadataDepth)
+		}
+		return m, false, "truncated or invalid JSON: " + err.Error() + ": repair or remove the row"
 	}
-	var r rawRow
-	r.split(raw)
 
 	// id first, so even a row failing for another reason names its id.
 	id, err := stringField("id", r.ID)
@@ -473,14 +506,9 @@ func (d *decoder) row(raw []byte, at int) (m memory.Memory, hasVec bool, problem
 	}
 	m.Vector = vec
 
-	// Everything memory.Validate checks has been checked above, except the
-	// encoded size of metadata, which the store measures as json.Marshal
-	// writes it. That is at most 6 bytes per input byte (\u003c for <), so
-	// only metadata that could be over the limit is encoded to measure it.
-	if len(r.Metadata)*6 > memory.MaxMetadataBytes {
-		if b, err := json.Marshal(md); err != nil || len(b) > memory.MaxMetadataBytes {
-			return m, false, fmt.Sprintf("metadata is %d bytes, over the %d-byte limit: remove large values from it", len(b), memory.MaxMetadataBytes)
-		}
+	// Everything else memory.Validate checks has been checked above.
+	if err := memory.ValidateMetadata(md); err != nil {
+		return m, false, reason(err)
 	}
 	return m, len(vec) > 0, ""
 }
@@ -639,19 +667,19 @@ func metadataField(raw json.RawMessage) (map[string]any, string) {
 		return md, ""
 	}
 	obj := []byte(raw)
+	inString := ""
 	switch raw[0] {
 	case '{':
 	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		if err := json.Unmarshal(raw, &inString); err != nil {
 			return nil, "metadata is not a valid JSON string: " + err.Error()
 		}
-		obj = bytes.TrimSpace([]byte(s))
+		obj = bytes.TrimSpace([]byte(inString))
 		if len(obj) == 0 {
 			return md, ""
 		}
-		if obj[0] != '{' || !json.Valid(obj) {
-			return nil, fmt.Sprintf("metadata is a string that is not a JSON object (%s): give an object, or a string holding one", shorten(s))
+		if obj[0] != '{' {
+			return nil, fmt.Sprintf("metadata is a string that is not a JSON object (%s): give an object, or a string holding one", shorten(inString))
 		}
 	default:
 		return nil, fmt.Sprintf("metadata must be a JSON object (or a string holding one), got %s", describe(raw))
@@ -660,12 +688,23 @@ func metadataField(raw json.RawMessage) (map[string]any, string) {
 		return nil, fmt.Sprintf("metadata is %d bytes, over the %d-byte limit: remove large values from it", len(obj), memory.MaxMetadataBytes)
 	}
 	if err := json.Unmarshal(obj, &md); err != nil {
+		var se *json.SyntaxError
+		switch {
+		case tooDeep(err):
+			return nil, fmt.Sprintf("metadata nests objects or arrays deeper than the %d-level limit (%v): flatten it, or keep the deep part as a JSON string", memory.MaxMetadataDepth, err)
+		case inString != "" && (errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF)):
+			return nil, fmt.Sprintf("metadata is a string that is not a JSON object (%s): give an object, or a string holding one", shorten(inString))
+		}
 		return nil, fmt.Sprintf("metadata cannot be read: %v: numbers in metadata must fit in a 64-bit float", err)
 	}
-	if md == nil { // "null" inside a string
-		md = map[string]any{}
-	}
 	return md, ""
+}
+
+// tooDeep reports encoding/json's refusal of input nested over 10,000
+// levels.
+func tooDeep(err error) bool {
+	var se *json.SyntaxError
+	return errors.As(err, &se) && strings.HasSuffix(se.Error(), "exceeded max depth")
 }
 
 // vectorField decodes a vector: an array of numbers that fit a float32.
@@ -677,67 +716,28 @@ func vectorField(raw json.RawMessage) ([]float32, string) {
 	if raw[0] != '[' {
 		return nil, fmt.Sprintf("vector must be an array of numbers, got %s: fix it, or remove the vector field to re-embed", describe(raw))
 	}
-	// raw is valid JSON (the row parsed), so a plain scan suffices and
-	// avoids decoding thousands of floats through reflection.
-	var v []float32
-	i := 1
-	for idx := 0; ; idx++ {
-		i = skipSpace(raw, i)
-		if i < len(raw) && raw[i] == ']' && idx == 0 {
-			return nil, ""
-		}
-		if i >= len(raw) {
-			return nil, "vector is not a complete JSON array"
-		}
-		c := raw[i]
-		if c != '-' && (c < '0' || c > '9') {
-			return nil, fmt.Sprintf("vector entry %d must be a number, got %s: fix it, or remove the vector field to re-embed", idx, describe(raw[i:]))
-		}
-		j := i
-		for j < len(raw) && isNumberByte(raw[j]) {
-			j++
-		}
-		f, err := strconv.ParseFloat(string(raw[i:j]), 32)
-		if err != nil {
-			if errors.Is(err, strconv.ErrRange) && !math.IsInf(f, 0) {
-				err = nil // underflow to zero or a subnormal: fine
-			} else {
-				return nil, fmt.Sprintf("vector entry %d (%s) is out of range for a 32-bit float: fix it, or remove the vector field to re-embed", idx, shorten(string(raw[i:j])))
-			}
-		}
-		if v == nil {
-			v = make([]float32, 0, estimateLen(raw))
-		}
-		v = append(v, float32(f))
-		i = skipSpace(raw, j)
-		if i >= len(raw) {
-			return nil, "vector is not a complete JSON array"
-		}
-		switch raw[i] {
-		case ',':
-			i++
-		case ']':
-			return v, ""
-		default:
-			return nil, fmt.Sprintf("vector entry %d is followed by %q", idx, raw[i])
-		}
+	// Entries are decoded raw so that a bad one is named by its index and
+	// value, which encoding/json's []float32 decoding does not report.
+	var entries []json.RawMessage
+	if err := json.Unmarshal(raw, &entries); err != nil {
+		return nil, "vector cannot be read: " + err.Error()
 	}
-}
-
-func isNumberByte(c byte) bool {
-	return c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
+	if len(entries) == 0 {
+		return nil, ""
 	}
-	return i
-}
-
-// estimateLen guesses a vector's length from its commas, to allocate once.
-func estimateLen(raw []byte) int {
-	return bytes.Count(raw, []byte{','}) + 1
+	v := make([]float32, len(entries))
+	for i, e := range entries {
+		if c := e[0]; c != '-' && (c < '0' || c > '9') {
+			return nil, fmt.Sprintf("vector entry %d must be a number, got %s: fix it, or remove the vector field to re-embed", i, describe(e))
+		}
+		f, err := strconv.ParseFloat(string(e), 32)
+		if err != nil && (!errors.Is(err, strconv.ErrRange) || math.IsInf(f, 0)) {
+			// Underflow to zero or a subnormal is fine; overflow is not.
+			return nil, fmt.Sprintf("vector entry %d (%s) is out of range for a 32-bit float: fix it, or remove the vector field to re-embed", i, shorten(string(e)))
+		}
+		v[i] = float32(f)
+	}
+	return v, ""
 }
 
 // describe names the JSON type of a value, with a short quote of it.
@@ -804,16 +804,6 @@ func invalidUTF8At(b []byte) int {
 	return len(b)
 }
 
-// lineCol turns a byte offset into a 1-based line and column, counting
-// lines from startLine.
-func lineCol(data []byte, off, startLine int) (int, int) {
-	off = min(max(off, 0), len(data))
-	before := data[:off]
-	l := startLine + bytes.Count(before, []byte{'\n'})
-	c := off - bytes.LastIndexByte(before, '\n')
-	return l, c
-}
-
 func size(n int) string {
 	if n >= 1<<20 && n%(1<<20) == 0 {
 		return strconv.Itoa(n>>20) + " MiB"
@@ -841,7 +831,103 @@ func readError(err error) error {
 	return fmt.Errorf("read import file: %w", err)
 }
 
-// lineReader reads lines of any length up to maxLineBytes without
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// errRowTooLarge is trackReader's refusal to buffer more than maxRowBytes
+// of one value.
+var errRowTooLarge = errors.New("row too large")
+
+// trackReader feeds a memory-lancedb-pro export to json.Decoder. It keeps
+// the bytes read since the last mark (the start of the value being
+// decoded), to turn an error's offset into a line and column and to locate
+// a syntax error, and it refuses to let one value grow past maxRowBytes, so
+// memory stays bounded on any input.
+type trackReader struct {
+	r    io.Reader
+	buf  []byte // bytes read since base
+	base int64  // input offset of buf[0]
+	line int    // line and column of base
+	col  int
+}
+
+func (t *trackReader) Read(p []byte) (int, error) {
+	// json.Decoder reads only when the value it is scanning is not yet
+	// complete, so all of buf belongs to that value.
+	if len(t.buf) > maxRowBytes {
+		return 0, errRowTooLarge
+	}
+	n, err := t.r.Read(p)
+	t.buf = append(t.buf, p[:n]...)
+	return n, err
+}
+
+// valueStart is the index in buf of the value after base: past white
+// space and, with afterComma, the ',' before an array element.
+func (t *trackReader) valueStart(afterComma bool) int {
+	skip := len(t.buf) - len(bytes.TrimLeft(t.buf, " \t\r\n"))
+	if afterComma && skip < len(t.buf) && t.buf[skip] == ',' {
+		skip++
+		skip += len(t.buf[skip:]) - len(bytes.TrimLeft(t.buf[skip:], " \t\r\n"))
+	}
+	return skip
+}
+
+// mark forgets the bytes before input offset off.
+func (t *trackReader) mark(off int64) {
+	n := int(off - t.base)
+	if n <= 0 || n > len(t.buf) {
+		return
+	}
+	t.line, t.col = t.lineCol(off)
+	t.buf = append(t.buf[:0], t.buf[n:]...)
+	t.base = off
+}
+
+// lineCol turns an input offset at or after base into a 1-based line and
+// column.
+func (t *trackReader) lineCol(off int64) (int, int) {
+	n := min(max(int(off-t.base), 0), len(t.buf))
+	before := t.buf[:n]
+	nl := bytes.Count(before, []byte{'\n'})
+	if nl == 0 {
+		return t.line, t.col + n
+	}
+	return t.line + nl, n - bytes.LastIndexByte(before, '\n')
+}
+
+// locate finds where the value read since the last mark goes wrong, by
+// decoding it again on its own: the error json.Decoder returned carries an
+// offset that is not the position in the input. afterComma tells that the
+// value is preceded by a ',' (an element after the first). It returns the
+// input offset of the problem and encoding/json's words for it, or
+// "truncated" when the input ends inside the value.
+func (t *trackReader) locate(afterComma bool) (int64, string) {
+	data := t.buf
+	skip := t.valueStart(afterComma)
+	dec := json.NewDecoder(bytes.NewReader(data[skip:]))
+	var raw json.RawMessage
+	err := dec.Decode(&raw)
+	var se *json.SyntaxError
+	switch {
+	case err == nil && len(bytes.TrimSpace(data[skip+int(dec.InputOffset()):])) == 0:
+		return t.base + int64(len(bytes.TrimRight(data, " \t\r\n"))), "truncated"
+	case err == nil:
+		// The value is whole; what is wrong comes after it.
+		return t.base + int64(skip) + dec.InputOffset(), ""
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return t.base + int64(len(bytes.TrimRight(data, " \t\r\n"))), "truncated"
+	case errors.As(err, &se):
+		return t.base + int64(skip) + se.Offset - 1, se.Error()
+	}
+	return t.base, err.Error()
+}
+
+// lineReader reads lines of any length up to maxRowBytes without
 // bufio.Scanner's 64 KiB limit, numbering them from 1.
 type lineReader struct {
 	br  *bufio.Reader
@@ -850,7 +936,7 @@ type lineReader struct {
 }
 
 // next returns the next line without its line ending. tooLong reports a
-// line over maxLineBytes, whose content is then dropped. The returned
+// line over maxRowBytes, whose content is then dropped. The returned
 // slice is valid until the next call.
 func (lr *lineReader) next() (line []byte, tooLong bool, err error) {
 	lr.buf = lr.buf[:0]
@@ -861,7 +947,7 @@ func (lr *lineReader) next() (line []byte, tooLong bool, err error) {
 			read = true
 		}
 		if !tooLong {
-			if len(lr.buf)+len(frag) > maxLineBytes+2 { // +2: the line ending
+			if len(lr.buf)+len(frag) > maxRowBytes+2 { // +2: the line ending
 				tooLong = true
 				lr.buf = lr.buf[:0]
 			} else {

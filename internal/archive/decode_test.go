@@ -73,7 +73,7 @@ func TestDecodeRowErrors(t *testing.T) {
 		{"metadata huge number", `{"id":"b","text":"t","metadata":{"n":1e400}}`, "line 2: metadata cannot be read"},
 		{"metadata too large", `{"id":"b","text":"t","metadata":{"big":"` + strings.Repeat("m", memory.MaxMetadataBytes) + `"}}`, "over the 262144-byte limit"},
 		{"vector not array", `{"id":"b","text":"t","vector":"0.1,0.2"}`, "line 2: vector must be an array of numbers, got a string"},
-		{"vector string entry", `{"id":"b","text":"t","vector":[0.1,"0.2"]}`, `line 2: vector entry 1 must be a number, got a string ("0.2"]): fix it, or remove the vector field to re-embed`},
+		{"vector string entry", `{"id":"b","text":"t","vector":[0.1,"0.2"]}`, `line 2: vector entry 1 must be a number, got a string ("0.2"): fix it, or remove the vector field to re-embed`},
 		{"vector null entry", `{"id":"b","text":"t","vector":[0.1,null]}`, "line 2: vector entry 1 must be a number, got null"},
 		{"vector float32 overflow", `{"id":"b","text":"t","vector":[0.1,1e39]}`, "line 2: vector entry 1 (1e39) is out of range for a 32-bit float"},
 		{"vector 1e400", `{"id":"b","text":"t","vector":[1e400]}`, "line 2: vector entry 0 (1e400) is out of range for a 32-bit float"},
@@ -193,8 +193,8 @@ func TestDecodeLinesAndPositions(t *testing.T) {
 }
 
 func TestDecodeLineTooLong(t *testing.T) {
-	defer func(n int) { maxLineBytes = n }(maxLineBytes)
-	maxLineBytes = 150
+	defer func(n int) { maxRowBytes = n }(maxRowBytes)
+	maxRowBytes = 150
 	data := goodRow + "\n" + `{"id":"b","text":"` + strings.Repeat("y", 200) + `"}` + "\n" + goodRow3 + "\n"
 	items, _, err := decodeAll(t, data)
 	if err != nil {
@@ -209,10 +209,6 @@ func TestDecodeLineTooLong(t *testing.T) {
 }
 
 func TestDecodeFileErrors(t *testing.T) {
-	sample, err := os.ReadFile("testdata/lancedb-pro-export.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name string
 		data string
@@ -224,12 +220,10 @@ func TestDecodeFileErrors(t *testing.T) {
 		{"plain text", "hello world\n", `line 1 is not a JSON object (it starts with "hello world"): give trove JSON Lines`},
 		{"csv", "\nid,text\n1,hello\n", `line 2 is not a JSON object (it starts with "id,text")`},
 		{"json array", `[{"id":"a","text":"t"}]`, "line 1 is not a JSON object"},
-		{"truncated export", string(sample[:len(sample)/2]), "the file ends at line"},
-		{"truncated one-line export", `{"version":"1.0","memories":[{"id":"a","text":"t"}`, "line 1 is not a complete JSON value, and the file ends at line 1 still inside it"},
-		{"damaged export", strings.Replace(string(sample), `"scope": "project:x",`, `"scope": "project:x",,`, 1), "the file is invalid at line"},
-		{"export with trailing data", string(sample) + "{}\n", "is followed by more data"},
+		{"truncated before memories", "{\n  \"version\": \"1.0\",\n  \"memo", "line 1 is not a complete JSON value, and the file ends at line 3 still inside it"},
+		{"damaged before memories", "{\n  \"version\": \"1.0\",\n  \"count\": 1 2,\n  \"memories\": []\n}\n", "read as one multi-line JSON document the file is invalid at line 3, column 14 (invalid character '2' after object key:value pair)"},
 		{"pretty object without memories", "{\n  \"id\": \"a\",\n  \"text\": \"t\"\n}\n", "without a memories array"},
-		{"memories not an array", "{\n  \"memories\": {}\n}\n", "without a memories array"},
+		{"memories not an array", "{\n  \"memories\": {}\n}\n", "line 1 starts a JSON object without a memories array (its memories is an object)"},
 		{"damaged first line of JSON Lines", `{"id":"a","text":"cut` + "\n" + goodRow3 + "\n", "line 1 is not a complete JSON value"},
 	}
 	for _, tc := range tests {
@@ -472,13 +466,100 @@ func TestDecodeTroveSample(t *testing.T) {
 	}
 }
 
-func TestDecodeDocumentTooLarge(t *testing.T) {
-	defer func(n int) { maxDocumentBytes = n }(maxDocumentBytes)
-	maxDocumentBytes = 1000
-	doc := "{\n  \"memories\": [\n" + strings.Repeat(`    {"text": "padding padding padding"},`+"\n", 40) + "    {\"text\": \"end\"}\n  ]\n}\n"
-	_, _, err := decodeAll(t, doc)
-	var fe *FileError
-	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "line 1 starts a JSON document longer than 1000 bytes") {
-		t.Errorf("err %v", err)
+// One element over maxRowBytes stops reading there: the decoder would
+// otherwise hold it whole, however large.
+func TestDecodeElementTooLarge(t *testing.T) {
+	defer func(n int) { maxRowBytes = n }(maxRowBytes)
+	maxRowBytes = 1000
+	doc := "{\n  \"memories\": [\n" + strings.Repeat(`    {"text": "padding padding padding"},`+"\n", 40) +
+		`    {"text": "` + strings.Repeat("z", 2000) + `"},` + "\n    {\"text\": \"end\"}\n  ]\n}\n"
+	items, format, err := decodeAll(t, doc)
+	var se *StopError
+	if !errors.As(err, &se) || format != FormatLanceDBPro || len(items) != 40 {
+		t.Fatalf("err %v, format %q, %d items", err, format, len(items))
+	}
+	if want := "reading stopped at memories[40]: the element starting at line 43 is longer than 1000 bytes"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error\n  %s\nwant it to contain\n  %s", err, want)
+	}
+}
+
+// Damage a memory-lancedb-pro export has part way cannot be read past
+// (encoding/json stops at a syntax error), so the rows before it come and
+// a *StopError says where reading stopped; rows that are valid JSON but
+// bad memories are still row errors (TestDecodeLanceDBRowErrors).
+func TestDecodeStopsAtDamage(t *testing.T) {
+	sample, err := os.ReadFile("testdata/lancedb-pro-export.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := string(sample[:len(sample)/2])
+	tests := []struct {
+		name  string
+		data  string
+		items int
+		want  string
+	}{
+		{"truncated export", half, strings.Count(half, `"timestamp"`) - 1, "the file ends at line"},
+		{"truncated between rows", "{\"memories\": [\n" + goodRow + ",\n" + goodRow3 + ",\n", 2, "reading stopped at memories[2]: the file ends at line 3 inside the memories array, so it is truncated; the 2 rows before it were read"},
+		{"truncated one-line export", `{"version":"1.0","memories":[{"id":"a","text":"t"}`, 1, "reading stopped at memories[1]: the file ends at line 1 inside the memories array, so it is truncated; the row before it was read"},
+		{"damaged export", strings.Replace(string(sample), `"scope": "project:x",`, `"scope": "project:x",,`, 1), 2, "reading stopped at memories[2]: invalid JSON at line 29, column 28 (invalid character ',' looking for beginning of object key string); the 2 rows before it were read, nothing from it on: repair the file"},
+		{"double comma between rows", "{\"memories\": [\n" + goodRow + ",\n  ,\n" + goodRow3 + "\n]}\n", 1, "reading stopped at memories[1]: invalid JSON at line 3, column 3 (invalid character ',' looking for beginning of value)"},
+		{"export with trailing data", string(sample) + "{}\n", 28, "reading stopped at line 324: the export's JSON object ends at line 324 and more data follows"},
+		{"two memories arrays", "{\"memories\": [" + goodRow + "],\n\"memories\": []}", 1, "a second memories key at line 2"},
+		{"damage after the array", "{\"memories\": [" + goodRow + "],\n\"count\": 1,,}", 1, "invalid JSON at line 2, column 12"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			items, format, err := decodeAll(t, tc.data)
+			var se *StopError
+			if !errors.As(err, &se) || !errors.Is(err, memory.ErrInvalid) {
+				t.Fatalf("error %T %v, want a *StopError wrapping ErrInvalid", err, err)
+			}
+			if format != FormatLanceDBPro || len(items) != tc.items {
+				t.Errorf("format %q, %d items, want %d", format, len(items), tc.items)
+			}
+			for _, it := range items {
+				if it.Err != nil {
+					t.Errorf("%v", it.Err)
+				}
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error\n  %s\nwant it to contain\n  %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// The examples in docs/IMPORT.md decode as the document says.
+func TestImportDocExamples(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/IMPORT.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(doc), "```json\n")[1:]
+	if len(blocks) != 2 {
+		t.Fatalf("%d json blocks in docs/IMPORT.md, want 2", len(blocks))
+	}
+	for i, want := range []struct {
+		format string
+		scopes []memory.Scope
+		smart  []bool
+	}{
+		{FormatLanceDBPro, []memory.Scope{"global", "global", "project:x"}, []bool{true, false, true}},
+		{FormatTroveJSONL, []memory.Scope{"global", "project:trove", "global"}, []bool{true, false, false}},
+	} {
+		example, _, _ := strings.Cut(blocks[i], "```")
+		items, format, err := decodeAll(t, example)
+		if err != nil || format != want.format || len(items) != 3 {
+			t.Fatalf("example %d: %v %q %d items", i, err, format, len(items))
+		}
+		for j, it := range items {
+			if it.Err != nil {
+				t.Fatalf("example %d: %v", i, it.Err)
+			}
+			if it.Memory.Scope != want.scopes[j] || (it.Memory.Format == memory.FormatSmart) != want.smart[j] {
+				t.Errorf("example %d %s: scope %s format %d", i, it.Pos, it.Memory.Scope, it.Memory.Format)
+			}
+		}
 	}
 }

@@ -71,9 +71,11 @@ type importBatch struct{ rows []importRow }
 // each time they are imported.
 //
 // The error is non-nil when the import could not go on: the file as a
-// whole is unusable (*FileError, nothing written), reading failed, the
-// store failed, or ctx ended. The report then counts the batches already
-// committed; importing the file again completes it.
+// whole is unusable (*FileError, nothing written), a memory-lancedb-pro
+// export is damaged part way (*StopError: the rows before the damage are
+// imported), reading failed, the store failed, or ctx ended. The report
+// then counts the batches already committed; importing the file again
+// completes it.
 func (im *Importer) Import(ctx context.Context, r io.Reader) (Report, error) {
 	rep := Report{Errors: []RowError{}}
 	if im.Store == nil {
@@ -130,8 +132,12 @@ func (im *Importer) Import(ctx context.Context, r io.Reader) (Report, error) {
 			}
 			return nil
 		})
-		if decodeErr == nil && len(b.rows) > 0 {
-			decodeErr = send()
+		// Rows read before damage that stopped the decoder are imported.
+		var stop *StopError
+		if len(b.rows) > 0 && (decodeErr == nil || errors.As(decodeErr, &stop)) {
+			if err := send(); err != nil {
+				decodeErr = err
+			}
 		}
 	}()
 

@@ -327,10 +327,11 @@ func TestImportFileErrorsWriteNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, data := range map[string]string{
-		"empty":                  "",
-		"not JSON":               "id,text\n1,x\n",
-		"truncated export":       string(sample[:len(sample)*3/4]),
-		"export + trailing junk": string(sample) + "\n]",
+		"empty":                 "",
+		"not JSON":              "id,text\n1,x\n",
+		"damaged before rows":   "{\n  \"version\": 1 2,\n" + string(sample[1:]),
+		"no memories array":     "{\n  \"version\": \"1.0\"\n}\n",
+		"memories not an array": "{\n  \"memories\": \"none\"\n}\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := openStore(t)
@@ -348,6 +349,83 @@ func TestImportFileErrorsWriteNothing(t *testing.T) {
 				t.Errorf("report %+v, %d rows stored", rep, count(t, s))
 			}
 		})
+	}
+}
+
+// A memory-lancedb-pro export damaged part way is imported up to the
+// damage, the import says where it stopped, and importing the repaired
+// file completes it.
+func TestImportKeepsRowsBeforeDamage(t *testing.T) {
+	sample, err := os.ReadFile("testdata/lancedb-pro-export.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		data     string
+		imported int
+		want     string
+	}{
+		"truncated export":       {string(sample[:len(sample)*3/4]), 21, "reading stopped at memories[21]: the file ends at line 244 inside the memories array"},
+		"export + trailing junk": {string(sample) + "\n]", 28, "the export's JSON object ends at line 324 and more data follows"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := openStore(t)
+			im := newImporter(s)
+			im.BatchSize = 8 // the rows before the damage span full batches and a partial one
+			rep, err := im.Import(context.Background(), strings.NewReader(tc.data))
+			var se *StopError
+			if !errors.As(err, &se) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want a *StopError containing %q", err, tc.want)
+			}
+			if rep.Imported != tc.imported || rep.Failed != 0 || count(t, s) != tc.imported || rep.Format != FormatLanceDBPro {
+				t.Fatalf("report %+v, %d rows stored, want %d imported", rep, count(t, s), tc.imported)
+			}
+			rep = importString(t, im, string(sample))
+			if rep.Skipped != tc.imported || rep.Imported != 28-tc.imported || count(t, s) != 28 {
+				t.Errorf("repaired file: report %+v", rep)
+			}
+		})
+	}
+}
+
+// Metadata nested too deep is one bad row (naming the limit), whether
+// encoding/json reads it (2,000 levels used to abort the import in
+// SQLite's JSON functions) or refuses it (20,000); the rows around it are
+// imported.
+func TestImportDeepMetadata(t *testing.T) {
+	deep := func(depth int) string {
+		return strings.Repeat(`{"a":`, depth-1) + `{}` + strings.Repeat(`}`, depth-1)
+	}
+	for _, depth := range []int{memory.MaxMetadataDepth + 1, 1000, 2000, 20000} {
+		for _, format := range []string{FormatTroveJSONL, FormatLanceDBPro, "lancedb-pro, metadata as a string"} {
+			t.Run(fmt.Sprintf("%s/%d", format, depth), func(t *testing.T) {
+				var data, pos string
+				switch format {
+				case FormatTroveJSONL:
+					data = `{"id":"g1","text":"one"}` + "\n" + `{"id":"deep","text":"deep","metadata":` + deep(depth) + "}\n" + `{"id":"g3","text":"three"}` + "\n"
+					pos = "line 2"
+				case FormatLanceDBPro:
+					if depth > 10000 {
+						t.Skip("encoding/json cannot read past an element nested over 10,000 levels: reading stops there (TestDecodeStopsAtDamage)")
+					}
+					data = "{\n\"memories\": [\n" + `{"id":"g1","text":"one"},` + "\n" + `{"id":"deep","text":"deep","metadata":` + deep(depth) + "},\n" + `{"id":"g3","text":"three"}` + "\n]}\n"
+					pos = "memories[1]"
+				default:
+					md, _ := json.Marshal(deep(depth))
+					data = "{\n\"memories\": [\n" + `{"id":"g1","text":"one"},` + "\n" + `{"id":"deep","text":"deep","metadata":` + string(md) + "},\n" + `{"id":"g3","text":"three"}` + "\n]}\n"
+					pos = "memories[1]"
+				}
+				s := openStore(t)
+				rep := importString(t, newImporter(s), data)
+				if rep.Imported != 2 || rep.Failed != 1 || count(t, s) != 2 {
+					t.Fatalf("report %+v", rep)
+				}
+				e := rep.Errors[0]
+				if want := fmt.Sprintf("%d-level limit", memory.MaxMetadataDepth); e.Pos != pos || !strings.Contains(e.Error, want) {
+					t.Errorf("error %s, want %s: …%s…", e, pos, want)
+				}
+			})
+		}
 	}
 }
 

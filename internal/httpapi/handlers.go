@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/trove-memory/trove/internal/capture"
+	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/service"
 )
 
@@ -255,6 +256,8 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 		return service.Invalid("request body is empty: send a JSON object")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return service.Invalid("request body is cut short: send a whole JSON object")
+	case errors.As(err, &syn) && strings.HasSuffix(syn.Error(), "exceeded max depth"):
+		return service.Invalid("request body nests objects or arrays deeper than metadata's %d-level limit (at byte %d): flatten it", memory.MaxMetadataDepth, syn.Offset)
 	case errors.As(err, &syn):
 		return service.Invalid("request body is not valid JSON (at byte %d): %s: send one JSON object, with quoted strings", syn.Offset, syn.Error())
 	case errors.As(err, &typ):

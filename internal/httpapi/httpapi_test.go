@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -380,4 +381,23 @@ func connectHTTP(t *testing.T, url, agent, token string) *mcp.ClientSession {
 	}
 	t.Cleanup(func() { cs.Close() })
 	return cs
+}
+
+// Metadata nested too deep is the caller's mistake (400 naming the limit),
+// whether encoding/json reads it (1,000 levels; SQLite's JSON functions
+// refused it, which was a 500) or refuses it itself (20,000 levels).
+func TestDeepMetadata(t *testing.T) {
+	s := start(t, config{})
+	for _, depth := range []int{memory.MaxMetadataDepth + 1, 1000, 2000, 20000} {
+		t.Run(strconv.Itoa(depth), func(t *testing.T) {
+			s.t = t
+			md := strings.Repeat(`{"a":`, depth-1) + `{}` + strings.Repeat(`}`, depth-1)
+			s.want(s.do("POST", "/v1/memories", `{"text":"deep","metadata":`+md+`}`), 400, "invalid_argument",
+				fmt.Sprintf("%d-level limit", memory.MaxMetadataDepth))
+		})
+	}
+	md := strings.Repeat(`{"a":`, memory.MaxMetadataDepth-1) + `{}` + strings.Repeat(`}`, memory.MaxMetadataDepth-1)
+	id := s.ok(s.do("POST", "/v1/memories", `{"text":"deep enough","metadata":`+md+`}`), 201)["id"].(string)
+	s.want(s.do("PATCH", "/v1/memories/"+id, `{"metadata":{"more":`+md+`}}`), 400, "invalid_argument",
+		fmt.Sprintf("%d-level limit", memory.MaxMetadataDepth))
 }

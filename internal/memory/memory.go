@@ -7,7 +7,6 @@
 package memory
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -49,17 +48,10 @@ type Memory struct {
 // Validate checks the fields a caller supplies: text, category, scope,
 // importance, id and metadata. Errors wrap ErrInvalid and name the field.
 func (m *Memory) Validate() error {
-	if err := m.ValidateFields(); err != nil {
+	if err := m.validateFields(); err != nil {
 		return err
 	}
-	if m.Metadata != nil {
-		b, err := json.Marshal(m.Metadata)
-		if err != nil {
-			return Invalidf("metadata cannot be encoded as JSON: %v", err)
-		}
-		return CheckMetadataSize(len(b))
-	}
-	return nil
+	return ValidateMetadata(m.Metadata)
 }
 
 // CheckMetadataSize checks the encoded size of metadata.
@@ -73,6 +65,13 @@ func CheckMetadataSize(n int) error {
 // ValidateFields is Validate without encoding the metadata, for callers
 // that encode it anyway (the store) and check its size then.
 func (m *Memory) ValidateFields() error {
+	if err := m.validateFields(); err != nil {
+		return err
+	}
+	return checkMetadataDepth(m.Metadata)
+}
+
+func (m *Memory) validateFields() error {
 	if err := ValidateText(m.Text); err != nil {
 		return err
 	}
