@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -38,9 +39,12 @@ func newImportCommand(a *app) *cobra.Command {
 				return err
 			}
 			rep, err := svc.Import(ctx, a.caller(), in)
-			if err != nil {
+			if err != nil && rep.Imported+rep.Skipped+rep.Failed == 0 {
 				return err
 			}
+			// Reading stopped part-way (a damaged file): the rows before
+			// the damage are in, and the report says so before the error.
+			stopped := err
 			w := cmd.OutOrStdout()
 			if asJSON {
 				if err := writeJSON(w, rep); err != nil {
@@ -55,6 +59,9 @@ func newImportCommand(a *app) *cobra.Command {
 				for _, e := range rep.Errors {
 					fmt.Fprintf(cmd.ErrOrStderr(), "  %s: %s\n", e.Pos, e.Error)
 				}
+			}
+			if stopped != nil {
+				return errors.New(service.ErrorOf(stopped).Message)
 			}
 			if rep.Failed > 0 {
 				return withHint(fmt.Errorf("%s failed to import (listed above; the other rows are in)", plural(rep.Failed, "row")),

@@ -177,7 +177,7 @@ func testBadInputShared(t *testing.T) {
 			run: importFile(e, "i.jsonl", "not json at all\n"+`{"id":"x`+"\n")},
 		{name: "import/invalid-jsonl-row", want: "line 2: truncated or invalid JSON: invalid character 'o' in literal null (expecting 'u'): repair or remove the row", adds: []string{"imp-inv-ok"},
 			run: importFile(e, "i2.jsonl", `{"id":"imp-inv-ok","text":"fine"}`+"\nnot json\n")},
-		{name: "import/truncated-lancedb-json", want: "line 1 is not a complete JSON value, and the file ends at line 1 still inside it: a memory-lancedb-pro export that is truncated, or JSON Lines whose first row is cut off: export the file again, or repair line 1",
+		{name: "import/truncated-lancedb-json", want: "reading stopped at memories[1]: the file ends at line 1 inside the memories array, so it is truncated", adds: []string{"imp-l1"},
 			run: importFile(e, "l.json", `{"memories":[{"id":"imp-l1","text":"ok"}`)},
 		{name: "import/json-array", want: "line 1 is not a JSON object", run: importFile(e, "a.json", `[{"id":"imp-a1","text":"ok"}]`)},
 		{name: "import/duplicate-ids", want: `line 2: duplicate id "imp-dup" (first seen at line 1): ids must be unique in a file`, adds: []string{"imp-dup"},
