@@ -125,3 +125,42 @@ func TestNoiseLongText(t *testing.T) {
 	}
 }
 
+// The vocabulary is the union of what capture, recall and the recall hook
+// each knew: these were small talk to one of them and not to the others.
+func TestNoiseUnion(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		// The recall hook's go-aheads, now noise everywhere.
+		{"continue", Acknowledgement},
+		{"LGTM", Acknowledgement},
+		{"ok, go ahead", Acknowledgement},
+		{"done", Acknowledgement},
+		{"fine, do it", Acknowledgement},
+		{"是的", Acknowledgement},
+		{"对", Acknowledgement},
+		{"继续", Acknowledgement},
+		{"好的，开始吧", Acknowledgement},
+		{"whats up", Greeting},
+		{"goodmorning!", Greeting},
+		// Still statements.
+		{"continue the migration tomorrow", ""},
+		{"done with the billing rewrite", ""},
+		{"good coffee is at the corner shop", ""},
+		{"对数据库的备份每天一次", ""},
+		{"开始用 Postgres 了", ""},
+	} {
+		if got := Noise(tc.text); got != tc.want {
+			t.Errorf("Noise(%q) = %q, want %q", tc.text, got, tc.want)
+		}
+	}
+}
+
+func TestSystemMessage(t *testing.T) {
+	for s, want := range map[string]bool{
+		"HEARTBEAT check": true, "[System] compacted": true, "New session started": true, " fresh session": true,
+		"the heartbeat monitor pages on-call": false, "a new session token every hour": false,
+	} {
+		if got := SystemMessage(s); got != want {
+			t.Errorf("SystemMessage(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
