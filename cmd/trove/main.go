@@ -18,12 +18,15 @@ import (
 	"github.com/trove-memory/trove/internal/doctor"
 	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/llm"
+	"github.com/trove-memory/trove/internal/provider"
 	"github.com/trove-memory/trove/internal/provider/gemini"
 	"github.com/trove-memory/trove/internal/provider/jina"
 	"github.com/trove-memory/trove/internal/provider/ollama"
 	"github.com/trove-memory/trove/internal/provider/openaicompat"
+	"github.com/trove-memory/trove/internal/provider/pinecone"
+	"github.com/trove-memory/trove/internal/provider/siliconflow"
+	"github.com/trove-memory/trove/internal/provider/tei"
 	"github.com/trove-memory/trove/internal/provider/voyage"
-	"github.com/trove-memory/trove/internal/rerank"
 	"github.com/trove-memory/trove/internal/retrieve"
 	"github.com/trove-memory/trove/internal/service"
 	"github.com/trove-memory/trove/internal/store"
@@ -107,14 +110,14 @@ func openStore(ctx context.Context, cfg config.Config, command string) (*sqlite.
 // space is the embedding space this configuration writes, recorded in the
 // store on its first vector.
 func space(e config.Embedding) store.Space {
-	if e.Provider == "hash" {
+	if e.Provider == provider.Hash {
 		h := embedding.NewHash(e.Dimensions).Info()
 		return store.Space{Model: h.Model, Dimensions: h.Dimensions}
 	}
 	model := e.Model
 	if model == "" { // the vendor's default, which the embedder will use
-		model = map[string]string{"jina": jina.DefaultModel, "voyage": voyage.DefaultModel,
-			"ollama": ollama.DefaultModel, "gemini": gemini.DefaultModel}[e.Provider]
+		model = map[string]string{provider.Jina: jina.DefaultModel, provider.Voyage: voyage.DefaultModel,
+			provider.Ollama: ollama.DefaultModel, provider.Gemini: gemini.DefaultModel}[e.Provider]
 	}
 	return store.Space{Model: e.Provider + ":" + model, Dimensions: e.Dimensions}
 }
@@ -127,26 +130,26 @@ func newEmbedder(e config.Embedding) (embedding.Embedder, error) {
 	oc := openaicompat.Config{BaseURL: e.BaseURL, APIKey: e.APIKey, Model: e.Model, KeyName: "TROVE_EMBED_API_KEY",
 		Dimensions: e.Dimensions, BatchSize: e.BatchSize, Timeout: e.Timeout.Duration}
 	switch e.Provider {
-	case "hash":
+	case provider.Hash:
 		return embedding.NewHash(e.Dimensions), nil
-	case "openai":
-		oc.Provider = "openai"
+	case provider.OpenAI:
+		oc.Provider = provider.OpenAI
 		raw, err := openaicompat.NewEmbedder(oc)
 		if err != nil {
 			return nil, err
 		}
 		// Longer inputs are embedded in chunks whose vectors are averaged.
 		return embedding.Chunked(raw, openAIMaxInputChars), nil
-	case "jina":
+	case provider.Jina:
 		return jina.NewEmbedder(jina.Config{Config: oc})
-	case "voyage":
+	case provider.Voyage:
 		return voyage.NewEmbedder(voyage.Config{Config: oc})
-	case "ollama":
+	case provider.Ollama:
 		return ollama.NewEmbedder(ollama.Config{Config: oc})
-	case "gemini":
+	case provider.Gemini:
 		return gemini.NewEmbedder(gemini.Config{Config: oc})
 	}
-	return nil, fmt.Errorf("embedding provider %q is unknown: use hash, openai, jina, voyage, ollama or gemini", e.Provider)
+	return nil, fmt.Errorf("embedding provider %q is unknown: use %s", e.Provider, provider.List(provider.Embedders()))
 }
 
 func newLLM(l config.LLM) (llm.Client, error) {
@@ -160,15 +163,32 @@ func newSearcher(st store.Store, emb embedding.Embedder, cfg config.Config) (*re
 	if !ok {
 		return nil, fmt.Errorf("this store cannot search")
 	}
-	var rr rerank.Reranker
-	if r := cfg.Rerank; r.Provider != "" {
+	var rr retrieve.Reranker
+	if cfg.Rerank.Provider != "" {
 		var err error
-		if rr, err = rerank.New(rerank.Config{Provider: r.Provider, BaseURL: r.BaseURL, APIKey: r.APIKey, Model: r.Model,
-			Timeout: r.Timeout.Duration, KeyName: "TROVE_RERANK_API_KEY"}); err != nil {
+		if rr, err = newReranker(cfg.Rerank); err != nil {
 			return nil, err
 		}
 	}
 	opts := retrieve.Options{VectorK: cfg.Retrieval.VectorK, BM25K: cfg.Retrieval.BM25K,
 		Fusion: retrieve.Fusion(cfg.Retrieval.Fusion), MinScore: cfg.Retrieval.MinScore}
 	return retrieve.New(ss, embedding.NewQueryCache(emb, embedding.DefaultQueryCacheSize), rr, opts), nil
+}
+
+func newReranker(r config.Rerank) (retrieve.Reranker, error) {
+	rc := openaicompat.RerankConfig{BaseURL: r.BaseURL, APIKey: r.APIKey, Model: r.Model,
+		Timeout: r.Timeout.Duration, KeyName: "TROVE_RERANK_API_KEY"}
+	switch r.Provider {
+	case provider.Jina:
+		return jina.NewReranker(rc)
+	case provider.SiliconFlow:
+		return siliconflow.NewReranker(rc)
+	case provider.Voyage:
+		return voyage.NewReranker(rc)
+	case provider.Pinecone:
+		return pinecone.NewReranker(pinecone.Config{RerankConfig: rc})
+	case provider.TEI:
+		return tei.NewReranker(rc)
+	}
+	return nil, fmt.Errorf("rerank provider %q is unknown: use %s", r.Provider, provider.List(provider.Rerankers()))
 }

@@ -166,3 +166,21 @@ func FuzzExplicit(f *testing.F) {
 		}
 	})
 }
+
+// Boilerplate is textlang's small-talk vocabulary: these were stored as
+// statements before it replaced capture's own shorter list.
+func TestNoiseSharesTheSmallTalkVocabulary(t *testing.T) {
+	for text, want := range map[string]string{
+		"Thanks so much, Alice!":          "greeting or session boilerplate",
+		"Good morning everyone, thanks!":  "greeting or session boilerplate",
+		"ok, sounds good, go ahead":       "greeting or session boilerplate",
+		"好的，谢谢，继续吧":                       "greeting or session boilerplate",
+		"new session started by the host": "greeting or session boilerplate",
+		// An apology that reads like a refusal is still the user's news.
+		"I'm sorry, I can't help with the move on Saturday": "",
+	} {
+		if got := Noise(text); got != want {
+			t.Errorf("Noise(%q) = %q, want %q", text, got, want)
+		}
+	}
+}

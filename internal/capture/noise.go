@@ -5,13 +5,14 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+
+	"github.com/trove-memory/trove/internal/textlang"
 )
 
 var (
 	question   = regexp.MustCompile(`(?i)[?？]\s*$|[吗呢]\s*[。.!！]?\s*$|^(?:do|did|can|could|would|will) you\b`)
 	metaMemory = regexp.MustCompile(`(?i)\b(?:do|can|did) you (?:remember|recall|know about)\b|\b(?:did|have) I (?:tell|told|mention|mentioned|say|said|share|shared)\b|\bwhat did I (?:tell|say|mention)\b|你(?:还)?记得|我(?:有没有|是否|之前)(?:说过|提到过|告诉过)`)
 	denial     = regexp.MustCompile(`(?i)\bI (?:don'?t|do not) have (?:any )?(?:information|data|memory|memories|record|access)\b|\bI'?m not sure about\b|\bI (?:don'?t|do not) (?:recall|remember)\b|\bit looks like I (?:don'?t|do not)\b|\bI (?:wasn'?t|was not) able to find\b|\bno (?:relevant )?memories (?:were )?found\b|我不记得|没有找到相关`)
-	boiler     = regexp.MustCompile(`(?i)^(?:hi|hello|hey|yo|good (?:morning|afternoon|evening|night)|greetings|thanks|thank you|ok|okay|sure|cool|great|got it|你好|您好|谢谢|好的|嗯)(?:\s+(?:there|all|everyone|again|folks|team|guys))?[\s,.!！。~]*$|^(?:heartbeat|\[system|new session|fresh session)`)
 	secretWord = regexp.MustCompile(`(?i)\b(?:password|passwd|passphrase|passcode|pin code|api[\s_-]?keys?|secret|access[\s_-]?token|auth[\s_-]?token|bearer|private[\s_-]?key|credit card|card number|cvv|ssn|social security number)\b|密码|口令|密钥|私钥|信用卡|身份证号`)
 	secretLike = regexp.MustCompile(`\b(?:sk|pk|rk|ghp|gho|ghs|github_pat|xox[abpr]|AKIA|AIza)[-_A-Za-z0-9]{12,}|\b[A-Za-z0-9+/_=-]{32,}\b|-----BEGIN`)
 	codeChars  = regexp.MustCompile(`[{};=<>$\\|]`)
@@ -28,9 +29,9 @@ func Noise(text string) string {
 	for _, r := range t {
 		n++
 		switch {
-		case isCJK(r):
+		case textlang.IsCJK(r):
 			cjk++
-		case isEmoji(r):
+		case textlang.IsEmoji(r):
 			emoji++
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
 			letters++
@@ -47,7 +48,7 @@ func Noise(text string) string {
 		return fmt.Sprintf("too long for an explicit statement (over %d characters): store it directly if it matters", MaxStatementRunes)
 	case secretWord.MatchString(t) || secretLike.MatchString(t):
 		return "looks like a secret (password, key or token): secrets are never captured"
-	case boiler.MatchString(t):
+	case isBoilerplate(t):
 		return "greeting or session boilerplate"
 	case metaMemory.MatchString(t):
 		return "asks about memory itself, not a statement"
@@ -65,10 +66,14 @@ func Noise(text string) string {
 	return ""
 }
 
-func isCJK(r rune) bool {
-	return r >= 0x1100 && (r == 0x30FC || unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul))
-}
-
-func isEmoji(r rune) bool {
-	return r >= 0x1F000 && r <= 0x1FAFF || r >= 0x2600 && r <= 0x27BF || r == 0xFE0F || r == 0x200D
+// isBoilerplate reports small talk (a greeting or acknowledgement, see
+// textlang.Noise) and system markers. An assistant-style refusal is not
+// boilerplate here: capture only reads what the user said, and "sorry, I
+// can't help with the move on Saturday" is the user's own news.
+func isBoilerplate(t string) bool {
+	switch textlang.Noise(t) {
+	case textlang.Greeting, textlang.Acknowledgement:
+		return true
+	}
+	return textlang.SystemMessage(t)
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"unicode"
+
+	"github.com/trove-memory/trove/internal/textlang"
 )
 
 // Thresholds of IsDuplicate. A candidate must be this close in embedding
@@ -82,13 +84,13 @@ func tokens(s string) map[string]bool {
 			}
 		}
 		for i, r := range rs {
-			if !isCJK(r) {
+			if !textlang.IsCJK(r) {
 				latin = append(latin, r)
 				continue
 			}
 			flush()
 			out[string(r)] = true
-			if i+1 < len(rs) && isCJK(rs[i+1]) {
+			if i+1 < len(rs) && textlang.IsCJK(rs[i+1]) {
 				out[string(rs[i:i+2])] = true
 			}
 		}

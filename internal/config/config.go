@@ -12,11 +12,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/provider"
 )
 
 // Config is every setting trove reads.
@@ -258,11 +260,11 @@ func (c Config) Validate() error {
 	}
 	e := c.Embedding
 	switch e.Provider {
-	case "hash":
+	case provider.Hash:
 		if e.Dimensions != 0 && (e.Dimensions < 16 || e.Dimensions > 8192) {
 			errs = append(errs, fmt.Errorf("embedding.dimensions: %d: the hash embedder takes 16 to 8192 (TROVE_EMBED_DIMENSIONS)", e.Dimensions))
 		}
-	case "openai":
+	case provider.OpenAI:
 		if err := checkURL(e.BaseURL); err != nil {
 			errs = append(errs, fmt.Errorf("embedding.baseURL: %w (TROVE_EMBED_BASE_URL)", err))
 		}
@@ -272,7 +274,7 @@ func (c Config) Validate() error {
 		if e.Dimensions < 0 {
 			errs = append(errs, fmt.Errorf("embedding.dimensions: %d must not be negative", e.Dimensions))
 		}
-	case "jina", "voyage", "ollama", "gemini":
+	case provider.Jina, provider.Voyage, provider.Ollama, provider.Gemini:
 		// Base URL and model default to the vendor's; the vendor package
 		// checks the key its own host needs.
 		if e.BaseURL != "" {
@@ -284,7 +286,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("embedding.dimensions: %d must not be negative", e.Dimensions))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("embedding.provider: %q is unknown: use hash, openai, jina, voyage, ollama or gemini (TROVE_EMBED_PROVIDER)", e.Provider))
+		errs = append(errs, fmt.Errorf("embedding.provider: %q is unknown: use %s (TROVE_EMBED_PROVIDER)", e.Provider, provider.List(provider.Embedders())))
 	}
 	if e.BatchSize <= 0 {
 		errs = append(errs, fmt.Errorf("embedding.batchSize: %d must be positive", e.BatchSize))
@@ -305,10 +307,8 @@ func (c Config) Validate() error {
 	if c.Retrieval.VectorK < 0 || c.Retrieval.BM25K < 0 || c.Retrieval.VectorK > 10000 || c.Retrieval.BM25K > 10000 {
 		errs = append(errs, errors.New("retrieval.vectorK/bm25K: use 1 to 10000, or 0 for the default (20, or twice the limit if more) (TROVE_RECALL_VECTOR_K, TROVE_RECALL_BM25_K)"))
 	}
-	switch c.Rerank.Provider {
-	case "", "jina", "siliconflow", "voyage", "pinecone", "tei":
-	default:
-		errs = append(errs, fmt.Errorf("rerank.provider: %q is unknown: use jina, siliconflow, voyage, pinecone or tei (TROVE_RERANK_PROVIDER)", c.Rerank.Provider))
+	if p := c.Rerank.Provider; p != "" && !slices.Contains(provider.Rerankers(), p) {
+		errs = append(errs, fmt.Errorf("rerank.provider: %q is unknown: use %s (TROVE_RERANK_PROVIDER)", p, provider.List(provider.Rerankers())))
 	}
 	if _, err := c.Auth.Principals(); err != nil {
 		errs = append(errs, err)

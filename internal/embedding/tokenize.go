@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/trove-memory/trove/internal/textlang"
 )
 
 // This file turns lowercased text into hashed features for Hash. It works on
@@ -54,22 +56,13 @@ func classify(r rune) class {
 		}
 		return classSep
 	}
-	if isCJK(r) {
+	if textlang.IsCJK(r) {
 		return classCJK
 	}
 	if unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) {
 		return classWord
 	}
 	return classSep
-}
-
-func isCJK(r rune) bool {
-	if r < 0x1100 { // below Hangul Jamo there is nothing CJK
-		return false
-	}
-	// U+30FC (the katakana long vowel mark, as in コーヒー) is script
-	// Common, but splitting words at it would break most loanwords.
-	return r == 0x30FC || unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
 }
 
 func isConnByte(c byte) bool { return c == '_' || c == '.' || c == '-' || c == '/' }

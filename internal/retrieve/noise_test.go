@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/trove-memory/trove/internal/embedding"
@@ -13,99 +12,6 @@ import (
 	"github.com/trove-memory/trove/internal/store"
 	"github.com/trove-memory/trove/internal/store/sqlite"
 )
-
-func TestIsNoise(t *testing.T) {
-	for _, tc := range []struct {
-		text string
-		want string // reason; "" = not noise
-	}{
-		// Greetings.
-		{"hi", noiseGreeting},
-		{"Hi!", noiseGreeting},
-		{"hello there", noiseGreeting},
-		{"Hey!", noiseGreeting},
-		{"good morning", noiseGreeting},
-		{"Good morning, team!", noiseGreeting},
-		{"Thanks, Alice.", noiseAck},
-		{"Hi Bob", noiseGreeting},
-		{"hey, how are you?", noiseGreeting},
-		{"你好", noiseGreeting},
-		{"你好！", noiseGreeting},
-		{"大家好~", noiseGreeting},
-		{"晚安", noiseGreeting},
-		// Acknowledgements.
-		{"ok", noiseAck},
-		{"OK.", noiseAck},
-		{"okay", noiseAck},
-		{"thanks", noiseAck},
-		{"Thank you so much!", noiseAck},
-		{"got it", noiseAck},
-		{"sure", noiseAck},
-		{"ok, thanks!", noiseAck},
-		{"ok , , thanks", noiseAck},
-		{"Got it, thanks Bob 👍", noiseAck},
-		{"yes please", noiseAck},
-		{"谢谢", noiseAck},
-		{"谢谢你！", noiseAck},
-		{"好的", noiseAck},
-		{"好的，谢谢", noiseAck},
-		{"嗯嗯", noiseAck},
-		{"OK，谢谢", noiseAck},
-		// Refusals.
-		{"I'm sorry, but I can't help with that.", noiseRefusal},
-		{"I’m sorry, but I can’t provide that information.", noiseRefusal},
-		{"Sorry, I cannot assist with this request.", noiseRefusal},
-		{"I am sorry but I am unable to comply.", noiseRefusal},
-		{"As an AI, I don't have personal preferences.", noiseRefusal},
-		{"As an AI language model I cannot browse the web.", noiseRefusal},
-		{"I cannot help with that.", noiseRefusal},
-		{"I can't assist you with this request", noiseRefusal},
-		{"No relevant memories found.", noiseRefusal},
-		{"抱歉，我无法提供这些信息。", noiseRefusal},
-		{"很抱歉，但我不能帮助你完成这个任务", noiseRefusal},
-		{"作为一个AI，我没有个人观点", noiseRefusal},
-		// Nothing to say.
-		{"", noiseEmpty},
-		{"   ", noiseEmpty},
-		{"👍", noiseEmpty},
-		{"...", noiseEmpty},
-
-		// Word boundaries: these say something.
-		{"History of the project: started in 2024", ""},
-		{"Hiking on Sundays", ""},
-		{"Okinawa trip in May", ""},
-		{"Thanksgiving plans: fly to Denver", ""},
-		{"Hi Bob, the deploy key is in 1Password under 'prod-deploy'", ""},
-		{"Hello-world service runs on port 8080", ""},
-		{"Hey Jude is her favourite song", ""},
-		{"OK to deploy on Fridays before 3pm", ""},
-		{"No sugar in coffee", ""},
-		{"Sure-fire fix: clear the build cache", ""},
-		{"Greetings card shop on 5th Ave", ""},
-		{"Morning run at 6am", ""},
-		{"Thanks to Alice the CI is green", ""},
-		{"Thanks, Alice fixed the CI", ""},
-		{"ok, history", ""},
-		{"Yes: the staging DB is Postgres 16", ""},
-		{"k8s cluster runs on GKE", ""},
-		{"42", ""},
-		// A user's own "can't" is not an assistant's refusal.
-		{"I'm sorry, but I can't make the Friday meeting", ""},
-		{"As an AI researcher, Bob prefers PyTorch", ""},
-		{"I cannot eat peanuts", ""},
-		// Chinese that says something.
-		{"你好，我叫张三", ""},
-		{"谢谢大家帮忙搬家，周六在新家聚餐", ""},
-		{"抱歉，我无法参加周五的会议", ""},
-		{"好好学习", ""},
-		{"可以用 vim 打开日志", ""},
-	} {
-		noise, why := isNoise(tc.text)
-		if noise != (tc.want != "") || why != tc.want {
-			t.Errorf("isNoise(%q) = %v, %q; want %q", tc.text, noise, why, tc.want)
-		}
-	}
-}
 
 func TestFilterNoise(t *testing.T) {
 	greet, fact, gone := mkCand("g", 0.9, nil, nil), mkCand("f", 0.8, nil, nil), mkCand("x", 0.7, nil, nil)
@@ -123,33 +29,6 @@ func TestFilterNoise(t *testing.T) {
 	}
 	if greet.score != 0.9 || greet.trace != nil {
 		t.Errorf("filter changed score or trace: %v %v", greet.score, greet.trace)
-	}
-}
-
-func FuzzIsNoise(f *testing.F) {
-	for _, s := range []string{"hi", "Hiking", "ok, thanks!", "好的，谢谢", "I'm sorry, but I can't help with that."} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		noise, why := isNoise(s)
-		if noise != (why != "") {
-			t.Fatalf("isNoise(%q) = %v, %q", s, noise, why)
-		}
-	})
-}
-
-func TestIsNoiseLongText(t *testing.T) {
-	long := "I'm sorry, but I can't help with that. " + strings.Repeat("Lorem ipsum dolor sit amet. ", 100)
-	if noise, why := isNoise(long); !noise || why != noiseRefusal {
-		t.Errorf("long refusal: %v %q", noise, why)
-	}
-	// Cut inside a multi-byte rune must not break the check.
-	cjk := strings.Repeat("记", 2000)
-	if noise, _ := isNoise(cjk); noise {
-		t.Errorf("long CJK text is noise")
-	}
-	if noise, why := isNoise(strings.Repeat("👍 ", 600)); !noise || why != noiseEmpty {
-		t.Errorf("long emoji-only text: %v %q", noise, why)
 	}
 }
 

@@ -13,7 +13,6 @@ import (
 
 	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/memory"
-	"github.com/trove-memory/trove/internal/rerank"
 	"github.com/trove-memory/trove/internal/store"
 	"github.com/trove-memory/trove/internal/vecindex"
 )
@@ -28,7 +27,7 @@ const MaxLimit = 100
 type Retriever struct {
 	st   store.Searcher
 	emb  embedding.Embedder
-	rr   rerank.Reranker // nil: no cross-encoder
+	rr   Reranker // nil: no cross-encoder
 	opts Options
 
 	mu     sync.Mutex // guards the catch-up below; searches read ix under its own lock
@@ -43,8 +42,16 @@ type groupKey struct {
 	category memory.Category
 }
 
+// Reranker is the cross-encoder retrieval needs: the relevance of each
+// document to the query, scores[i] for docs[i], higher is more relevant
+// (most models give 0 to 1). The vendors live under internal/provider.
+// Implementations must be safe for concurrent use.
+type Reranker interface {
+	Rerank(ctx context.Context, query string, docs []string) ([]float64, error)
+}
+
 // New returns a Retriever. rr may be nil.
-func New(st store.Searcher, emb embedding.Embedder, rr rerank.Reranker, opts Options) *Retriever {
+func New(st store.Searcher, emb embedding.Embedder, rr Reranker, opts Options) *Retriever {
 	return &Retriever{st: st, emb: emb, rr: rr, opts: opts.withDefaults(), groups: map[groupKey]uint32{}}
 }
 
@@ -377,22 +384,35 @@ func (r *Retriever) rerank(ctx context.Context, q string, cands []*candidate, de
 	}
 	rctx, cancel := context.WithTimeout(ctx, r.opts.RerankTimeout)
 	defer cancel()
-	res, err := r.rr.Rerank(rctx, q, docs, n)
+	res, err := r.rr.Rerank(rctx, q, docs)
 	if err == nil {
-		err = rerank.CheckResults(res, n)
+		err = checkScores(res, n)
 	}
 	if err != nil {
 		blendFallback(top, debug)
 		return fmt.Sprintf("rerank failed (%v): used the fallback blend with cosine", err)
 	}
-	scores := make(map[*candidate]float64, len(res))
-	for _, x := range res {
-		s := x.Score
-		top[x.Index].rerank = &s
-		scores[top[x.Index]] = s
+	scores := make(map[*candidate]float64, n)
+	for i, s := range res {
+		scores[top[i]] = s
 	}
 	blendRerank(top, scores, debug)
 	return ""
+}
+
+// checkScores holds any Reranker to its contract: one finite score per
+// document. The provider packages check their replies already; this keeps
+// a reranker that does not from corrupting the order.
+func checkScores(scores []float64, n int) error {
+	if len(scores) != n {
+		return fmt.Errorf("got %d scores for %d documents", len(scores), n)
+	}
+	for i, s := range scores {
+		if math.IsNaN(s) || math.IsInf(s, 0) {
+			return fmt.Errorf("document %d has a non-finite score %v", i, s)
+		}
+	}
+	return nil
 }
 
 func sortByScore(cs []*candidate) {

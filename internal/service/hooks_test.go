@@ -38,6 +38,11 @@ func TestNeedsRecall(t *testing.T) {
 		{"你还记得吗", true, ""},                 // forced (Chinese)
 		{"Please refactor the billing service to use the new client", true, ""},
 		{"HEARTBEAT check", false, "system message"},
+		// textlang's shared vocabulary: these asked for a recall before.
+		{"Good morning everyone, thanks!", false, "greeting"},
+		{"ok thanks, sounds good, go ahead", false, "short confirmation"},
+		{"new session started by the host", false, "system message"},
+		{"Hi! What did we pick for the queue?", true, ""},
 	}
 	for _, tc := range cases {
 		need, reason := service.NeedsRecall(tc.prompt)

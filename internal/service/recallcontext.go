@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/trove-memory/trove/internal/retrieve"
+	"github.com/trove-memory/trove/internal/textlang"
 )
 
 // ContextInput asks for the memories to inject before a model's turn.
@@ -161,16 +161,9 @@ func contextBlock(results []retrieve.Result, n, chars int) (string, []ContextMem
 // Prompts that always recall: they ask about the past.
 var forceRecall = regexp.MustCompile(`(?i)\b(?:remember|recall|forgot|forget|memory|memories|last time|previously|earlier|before|yesterday|ago|we discussed|I told you|I mentioned|my (?:name|email|phone|address|birthday|preference)s?)\b|记得|记住|之前|上次|以前|还记得|提到过|说过|上回|那次`)
 
-// Prompts that never need recall.
-var skipRecall = []struct {
-	re     *regexp.Regexp
-	reason string
-}{
-	{regexp.MustCompile(`^/`), "slash command"},
-	{regexp.MustCompile(`(?i)^(?:hi|hello|hey|yo|howdy|greetings|sup|what'?s up|good\s*(?:morning|afternoon|evening|night))\b[\s\p{P}]*(?:there|all|everyone|again)?[\s\p{P}]*$|^(?:你好|您好|早上好|晚上好|嗨|哈喽)[\s\p{P}]*$`), "greeting"},
-	{regexp.MustCompile(`(?i)^(?:yes|no|yep|yeah|nope|ok|okay|k|sure|fine|thanks|thank you|thx|ty|got it|understood|cool|nice|great|good|perfect|awesome|go ahead|continue|proceed|do it|next|done|lgtm|sounds good|好的|好|可以|行|是的|对|谢谢|多谢|收到|明白|继续|开始|没问题|嗯)[\s\p{P}]*$`), "short confirmation"},
-	{regexp.MustCompile(`(?i)^(?:heartbeat|\[system)`), "system message"},
-}
+// Prompts that never need recall: slash commands, and (textlang's
+// vocabulary) small talk and system messages.
+var slashCommand = regexp.MustCompile(`^/`)
 
 // NeedsRecall decides whether a prompt is worth a recall, and says why
 // not when it is not.
@@ -179,20 +172,27 @@ func NeedsRecall(prompt string) (bool, string) {
 	if forceRecall.MatchString(p) {
 		return true, ""
 	}
-	if onlyEmoji(p) {
+	if textlang.OnlyEmoji(p) {
 		return false, "only emoji"
 	}
-	for _, s := range skipRecall {
-		if s.re.MatchString(p) {
-			return false, s.reason
-		}
+	switch {
+	case slashCommand.MatchString(p):
+		return false, "slash command"
+	case textlang.SystemMessage(p):
+		return false, "system message"
+	}
+	switch textlang.Noise(p) {
+	case textlang.Greeting:
+		return false, "greeting"
+	case textlang.Acknowledgement:
+		return false, "short confirmation"
 	}
 	// CJK text carries more per character: 6 CJK characters say about as
 	// much as 15 Latin ones.
 	n, cjk := 0, false
 	for _, r := range p {
 		n++
-		if r >= 0x1100 && (r == 0x30FC || unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)) {
+		if textlang.IsCJK(r) {
 			cjk = true
 		}
 	}
@@ -204,18 +204,4 @@ func NeedsRecall(prompt string) (bool, string) {
 		return false, "too short to need recall"
 	}
 	return true, ""
-}
-
-func onlyEmoji(s string) bool {
-	seen := false
-	for _, r := range s {
-		switch {
-		case unicode.IsSpace(r):
-		case r >= 0x1F000 && r <= 0x1FAFF, r >= 0x2600 && r <= 0x27BF, r == 0xFE0F, r == 0x200D, r >= 0x1F3FB && r <= 0x1F3FF:
-			seen = true
-		default:
-			return false
-		}
-	}
-	return seen
 }

@@ -17,6 +17,7 @@ package jina
 
 import (
 	"github.com/trove-memory/trove/internal/embedding"
+	"github.com/trove-memory/trove/internal/provider"
 	"github.com/trove-memory/trove/internal/provider/openaicompat"
 )
 
@@ -29,7 +30,7 @@ const (
 	// token per character.
 	DefaultMaxInputChars = 8192
 	// Provider names Jina in Info and in errors.
-	Provider = "jina"
+	Provider = provider.Jina
 )
 
 // The task values Jina takes for retrieval.

@@ -3,7 +3,9 @@
 // {BaseURL}/chat/completions): OpenAI itself, Azure-style gateways, vLLM,
 // llama.cpp, LM Studio, Ollama's /v1, LiteLLM and most hosted vendors. It is
 // the workhorse provider; vendor packages are thin wrappers that fill in a
-// Config.
+// Config. It also holds what every reranker shares (rerank.go): a vendor
+// package describes its endpoint's JSON in a RerankVendor and gets a
+// *Reranker with query-path timeouts, one retry and checked replies.
 //
 // Every call has a per-attempt timeout and is retried with exponential
 // backoff and jitter on timeouts, connection failures, 429 and 5xx replies,

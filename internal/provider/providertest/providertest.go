@@ -1,6 +1,7 @@
-// Package providertest holds what the embedding vendor packages' tests
-// share: a fake embeddings endpoint in OpenAI's reply shape that records
-// every request, so each test checks its vendor's request shape.
+// Package providertest holds what the vendor packages' tests share: a
+// server that records every request and answers as told (Recorder, Reply),
+// and a fake embeddings endpoint in OpenAI's reply shape, so each test
+// checks its vendor's request shape.
 //
 //	srv, reqs := providertest.Embeddings(t, http.StatusOK, "")
 //	... embed against srv.URL ...
@@ -12,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -120,4 +122,43 @@ func (f *Recorder) Calls() []Call {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.calls)
+}
+
+// Reply answers every request with status and body, as JSON: the reply
+// function for NewRecorder when the answer does not depend on the request.
+func Reply(status int, body string) func(http.ResponseWriter, *http.Request, int, Call) {
+	return func(w http.ResponseWriter, _ *http.Request, _ int, _ Call) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}
+}
+
+// CheckRerank checks the one request a reranker sent: POST to path, with
+// exactly the JSON body want and the headers given ("" = must be absent).
+func CheckRerank(t *testing.T, f *Recorder, path string, want map[string]any, header map[string]string) {
+	t.Helper()
+	calls := f.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("%d requests, want 1", len(calls))
+	}
+	c := calls[0]
+	if c.Method != http.MethodPost || c.Path != path {
+		t.Errorf("%s %s, want POST %s", c.Method, c.Path, path)
+	}
+	if got := c.JSON(t); !reflect.DeepEqual(got, want) {
+		t.Errorf("body = %v\nwant   %v", got, want)
+	}
+	for k, v := range header {
+		if v == "" {
+			if got, ok := c.Header[k]; ok {
+				t.Errorf("header %s = %q sent, want none", k, got)
+			}
+		} else if got := c.Header.Get(k); got != v {
+			t.Errorf("header %s = %q, want %q", k, got, v)
+		}
+	}
+	if ct := c.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q", ct)
+	}
 }

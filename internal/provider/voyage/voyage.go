@@ -17,6 +17,7 @@ package voyage
 
 import (
 	"github.com/trove-memory/trove/internal/embedding"
+	"github.com/trove-memory/trove/internal/provider"
 	"github.com/trove-memory/trove/internal/provider/openaicompat"
 )
 
@@ -32,7 +33,7 @@ const (
 	// tokens of a whole request (120k for its large models).
 	DefaultBatchSize = 32
 	// Provider names Voyage in Info and in errors.
-	Provider = "voyage"
+	Provider = provider.Voyage
 )
 
 // The input_type values Voyage takes.

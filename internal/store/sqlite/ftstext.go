@@ -8,6 +8,8 @@ import (
 	"unicode"
 
 	msqlite "modernc.org/sqlite"
+
+	"github.com/trove-memory/trove/internal/textlang"
 )
 
 // The FTS index uses SQLite's unicode61 tokenizer, which takes a run of
@@ -48,10 +50,7 @@ func registerFunctions() error {
 	return err
 }
 
-func isCJK(r rune) bool {
-	return unicode.Is(unicode.Han, r) || unicode.Is(unicode.Hiragana, r) || unicode.Is(unicode.Katakana, r) ||
-		unicode.Is(unicode.Hangul, r) || r == 'ー'
-}
+func isCJK(r rune) bool { return textlang.IsCJK(r) }
 
 // ftsText rewrites CJK runs as space-separated bigrams (a lone character
 // stays itself) and leaves everything else alone.

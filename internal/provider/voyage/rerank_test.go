@@ -1,0 +1,29 @@
+package voyage
+
+import (
+	"context"
+	"net/http"
+	"reflect"
+	"testing"
+
+	"github.com/trove-memory/trove/internal/provider/openaicompat"
+	"github.com/trove-memory/trove/internal/provider/providertest"
+)
+
+func TestRerankRequestShape(t *testing.T) {
+	f := providertest.NewRecorder(t, providertest.Reply(http.StatusOK, `{"object":"list","data":[{"relevance_score":0.9,"index":2},{"relevance_score":0.2,"index":0},{"relevance_score":0.1,"index":1}],"model":"rerank-2.5","usage":{"total_tokens":9}}`))
+	rr, err := NewReranker(openaicompat.RerankConfig{BaseURL: f.URL + "/v1", APIKey: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rr.Rerank(context.Background(), "which theme?", []string{"uses vim", "likes tea", "prefers dark mode"})
+	if err != nil {
+		t.Fatalf("Rerank: %v", err)
+	}
+	if want := []float64{0.2, 0.1, 0.9}; !reflect.DeepEqual(got, want) {
+		t.Errorf("scores = %v, want %v", got, want)
+	}
+	providertest.CheckRerank(t, f, "/v1/rerank", map[string]any{"model": DefaultRerankModel, "query": "which theme?",
+		"documents": []any{"uses vim", "likes tea", "prefers dark mode"}, "top_k": 3.0},
+		map[string]string{"Authorization": "Bearer " + testKey})
+}
