@@ -288,9 +288,8 @@ func (r *Retriever) sync(ctx context.Context) error {
 // vector score as the base, and without this a row that BM25 and the
 // vector search both found (0.7·v + 0.3·b) could rank below one only BM25
 // found (b), however far from the query its meaning; with it, the vector
-// side tells BM25's hits apart. Measured on the labelled set
-// (BenchmarkRecallQuality, hash embedder): hybrid MRR 0.606 → 0.633; with
-// 10k distractors (BenchmarkRecallQualityAtScale) 0.386 → 0.417.
+// side tells BM25's hits apart (BenchmarkRecallQuality and its 10k
+// distractor variant measure the effect; DESIGN.md has the figures).
 // Sources still name only the signals that found a memory.
 func fillCosines(cands []*candidate, q []float32) {
 	qq := float64(vek32.Dot(q, q))
@@ -308,11 +307,8 @@ func fillCosines(cands []*candidate, q []float32) {
 
 // pool is a candidate list's length: the configured one, or by default
 // 20 or twice the limit, whichever is more. Candidates far down either
-// list are rarely what a query wants and mostly crowd the fused ranking:
-// measured on the labelled set (hash embedder, limit 10), pools of 20
-// against 50 took MRR 0.633 → 0.658 and recall@10 0.787 → 0.788, and with
-// 10k distractors MRR 0.417 → 0.513 and recall@10 0.758 → 0.786. (The
-// seed capped its pools at 20 whatever was configured.)
+// list are rarely what a query wants and mostly crowd the fused ranking,
+// more so among many distractors (DESIGN.md has the measured effect).
 func pool(configured, limit int) int {
 	if configured > 0 {
 		return configured
