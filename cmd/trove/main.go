@@ -170,8 +170,10 @@ func newSearcher(st store.Store, emb embedding.Embedder, cfg config.Config) (*re
 			return nil, err
 		}
 	}
+	lc := cfg.Lifecycle.Engine()
 	opts := retrieve.Options{VectorK: cfg.Retrieval.VectorK, BM25K: cfg.Retrieval.BM25K,
-		Fusion: retrieve.Fusion(cfg.Retrieval.Fusion), MinScore: cfg.Retrieval.MinScore}
+		Fusion: retrieve.Fusion(cfg.Retrieval.Fusion), MinScore: cfg.Retrieval.MinScore,
+		RerankTimeout: cfg.Rerank.Timeout.Duration, Lifecycle: &lc}
 	return retrieve.New(ss, embedding.NewQueryCache(emb, embedding.DefaultQueryCacheSize), rr, opts), nil
 }
 

@@ -36,6 +36,8 @@ type Config struct {
 	LLM         LLM       `json:"llm"`
 	Rerank      Rerank    `json:"rerank"`
 	Retrieval   Retrieval `json:"retrieval"`
+	// Lifecycle holds the constants of decay and tiers.
+	Lifecycle Lifecycle `json:"lifecycle"`
 	// TombstoneRetention is how long a deleted memory's tombstone (its
 	// entry in the change feed) is kept; 0 keeps them forever.
 	TombstoneRetention Duration `json:"tombstoneRetention"`
@@ -114,6 +116,7 @@ func Defaults(getenv func(string) string) Config {
 		Embedding:   Embedding{Provider: "hash", BatchSize: 64, Timeout: Duration{30 * time.Second}},
 		LLM:         LLM{Timeout: Duration{30 * time.Second}},
 		Retrieval:   Retrieval{AccessFlush: Duration{5 * time.Second}},
+		Lifecycle:   lifecycleDefaults(),
 
 		TombstoneRetention: Duration{30 * 24 * time.Hour},
 	}
@@ -300,6 +303,9 @@ func (c Config) Validate() error {
 	case "", "seed", "rrf":
 	default:
 		errs = append(errs, fmt.Errorf("retrieval.fusion: %q: use seed or rrf (TROVE_RECALL_FUSION)", c.Retrieval.Fusion))
+	}
+	if err := c.Lifecycle.Engine().Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Retrieval.AccessFlush.Duration < 0 {
 		errs = append(errs, fmt.Errorf("retrieval.accessFlush: %s is negative: use a duration such as 5s, or 0s to stop recording recalls (TROVE_RECALL_ACCESS_FLUSH)", c.Retrieval.AccessFlush))

@@ -1,6 +1,10 @@
 package retrieve
 
-import "time"
+import (
+	"time"
+
+	"github.com/trove-memory/trove/internal/lifecycle"
+)
 
 // Fusion names how vector and BM25 scores combine.
 type Fusion string
@@ -25,18 +29,18 @@ type Options struct {
 	RerankTimeout time.Duration // default 5 s
 
 	// Scoring.
-	RecencyHalfLife   time.Duration // recency boost half-life (default 14 days); 0 with DisableRecency
-	RecencyWeight     float64       // max boost (default 0.1)
-	ImportanceWeight  float64       // default 0.3: score·(1 - w + w·importance)
-	LengthAnchor      int           // default 500 characters
-	DecayHalfLife     time.Duration // time decay half-life (default 60 days)
-	DecayFloor        float64       // decay never below this factor (default 0.5)
-	AccessBoostCap    float64       // cap on ln(1+access_count) half-life extension factor (default 3)
-	MinScore          float64       // hard minimum after scoring (default 0.3)
-	DuplicateCosine   float64       // near-duplicate threshold (default 0.85)
-	DuplicatePenalty  float64       // multiplier for a near-duplicate of a higher result (default 0.5)
-	DisableVector     bool          // BM25 only
-	DisableBM25       bool          // vector only
+	RecencyHalfLife  time.Duration // recency boost half-life (default 14 days); 0 with DisableRecency
+	RecencyWeight    float64       // max boost (default 0.1)
+	ImportanceWeight float64       // default 0.3: score·(1 - w + w·importance)
+	LengthAnchor     int           // default 500 characters
+	// Lifecycle ages memories (recency, use, tier): recall multiplies each
+	// score by its SearchMultiplier. Nil: lifecycle.Defaults().
+	Lifecycle         *lifecycle.Config
+	MinScore          float64 // hard minimum after scoring (default 0.3)
+	DuplicateCosine   float64 // near-duplicate threshold (default 0.85)
+	DuplicatePenalty  float64 // multiplier for a near-duplicate of a higher result (default 0.5)
+	DisableVector     bool    // BM25 only
+	DisableBM25       bool    // vector only
 	DisableRecency    bool
 	DisableImportance bool
 	DisableLength     bool
@@ -73,9 +77,10 @@ func (o Options) withDefaults() Options {
 	defd(&o.RecencyHalfLife, 14*24*time.Hour)
 	deff(&o.RecencyWeight, 0.1)
 	deff(&o.ImportanceWeight, 0.3)
-	defd(&o.DecayHalfLife, 60*24*time.Hour)
-	deff(&o.DecayFloor, 0.5)
-	deff(&o.AccessBoostCap, 3)
+	if o.Lifecycle == nil {
+		lc := lifecycle.Defaults()
+		o.Lifecycle = &lc
+	}
 	deff(&o.MinScore, 0.3)
 	deff(&o.DuplicateCosine, 0.85)
 	deff(&o.DuplicatePenalty, 0.5)

@@ -6,7 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/lifecycle"
 )
 
 // applyScoring runs the scoring stages over the fused (and reranked)
@@ -16,15 +16,15 @@ import (
 //  2. importance        score ·= 1 − w + w·importance
 //  3. length            score ·= 1/(1 + 0.5·log2(runes/anchor)) above the anchor
 //  4. minimum           drop when score < MinScore
-//  5. time decay        score ·= max(DecayFloor, 2^(−age/halfLife')), halfLife' grown by access
+//  5. lifecycle decay   score ·= lifecycle SearchMultiplier (recency, use, tier; see internal/lifecycle)
 //
 // The minimum comes before decay, as in memory-lancedb-pro: MinScore judges
 // relevance, decay only orders. The other way round, every memory older
-// than two decay half-lives (120 days by default: factor 0.5) would need a
-// pre-decay score of 0.6 to survive, so a year-old "my name is Bob" found
-// with cosine 0.8 (fused 0.583, ×0.91 for importance 0.7 → 0.531, ×0.5 →
-// 0.265) would vanish from a long-term memory. As a consequence a returned
-// score can be below MinScore.
+// than a few half-lives would need a high relevance to survive, so a
+// year-old "my name is Bob" found with cosine 0.8 (fused 0.583, ×0.91 for
+// importance 0.7: 0.531, then ×0.79 for a working memory long unused)
+// would vanish from a long-term memory. As a consequence a returned score
+// can be below MinScore.
 //
 // The current time is read once from o.Now, so every candidate is aged
 // against the same instant.
@@ -42,7 +42,7 @@ func applyScoring(cs []*candidate, o Options, debug bool) {
 	}
 	dropBelowMinimum(cs, o.MinScore)
 	if !o.DisableDecay {
-		decayByAge(cs, now, o.DecayHalfLife, o.DecayFloor, o.AccessBoostCap, debug)
+		decayByLifecycle(cs, now, *o.Lifecycle, debug)
 	}
 }
 
@@ -108,32 +108,18 @@ func normaliseLength(cs []*candidate, anchor int, debug bool) {
 	}
 }
 
-// decayByAge multiplies each score by max(floor, 2^(−age/halfLife')), the
-// half-life grown by use: halfLife' = halfLife·(1 + min(ln(1 + access_count),
-// accessCap)), so a memory recalled 19 times (ln 20 ≈ 3) decays up to four
-// times slower by default, and no amount of use makes it immortal. Age
-// counts from the later of last_accessed_at (metadata, unix ms) and
-// created_at: a memory in use is current however old it is. Without
-// either, the score is left alone. Records stage "decay".
-func decayByAge(cs []*candidate, now time.Time, halfLife time.Duration, floor, accessCap float64, debug bool) {
-	if halfLife <= 0 {
-		return
-	}
+// decayByLifecycle multiplies each score by the memory's lifecycle
+// multiplier, clamp(0.3 + 0.7·max(tier floor, composite, recency), 0.3, 1)
+// by default: a memory in use, new, or established in the core tier keeps
+// most of its score; one long unused fades to the floor of its tier. A row
+// without created_at is left alone. Records stage "decay".
+func decayByLifecycle(cs []*candidate, now time.Time, lc lifecycle.Config, debug bool) {
 	for _, c := range cs {
 		if c.drop != "" {
 			continue
 		}
-		ref := float64(c.mem.CreatedAt)
-		if last, ok := memory.MetaMillis(c.mem.Metadata, memory.KeyLastAccessedAt); ok && last > ref {
-			ref = last
-		}
-		if age, ok := ageMillis(now, ref); ok {
-			var n float64
-			if v, ok := memory.MetaNumber(c.mem.Metadata, memory.KeyAccessCount); ok && v > 0 {
-				n = v
-			}
-			hl := float64(halfLife.Milliseconds()) * (1 + min(math.Log1p(n), max(0, accessCap)))
-			c.score *= max(floor, math.Exp2(-age/hl))
+		if c.mem.CreatedAt > 0 {
+			c.score *= lc.SearchMultiplier(lifecycle.FromMemory(c.mem), now)
 		}
 		c.stage(debug, "decay")
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trove-memory/trove/internal/lifecycle"
 )
 
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -89,7 +91,18 @@ func TestNormaliseLength(t *testing.T) {
 	}
 }
 
-func TestDecayByAge(t *testing.T) {
+// The decay stage multiplies by the lifecycle's multiplier, reading the
+// row's tier, importance and use from its metadata in every form the
+// store hands over.
+func TestDecayByLifecycle(t *testing.T) {
+	lc := lifecycle.Defaults()
+	// A working memory of importance 0.5 (half-life 30·e^0.75 days),
+	// confidence 0.7, never recalled: multiplier 0.3 + 0.7·max(0.7, composite, r).
+	hl := 30 * math.Exp(0.75)
+	mult := func(r, f float64) float64 {
+		return 0.3 + 0.7*max(0.7, 0.4*r+0.3*f+0.3*0.5*0.7, r)
+	}
+	r := func(d float64) float64 { return math.Exp(-math.Ln2 * d / hl) }
 	for _, tc := range []struct {
 		name    string
 		created int64
@@ -97,48 +110,24 @@ func TestDecayByAge(t *testing.T) {
 		want    float64 // factor
 	}{
 		{"new", daysAgo(0), nil, 1},
-		{"half a half-life", daysAgo(30), nil, math.Sqrt(0.5)},
-		{"one half-life", daysAgo(60), nil, 0.5},
-		{"two half-lives: the floor", daysAgo(120), nil, 0.5},
-		{"one access grows the half-life by ln 2", daysAgo(60), map[string]any{"access_count": float64(1)}, 0.6640592571111219},
-		{"many accesses are capped at ×(1+3)", daysAgo(120), map[string]any{"access_count": float64(1000)}, math.Sqrt(0.5)},
-		{"access_count as int", daysAgo(60), map[string]any{"access_count": 1}, 0.6640592571111219},
-		{"negative access_count counts as 0", daysAgo(30), map[string]any{"access_count": -5.0}, math.Sqrt(0.5)},
-		{"last_accessed_at (float64 ms) ages from the access", daysAgo(200), map[string]any{"last_accessed_at": float64(daysAgo(10))}, 0.8908987181403393},
-		{"last_accessed_at as int64", daysAgo(200), map[string]any{"last_accessed_at": daysAgo(10)}, 0.8908987181403393},
-		{"last_accessed_at as json.Number", daysAgo(200), map[string]any{"last_accessed_at": json.Number(jsonInt(daysAgo(10)))}, 0.8908987181403393},
-		{"last_accessed_at as RFC 3339", daysAgo(200), map[string]any{"last_accessed_at": "2026-02-19T12:00:00Z"}, 0.8908987181403393},
-		{"last_accessed_at before created_at (seconds, not ms) is ignored", daysAgo(30), map[string]any{"last_accessed_at": float64(daysAgo(10) / 1000)}, math.Sqrt(0.5)},
-		{"last_accessed_at not a number or time is ignored", daysAgo(30), map[string]any{"last_accessed_at": "yesterday"}, math.Sqrt(0.5)},
+		{"at the half-life: the working floor", daysAgo(hl), nil, mult(0.5, 0)},
+		{"a year unused: the working floor", daysAgo(365), nil, 0.3 + 0.7*0.7},
+		{"core keeps its floor of 0.9", daysAgo(365), map[string]any{"tier": "core"}, 0.3 + 0.7*0.9},
+		{"peripheral fades to 0.5", daysAgo(365), map[string]any{"tier": "peripheral"}, 0.3 + 0.7*0.5},
+		{"last_accessed_at (float64 ms) ages from the access", daysAgo(200), map[string]any{"access_count": 1.0, "last_accessed_at": float64(daysAgo(1))}, mult(r(1), (1-math.Exp(-0.2))*(0.5+0.5*math.Exp(-199.0/30)))},
+		{"last_accessed_at as int64", daysAgo(200), map[string]any{"access_count": 1, "last_accessed_at": daysAgo(1)}, mult(r(1), (1-math.Exp(-0.2))*(0.5+0.5*math.Exp(-199.0/30)))},
+		{"last_accessed_at as json.Number", daysAgo(200), map[string]any{"access_count": json.Number("1"), "last_accessed_at": json.Number(jsonInt(daysAgo(1)))}, mult(r(1), (1-math.Exp(-0.2))*(0.5+0.5*math.Exp(-199.0/30)))},
+		{"last_accessed_at without access_count is ignored", daysAgo(365), map[string]any{"last_accessed_at": float64(daysAgo(1))}, 0.3 + 0.7*0.7},
 		{"no timestamps: unchanged", 0, nil, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := mkCand("a", 0.8, nil, nil)
-			c.mem.CreatedAt, c.mem.Metadata = tc.created, tc.md
-			decayByAge([]*candidate{c}, testNow, 60*day, 0.5, 3, false)
+			c.mem.CreatedAt, c.mem.Metadata, c.mem.Importance = tc.created, tc.md, 0.5
+			decayByLifecycle([]*candidate{c}, testNow, lc, false)
 			if !near(c.score, 0.8*tc.want) {
 				t.Fatalf("score = %v, want %v (factor %v)", c.score, 0.8*tc.want, tc.want)
 			}
 		})
-	}
-}
-
-// Metadata as the store hands it over: decoded JSON, so numbers are float64.
-func TestDecayMetadataFromJSON(t *testing.T) {
-	var md map[string]any
-	raw := `{"access_count": 3, "last_accessed_at": ` + jsonInt(daysAgo(30)) + `}`
-	if err := json.Unmarshal([]byte(raw), &md); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := md["last_accessed_at"].(float64); !ok {
-		t.Fatalf("last_accessed_at decoded as %T", md["last_accessed_at"])
-	}
-	c := mkCand("a", 1, nil, nil)
-	c.mem.CreatedAt, c.mem.Metadata = daysAgo(400), md
-	decayByAge([]*candidate{c}, testNow, 60*day, 0.5, 3, false)
-	want := math.Exp2(-30 / (60 * (1 + math.Log(4)))) // 0.8648…
-	if !near(c.score, want) || !near(want, 0.8648189900976544) {
-		t.Fatalf("score = %v, want %v", c.score, want)
 	}
 }
 
@@ -176,8 +165,11 @@ func TestApplyScoring(t *testing.T) {
 	c := mkCand("a", 0.6, nil, nil)
 	c.mem.CreatedAt, c.mem.Importance, c.mem.Text = daysAgo(14), 0.5, strings.Repeat("x", 1000)
 	applyScoring([]*candidate{c}, opts, true)
-	// (0.6 + 0.1·½) · 0.85 / 1.5 · 2^(−14/60)
-	want := (0.6 + 0.05) * 0.85 / 1.5 * 0.8506671609508557
+	// (0.6 + 0.1·½) · 0.85 / 1.5 · (0.3 + 0.7·r), r the 14-day recency of a
+	// working memory of importance 0.5 (half-life 30·e^0.75 days), above
+	// the floor and the composite.
+	r := math.Exp(-math.Ln2 * 14 / (30 * math.Exp(0.75)))
+	want := (0.6 + 0.05) * 0.85 / 1.5 * (0.3 + 0.7*r)
 	if !near(c.score, want) || c.drop != "" {
 		t.Fatalf("score %v (drop %q), want %v", c.score, c.drop, want)
 	}
@@ -211,19 +203,21 @@ func TestApplyScoringDisabled(t *testing.T) {
 	}
 }
 
-// The minimum judges relevance before decay: a year-old memory found with
-// cosine 0.8 is kept, ranked lower, not dropped.
+// The minimum judges relevance before decay: a year-old memory relevant
+// enough is kept, ranked lower, not dropped, even when decay takes its
+// score below the minimum.
 func TestApplyScoringMinimumBeforeDecay(t *testing.T) {
 	opts := Options{Now: func() time.Time { return testNow }}
-	c := mkCand("old", 0.7/1.2, f64p(0.8), nil) // fused, vector only, cos 0.8
-	c.mem.CreatedAt, c.mem.Importance, c.mem.Text = daysAgo(365), 0.7, "my name is Bob"
+	c := mkCand("old", 0.37, nil, nil)
+	c.mem.CreatedAt, c.mem.Importance, c.mem.Text = daysAgo(365), 1, "my name is Bob"
 	applyScoring([]*candidate{c}, opts, false)
 	if c.drop != "" {
 		t.Fatalf("dropped: %s", c.drop)
 	}
-	pre := (0.7/1.2 + 0.1*math.Exp2(-365.0/14)) * 0.91
-	if !near(c.score, pre*0.5) || c.score >= 0.3 {
-		t.Fatalf("score %v, want %v (below MinScore, kept)", c.score, pre*0.5)
+	// Importance 1 keeps the score; a year unused leaves the working floor.
+	want := (0.37 + 0.1*math.Exp2(-365.0/14)) * (0.3 + 0.7*0.7)
+	if !near(c.score, want) || c.score >= 0.3 {
+		t.Fatalf("score %v, want %v (below MinScore, kept)", c.score, want)
 	}
 }
 
