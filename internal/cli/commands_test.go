@@ -52,7 +52,7 @@ func openTestService(ctx context.Context, cfg config.Config, o OpenOptions) (*se
 	if err != nil {
 		return nil, err
 	}
-	return service.New(service.Options{Store: st, Embedder: emb, Access: cfg.Access,
+	return service.New(service.Options{Store: st, Embedder: emb, Access: cfg.Access, Declared: cfg.Declared, DefaultScope: cfg.DefaultScope(),
 		Searcher: &servicetest.Searcher{Store: st, Embedder: emb}}), nil
 }
 
@@ -347,7 +347,7 @@ func TestRefusedUpdateEmbedsNothing(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		return service.New(service.Options{Store: st, Embedder: emb, Access: cfg.Access}), nil
+		return service.New(service.Options{Store: st, Embedder: emb, Access: cfg.Access, Declared: cfg.Declared, DefaultScope: cfg.DefaultScope()}), nil
 	}
 	for _, c := range []struct {
 		args []string
