@@ -27,6 +27,7 @@ type cliEnv struct {
 	t     *testing.T
 	db    string
 	stdin string
+	env   map[string]string // more environment (TROVE_CONFIG, ...)
 }
 
 func newCLIEnv(t *testing.T) *cliEnv {
@@ -60,6 +61,9 @@ func (e *cliEnv) run(args ...string) cliResult {
 	e.t.Helper()
 	home := e.t.TempDir()
 	env := map[string]string{"HOME": home, "TROVE_DB": e.db}
+	for k, v := range e.env {
+		env[k] = v
+	}
 	var stdout, stderr bytes.Buffer
 	code := Execute(context.Background(), Deps{
 		Getenv: func(k string) string { return env[k] },
