@@ -64,7 +64,7 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 		return nil, err
 	}
 	opts := service.Options{
-		Store: st, Embedder: emb, Searcher: searcher, Access: cfg.Access,
+		Store: st, Embedder: emb, Searcher: searcher, Access: cfg.Access, Declared: cfg.Declared, DefaultScope: cfg.DefaultScope(),
 		Doctor: doctor.Options{
 			AgentAccess:        cfg.AgentAccess,
 			TombstoneRetention: cfg.TombstoneRetention.Duration,

@@ -32,10 +32,20 @@ const (
 // of rows in the file (blank lines are not rows).
 type Report struct {
 	Imported int        `json:"imported"`
-	Skipped  int        `json:"skipped"` // id already in the store
+	Skipped  int        `json:"skipped"` // already present: the id is in the store
 	Failed   int        `json:"failed"`
 	Errors   []RowError `json:"errors"` // one per failed row, in file order
 	Format   string     `json:"format"` // FormatTroveJSONL or FormatLanceDBPro
+	// Adjustments counts, per reason (Adjust*), the rows imported or
+	// already present that were adjusted to be kept.
+	Adjustments map[string]int `json:"adjustments"`
+	// DefaultScoped lists the positions of the rows whose null or blank
+	// scope became the default scope (the first 10,000).
+	DefaultScoped []string `json:"default_scoped"`
+	// UndeclaredScopes are the scopes of imported rows that are neither
+	// built in nor declared in the config: declare them (scopes.definitions)
+	// and grant them (agentAccess) so agents can reach them.
+	UndeclaredScopes []string `json:"undeclared_scopes"`
 }
 
 // RowError is why one row was not imported.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -22,7 +23,46 @@ type Item struct {
 	Pos       string // "line 12" (JSON Lines) or "memories[3]" (memory-lancedb-pro)
 	Memory    memory.Memory
 	HasVector bool // the row carried a non-empty vector (in Memory.Vector)
-	Err       error
+	// Adjusted lists what was changed to keep the row (Adjust* reasons),
+	// each at most once.
+	Adjusted []string
+	// NoID: the row had no id. An import gives it one derived from its
+	// natural key (NaturalID), so importing the file again adds nothing.
+	NoID bool
+	Err  error
+}
+
+// Reasons a row was adjusted to be kept rather than refused (Item.Adjusted,
+// Report.Adjustments). docs/IMPORT.md describes each.
+const (
+	AdjustScopeDefaulted      = "scope_defaulted"       // null or blank scope: the default scope
+	AdjustCategoryUnknown     = "category_unknown"      // unknown category: other, original in metadata.original_category
+	AdjustTimestampSeconds    = "timestamp_seconds"     // timestamp below 1e12: seconds, ×1000
+	AdjustLastAccessedSeconds = "last_accessed_seconds" // metadata.last_accessed_at below 1e12: seconds, ×1000
+	AdjustImportanceLegacy    = "importance_legacy"     // 1-5 scale mapped (DecodeOptions.LegacyImportance)
+	AdjustImportanceClamped   = "importance_clamped"    // outside [0,1]: clamped
+	AdjustImportanceInvalid   = "importance_invalid"    // not a finite number: 0.7
+	AdjustMetadataFolded      = "metadata_folded"       // accessCount/lastAccessedAt folded into access_count/last_accessed_at
+	AdjustMetadataNotJSON     = "metadata_not_json"     // metadata not a JSON object: kept in metadata.raw_metadata
+	AdjustIDDerived           = "id_derived"            // no id: one derived from scope, text and created time
+)
+
+// Metadata keys an import adds to keep what it could not use as it was.
+const (
+	KeyOriginalCategory = "original_category"
+	KeyRawMetadata      = "raw_metadata"
+)
+
+// DecodeOptions say how to read values memory-lancedb-pro allowed and trove
+// does not.
+type DecodeOptions struct {
+	// DefaultScope is the scope of a row whose scope is null or blank
+	// (default global).
+	DefaultScope memory.Scope
+	// LegacyImportance reads a whole importance from 1 to 5 as
+	// memory-lancedb-pro's old scale: 1→0.20, 2→0.40, 3→0.60, 4→0.80,
+	// 5→0.95 (so 1 is 0.20, not 1.0). Otherwise importance is clamped to [0,1].
+	LegacyImportance bool
 }
 
 // maxRowBytes bounds one row: a JSON Lines line, or one element of a
@@ -37,9 +77,9 @@ const (
 	// maxTimestamp (2100-01-01T00:00:00Z in ms) catches microseconds and
 	// nanoseconds given where milliseconds belong.
 	maxTimestamp = 4102444800000
-	// secondsBelow: a lancedb-pro timestamp under this is legacy seconds
-	// (1e11 ms is 1973; 1e11 s is the year 5138).
-	secondsBelow = 1e11
+	// secondsBelow: a timestamp under this is unix seconds, as
+	// memory-lancedb-pro reads it (1e12 ms is 2001-09-09).
+	secondsBelow = 1e12
 )
 
 var utf8BOM = []byte("\xef\xbb\xbf")
@@ -60,22 +100,34 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 // error is returned as it happens. If fn returns an error, Decode stops
 // and returns it.
 func Decode(r io.Reader, fn func(Item) error) error {
-	_, err := decode(r, fn)
+	_, err := decode(r, DecodeOptions{}, fn)
+	return err
+}
+
+// DecodeWith is Decode with options.
+func DecodeWith(r io.Reader, opts DecodeOptions, fn func(Item) error) error {
+	_, err := decode(r, opts, fn)
 	return err
 }
 
 // decode is Decode that also tells the format it found ("" when the file
 // was rejected before that was known).
-func decode(r io.Reader, fn func(Item) error) (string, error) {
+func decode(r io.Reader, opts DecodeOptions, fn func(Item) error) (string, error) {
+	if opts.DefaultScope == "" {
+		opts.DefaultScope = memory.GlobalScope
+	}
 	d := &decoder{
 		lr:   lineReader{br: bufio.NewReaderSize(r, 64<<10)},
 		fn:   fn,
 		seen: map[string]int{},
+		opts: opts,
 	}
 	return d.run()
 }
 
 type decoder struct {
+	opts    DecodeOptions
+	adj     []string // the row being read's adjustments
 	lr      lineReader
 	fn      func(Item) error
 	lancedb bool
@@ -169,8 +221,18 @@ func (d *decoder) emit(pos string, m memory.Memory, hasVec bool, problem string)
 	it := Item{Pos: pos, Memory: m, HasVector: hasVec}
 	if problem != "" {
 		it.Err = &ItemError{Pos: pos, ID: m.ID, Reason: problem}
+	} else {
+		it.Adjusted, it.NoID = d.adj, m.ID == ""
 	}
+	d.adj = nil
 	return d.fn(it)
+}
+
+// adjust notes that the row being read was adjusted for reason.
+func (d *decoder) adjust(reason string) {
+	if !slices.Contains(d.adj, reason) {
+		d.adj = append(d.adj, reason)
+	}
 }
 
 // document streams a memory-lancedb-pro export from src, whose first line
@@ -401,6 +463,7 @@ func splitRow(obj []byte) (rawRow, error) {
 // row decodes and validates one row. at is its line number or index, for
 // duplicate reports. problem is "" when the row is good.
 func (d *decoder) row(raw []byte, at int) (m memory.Memory, hasVec bool, problem string) {
+	d.adj = nil
 	if !utf8.Valid(raw) {
 		return m, false, fmt.Sprintf("invalid UTF-8 at byte %d of the row: re-encode the file as UTF-8", invalidUTF8At(raw)+1)
 	}
@@ -443,46 +506,51 @@ func (d *decoder) row(raw []byte, at int) (m memory.Memory, hasVec bool, problem
 	}
 	m.Text = text
 
+	// memory-lancedb-pro never validated categories: an unknown one is
+	// kept in metadata and the row is "other".
 	m.Category = memory.CategoryOther
+	var originalCategory any
 	if s, err := stringField("category", r.Category); err != nil {
-		return m, false, err.Error()
+		_ = json.Unmarshal(r.Category, &originalCategory)
 	} else if s != "" {
-		c, err := memory.ParseCategory(s)
-		if err != nil {
-			return m, false, reason(err)
+		if c, err := memory.ParseCategory(s); err == nil {
+			m.Category = c
+		} else {
+			originalCategory = s
 		}
-		m.Category = c
 	}
 
-	m.Scope = memory.GlobalScope
+	// Every well-formed scope is kept, declared or not; a null or blank
+	// one (memory-lancedb-pro's "legacy scope", which no reader there
+	// sees) takes the default scope.
 	if s, err := stringField("scope", r.Scope); err != nil {
 		return m, false, err.Error()
-	} else if s != "" {
-		sc, err := memory.ParseScope(s)
+	} else if strings.TrimSpace(s) == "" {
+		m.Scope = d.opts.DefaultScope
+		d.adjust(AdjustScopeDefaulted)
+	} else {
+		sc, err := memory.ParseScope(strings.TrimSpace(s))
 		if err != nil {
-			return m, false, reason(err)
+			return m, false, reason(err) + ": fix the scope, or make it null to import the row into --default-scope"
 		}
 		m.Scope = sc
 	}
 
-	m.Importance = defaultImportance
-	if f, lit, ok, err := numberField("importance", r.Importance); err != nil {
-		return m, false, err.Error() + ": use a number from 0 to 1"
-	} else if ok {
-		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1 {
-			return m, false, fmt.Sprintf("importance %s is out of range: use a number from 0 to 1", lit)
-		}
-		m.Importance = f
-	}
+	m.Importance = d.importance(r.Importance)
 
 	if problem := d.times(&m, &r); problem != "" {
 		return m, false, problem
 	}
 
-	md, problem := metadataField(r.Metadata)
+	md, problem := d.metadataField(r.Metadata)
 	if problem != "" {
 		return m, false, problem
 	}
+	if originalCategory != nil {
+		md[KeyOriginalCategory] = originalCategory
+		d.adjust(AdjustCategoryUnknown)
+	}
+	d.foldMetadata(md)
 	m.Metadata = md
 
 	m.Format = memory.FormatLegacy
@@ -516,7 +584,7 @@ func (d *decoder) row(raw []byte, at int) (m memory.Memory, hasVec bool, problem
 // times sets created_at, updated_at and revision.
 func (d *decoder) times(m *memory.Memory, r *rawRow) string {
 	if d.lancedb {
-		ts, problem := timestampField("timestamp", r.Timestamp, true)
+		ts, problem := d.timestamp(r.Timestamp)
 		if problem != "" {
 			return problem
 		}
@@ -529,7 +597,7 @@ func (d *decoder) times(m *memory.Memory, r *rawRow) string {
 	}
 	if isAbsent(r.CreatedAt) && !isAbsent(r.Timestamp) {
 		// A hand-made JSON Lines file with the plugin's field name.
-		if created, problem = timestampField("timestamp", r.Timestamp, true); problem != "" {
+		if created, problem = d.timestamp(r.Timestamp); problem != "" {
 			return problem
 		}
 	}
@@ -645,8 +713,11 @@ func timestampField(name string, raw json.RawMessage, seconds bool) (int64, stri
 	if math.IsNaN(f) || f < 0 {
 		return 0, fmt.Sprintf("%s %s is negative: use unix milliseconds (since 1970-01-01)", name, lit)
 	}
-	if seconds && f < secondsBelow {
-		f *= 1000
+	if seconds {
+		// memory-lancedb-pro floors, then reads a value below 1e12 as seconds.
+		if f = math.Floor(f); f < secondsBelow {
+			f *= 1000
+		}
 	}
 	if !seconds && f != math.Trunc(f) {
 		return 0, fmt.Sprintf("%s %s is not a whole number: use unix milliseconds", name, lit)
@@ -657,17 +728,90 @@ func timestampField(name string, raw json.RawMessage, seconds bool) (int64, stri
 	return int64(math.Round(f)), ""
 }
 
+// timestamp reads memory-lancedb-pro's timestamp: unix milliseconds, or
+// seconds below 1e12 (counted as an adjustment).
+func (d *decoder) timestamp(raw json.RawMessage) (int64, string) {
+	if f, _, ok, err := numberField("timestamp", raw); err == nil && ok && f >= 1 && f < secondsBelow {
+		d.adjust(AdjustTimestampSeconds)
+	}
+	return timestampField("timestamp", raw, true)
+}
+
+// importance reads an importance as memory-lancedb-pro does: with
+// LegacyImportance a whole 1 to 5 is its old scale; otherwise a number is
+// clamped to [0,1]; what is not a finite number (NaN, ±Inf, text) is 0.7.
+// A number written as a string ("0.8") is read as JavaScript's Number()
+// reads it. Absent or null is 0.7 with no adjustment.
+func (d *decoder) importance(raw json.RawMessage) float64 {
+	if isAbsent(raw) {
+		return defaultImportance
+	}
+	f, _, ok, err := numberField("importance", raw)
+	if err != nil || !ok {
+		var str string
+		if json.Unmarshal(raw, &str) != nil {
+			d.adjust(AdjustImportanceInvalid)
+			return defaultImportance
+		}
+		x, perr := strconv.ParseFloat(strings.TrimSpace(str), 64)
+		if perr != nil {
+			d.adjust(AdjustImportanceInvalid)
+			return defaultImportance
+		}
+		f = x
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		d.adjust(AdjustImportanceInvalid)
+		return defaultImportance
+	}
+	if d.opts.LegacyImportance && f == math.Trunc(f) && f >= 1 && f <= 5 {
+		d.adjust(AdjustImportanceLegacy)
+		return [...]float64{0, 0.20, 0.40, 0.60, 0.80, 0.95}[int(f)]
+	}
+	if c := min(1, max(0, f)); c != f {
+		d.adjust(AdjustImportanceClamped)
+		return c
+	}
+	return f
+}
+
+// foldMetadata moves memory-lancedb-pro's camelCase access fields into
+// trove's (the larger value wins where both are set, as both only grow),
+// and reads a last_accessed_at below 1e12 as seconds.
+func (d *decoder) foldMetadata(md map[string]any) {
+	for camel, snake := range map[string]string{"accessCount": memory.KeyAccessCount, "lastAccessedAt": memory.KeyLastAccessedAt} {
+		v, ok := memory.MetaNumber(md, camel)
+		if !ok {
+			continue // not a number: kept as it is, like any unknown key
+		}
+		if cur, ok := memory.MetaNumber(md, snake); !ok || v > cur {
+			md[snake] = v
+		}
+		delete(md, camel)
+		d.adjust(AdjustMetadataFolded)
+	}
+	if v, ok := memory.MetaNumber(md, memory.KeyLastAccessedAt); ok && v >= 1 && v < secondsBelow {
+		md[memory.KeyLastAccessedAt] = math.Floor(v) * 1000
+		d.adjust(AdjustLastAccessedSeconds)
+	}
+}
+
 // metadataField decodes metadata: an object, or a string holding one (the
 // plugin stores it as a string). Absent, null and "" give an empty object.
-// Numbers become float64, as they are in JavaScript and as the store reads
-// them back.
-func metadataField(raw json.RawMessage) (map[string]any, string) {
+// Anything else (a string that is not a JSON object, an array, a number) is
+// kept whole under raw_metadata. Numbers become float64, as they are in
+// JavaScript and as the store reads them back.
+func (d *decoder) metadataField(raw json.RawMessage) (map[string]any, string) {
 	md := map[string]any{}
 	if isAbsent(raw) {
 		return md, ""
 	}
 	obj := []byte(raw)
 	inString := ""
+	keepRaw := func(v any) (map[string]any, string) {
+		d.adjust(AdjustMetadataNotJSON)
+		return map[string]any{KeyRawMetadata: v}, ""
+	}
 	switch raw[0] {
 	case '{':
 	case '"':
@@ -679,10 +823,14 @@ func metadataField(raw json.RawMessage) (map[string]any, string) {
 			return md, ""
 		}
 		if obj[0] != '{' {
-			return nil, fmt.Sprintf("metadata is a string that is not a JSON object (%s): give an object, or a string holding one", shorten(inString))
+			return keepRaw(inString)
 		}
 	default:
-		return nil, fmt.Sprintf("metadata must be a JSON object (or a string holding one), got %s", describe(raw))
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Sprintf("metadata cannot be read: %v", err)
+		}
+		return keepRaw(v)
 	}
 	if len(obj) > 4*memory.MaxMetadataBytes {
 		return nil, fmt.Sprintf("metadata is %d bytes, over the %d-byte limit: remove large values from it", len(obj), memory.MaxMetadataBytes)
@@ -693,7 +841,7 @@ func metadataField(raw json.RawMessage) (map[string]any, string) {
 		case tooDeep(err):
 			return nil, fmt.Sprintf("metadata nests objects or arrays deeper than the %d-level limit (%v): flatten it, or keep the deep part as a JSON string", memory.MaxMetadataDepth, err)
 		case inString != "" && (errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF)):
-			return nil, fmt.Sprintf("metadata is a string that is not a JSON object (%s): give an object, or a string holding one", shorten(inString))
+			return keepRaw(inString)
 		}
 		return nil, fmt.Sprintf("metadata cannot be read: %v: numbers in metadata must fit in a 64-bit float", err)
 	}

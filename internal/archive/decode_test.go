@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,7 +15,7 @@ import (
 func decodeAll(t *testing.T, data string) ([]Item, string, error) {
 	t.Helper()
 	var items []Item
-	format, err := decode(strings.NewReader(data), func(it Item) error {
+	format, err := decode(strings.NewReader(data), DecodeOptions{}, func(it Item) error {
 		items = append(items, it)
 		return nil
 	})
@@ -35,12 +36,6 @@ func TestDecodeRowErrors(t *testing.T) {
 		{"invalid json", `{"id":"b","text":}`, "line 2: truncated or invalid JSON: invalid character '}'"},
 		{"not an object", `[1,2,3]`, "line 2: a row must be a JSON object, got an array"},
 		{"bare number", `42`, "line 2: a row must be a JSON object, got a number"},
-		{"importance as string", `{"id":"b","text":"t","importance":"0.8"}`, `line 2: importance must be a number, got the string "0.8" (write it without quotes): use a number from 0 to 1`},
-		{"importance NaN string", `{"id":"b","text":"t","importance":"NaN"}`, `line 2: importance must be a number, got the string "NaN": use a number from 0 to 1`},
-		{"importance 1e400", `{"id":"b","text":"t","importance":1e400}`, "line 2: importance 1e400 is out of range: use a number from 0 to 1"},
-		{"importance negative", `{"id":"b","text":"t","importance":-0.5}`, "line 2: importance -0.5 is out of range: use a number from 0 to 1"},
-		{"importance above 1", `{"id":"b","text":"t","importance":7}`, "line 2: importance 7 is out of range"},
-		{"importance boolean", `{"id":"b","text":"t","importance":true}`, "line 2: importance must be a number, got a boolean (true)"},
 		{"text as number", `{"id":"b","text":42}`, "line 2: text must be a string, got a number (42)"},
 		{"id as number", `{"id":7,"text":"t"}`, "line 2: id must be a string, got a number (7)"},
 		{"id with space", `{"id":"b c","text":"t"}`, `line 2: id "b c" contains a space or control character: ids are printable text without spaces: fix the id, or remove it`},
@@ -61,15 +56,10 @@ func TestDecodeRowErrors(t *testing.T) {
 		{"empty text", `{"id":"b","text":"  "}`, "line 2: text is empty: give the memory's text"},
 		{"missing text", `{"id":"b"}`, "line 2: text is empty"},
 		{"text too long", `{"id":"b","text":"` + long + `"}`, fmt.Sprintf("line 2: text is %d bytes, over the %d-byte limit: split it", len(long), memory.MaxTextBytes)},
-		{"unknown category", `{"id":"b","text":"t","category":"opinion"}`, `line 2: category "opinion" is unknown: use one of preference, fact, decision, entity, reflection, other`},
-		{"category as number", `{"id":"b","text":"t","category":3}`, "line 2: category must be a string, got a number (3)"},
-		{"malformed scope", `{"id":"b","text":"t","scope":"team-x"}`, `line 2: scope "team-x" is malformed`},
-		{"unknown scope kind", `{"id":"b","text":"t","scope":"org:acme"}`, `line 2: scope "org:acme" has unknown kind "org"`},
+		{"malformed scope", `{"id":"b","text":"t","scope":"team x"}`, `line 2: scope "team x" contains ' ': declared scope names may use`},
+		{"scope as number", `{"id":"b","text":"t","scope":3}`, "line 2: scope must be a string, got a number (3)"},
 		{"scope with space", `{"id":"b","text":"t","scope":"user:a b"}`, `line 2: scope "user:a b" contains ' '`},
 		{"duplicate id", `{"id":"a","text":"again"}`, `line 2: duplicate id "a" (first seen at line 1): ids must be unique in a file`},
-		{"metadata array", `{"id":"b","text":"t","metadata":[1]}`, "line 2: metadata must be a JSON object (or a string holding one), got an array"},
-		{"metadata string not object", `{"id":"b","text":"t","metadata":"not json"}`, "line 2: metadata is a string that is not a JSON object (not json)"},
-		{"metadata string array", `{"id":"b","text":"t","metadata":"[1,2]"}`, "line 2: metadata is a string that is not a JSON object"},
 		{"metadata huge number", `{"id":"b","text":"t","metadata":{"n":1e400}}`, "line 2: metadata cannot be read"},
 		{"metadata too large", `{"id":"b","text":"t","metadata":{"big":"` + strings.Repeat("m", memory.MaxMetadataBytes) + `"}}`, "over the 262144-byte limit"},
 		{"vector not array", `{"id":"b","text":"t","vector":"0.1,0.2"}`, "line 2: vector must be an array of numbers, got a string"},
@@ -370,8 +360,8 @@ func TestDecodeLanceDBRowErrors(t *testing.T) {
 	}
 	want := []string{
 		"",
-		"memories[1]: metadata is a string that is not a JSON object ({not json)",
-		`memories[2]: category "opinion" is unknown`,
+		"", // metadata kept under raw_metadata
+		"", // category kept under original_category
 		"memories[3]: timestamp -1 is negative",
 		"memories[4]: a row must be a JSON object, got a string",
 		`memories[5]: duplicate id "a" (first seen at memories[0])`,
@@ -561,5 +551,72 @@ func TestImportDocExamples(t *testing.T) {
 				t.Errorf("example %d %s: scope %s format %d", i, it.Pos, it.Memory.Scope, it.Memory.Format)
 			}
 		}
+	}
+}
+
+// TestDecodeKeeps: what memory-lancedb-pro's stores hold and trove once
+// refused is kept, adjusted as docs/IMPORT.md says, and each adjustment is
+// named.
+func TestDecodeKeeps(t *testing.T) {
+	type want struct {
+		scope      memory.Scope
+		cat        memory.Category
+		importance float64
+		created    int64
+		md         string // the metadata as JSON
+		adjusted   string // Item.Adjusted joined with ","
+	}
+	for _, tc := range []struct {
+		name   string
+		row    string
+		legacy bool
+		want   want
+	}{
+		{"custom scope", `{"id":"b","text":"t","scope":"shared-team","timestamp":1717000000000}`, false, want{"shared-team", "other", 0.7, 1717000000000, `{}`, ""}},
+		{"reflection scope", `{"id":"b","text":"t","scope":"reflection:agent:main","category":"reflection","timestamp":1717000000000}`, false, want{"reflection:agent:main", "reflection", 0.7, 1717000000000, `{}`, ""}},
+		{"null scope", `{"id":"b","text":"t","scope":null,"timestamp":1717000000000}`, false, want{"agent:fallback", "other", 0.7, 1717000000000, `{}`, "scope_defaulted"}},
+		{"blank scope", `{"id":"b","text":"t","scope":"  ","timestamp":1717000000000}`, false, want{"agent:fallback", "other", 0.7, 1717000000000, `{}`, "scope_defaulted"}},
+		{"unknown category", `{"id":"b","text":"t","scope":"global","category":"stress","timestamp":1717000000000}`, false, want{"global", "other", 0.7, 1717000000000, `{"original_category":"stress"}`, "category_unknown"}},
+		{"category number", `{"id":"b","text":"t","scope":"global","category":3,"timestamp":1717000000000}`, false, want{"global", "other", 0.7, 1717000000000, `{"original_category":3}`, "category_unknown"}},
+		{"seconds", `{"id":"b","text":"t","scope":"global","timestamp":1717000000.9}`, false, want{"global", "other", 0.7, 1717000000000, `{}`, "timestamp_seconds"}},
+		{"2001 in seconds", `{"id":"b","text":"t","scope":"global","timestamp":999999999}`, false, want{"global", "other", 0.7, 999999999000, `{}`, "timestamp_seconds"}},
+		{"legacy importance 5", `{"id":"b","text":"t","scope":"global","importance":5,"timestamp":1717000000000}`, true, want{"global", "other", 0.95, 1717000000000, `{}`, "importance_legacy"}},
+		{"legacy importance 1", `{"id":"b","text":"t","scope":"global","importance":1,"timestamp":1717000000000}`, true, want{"global", "other", 0.2, 1717000000000, `{}`, "importance_legacy"}},
+		{"legacy flag, fraction clamps", `{"id":"b","text":"t","scope":"global","importance":2.5,"timestamp":1717000000000}`, true, want{"global", "other", 1, 1717000000000, `{}`, "importance_clamped"}},
+		{"importance 5 clamped", `{"id":"b","text":"t","scope":"global","importance":5,"timestamp":1717000000000}`, false, want{"global", "other", 1, 1717000000000, `{}`, "importance_clamped"}},
+		{"importance negative", `{"id":"b","text":"t","scope":"global","importance":-0.5,"timestamp":1717000000000}`, false, want{"global", "other", 0, 1717000000000, `{}`, "importance_clamped"}},
+		{"importance 1e400", `{"id":"b","text":"t","scope":"global","importance":1e400,"timestamp":1717000000000}`, false, want{"global", "other", 0.7, 1717000000000, `{}`, "importance_invalid"}},
+		{"importance NaN string", `{"id":"b","text":"t","scope":"global","importance":"NaN","timestamp":1717000000000}`, false, want{"global", "other", 0.7, 1717000000000, `{}`, "importance_invalid"}},
+		{"importance string", `{"id":"b","text":"t","scope":"global","importance":"0.8","timestamp":1717000000000}`, false, want{"global", "other", 0.8, 1717000000000, `{}`, ""}},
+		{"importance boolean", `{"id":"b","text":"t","scope":"global","importance":true,"timestamp":1717000000000}`, false, want{"global", "other", 0.7, 1717000000000, `{}`, "importance_invalid"}},
+		{"metadata not json", `{"id":"b","text":"t","scope":"global","metadata":"{not json","timestamp":1717000000000}`, false, want{"global", "other", 0.7, 1717000000000, `{"raw_metadata":"{not json"}`, "metadata_not_json"}},
+		{"metadata array", `{"id":"b","text":"t","scope":"global","metadata":[1,2],"timestamp":1717000000000}`, false, want{"global", "other", 0.7, 1717000000000, `{"raw_metadata":[1,2]}`, "metadata_not_json"}},
+		{"camelCase folded", `{"id":"b","text":"t","scope":"global","metadata":"{\"accessCount\":4,\"access_count\":2,\"lastAccessedAt\":1717000000000,\"keep\":true}","timestamp":1717000000000}`, false,
+			want{"global", "other", 0.7, 1717000000000, `{"access_count":4,"keep":true,"last_accessed_at":1717000000000}`, "metadata_folded"}},
+		{"last_accessed_at seconds", `{"id":"b","text":"t","scope":"global","metadata":{"last_accessed_at":1717000000},"timestamp":1717000000000}`, false,
+			want{"global", "other", 0.7, 1717000000000, `{"last_accessed_at":1717000000000}`, "last_accessed_seconds"}},
+		{"the issue's fourth row", `{"text":"old","scope":null,"importance":5,"metadata":"note","timestamp":1717000000}`, true,
+			want{"agent:fallback", "other", 0.95, 1717000000000, `{"raw_metadata":"note"}`, "scope_defaulted,importance_legacy,timestamp_seconds,metadata_not_json"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var items []Item
+			err := DecodeWith(strings.NewReader(tc.row+"\n"), DecodeOptions{DefaultScope: "agent:fallback", LegacyImportance: tc.legacy}, func(it Item) error {
+				items = append(items, it)
+				return nil
+			})
+			if err != nil || len(items) != 1 {
+				t.Fatalf("Decode: %v, %d items", err, len(items))
+			}
+			it := items[0]
+			if it.Err != nil {
+				t.Fatalf("row refused: %v", it.Err)
+			}
+			m := it.Memory
+			md, _ := json.Marshal(m.Metadata)
+			got := want{m.Scope, m.Category, m.Importance, m.CreatedAt, string(md), strings.Join(it.Adjusted, ",")}
+			if got != tc.want {
+				t.Errorf("got  %+v\nwant %+v", got, tc.want)
+			}
+		})
 	}
 }

@@ -24,7 +24,8 @@ func ExampleImporter_Import() {
 	defer s.Close()
 
 	file := `{"id":"m1","text":"prefers dark mode","category":"preference"}
-{"id":"m2","text":"uses vim","importance":"high"}
+{"id":"m2","text":"uses vim","importance":"high","created_at":-1}
+{"text":"no id: one is derived from scope, text and time","scope":null,"category":"opinion"}
 `
 	im := &archive.Importer{Store: s, Embedder: embedding.NewHash(0), Access: memory.Owner()}
 	rep, err := im.Import(ctx, strings.NewReader(file))
@@ -35,6 +36,7 @@ func ExampleImporter_Import() {
 	for _, e := range rep.Errors {
 		fmt.Println(e)
 	}
+	fmt.Println("adjusted:", rep.Adjustments)
 
 	rep, _ = im.Import(ctx, strings.NewReader(file)) // again: nothing new
 	fmt.Printf("again: imported %d, skipped %d, failed %d\n", rep.Imported, rep.Skipped, rep.Failed)
@@ -43,8 +45,9 @@ func ExampleImporter_Import() {
 	n, _ := archive.Export(ctx, s, memory.Owner(), &out, archive.ExportOptions{})
 	fmt.Println(n, "exported")
 	// Output:
-	// trove-jsonl: imported 1, skipped 0, failed 1
-	// line 2: importance must be a number, got the string "high": use a number from 0 to 1
-	// again: imported 0, skipped 1, failed 1
-	// 1 exported
+	// trove-jsonl: imported 2, skipped 0, failed 1
+	// line 2: created_at -1 is negative: use unix milliseconds (since 1970-01-01)
+	// adjusted: map[category_unknown:1 id_derived:1 scope_defaulted:2]
+	// again: imported 0, skipped 2, failed 1
+	// 2 exported
 }

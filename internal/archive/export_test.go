@@ -75,7 +75,7 @@ func TestExportRefusesScopeOutsideAccess(t *testing.T) {
 	if !errors.As(err, &denied) || denied.Scope != "user:alice" || n != 0 || buf.Len() != 0 {
 		t.Errorf("err %v, n %d, %d bytes written", err, n, buf.Len())
 	}
-	_, err = Export(context.Background(), s, memory.Owner(), &buf, ExportOptions{Scopes: []memory.Scope{"nope"}})
+	_, err = Export(context.Background(), s, memory.Owner(), &buf, ExportOptions{Scopes: []memory.Scope{"no pe"}})
 	if !errors.Is(err, memory.ErrInvalid) {
 		t.Errorf("malformed scope: %v", err)
 	}

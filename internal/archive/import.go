@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"sync"
+
+	"github.com/google/uuid"
 
 	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/memory"
@@ -29,6 +33,15 @@ type Importer struct {
 	BatchSize int
 	// ScopeOverride, when set, puts every row in this scope instead of its own.
 	ScopeOverride memory.Scope
+	// DefaultScope is the scope of rows whose scope is null or blank
+	// (default global); LegacyImportance reads 1-5 importances on
+	// memory-lancedb-pro's old scale (see DecodeOptions).
+	DefaultScope     memory.Scope
+	LegacyImportance bool
+	// Declared reports whether a scope that is not built in is declared in
+	// the configuration; rows in other scopes are imported all the same
+	// and their scopes listed in Report.UndeclaredScopes. nil: none is.
+	Declared func(memory.Scope) bool
 	// DryRun parses, validates and checks ids against the store, and
 	// reports the counts an import would give, without embedding or writing.
 	DryRun bool
@@ -43,6 +56,8 @@ type importRow struct {
 	pos       string
 	m         memory.Memory
 	hasVector bool
+	adjusted  []string
+	noID      bool
 	problem   string // "" while the row is still good
 	outcome   outcome
 }
@@ -76,8 +91,8 @@ type importBatch struct{ rows []importRow }
 // imported), reading failed, the store failed, or ctx ended. The report
 // then counts the batches already committed; importing the file again
 // completes it.
-func (im *Importer) Import(ctx context.Context, r io.Reader) (Report, error) {
-	rep := Report{Errors: []RowError{}}
+func (im *Importer) Import(ctx context.Context, r io.Reader) (rep Report, err error) {
+	rep = Report{Errors: []RowError{}, Adjustments: map[string]int{}, DefaultScoped: []string{}, UndeclaredScopes: []string{}}
 	if im.Store == nil {
 		return rep, errors.New("archive: Importer.Store is nil")
 	}
@@ -89,6 +104,13 @@ func (im *Importer) Import(ctx context.Context, r io.Reader) (Report, error) {
 			return rep, fmt.Errorf("scope override: %w", err)
 		}
 	}
+	if im.DefaultScope != "" {
+		if _, err := memory.ParseScope(string(im.DefaultScope)); err != nil {
+			return rep, fmt.Errorf("default scope: %w", err)
+		}
+	}
+	acct := newAccountant(im.Declared)
+	defer acct.finish(&rep)
 	size := im.BatchSize
 	if size <= 0 {
 		size = DefaultBatchSize
@@ -120,8 +142,9 @@ func (im *Importer) Import(ctx context.Context, r io.Reader) (Report, error) {
 				return ctx.Err()
 			}
 		}
-		format, decodeErr = decode(r, func(it Item) error {
-			row := importRow{pos: it.Pos, m: it.Memory, hasVector: it.HasVector}
+		opts := DecodeOptions{DefaultScope: im.DefaultScope, LegacyImportance: im.LegacyImportance}
+		format, decodeErr = decode(r, opts, func(it Item) error {
+			row := importRow{pos: it.Pos, m: it.Memory, hasVector: it.HasVector, adjusted: it.Adjusted, noID: it.NoID}
 			if it.Err != nil {
 				row.problem = itemReason(it.Err)
 				row.outcome = failed
@@ -184,7 +207,7 @@ func (im *Importer) Import(ctx context.Context, r io.Reader) (Report, error) {
 			}
 		}
 		if writeErr == nil {
-			account(&rep, b)
+			acct.add(&rep, b)
 		}
 	}
 	wg.Wait()
@@ -230,6 +253,10 @@ func (im *Importer) prepareRow(row *importRow, dims int) (needsEmbedding bool) {
 	}
 	if im.ScopeOverride != "" {
 		row.m.Scope = im.ScopeOverride
+	}
+	if row.noID && row.m.ID == "" {
+		row.m.ID = NaturalID(row.m.Scope, row.m.Text, row.m.CreatedAt)
+		row.adjusted = append(row.adjusted, AdjustIDDerived)
 	}
 	if !row.hasVector {
 		return true
@@ -366,19 +393,64 @@ func (row *importRow) fail(problem string) {
 	row.outcome = failed
 }
 
-// account adds a finished batch to the report, in row order.
-func account(rep *Report, b *importBatch) {
+// importIDSpace is the UUID namespace of NaturalID.
+var importIDSpace = uuid.MustParse("8a3c2f6e-1d4b-5e7a-9c0f-6b2d8e4a1f37")
+
+// NaturalID is the id an import gives a row that has none: a UUID (version
+// 5) of the row's natural key, its scope, text and created time (unix ms
+// as read from the file, 0 when it has none), so that importing the same
+// file again finds the rows already present instead of adding them twice.
+func NaturalID(scope memory.Scope, text string, createdAt int64) string {
+	return uuid.NewSHA1(importIDSpace, []byte(string(scope)+"\n"+text+"\n"+strconv.FormatInt(createdAt, 10))).String()
+}
+
+// maxListed bounds the positions Report.DefaultScoped lists; the count in
+// Adjustments is always whole.
+const maxListed = 10000
+
+// accountant adds finished batches to a report, in row order.
+type accountant struct {
+	declared   func(memory.Scope) bool
+	undeclared map[memory.Scope]bool
+}
+
+func newAccountant(declared func(memory.Scope) bool) *accountant {
+	if declared == nil {
+		declared = func(memory.Scope) bool { return false }
+	}
+	return &accountant{declared: declared, undeclared: map[memory.Scope]bool{}}
+}
+
+func (a *accountant) add(rep *Report, b *importBatch) {
 	for _, row := range b.rows {
 		switch row.outcome {
-		case imported:
-			rep.Imported++
-		case skipped:
-			rep.Skipped++
+		case imported, skipped:
+			if row.outcome == imported {
+				rep.Imported++
+			} else {
+				rep.Skipped++
+			}
+			for _, r := range row.adjusted {
+				rep.Adjustments[r]++
+				if r == AdjustScopeDefaulted && len(rep.DefaultScoped) < maxListed {
+					rep.DefaultScoped = append(rep.DefaultScoped, row.pos)
+				}
+			}
+			if sc := row.m.Scope; !sc.BuiltIn() && !a.declared(sc) {
+				a.undeclared[sc] = true
+			}
 		default:
 			rep.Failed++
 			rep.Errors = append(rep.Errors, RowError{Pos: row.pos, ID: row.m.ID, Error: row.problem})
 		}
 	}
+}
+
+func (a *accountant) finish(rep *Report) {
+	for sc := range a.undeclared {
+		rep.UndeclaredScopes = append(rep.UndeclaredScopes, string(sc))
+	}
+	slices.Sort(rep.UndeclaredScopes)
 }
 
 func itemReason(err error) string {

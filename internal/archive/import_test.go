@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -282,16 +283,12 @@ func TestImportBadRowChangesNothingElse(t *testing.T) {
 		name, row, want string
 	}{
 		{"truncated", `{"id":"b","text":"cut`, "truncated or invalid JSON: unexpected end of JSON input"},
-		{"wrong type", `{"id":"b","text":"t","importance":"0.8"}`, "importance must be a number, got the string"},
-		{"NaN importance", `{"id":"b","text":"t","importance":"NaN"}`, `got the string "NaN"`},
-		{"1e400 importance", `{"id":"b","text":"t","importance":1e400}`, "importance 1e400 is out of range"},
-		{"negative importance", `{"id":"b","text":"t","importance":-1}`, "importance -1 is out of range"},
 		{"invalid UTF-8", "{\"id\":\"b\",\"text\":\"\xff\"}", "invalid UTF-8"},
 		{"NUL in text", `{"id":"b","text":"a\u0000"}`, "text contains a NUL byte"},
 		{"wrong dimensions", `{"id":"b","text":"t","vector":` + vec3 + `}`, "vector has 3 dimensions, the store uses 384: remove the vector field to re-embed"},
 		{"zero vector", `{"id":"b","text":"t","vector":[` + strings.Repeat("0,", testDims-1) + `0]}`, "vector is all zeros"},
-		{"unknown category", `{"id":"b","text":"t","category":"misc"}`, `category "misc" is unknown`},
-		{"malformed scope", `{"id":"b","text":"t","scope":"agent"}`, `scope "agent" is malformed`},
+		{"malformed scope", `{"id":"b","text":"t","scope":"agent:"}`, `scope "agent:" has an empty name`},
+		{"scope with a space", `{"id":"b","text":"t","scope":"shared team"}`, `scope "shared team" contains ' '`},
 		{"duplicate id", `{"id":"g1","text":"t"}`, `duplicate id "g1" (first seen at line 1)`},
 		{"text too long", `{"id":"b","text":"` + strings.Repeat("é", memory.MaxTextBytes/2+1) + `"}`, "over the 32768-byte limit"},
 	}
@@ -467,7 +464,7 @@ func TestImportEmbedderFailureFailsOnlyItsBatch(t *testing.T) {
 	for i := range 10 {
 		lines = append(lines, fmt.Sprintf(`{"id":"r%d","text":"row number %d"}`, i, i))
 	}
-	lines[7] = `{"id":"r7","text":"bad","importance":2}` // its own error wins
+	lines[7] = `{"id":"r7","text":"bad","created_at":-2}` // its own error wins
 	data := strings.Join(lines, "\n")
 	s := openStore(t)
 	im := &Importer{Store: s, Embedder: failOn(2), Access: memory.Owner(), BatchSize: 4}
@@ -485,7 +482,7 @@ func TestImportEmbedderFailureFailsOnlyItsBatch(t *testing.T) {
 			t.Errorf("error %d: %s", i, e.Error)
 		}
 	}
-	if !strings.Contains(rep.Errors[3].Error, "importance 2 is out of range") {
+	if !strings.Contains(rep.Errors[3].Error, "created_at -2 is negative") {
 		t.Errorf("row 7: %s", rep.Errors[3].Error)
 	}
 	if n := count(t, s); n != 6 {
@@ -561,7 +558,7 @@ func TestImportDryRun(t *testing.T) {
 	s := openStore(t)
 	importString(t, newImporter(s), goodRow+"\n") // "a" exists
 	data := goodRow + "\n" + goodRow3 + "\n" + `{"text":"no id"}` + "\n" + `{"id":"d","text":"t","scope":"user:bob"}` + "\n" +
-		`{"id":"e","text":"t","importance":9}` + "\n" + `{"id":"f","text":"t","vector":[1,2,3]}` + "\n"
+		`{"id":"e","text":"t","created_at":-9}` + "\n" + `{"id":"f","text":"t","vector":[1,2,3]}` + "\n"
 	noEmbed := &fakeEmbedder{fn: func(int, []string) ([][]float32, error) {
 		t.Error("dry run embedded")
 		return nil, errors.New("no")
@@ -660,11 +657,13 @@ func TestImportNeedsStoreAndEmbedder(t *testing.T) {
 }
 
 func TestReportJSON(t *testing.T) {
-	b, err := json.Marshal(Report{Imported: 1, Errors: []RowError{{Pos: "line 2", Error: "x"}}, Format: FormatLanceDBPro})
+	b, err := json.Marshal(Report{Imported: 1, Errors: []RowError{{Pos: "line 2", Error: "x"}}, Format: FormatLanceDBPro,
+		Adjustments: map[string]int{AdjustScopeDefaulted: 1}, DefaultScoped: []string{"line 2"}, UndeclaredScopes: []string{"shared-team"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"imported":1,"skipped":0,"failed":0,"errors":[{"pos":"line 2","error":"x"}],"format":"lancedb-pro"}`
+	want := `{"imported":1,"skipped":0,"failed":0,"errors":[{"pos":"line 2","error":"x"}],"format":"lancedb-pro",` +
+		`"adjustments":{"scope_defaulted":1},"default_scoped":["line 2"],"undeclared_scopes":["shared-team"]}`
 	if string(b) != want {
 		t.Errorf("%s\nwant %s", b, want)
 	}
@@ -672,5 +671,75 @@ func TestReportJSON(t *testing.T) {
 	rep := importString(t, newImporter(s), goodRow)
 	if b, _ := json.Marshal(rep); !strings.Contains(string(b), `"errors":[]`) {
 		t.Errorf("no errors should be [], got %s", b)
+	}
+}
+
+// TestImportKeepsLegacyShapes: the four rows the issue found refused (an
+// unknown category, a custom scope, a reflection scope, an old-scale
+// importance with a null scope and non-JSON metadata) and the LanceDB
+// exporter's JSON Lines all go in, every adjustment counted, undeclared
+// scopes listed; a second import adds nothing, rows without an id
+// included.
+func TestImportKeepsLegacyShapes(t *testing.T) {
+	s := openStore(t)
+	for _, tc := range []struct {
+		file       string
+		format     string
+		imported   int
+		adjust     map[string]int
+		defaulted  []string
+		undeclared []string
+	}{
+		{"lancedb-pro-legacy-shapes.json", FormatLanceDBPro, 4,
+			map[string]int{AdjustCategoryUnknown: 1, AdjustMetadataFolded: 1, AdjustLastAccessedSeconds: 1, AdjustScopeDefaulted: 1,
+				AdjustImportanceLegacy: 1, AdjustTimestampSeconds: 1, AdjustMetadataNotJSON: 1},
+			[]string{"memories[3]"}, []string{"shared-team"}},
+		{"lancedb-export.jsonl", FormatTroveJSONL, 3,
+			map[string]int{AdjustImportanceLegacy: 1, AdjustTimestampSeconds: 1, AdjustMetadataFolded: 1, AdjustScopeDefaulted: 1, AdjustIDDerived: 1},
+			[]string{"line 3"}, []string{"project-x"}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			im := newImporter(s)
+			im.LegacyImportance = true
+			im.Declared = func(sc memory.Scope) bool { return sc == "declared-elsewhere" }
+			rep := importString(t, im, string(data))
+			if rep.Imported != tc.imported || rep.Failed != 0 || rep.Format != tc.format {
+				t.Fatalf("report %+v", rep)
+			}
+			if !reflect.DeepEqual(rep.Adjustments, tc.adjust) || !reflect.DeepEqual(rep.DefaultScoped, tc.defaulted) || !reflect.DeepEqual(rep.UndeclaredScopes, tc.undeclared) {
+				t.Errorf("adjustments %v, defaulted %v, undeclared %v", rep.Adjustments, rep.DefaultScoped, rep.UndeclaredScopes)
+			}
+			again := importString(t, im, string(data))
+			if again.Imported != 0 || again.Skipped != tc.imported {
+				t.Errorf("second import %+v", again)
+			}
+		})
+	}
+	get := func(id string) memory.Memory {
+		m, err := s.Get(context.Background(), memory.Owner(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if m := get("9a1f0c3e-0001-4b7e-9a51-1f0c2d4e5a60"); m.Category != memory.CategoryOther || m.Metadata[KeyOriginalCategory] != "stress" {
+		t.Errorf("unknown category: %+v", m)
+	}
+	if m := get("9a1f0c3e-0002-4b7e-9a51-1f0c2d4e5a60"); m.Scope != "shared-team" || m.Metadata["access_count"] != 3.0 || m.Metadata["last_accessed_at"] != 1735700000000.0 || m.Metadata["accessCount"] != nil {
+		t.Errorf("custom scope / camelCase: %+v", m)
+	}
+	if m := get("9a1f0c3e-0003-4b7e-9a51-1f0c2d4e5a60"); m.Scope != "reflection:agent:main" || m.Category != memory.CategoryReflection {
+		t.Errorf("reflection: %+v", m)
+	}
+	if m := get("9a1f0c3e-0004-4b7e-9a51-1f0c2d4e5a60"); m.Scope != "global" || m.Importance != 0.95 || m.CreatedAt != 1717000000000 || m.Metadata[KeyRawMetadata] != "user said so" {
+		t.Errorf("legacy row: %+v", m)
+	}
+	id := NaturalID("global", "A row without an id.", 1735689600000)
+	if m := get(id); m.Text != "A row without an id." {
+		t.Errorf("natural id: %+v", m)
 	}
 }

@@ -27,6 +27,7 @@ type cliEnv struct {
 	t     *testing.T
 	db    string
 	stdin string
+	env   map[string]string // more environment (TROVE_CONFIG, ...)
 }
 
 func newCLIEnv(t *testing.T) *cliEnv {
@@ -52,7 +53,7 @@ func openTestService(ctx context.Context, cfg config.Config, o OpenOptions) (*se
 	if err != nil {
 		return nil, err
 	}
-	return service.New(service.Options{Store: st, Embedder: emb, Access: cfg.Access,
+	return service.New(service.Options{Store: st, Embedder: emb, Access: cfg.Access, Declared: cfg.Declared, DefaultScope: cfg.DefaultScope(),
 		Searcher: &servicetest.Searcher{Store: st, Embedder: emb}}), nil
 }
 
@@ -60,6 +61,9 @@ func (e *cliEnv) run(args ...string) cliResult {
 	e.t.Helper()
 	home := e.t.TempDir()
 	env := map[string]string{"HOME": home, "TROVE_DB": e.db}
+	for k, v := range e.env {
+		env[k] = v
+	}
 	var stdout, stderr bytes.Buffer
 	code := Execute(context.Background(), Deps{
 		Getenv: func(k string) string { return env[k] },
@@ -347,7 +351,7 @@ func TestRefusedUpdateEmbedsNothing(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		return service.New(service.Options{Store: st, Embedder: emb, Access: cfg.Access}), nil
+		return service.New(service.Options{Store: st, Embedder: emb, Access: cfg.Access, Declared: cfg.Declared, DefaultScope: cfg.DefaultScope()}), nil
 	}
 	for _, c := range []struct {
 		args []string

@@ -73,8 +73,12 @@ func (f *frontends) viaCLI(t *testing.T, args ...string) answer {
 	t.Helper()
 	r := f.cli.run(append(args, "--json")...)
 	if r.code != 0 {
-		msg := strings.TrimPrefix(strings.SplitN(r.err, "\n", 2)[0], "error: ")
-		return answer{Code: codeOfExit[r.code], Msg: msg}
+		// The first line that is not a warning (config warnings come first).
+		lines := strings.Split(r.err, "\n")
+		for len(lines) > 1 && strings.HasPrefix(lines[0], "warning: ") {
+			lines = lines[1:]
+		}
+		return answer{Code: codeOfExit[r.code], Msg: strings.TrimPrefix(lines[0], "error: ")}
 	}
 	return answer{Result: decodeAny(t, r.out)}
 }

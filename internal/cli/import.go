@@ -3,7 +3,10 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -56,6 +59,12 @@ func newImportCommand(a *app) *cobra.Command {
 					verb = "would import"
 				}
 				fmt.Fprintf(w, "%s %d, skipped %d (already present), failed %d [%s]\n", verb, rep.Imported, rep.Skipped, rep.Failed, rep.Format)
+				for _, k := range slices.Sorted(maps.Keys(rep.Adjustments)) {
+					fmt.Fprintf(w, "  adjusted (%s): %d\n", k, rep.Adjustments[k])
+				}
+				if len(rep.UndeclaredScopes) > 0 {
+					fmt.Fprintf(w, "  scopes not declared in the config (declare them in scopes.definitions and grant them in agentAccess): %s\n", strings.Join(rep.UndeclaredScopes, ", "))
+				}
 				for _, e := range rep.Errors {
 					fmt.Fprintf(cmd.ErrOrStderr(), "  %s: %s\n", e.Pos, e.Error)
 				}
@@ -72,8 +81,10 @@ func newImportCommand(a *app) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&in.Scope, "scope", "", "put every row in this scope instead of its own")
+	fl.StringVar(&in.DefaultScope, "default-scope", "global", "scope of rows whose scope is null or blank (counted and listed in the report)")
+	fl.BoolVar(&in.LegacyImportance, "legacy-importance", false, "read whole importances 1-5 on memory-lancedb-pro's old scale (1→0.20, 2→0.40, 3→0.60, 4→0.80, 5→0.95)")
 	fl.BoolVar(&in.DryRun, "dry-run", false, "validate and count, write nothing")
-	fl.BoolVar(&asJSON, "json", false, "print imported/skipped/failed counts and errors as JSON")
+	fl.BoolVar(&asJSON, "json", false, "print the report as JSON: imported, skipped (already present), failed, errors, adjustments, default_scoped, undeclared_scopes")
 	fl.IntVar(&in.BatchSize, "batch-size", service.DefaultImportBatch, fmt.Sprintf("rows per write transaction (1 to %d)", service.MaxImportBatch))
 	return cmd
 }

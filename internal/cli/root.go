@@ -9,6 +9,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -66,7 +67,7 @@ func newRoot(deps Deps) (*cobra.Command, *app) {
 	root.Version = version.Get().Version
 	root.SetVersionTemplate(versionText())
 	root.PersistentFlags().StringVar(&a.dbFlag, "db", "", "store file (env TROVE_DB; default $XDG_DATA_HOME/trove/trove.db)")
-	root.PersistentFlags().StringVar(&a.agent, "agent", "", "act as this agent: reach only global, agent:<id> and granted scopes")
+	root.PersistentFlags().StringVar(&a.agent, "agent", "", "act as this agent: reach only global, agent:<id> and reflection:agent:<id>, or its agentAccess list")
 	root.AddCommand(
 		newStoreCommand(a), newGetCommand(a), newUpdateCommand(a), newDeleteCommand(a), newDeleteBulkCommand(a),
 		newListCommand(a), newStatsCommand(a), newExportCommand(a), newImportCommand(a), newUpgradeCommand(a),
@@ -90,6 +91,9 @@ func (a *app) setup(cmd *cobra.Command) error {
 	}
 	if err := service.CheckAgent(a.agent); err != nil {
 		return usagef("--agent: %s", err.Error())
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: config: %s\n", w)
 	}
 	a.cfg = cfg
 	a.command = "trove " + cmd.Name()

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -41,10 +42,40 @@ type Config struct {
 	// TombstoneRetention is how long a deleted memory's tombstone (its
 	// entry in the change feed) is kept; 0 keeps them forever.
 	TombstoneRetention Duration `json:"tombstoneRetention"`
-	// AgentAccess grants agents scopes beyond global and agent:<id>.
+	// Scopes declares scope names beyond the built-in kinds, and the
+	// default write scope.
+	Scopes Scopes `json:"scopes"`
+	// AgentAccess lists, per agent id, the scopes it reaches. A list
+	// REPLACES the default (global, agent:<id>), as in memory-lancedb-pro;
+	// the agent's own reflection:agent:<id> is always added.
 	AgentAccess map[string][]string `json:"agentAccess"`
 	Auth        Auth                `json:"auth"`
 }
+
+// Scopes is memory-lancedb-pro's scope configuration (its scopes.default
+// and scopes.definitions; its scopes.agentAccess is trove's agentAccess).
+type Scopes struct {
+	// Default is where the owner writes when no scope is given, and an
+	// agent that may not write its own agent:<id>; "" is global.
+	Default string `json:"default"`
+	// Definitions declares scope names beyond the built-in kinds (global,
+	// agent:, user:, project:, custom:, reflection:agent:), each
+	// ^[A-Za-z0-9._:-]{1,100}$: a name must be declared (or built in)
+	// before anyone can write it.
+	Definitions map[string]ScopeDefinition `json:"definitions"`
+}
+
+// ScopeDefinition describes a declared scope.
+type ScopeDefinition struct {
+	Description string         `json:"description"`
+	Metadata    map[string]any `json:"metadata,omitempty"`
+}
+
+// bypassAgents are memory-lancedb-pro's reserved ids that bypass its scope
+// filter. trove has no bypass (the owner is the caller without an agent),
+// so they cannot be given an access list: a config carried over from the
+// plugin with one would mean something else here.
+var bypassAgents = []string{"system", "undefined"}
 
 // Embedding configures the embedding provider.
 type Embedding struct {
@@ -319,14 +350,83 @@ func (c Config) Validate() error {
 	if _, err := c.Auth.Principals(); err != nil {
 		errs = append(errs, err)
 	}
-	for agent, scopes := range c.AgentAccess {
-		for _, s := range scopes {
+	for _, name := range slices.Sorted(maps.Keys(c.Scopes.Definitions)) {
+		if err := memory.CheckDeclaredName(name); err != nil {
+			errs = append(errs, fmt.Errorf("scopes.definitions.%s: %w", name, err))
+		}
+	}
+	if d := c.Scopes.Default; d != "" {
+		if sc, err := memory.ParseScope(d); err != nil {
+			errs = append(errs, fmt.Errorf("scopes.default: %w", err))
+		} else if !c.Declared(sc) {
+			errs = append(errs, fmt.Errorf("scopes.default: %q is not declared: add it to scopes.definitions, or use a built-in scope such as global", d))
+		}
+	}
+	for _, agent := range slices.Sorted(maps.Keys(c.AgentAccess)) {
+		if slices.Contains(bypassAgents, strings.TrimSpace(agent)) {
+			errs = append(errs, fmt.Errorf("agentAccess.%s: %q is a reserved id (memory-lancedb-pro's scope bypass) and cannot be granted scopes: remove the entry", agent, strings.TrimSpace(agent)))
+			continue
+		}
+		for _, s := range c.AgentAccess[agent] {
 			if _, err := memory.ParseScope(s); err != nil {
 				errs = append(errs, fmt.Errorf("agentAccess.%s: %w", agent, err))
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Declared reports whether s may be written: a built-in scope, or a name in
+// scopes.definitions.
+func (c Config) Declared(s memory.Scope) bool {
+	if s.BuiltIn() {
+		return true
+	}
+	_, ok := c.Scopes.Definitions[string(s)]
+	return ok
+}
+
+// DefaultScope is scopes.default, or global.
+func (c Config) DefaultScope() memory.Scope {
+	if c.Scopes.Default == "" {
+		return memory.GlobalScope
+	}
+	return memory.Scope(c.Scopes.Default)
+}
+
+// Warnings are what a valid config may still get wrong, said once at load:
+// an agentAccess list replaces the default (global, agent:<id>), so a list
+// without them takes them away (before trove followed memory-lancedb-pro
+// here, the list added to the default); and a list may name a scope that
+// is neither built in nor declared.
+func (c Config) Warnings() []string {
+	var out []string
+	for _, agent := range slices.Sorted(maps.Keys(c.AgentAccess)) {
+		scopes := c.AgentAccess[agent]
+		var missing []string
+		for _, want := range []string{string(memory.GlobalScope), string(memory.AgentScope(agent))} {
+			if !slices.Contains(scopes, want) {
+				missing = append(missing, want)
+			}
+		}
+		if len(missing) > 0 {
+			out = append(out, fmt.Sprintf("agentAccess.%s lacks %s: an agentAccess list replaces the default (global, agent:%s), so agent %s cannot reach %s; add %s to the list if it should",
+				agent, strings.Join(missing, " and "), agent, agent, strings.Join(missing, " or "), pick(len(missing), "it", "them")))
+		}
+		for _, s := range scopes {
+			if sc, err := memory.ParseScope(s); err == nil && !c.Declared(sc) {
+				out = append(out, fmt.Sprintf("agentAccess.%s grants %q, which is not declared: add it to scopes.definitions, or agent %s cannot write it", agent, s, agent))
+			}
+		}
+	}
+	return out
+}
+
+func pick(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func checkURL(s string) error {
@@ -340,15 +440,20 @@ func checkURL(s string) error {
 	return nil
 }
 
-// Access returns the scopes an agent reaches: global, agent:<id> and any
-// granted in AgentAccess. An empty agent id is the owner (every scope).
+// Access returns the scopes an agent reaches: its agentAccess list when it
+// has one (plus its reflection:agent:<id>), else global, agent:<id> and
+// reflection:agent:<id>. An empty agent id is the owner (every scope).
 func (c Config) Access(agent string) memory.Access {
 	if agent == "" {
 		return memory.Owner()
 	}
-	var extra []memory.Scope
-	for _, s := range c.AgentAccess[agent] {
-		extra = append(extra, memory.Scope(s))
+	granted, ok := c.AgentAccess[agent]
+	if !ok {
+		return memory.AgentAccess(agent)
 	}
-	return memory.AgentAccess(agent, extra...)
+	scopes := make([]memory.Scope, len(granted))
+	for i, s := range granted {
+		scopes[i] = memory.Scope(s)
+	}
+	return memory.GrantedAccess(agent, scopes)
 }

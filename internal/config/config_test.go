@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/trove-memory/trove/internal/memory"
 	"os"
 	"path/filepath"
 	"strings"
@@ -288,7 +289,12 @@ func TestValidateNamesEachField(t *testing.T) {
 		{"accessFlush", func(c *Config) { c.Retrieval.AccessFlush.Duration = -time.Second }, "retrieval.accessFlush: -1s is negative"},
 		{"vectorK", func(c *Config) { c.Retrieval.VectorK = 10001 }, "retrieval.vectorK/bm25K: use 1 to 10000"},
 		{"rerank", func(c *Config) { c.Rerank.Provider = "cohere" }, `rerank.provider: "cohere" is unknown`},
-		{"agentAccess", func(c *Config) { c.AgentAccess = map[string][]string{"bob": {"nowhere"}} }, "agentAccess.bob:"},
+		{"agentAccess", func(c *Config) { c.AgentAccess = map[string][]string{"bob": {"no where"}} }, "agentAccess.bob:"},
+		{"agentAccess bypass", func(c *Config) { c.AgentAccess = map[string][]string{" system ": {"global"}} }, `agentAccess. system : "system" is a reserved id`},
+		{"scope definition", func(c *Config) {
+			c.Scopes.Definitions = map[string]ScopeDefinition{"shared/team": {}}
+		}, "scopes.definitions.shared/team:"},
+		{"scope default", func(c *Config) { c.Scopes.Default = "shared-team" }, `scopes.default: "shared-team" is not declared`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			getenv, _ := env(t)
@@ -347,5 +353,49 @@ func TestIsSecret(t *testing.T) {
 		if got := isSecret(key); got != want {
 			t.Errorf("isSecret(%q) = %v, want %v", key, got, want)
 		}
+	}
+}
+
+// agentAccess replaces the default access, as memory-lancedb-pro's does,
+// and keeps the agent's own reflection scope; a list lacking global or
+// agent:<id> is warned about.
+func TestAccessReplacesDefault(t *testing.T) {
+	getenv, _ := env(t)
+	cfg := Defaults(getenv)
+	cfg.Scopes.Definitions = map[string]ScopeDefinition{"shared-team": {Description: "the team"}}
+	cfg.AgentAccess = map[string][]string{
+		"bot":  {"shared-team"},
+		"full": {"global", "agent:full", "custom:x"},
+		"odd":  {"global", "agent:odd", "project-x"},
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		agent string
+		scope memory.Scope
+		want  bool
+	}{
+		{"bot", "shared-team", true}, {"bot", "reflection:agent:bot", true},
+		{"bot", "global", false}, {"bot", "agent:bot", false},
+		{"full", "global", true}, {"full", "agent:full", true}, {"full", "custom:x", true}, {"full", "reflection:agent:full", true},
+		{"plain", "global", true}, {"plain", "agent:plain", true}, {"plain", "reflection:agent:plain", true}, {"plain", "custom:x", false},
+	} {
+		if got := cfg.Access(c.agent).Allows(c.scope); got != c.want {
+			t.Errorf("Access(%s).Allows(%s) = %v, want %v", c.agent, c.scope, got, c.want)
+		}
+	}
+	w := strings.Join(cfg.Warnings(), "\n")
+	if !strings.Contains(w, "agentAccess.bot lacks global and agent:bot") || strings.Contains(w, "agentAccess.full lacks") {
+		t.Errorf("warnings:\n%s", w)
+	}
+	if !strings.Contains(w, `agentAccess.odd grants "project-x", which is not declared`) {
+		t.Errorf("no warning for an undeclared grant:\n%s", w)
+	}
+	if !cfg.Declared("shared-team") || cfg.Declared("project-x") || !cfg.Declared("custom:y") {
+		t.Error("Declared is wrong")
+	}
+	if cfg.DefaultScope() != memory.GlobalScope {
+		t.Errorf("DefaultScope() = %s", cfg.DefaultScope())
 	}
 }

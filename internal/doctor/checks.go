@@ -308,7 +308,7 @@ func checkScopes(ctx context.Context, s Store, opts Options) Check {
 		switch {
 		case !validScope(sc):
 			malformed[sc] = n
-		case sc == string(memory.GlobalScope) || strings.HasPrefix(sc, "agent:") || granted[sc]:
+		case sc == string(memory.GlobalScope) || strings.HasPrefix(sc, "agent:") || strings.HasPrefix(sc, "reflection:agent:") || granted[sc]:
 		default:
 			unreachable[sc] = n
 		}

@@ -156,8 +156,8 @@ func TestEveryTool(t *testing.T) {
 	var m service.Memory
 	mustCall(t, cs, "memory_store", map[string]any{"text": "I prefer dark mode in every editor", "category": "preference",
 		"importance": 0.8, "metadata": map[string]any{"source": "test"}}, &m)
-	if m.Scope != "global" || m.Category != "preference" || m.Importance != 0.8 || m.Metadata["source"] != "test" || m.Revision != 1 {
-		t.Fatalf("store: %+v", m)
+	if m.Scope != "agent:bot" || m.Category != "preference" || m.Importance != 0.8 || m.Metadata["source"] != "test" || m.Revision != 1 {
+		t.Fatalf("store: %+v", m) // an agent's default write scope is its own
 	}
 	var mine service.Memory
 	mustCall(t, cs, "memory_store", map[string]any{"text": "the bot's own note about editors", "scope": "agent:bot"}, &mine)
@@ -215,11 +215,12 @@ func TestEveryTool(t *testing.T) {
 	}
 	var st service.StatsOutput
 	mustCall(t, cs, "memory_stats", map[string]any{}, &st)
-	if st.Total != 5 || st.ByScope["agent:bot"] != 1 || st.ByScope["global"] != 4 {
+	// Stored without a scope, the agent's memories went to its own agent:bot.
+	if st.Total != 5 || st.ByScope["agent:bot"] != 5 || st.ByScope["global"] != 0 {
 		t.Fatalf("stats: %+v", st)
 	}
-	mustCall(t, cs, "memory_stats", map[string]any{"scope": "agent:bot"}, &st)
-	if st.Total != 1 {
+	mustCall(t, cs, "memory_stats", map[string]any{"scope": "global"}, &st)
+	if st.Total != 0 {
 		t.Fatalf("stats in scope: %+v", st)
 	}
 	var f service.ForgetOutput

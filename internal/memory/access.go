@@ -20,10 +20,18 @@ func Scopes(s ...Scope) Access {
 	return Access{scopes: slices.Compact(c)}
 }
 
-// AgentAccess is the default access of an agent: global and agent:<id>,
-// plus any extra scopes granted by configuration.
+// AgentAccess is the default access of an agent, as in memory-lancedb-pro:
+// global, agent:<id> and reflection:agent:<id>, plus any extra scopes.
 func AgentAccess(agentID string, extra ...Scope) Access {
-	return Scopes(append([]Scope{GlobalScope, AgentScope(agentID)}, extra...)...)
+	return Scopes(append([]Scope{GlobalScope, AgentScope(agentID), ReflectionScope(agentID)}, extra...)...)
+}
+
+// GrantedAccess is the access of an agent whose scopes a configuration
+// lists (agentAccess.<id>): exactly those, plus the agent's own
+// reflection:agent:<id>. The list replaces the default; it does not add to
+// it (memory-lancedb-pro's meaning).
+func GrantedAccess(agentID string, granted []Scope) Access {
+	return Scopes(append(slices.Clone(granted), ReflectionScope(agentID))...)
 }
 
 // All reports whether access is unrestricted.

@@ -46,7 +46,7 @@ func (e *NotFoundError) Unwrap() error { return ErrNotFound }
 type ScopeDeniedError struct{ Scope Scope }
 
 func (e *ScopeDeniedError) Error() string {
-	return fmt.Sprintf("scope %s is not accessible to this caller: write to global or your agent scope, or ask the owner to grant it", e.Scope)
+	return fmt.Sprintf("scope %s is not accessible to this caller: write to a scope you can reach (by default global, agent:<id> and reflection:agent:<id>; else your agentAccess list), or ask the owner to grant it", e.Scope)
 }
 
 func (e *ScopeDeniedError) Unwrap() error { return ErrScopeDenied }

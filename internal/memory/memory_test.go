@@ -8,16 +8,30 @@ import (
 )
 
 func TestParseScope(t *testing.T) {
-	good := []string{"global", "agent:main", "user:alice@example.com", "project:atlas/api", "custom:notes-2026", "agent:研究员"}
-	for _, s := range good {
-		if _, err := ParseScope(s); err != nil {
+	good := map[string]bool{ // scope -> built in
+		"global": true, "agent:main": true, "user:alice@example.com": true, "project:atlas/api": true,
+		"custom:notes-2026": true, "agent:研究员": true, "reflection:agent:main": true,
+		// memory-lancedb-pro's declared names: well formed here; whether
+		// they are declared is the configuration's business.
+		"shared-team": false, "project-x": false, "team:x": false, "Global": false, "a.b_c:d-e": false,
+	}
+	for s, builtIn := range good {
+		sc, err := ParseScope(s)
+		if err != nil {
 			t.Errorf("ParseScope(%q): %v", s, err)
+			continue
+		}
+		if sc.BuiltIn() != builtIn {
+			t.Errorf("ParseScope(%q).BuiltIn() = %v, want %v", s, sc.BuiltIn(), builtIn)
 		}
 	}
 	bad := map[string]string{
 		"":                                   "empty",
-		"Global":                             "malformed",
-		"team:x":                             "unknown kind",
+		"team x":                             "contains",
+		"shared/team":                        "contains",
+		strings.Repeat("x", 101):             "1 to 100 characters",
+		"reflection:main":                    "reflection:agent:<id>",
+		"reflection:agent:":                  "empty name",
 		"agent:":                             "empty name",
 		"agent:a b":                          "contains",
 		"agent:x';DROP TABLE--":              "contains",
@@ -65,8 +79,13 @@ func TestValidate(t *testing.T) {
 
 func TestAccess(t *testing.T) {
 	a := AgentAccess("bot", "project:x")
-	if !a.Allows(GlobalScope) || !a.Allows("agent:bot") || !a.Allows("project:x") || a.Allows("agent:other") || a.All() {
+	if !a.Allows(GlobalScope) || !a.Allows("agent:bot") || !a.Allows("reflection:agent:bot") || !a.Allows("project:x") || a.Allows("agent:other") || a.All() {
 		t.Fatalf("agent access wrong: %+v", a)
+	}
+	// A configured list replaces the default, keeping the own reflection scope.
+	g := GrantedAccess("bot", []Scope{"project:x"})
+	if g.Allows(GlobalScope) || g.Allows("agent:bot") || !g.Allows("project:x") || !g.Allows("reflection:agent:bot") {
+		t.Fatalf("granted access wrong: %+v", g)
 	}
 	n, ignored := a.Narrow([]Scope{"agent:bot", "agent:other"})
 	if !n.Allows("agent:bot") || n.Allows(GlobalScope) || len(ignored) != 1 || ignored[0] != "agent:other" {

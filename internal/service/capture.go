@@ -62,14 +62,9 @@ func (s *Service) Capture(ctx context.Context, c Caller, in CaptureInput) (Captu
 			return CaptureOutput{}, Invalid("messages[%d] is not valid UTF-8: re-encode it as UTF-8", i)
 		}
 	}
-	scope := memory.GlobalScope
-	if in.Scope != "" {
-		if scope, err = memory.ParseScope(in.Scope); err != nil {
-			return CaptureOutput{}, Invalid("scope: %s", err.Error())
-		}
-	}
-	if !acc.Allows(scope) {
-		return CaptureOutput{}, ErrorOf(&memory.ScopeDeniedError{Scope: scope})
+	scope, err := s.writeScope(c, acc, in.Scope)
+	if err != nil {
+		return CaptureOutput{}, err
 	}
 	cands, skipped, err := s.opts.Extractor.Extract(ctx, in.Messages)
 	if err != nil {

@@ -18,7 +18,7 @@ type StoreInput struct {
 	ID         string         `json:"id,omitempty" jsonschema:"use this id instead of a new UUID (at most 128 bytes); fails with conflict if it exists"`
 	Text       string         `json:"text" jsonschema:"the memory: one self-contained statement worth keeping across sessions"`
 	Category   string         `json:"category,omitempty" jsonschema:"preference, fact, decision, entity, reflection or other (default other)"`
-	Scope      string         `json:"scope,omitempty" jsonschema:"global (default), agent:<id>, user:<id>, project:<id> or custom:<name>; you may write only scopes you can reach"`
+	Scope      string         `json:"scope,omitempty" jsonschema:"global, agent:<id>, user:<id>, project:<id>, custom:<name>, reflection:agent:<id> or a declared name; you may write only scopes you can reach. Default: agent:<your id> when you may write it, else the configured default (global)"`
 	Importance *float64       `json:"importance,omitempty" jsonschema:"0 to 1 (default 0.7)"`
 	Metadata   map[string]any `json:"metadata,omitempty" jsonschema:"extra fields to keep with the memory (a JSON object)"`
 }
@@ -29,26 +29,22 @@ func (s *Service) Store(ctx context.Context, c Caller, in StoreInput) (Memory, e
 	if err != nil {
 		return Memory{}, err
 	}
-	m := memory.Memory{ID: in.ID, Text: in.Text, Category: memory.CategoryOther, Scope: memory.GlobalScope, Importance: DefaultImportance, Metadata: in.Metadata}
+	m := memory.Memory{ID: in.ID, Text: in.Text, Category: memory.CategoryOther, Importance: DefaultImportance, Metadata: in.Metadata}
 	if in.Category != "" {
 		if m.Category, err = memory.ParseCategory(in.Category); err != nil {
 			return Memory{}, Invalid("category: %s", err.Error())
 		}
 	}
-	if in.Scope != "" {
-		if m.Scope, err = memory.ParseScope(in.Scope); err != nil {
-			return Memory{}, Invalid("scope: %s", err.Error())
-		}
-	}
 	if in.Importance != nil {
 		m.Importance = *in.Importance
 	}
+	m.Scope = memory.GlobalScope // a placeholder for Validate
 	// The memory is complete and valid before we spend an embedding call.
 	if err := m.Validate(); err != nil {
 		return Memory{}, ErrorOf(err)
 	}
-	if !acc.Allows(m.Scope) {
-		return Memory{}, ErrorOf(&memory.ScopeDeniedError{Scope: m.Scope})
+	if m.Scope, err = s.writeScope(c, acc, in.Scope); err != nil {
+		return Memory{}, err
 	}
 	vs, err := s.embed(ctx, []string{m.Text})
 	if err != nil {
@@ -139,11 +135,11 @@ func (s *Service) Update(ctx context.Context, c Caller, in UpdateInput) (Memory,
 		}
 	}
 	if f.Scope != nil {
-		if want.Scope, err = memory.ParseScope(*f.Scope); err != nil {
-			return Memory{}, Invalid("scope: %s", err.Error())
+		if *f.Scope == "" {
+			return Memory{}, Invalid("scope is empty: give the scope to move the memory to, or leave scope out")
 		}
-		if !acc.Allows(want.Scope) {
-			return Memory{}, ErrorOf(&memory.ScopeDeniedError{Scope: want.Scope})
+		if want.Scope, err = s.writeScope(c, acc, *f.Scope); err != nil {
+			return Memory{}, err
 		}
 	}
 	if f.Importance != nil {

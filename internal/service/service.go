@@ -59,8 +59,15 @@ type Options struct {
 	// lock timeout, this binary's version); Repair is set per call.
 	Doctor doctor.Options
 	// Access maps an agent id to its scopes ("" is the owner: every scope).
-	// Default: global and agent:<id> only.
+	// Default: global, agent:<id> and reflection:agent:<id>.
 	Access func(agent string) memory.Access
+	// Declared reports whether a scope that is not built in is declared
+	// (the config's scopes.definitions): only built-in and declared scopes
+	// can be written. Default: none is declared.
+	Declared func(memory.Scope) bool
+	// DefaultScope is where the owner writes when no scope is given, and
+	// an agent that may not write its own agent:<id> (default global).
+	DefaultScope memory.Scope
 	// Extractor finds memories in a conversation turn for Capture
 	// (default capture.Explicit).
 	Extractor capture.Extractor
@@ -90,6 +97,12 @@ func New(opts Options) *Service {
 			}
 			return memory.AgentAccess(agent)
 		}
+	}
+	if opts.Declared == nil {
+		opts.Declared = func(memory.Scope) bool { return false }
+	}
+	if opts.DefaultScope == "" {
+		opts.DefaultScope = memory.GlobalScope
 	}
 	if opts.Extractor == nil {
 		opts.Extractor = capture.Explicit{}
@@ -141,12 +154,50 @@ func (s *Service) access(c Caller) (memory.Access, error) {
 	return s.opts.Access(c.Agent), nil
 }
 
+// writeScope is the scope a write goes to: the one given (which must be
+// well formed, built in or declared, and writable by the caller), else the
+// caller's default: agent:<id> when the agent may write there, else the
+// configured default (memory-lancedb-pro's getDefaultScope). Writes fail
+// closed: a scope the caller may not write is scope_access_denied.
+func (s *Service) writeScope(c Caller, acc memory.Access, given string) (memory.Scope, error) {
+	if given == "" {
+		sc := s.opts.DefaultScope
+		if c.Agent != "" && acc.Allows(memory.AgentScope(c.Agent)) {
+			sc = memory.AgentScope(c.Agent)
+		}
+		if !acc.Allows(sc) {
+			return "", ErrorOf(&memory.ScopeDeniedError{Scope: sc})
+		}
+		return sc, nil
+	}
+	sc, err := memory.ParseScope(given)
+	if err != nil {
+		return "", Invalid("scope: %s", err.Error())
+	}
+	if err := s.checkDeclared(sc); err != nil {
+		return "", err
+	}
+	if !acc.Allows(sc) {
+		return "", ErrorOf(&memory.ScopeDeniedError{Scope: sc})
+	}
+	return sc, nil
+}
+
+// checkDeclared refuses a write to a scope that is neither built in nor
+// declared in the config.
+func (s *Service) checkDeclared(sc memory.Scope) error {
+	if sc.BuiltIn() || s.opts.Declared(sc) {
+		return nil
+	}
+	return Invalid("scope %q is not declared: declare it in the config's scopes.definitions, or use a built-in scope (global, agent:<id>, user:<id>, project:<id>, custom:<name>)", sc)
+}
+
 // Memory is a memory as callers see it: every field but the vector.
 type Memory struct {
 	ID         string          `json:"id"`
 	Text       string          `json:"text"`
 	Category   memory.Category `json:"category" jsonschema:"preference, fact, decision, entity, reflection or other"`
-	Scope      memory.Scope    `json:"scope" jsonschema:"global, agent:<id>, user:<id>, project:<id> or custom:<name>"`
+	Scope      memory.Scope    `json:"scope" jsonschema:"global, agent:<id>, user:<id>, project:<id>, custom:<name>, reflection:agent:<id>, or a declared name"`
 	Importance float64         `json:"importance" jsonschema:"0 to 1"`
 	CreatedAt  int64           `json:"created_at" jsonschema:"unix milliseconds"`
 	UpdatedAt  int64           `json:"updated_at" jsonschema:"unix milliseconds"`

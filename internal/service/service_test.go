@@ -79,7 +79,9 @@ func ptr[T any](v T) *T { return &v }
 func TestStoreGetUpdateForget(t *testing.T) {
 	e := newEnv(t)
 	m := e.store(t, bot, "I prefer dark mode", "")
-	if m.Scope != memory.GlobalScope || m.Category != memory.CategoryOther || m.Importance != service.DefaultImportance || m.Revision != 1 || m.Metadata == nil {
+	// An agent writes to its own agent:<id> by default (memory-lancedb-pro's
+	// getDefaultScope); before, trove wrote agents' memories to global.
+	if m.Scope != "agent:bot" || m.Category != memory.CategoryOther || m.Importance != service.DefaultImportance || m.Revision != 1 || m.Metadata == nil {
 		t.Fatalf("defaults: %+v", m)
 	}
 	got, err := e.svc.Get(ctx, bot, m.ID[:8])
@@ -145,9 +147,13 @@ func TestErrorCodes(t *testing.T) {
 			return err
 		}, service.CodeInvalid, "category \"secret\" is unknown"},
 		{"bad scope", func() error {
-			_, err := e.svc.Store(ctx, bot, service.StoreInput{Text: "x", Scope: "team:x"})
+			_, err := e.svc.Store(ctx, bot, service.StoreInput{Text: "x", Scope: "team x"})
 			return err
-		}, service.CodeInvalid, "unknown kind"},
+		}, service.CodeInvalid, "declared scope names may use"},
+		{"undeclared scope", func() error {
+			_, err := e.svc.Store(ctx, owner, service.StoreInput{Text: "x", Scope: "team:x"})
+			return err
+		}, service.CodeInvalid, `scope "team:x" is not declared: declare it in the config's scopes.definitions`},
 		{"importance", func() error {
 			_, err := e.svc.Store(ctx, bot, service.StoreInput{Text: "x", Importance: ptr(2.0)})
 			return err
@@ -226,7 +232,7 @@ func TestReadsIgnoreUnreadableScopes(t *testing.T) {
 	// Only unreadable scopes requested: every readable scope instead.
 	out, err := e.svc.List(ctx, bot, service.ListInput{Scopes: []string{"agent:other"}})
 	if err != nil || texts(out.Memories) != "bot note,global note" || len(out.IgnoredScopes) != 1 || out.IgnoredScopes[0] != "agent:other" ||
-		!strings.Contains(out.Warnings[0], "every scope you can read (agent:bot, global)") {
+		!strings.Contains(out.Warnings[0], "every scope you can read (agent:bot, global, reflection:agent:bot)") {
 		t.Fatalf("list: %q %+v %v", texts(out.Memories), out, err)
 	}
 	// A readable and an unreadable one: the readable one only.

@@ -446,7 +446,7 @@ func TestServeScopeMatrix(t *testing.T) {
 	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(`{"agentAccess":{"lead":["project:atlas"]}}`), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(`{"agentAccess":{"lead":["global","agent:lead","project:atlas"]}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s := e.serveHTTP(t, nil)

@@ -453,7 +453,7 @@ func testValidation(t *testing.T, s store.Store) {
 		{Text: ""},
 		{Text: "x", Importance: 2},
 		{Text: "x", Category: "nonsense"},
-		{Text: "x", Scope: "team:a"},
+		{Text: "x", Scope: "team a"},
 		{Text: "bad\x00nul"},
 		{Text: "bad \xff utf8"},
 		{ID: "has space", Text: "x"},
