@@ -110,9 +110,16 @@ func (s *Service) DeleteBulk(ctx context.Context, c Caller, in DeleteBulkInput) 
 type ImportInput struct {
 	Reader io.Reader
 	// Scope, when set, puts every row in this scope instead of its own.
-	Scope     string
-	DryRun    bool
-	BatchSize int // rows per write transaction; 0: DefaultImportBatch
+	Scope string
+	// DefaultScope is the scope of rows whose scope is null or blank
+	// (memory-lancedb-pro's legacy rows, which no reader there sees);
+	// "" is global. The report counts and lists those rows.
+	DefaultScope string
+	// LegacyImportance reads whole importances 1 to 5 on memory-lancedb-pro's
+	// old scale (1→0.20 … 5→0.95); otherwise importance is clamped to [0,1].
+	LegacyImportance bool
+	DryRun           bool
+	BatchSize        int // rows per write transaction; 0: DefaultImportBatch
 }
 
 // ImportReport is the outcome of an import.
