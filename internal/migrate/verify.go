@@ -59,14 +59,14 @@ var Reasons = map[string]string{
 // Difference is a field of a row where trove does not hold what the
 // source holds, nor a documented adjustment of it.
 type Difference struct {
-	ID     string `json:"id"`
-	Field  string `json:"field"`
-	Source string `json:"source"`
-	Target string `json:"target"`
+	ID       string `json:"id"`
+	Field    string `json:"field"`
+	Expected string `json:"expected"`
+	Trove    string `json:"trove"`
 }
 
 func (d Difference) String() string {
-	return fmt.Sprintf("%s %s: source %s, trove %s", d.ID, d.Field, d.Source, d.Target)
+	return fmt.Sprintf("%s %s: expected %s, trove has %s", d.ID, d.Field, d.Expected, d.Trove)
 }
 
 // RowResult is the comparison of one row.
@@ -88,7 +88,7 @@ var legacyImportance = [6]float64{0, 0.20, 0.40, 0.60, 0.80, 0.95}
 func Compare(s SourceRow, t *memory.Memory, o CompareOptions) RowResult {
 	var r RowResult
 	diff := func(field string, src, tgt any) {
-		r.Differences = append(r.Differences, Difference{ID: s.ID, Field: field, Source: show(src), Target: show(tgt)})
+		r.Differences = append(r.Differences, Difference{ID: s.ID, Field: field, Expected: show(src), Trove: show(tgt)})
 	}
 	if t == nil {
 		diff("row", "present", "missing")
