@@ -56,11 +56,11 @@ async function main(argv) {
   }
   const started = Date.now();
   for await (const batch of query) {
-    const cols = batch.schema.fields.map((f) => [f.name, batch.getChild(f.name)]);
+    const cols = batch.schema.fields.map((f) => [f.name, cellGetter(batch.getChild(f.name))]);
     let chunk = "";
     for (let i = 0; i < batch.numRows; i++) {
       const row = {};
-      for (const [name, col] of cols) row[name] = col.get(i);
+      for (const [name, get] of cols) row[name] = get(i);
       chunk += rowLine(row, opts, stats) + "\n";
     }
     rows += batch.numRows;
@@ -77,6 +77,20 @@ async function main(argv) {
     process.stderr.write(`${stats.vectorsDropped} rows had no usable vector (missing, non-finite or all zeros): written without one, trove import embeds their text\n`);
   }
   return 0;
+}
+
+// cellGetter reads row i of a column. A fixed-size list of floats (the
+// vector) is read straight from its values, without an Arrow object a row.
+function cellGetter(col) {
+  const d = col.data;
+  const child = d.length === 1 ? d[0].children?.[0] : undefined;
+  // Only the plain layout (one chunk, no offsets, no nulls); else Arrow's get.
+  if (child?.values && col.type?.listSize > 0 && d[0].offset === 0 && child.offset === 0 && !d[0].nullCount && !child.nullCount) {
+    const size = col.type.listSize;
+    const values = child.values;
+    return (i) => values.subarray(i * size, (i + 1) * size);
+  }
+  return (i) => col.get(i);
 }
 
 main(process.argv.slice(2)).then(

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs, rowLine, usableVector, plain, UsageError } from "../lib.mjs";
+import { parseArgs, rowLine, usableVector, vectorText, plain, UsageError } from "../lib.mjs";
 import { makeStore, makeRow, idOf, LEGACY_SHAPES } from "./make-store.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -38,7 +38,7 @@ test("rowLine writes the row as the table holds it, in memory-lancedb-pro's fiel
     id: "a", text: "t", vector: new Float32Array([0.5, -1]), category: "stress", scope: null,
     importance: 5, timestamp: 1700000000, metadata: "not json",
   });
-  assert.equal(line, '{"id":"a","text":"t","vector":[0.5,-1],"category":"stress","scope":null,"importance":5,"timestamp":1700000000,"metadata":"not json"}');
+  assert.equal(line, '{"id":"a","text":"t","vector":[0.500000000,-1.00000000],"category":"stress","scope":null,"importance":5,"timestamp":1700000000,"metadata":"not json"}');
 });
 
 test("rowLine: NaN importance stays visible, int64 timestamps become numbers, extra columns are kept", () => {
@@ -64,6 +64,9 @@ test("vectors that cannot be kept are left out and counted", () => {
   }
   assert.equal(stats.vectorsDropped, 5);
   assert.deepEqual(usableVector(new Float32Array([0, 0.25])), [0, 0.25]);
+  assert.equal(vectorText(new Float32Array([0, 0.1, -3e-7])), "[0,0.100000001,-3.00000011e-7]");
+  const f = new Float32Array(1000).map((_, i) => Math.sin(i) * 10 ** ((i % 9) - 6));
+  assert.deepEqual(JSON.parse(vectorText(f)).map(Math.fround), Array.from(f));
   const o = JSON.parse(rowLine({ id: "a", text: "t", vector: [1, 2] }, { vectors: false }));
   assert.equal("vector" in o, false);
   assert.deepEqual(plain([1n, null, Infinity]), [1, null, null]);
@@ -96,7 +99,8 @@ test("exports every row of a store of every shape, past 1,000, with vectors", as
     assert.equal(o.metadata, row.metadata);
     assert.equal(o.timestamp, row.timestamp);
     assert.equal(o.importance, Number.isNaN(row.importance) ? "NaN" : row.importance);
-    assert.deepEqual(o.vector, row.vector.map(Math.fround));
+    // float32 exactly: nine significant digits read back to the same float32
+    assert.deepEqual(o.vector.map(Math.fround), row.vector.map(Math.fround));
   }
 });
 
