@@ -46,7 +46,10 @@ func TestCompare(t *testing.T) {
 			with(func(m *memory.Memory) { m.Scope = "reflection:agent:main" }), nil, nil},
 		{"scope changed", row, with(func(m *memory.Memory) { m.Scope = "shared-team" }), nil, []string{"scope"}},
 		{"unknown category", `{"id":"a","text":"t","category":"stress","scope":"global","importance":0.5,"timestamp":1735689600000}`,
-			with(func(m *memory.Memory) { m.Category = "other"; m.Metadata = map[string]any{"original_category": "stress"} }),
+			with(func(m *memory.Memory) {
+				m.Category = "other"
+				m.Metadata = map[string]any{"original_category": "stress"}
+			}),
 			[]string{CategoryUnknown}, nil},
 		{"unknown category, original lost", `{"id":"a","text":"t","category":"stress","scope":"global","importance":0.5,"timestamp":1735689600000}`,
 			with(func(m *memory.Memory) { m.Category = "other" }), nil, []string{"metadata.original_category"}},
