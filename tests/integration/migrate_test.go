@@ -128,7 +128,6 @@ func TestMigrateLanceDB(t *testing.T) {
 // legacy shape memory-lancedb-pro's stores hold and wants verify to find
 // zero differences, each shape reported as its adjustment.
 func TestMigrateLanceDBEveryShape(t *testing.T) {
-	t.Skip("needs the section-2 import mapping")
 	e, dir := lanceEnv(t)
 	src := filepath.Join(dir, "lancedb-pro")
 	shapes := makeLanceStore(t, src)
