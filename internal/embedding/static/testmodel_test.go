@@ -123,9 +123,9 @@ func testTokenizers() map[string]any {
 	return map[string]any{
 		"wordpiece-bert.json": map[string]any{
 			"version": "1.0", "truncation": nil, "padding": nil,
-			"added_tokens": append(append([]map[string]any{}, specials...), multi),
-			"normalizer":   map[string]any{"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": nil, "lowercase": true},
-			"pre_tokenizer": map[string]any{"type": "BertPreTokenizer"},
+			"added_tokens":   append(append([]map[string]any{}, specials...), multi),
+			"normalizer":     map[string]any{"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": nil, "lowercase": true},
+			"pre_tokenizer":  map[string]any{"type": "BertPreTokenizer"},
 			"post_processor": nil, "decoder": nil,
 			"model": wordPiece,
 		},
