@@ -17,6 +17,7 @@ import (
 	"github.com/trove-memory/trove/internal/config"
 	"github.com/trove-memory/trove/internal/doctor"
 	"github.com/trove-memory/trove/internal/embedding"
+	"github.com/trove-memory/trove/internal/embedding/static"
 	"github.com/trove-memory/trove/internal/llm"
 	"github.com/trove-memory/trove/internal/provider/gemini"
 	"github.com/trove-memory/trove/internal/provider/jina"
@@ -99,6 +100,12 @@ func space(e config.Embedding) store.Space {
 		h := embedding.NewHash(e.Dimensions).Info()
 		return store.Space{Model: h.Model, Dimensions: h.Dimensions}
 	}
+	if e.Provider == "static" {
+		// Dimensions come from the model file's header; an unreadable model
+		// leaves them 0 here, and newEmbedder reports why.
+		info, _ := static.Describe(e.ModelPath)
+		return store.Space{Model: "static:" + info.Model, Dimensions: info.Dimensions}
+	}
 	model := e.Model
 	if model == "" { // the vendor's default, which the embedder will use
 		model = map[string]string{"jina": jina.DefaultModel, "voyage": voyage.DefaultModel,
@@ -117,6 +124,8 @@ func newEmbedder(e config.Embedding) (embedding.Embedder, error) {
 	switch e.Provider {
 	case "hash":
 		return embedding.NewHash(e.Dimensions), nil
+	case "static":
+		return static.Load(e.ModelPath)
 	case "openai":
 		oc.Provider = "openai"
 		raw, err := openaicompat.NewEmbedder(oc)
@@ -134,7 +143,7 @@ func newEmbedder(e config.Embedding) (embedding.Embedder, error) {
 	case "gemini":
 		return gemini.NewEmbedder(gemini.Config{Config: oc})
 	}
-	return nil, fmt.Errorf("embedding provider %q is unknown: use hash, openai, jina, voyage, ollama or gemini", e.Provider)
+	return nil, fmt.Errorf("embedding provider %q is unknown: use hash, static, openai, jina, voyage, ollama or gemini", e.Provider)
 }
 
 func newLLM(l config.LLM) (llm.Client, error) {
