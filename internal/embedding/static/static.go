@@ -264,7 +264,6 @@ func (e *Embedder) Tokenizer() *Tokenizer { return e.tok }
 type scratch struct {
 	ids    []int32
 	pieces []piece
-	acc    []float32
 }
 
 // Embed returns one vector per text. It only fails when ctx is done.
@@ -294,7 +293,7 @@ func (e *Embedder) TokenIDs(text string) []int32 {
 
 func (e *Embedder) tokenIDs(s *scratch, text string) []int32 {
 	text = truncateRunes(text, e.maxChars)
-	ids := e.tok.encode(s.ids[:0], s.pieces, text)
+	ids := e.tok.encode(s.ids[:0], &s.pieces, text)
 	s.ids = ids
 	if drop := e.tok.model.dropID(); drop >= 0 {
 		kept := ids[:0]

@@ -147,24 +147,18 @@ func (t *Tokenizer) VocabSize() int { return t.vocabSize }
 // Encode returns the token ids of text, without special tokens, as the
 // reference tokenizer's encode(text, add_special_tokens=False) does.
 func (t *Tokenizer) Encode(text string) []int32 {
-	return t.encode(nil, nil, text)
+	var pieces []piece
+	return t.encode(nil, &pieces, text)
 }
 
-// encode appends text's ids to dst, using pieces as scratch.
-func (t *Tokenizer) encode(dst []int32, pieces []piece, text string) []int32 {
-	type segment struct {
-		text  string
-		id    int32 // >= 0: an added token already
-		start int
+// encode appends text's ids to dst, using *scratch for pre-tokenised pieces.
+func (t *Tokenizer) encode(dst []int32, scratch *[]piece, text string) []int32 {
+	segs := []match{{text: text, id: -1}}
+	if len(t.raw) > 0 {
+		segs = findAdded(t.raw, text)
 	}
-	var segs []segment
-	if len(t.raw) == 0 {
-		segs = []segment{{text: text, id: -1}}
-	} else {
-		for _, m := range findAdded(t.raw, text) {
-			segs = append(segs, segment{text: m.text, id: m.id, start: m.start})
-		}
-	}
+	pieces := (*scratch)[:0]
+	defer func() { *scratch = pieces[:0] }()
 	for _, sg := range segs {
 		if sg.id >= 0 {
 			dst = append(dst, sg.id)
@@ -205,7 +199,8 @@ func (t *Tokenizer) encode(dst []int32, pieces []piece, text string) []int32 {
 	return dst
 }
 
-// match is a span of text: an added token (id >= 0) or text between them.
+// match is a span of text (starting at byte start): an added token
+// (id >= 0) or text between them.
 type match struct {
 	text  string
 	id    int32
