@@ -17,6 +17,7 @@ import (
 	"github.com/trove-memory/trove/internal/config"
 	"github.com/trove-memory/trove/internal/doctor"
 	"github.com/trove-memory/trove/internal/embedding"
+	"github.com/trove-memory/trove/internal/embedding/static"
 	"github.com/trove-memory/trove/internal/llm"
 	"github.com/trove-memory/trove/internal/provider"
 	"github.com/trove-memory/trove/internal/provider/gemini"
@@ -114,6 +115,12 @@ func space(e config.Embedding) store.Space {
 		h := embedding.NewHash(e.Dimensions).Info()
 		return store.Space{Model: h.Model, Dimensions: h.Dimensions}
 	}
+	if e.Provider == provider.Static {
+		// Dimensions come from the model file's header; an unreadable model
+		// leaves them 0 here, and newEmbedder reports why.
+		info, _ := static.Describe(e.ModelPath)
+		return store.Space{Model: "static:" + info.Model, Dimensions: info.Dimensions}
+	}
 	model := e.Model
 	if model == "" { // the vendor's default, which the embedder will use
 		model = map[string]string{provider.Jina: jina.DefaultModel, provider.Voyage: voyage.DefaultModel,
@@ -132,6 +139,8 @@ func newEmbedder(e config.Embedding) (embedding.Embedder, error) {
 	switch e.Provider {
 	case provider.Hash:
 		return embedding.NewHash(e.Dimensions), nil
+	case provider.Static:
+		return static.Load(e.ModelPath)
 	case provider.OpenAI:
 		oc.Provider = provider.OpenAI
 		raw, err := openaicompat.NewEmbedder(oc)

@@ -79,13 +79,15 @@ var bypassAgents = []string{"system", "undefined"}
 
 // Embedding configures the embedding provider.
 type Embedding struct {
-	Provider   string   `json:"provider"` // hash | openai | jina | voyage | ollama | gemini
+	Provider   string   `json:"provider"` // hash | static | openai | jina | voyage | ollama | gemini
 	BaseURL    string   `json:"baseURL"`
 	APIKey     string   `json:"apiKey"`
 	Model      string   `json:"model"`
 	Dimensions int      `json:"dimensions"` // 0: the model's default (hash: 384)
 	BatchSize  int      `json:"batchSize"`
 	Timeout    Duration `json:"timeout"`
+	// ModelPath is the model2vec model directory of the static provider.
+	ModelPath string `json:"modelPath"`
 }
 
 // LLM configures the chat model used by upgrade (and later extraction).
@@ -260,6 +262,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	num("TROVE_EMBED_DIMENSIONS", &c.Embedding.Dimensions)
 	num("TROVE_EMBED_BATCH_SIZE", &c.Embedding.BatchSize)
 	dur("TROVE_EMBED_TIMEOUT", &c.Embedding.Timeout)
+	str("TROVE_EMBED_MODEL_PATH", &c.Embedding.ModelPath)
 	str("TROVE_LLM_BASE_URL", &c.LLM.BaseURL)
 	str("TROVE_LLM_API_KEY", &c.LLM.APIKey)
 	str("TROVE_LLM_MODEL", &c.LLM.Model)
@@ -318,6 +321,10 @@ func (c Config) Validate() error {
 		}
 		if e.Dimensions < 0 {
 			errs = append(errs, fmt.Errorf("embedding.dimensions: %d must not be negative", e.Dimensions))
+		}
+	case provider.Static:
+		if err := checkModelDir(e.ModelPath); err != nil {
+			errs = append(errs, fmt.Errorf("embedding.modelPath: %w (TROVE_EMBED_MODEL_PATH)", err))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("embedding.provider: %q is unknown: use %s (TROVE_EMBED_PROVIDER)", e.Provider, provider.List(provider.Embedders())))
@@ -427,6 +434,23 @@ func pick(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// checkModelDir checks that dir holds a model2vec model's three files
+// (internal/embedding/static reads them).
+func checkModelDir(dir string) error {
+	if dir == "" {
+		return errors.New("empty: the static provider needs a model2vec model directory")
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	for _, f := range []string{"config.json", "tokenizer.json", "model.safetensors"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return fmt.Errorf("%s has no %s: a model2vec model directory holds config.json, tokenizer.json and model.safetensors", dir, f)
+		}
+	}
+	return nil
 }
 
 func checkURL(s string) error {

@@ -21,7 +21,7 @@ func TestValidateProviderNames(t *testing.T) {
 	c.Rerank.Provider = "cohere"
 	err := c.Validate()
 	for _, want := range []string{
-		`embedding.provider: "cohere" is unknown: use hash, openai, jina, voyage, ollama or gemini (TROVE_EMBED_PROVIDER)`,
+		`embedding.provider: "cohere" is unknown: use hash, static, openai, jina, voyage, ollama or gemini (TROVE_EMBED_PROVIDER)`,
 		`rerank.provider: "cohere" is unknown: use jina, siliconflow, voyage, pinecone or tei (TROVE_RERANK_PROVIDER)`,
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -16,6 +16,7 @@ import "strings"
 const (
 	Hash        = "hash" // the offline embedder built into trove
 	OpenAI      = "openai"
+	Static      = "static" // a model2vec model read from files, offline
 	Jina        = "jina"
 	Voyage      = "voyage"
 	Ollama      = "ollama"
@@ -26,7 +27,7 @@ const (
 )
 
 // Embedders lists the embedding providers, in the order messages name them.
-func Embedders() []string { return []string{Hash, OpenAI, Jina, Voyage, Ollama, Gemini} }
+func Embedders() []string { return []string{Hash, Static, OpenAI, Jina, Voyage, Ollama, Gemini} }
 
 // Rerankers lists the reranking providers, in the order messages name them.
 func Rerankers() []string { return []string{Jina, SiliconFlow, Voyage, Pinecone, TEI} }

@@ -11,7 +11,7 @@ func TestList(t *testing.T) {
 		{[]string{"tei"}, "tei"},
 		{[]string{"jina", "tei"}, "jina or tei"},
 		{Rerankers(), "jina, siliconflow, voyage, pinecone or tei"},
-		{Embedders(), "hash, openai, jina, voyage, ollama or gemini"},
+		{Embedders(), "hash, static, openai, jina, voyage, ollama or gemini"},
 	}
 	for _, tt := range tests {
 		if got := List(tt.names); got != tt.want {
