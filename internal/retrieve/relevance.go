@@ -370,3 +370,32 @@ func init() {
 		cjkFunction[r] = true
 	}
 }
+
+// SuggestMinCosine calibrates the relevance floor's cosine from measured
+// similarities: pos holds, for each query with an answer, the cosine
+// between the query and its answer; neg, for each query without one, the
+// highest cosine between the query and any memory. It returns the lowest
+// cosine (in steps of 0.01) that at most maxFalse of the negatives reach,
+// and the share of positives that reach it. TestCalibrateMinCosine runs it
+// over the labelled set with a configured model.
+func SuggestMinCosine(pos, neg []float64, maxFalse float64) (cos, posKept float64) {
+	share := func(xs []float64, t float64) float64 {
+		if len(xs) == 0 {
+			return 0
+		}
+		n := 0
+		for _, x := range xs {
+			if x >= t {
+				n++
+			}
+		}
+		return float64(n) / float64(len(xs))
+	}
+	for i := -100; i <= 100; i++ {
+		t := float64(i) / 100
+		if share(neg, t) <= maxFalse {
+			return t, share(pos, t)
+		}
+	}
+	return CosineNever, 0
+}
