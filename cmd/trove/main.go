@@ -182,6 +182,8 @@ func newSearcher(st store.Store, emb embedding.Embedder, cfg config.Config) (*re
 	lc := cfg.Lifecycle.Engine()
 	opts := retrieve.Options{VectorK: cfg.Retrieval.VectorK, BM25K: cfg.Retrieval.BM25K,
 		Fusion: retrieve.Fusion(cfg.Retrieval.Fusion), MinScore: cfg.Retrieval.MinScore,
+		// 0: the retriever takes the floor for the model emb says it is.
+		MinCosine:     cfg.Retrieval.MinCosine,
 		RerankTimeout: cfg.Rerank.Timeout.Duration, Lifecycle: &lc}
 	return retrieve.New(ss, embedding.NewQueryCache(emb, embedding.DefaultQueryCacheSize), rr, opts), nil
 }

@@ -373,3 +373,15 @@ func TestRefusedUpdateEmbedsNothing(t *testing.T) {
 		t.Fatalf("refused updates embedded %d texts, want 0", n)
 	}
 }
+
+// A search that finds nothing says so in words; --json has empty results.
+func TestSearchNothingRelevant(t *testing.T) {
+	e := newCLIEnv(t)
+	e.ok("store", "prefers dark mode in every editor", "--id", "mem-0001")
+	if out := e.ok("search", "orchid repotting"); !strings.Contains(out, "no relevant memories") {
+		t.Fatalf("text output %q, want the line no relevant memories", out)
+	}
+	if out := e.ok("search", "orchid repotting", "--json"); !strings.Contains(out, `"results": []`) {
+		t.Fatalf("JSON output %q, want empty results", out)
+	}
+}

@@ -182,6 +182,21 @@ func TestFrontendsAgree(t *testing.T) {
 			mcp: func() (string, string, map[string]any) {
 				return "", "memory_recall", map[string]any{"query": "dark mode", "limit": 51}
 			}},
+		{name: "recall min_score", cli: []string{"search", "dark mode editor", "--min-score", "0.5"},
+			rest: [4]string{"", "POST", "/v1/search", `{"query":"dark mode editor","min_score":0.5}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_recall", map[string]any{"query": "dark mode editor", "min_score": 0.5}
+			}},
+		{name: "recall min_score out of range", cli: []string{"search", "dark mode", "--min-score", "1.5"}, code: "invalid_argument",
+			rest: [4]string{"", "POST", "/v1/search", `{"query":"dark mode","min_score":1.5}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_recall", map[string]any{"query": "dark mode", "min_score": 1.5}
+			}},
+		{name: "recall nothing relevant", cli: []string{"search", "orchid repotting"},
+			rest: [4]string{"", "POST", "/v1/search", `{"query":"orchid repotting"}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_recall", map[string]any{"query": "orchid repotting"}
+			}},
 		{name: "recall query too long", cli: []string{"search", strings.Repeat("word ", 1000)}, code: "invalid_argument",
 			rest: [4]string{"", "POST", "/v1/search", `{"query":"` + strings.Repeat("word ", 1000) + `"}`},
 			mcp: func() (string, string, map[string]any) {

@@ -13,6 +13,7 @@ import (
 func newSearchCommand(a *app) *cobra.Command {
 	var in service.RecallInput
 	var asJSON bool
+	var minScore float64
 	cmd := &cobra.Command{
 		Use:   "search QUERY",
 		Short: "Recall memories: hybrid vector + BM25 search, fused, reranked and scored",
@@ -21,6 +22,9 @@ func newSearchCommand(a *app) *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in.Query = args[0]
+			if cmd.Flags().Changed("min-score") {
+				in.MinScore = &minScore
+			}
 			svc, err := a.reader(cmd.Context())
 			if err != nil {
 				return err
@@ -35,7 +39,7 @@ func newSearchCommand(a *app) *cobra.Command {
 			}
 			printWarnings(cmd, resp.Warnings)
 			if len(resp.Results) == 0 {
-				fmt.Fprintln(w, "no memories matched")
+				fmt.Fprintln(w, "no relevant memories")
 			}
 			for i, res := range resp.Results {
 				fmt.Fprintf(w, "%2d. %.3f  [%s]  %s  %s/%s\n    %s\n", i+1, res.Score, sources(res.Sources), res.Memory.ID,
@@ -54,6 +58,7 @@ func newSearchCommand(a *app) *cobra.Command {
 	fl.StringArrayVar(&in.Categories, "category", nil, "only this category (repeatable)")
 	fl.IntVar(&in.Limit, "limit", service.DefaultRecall, fmt.Sprintf("how many memories to return (1 to %d)", service.MaxRecall))
 	fl.BoolVar(&asJSON, "json", false, `print {"results":[{"memory","score","sources"}],"warnings":[...]}`)
+	fl.Float64Var(&minScore, "min-score", 0, service.MinScoreHelp)
 	fl.BoolVar(&in.Debug, "debug", false, "show every candidate's per-stage scores and why anything was dropped")
 	return cmd
 }

@@ -113,6 +113,11 @@ type Retrieval struct {
 	BM25K    int     `json:"bm25K"`
 	Fusion   string  `json:"fusion"` // seed | rrf
 	MinScore float64 `json:"minScore"`
+	// MinCosine is the cosine at which the embedder's similarity alone
+	// makes a memory relevant (the relevance floor's semantic half). 0:
+	// the default for the embedding model (retrieve.DefaultMinCosine);
+	// above 1: never. Calibrate it with TestCalibrateMinCosine.
+	MinCosine float64 `json:"minCosine"`
 	// AccessFlush is how often `trove serve` writes which memories recall
 	// returned (access_count, last_accessed_at); 0 turns recording off.
 	AccessFlush Duration `json:"accessFlush"`
@@ -347,6 +352,12 @@ func (c Config) Validate() error {
 	}
 	if c.Retrieval.AccessFlush.Duration < 0 {
 		errs = append(errs, fmt.Errorf("retrieval.accessFlush: %s is negative: use a duration such as 5s, or 0s to stop recording recalls (TROVE_RECALL_ACCESS_FLUSH)", c.Retrieval.AccessFlush))
+	}
+	if m := c.Retrieval.MinScore; !(m >= 0 && m <= 1) {
+		errs = append(errs, fmt.Errorf("retrieval.minScore: %v is outside [0, 1]: use 0.3 (the default), 0.5 for clear matches, 0.8 for strong ones", m))
+	}
+	if m := c.Retrieval.MinCosine; !(m >= -1 && m <= 2) {
+		errs = append(errs, fmt.Errorf("retrieval.minCosine: %v: use a cosine from -1 to 1, 2 for never, or 0 for the embedding model's default", m))
 	}
 	if c.Retrieval.VectorK < 0 || c.Retrieval.BM25K < 0 || c.Retrieval.VectorK > 10000 || c.Retrieval.BM25K > 10000 {
 		errs = append(errs, errors.New("retrieval.vectorK/bm25K: use 1 to 10000, or 0 for the default (20, or twice the limit if more) (TROVE_RECALL_VECTOR_K, TROVE_RECALL_BM25_K)"))

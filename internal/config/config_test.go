@@ -292,6 +292,8 @@ func TestValidateNamesEachField(t *testing.T) {
 		{"fusion", func(c *Config) { c.Retrieval.Fusion = "max" }, `retrieval.fusion: "max": use seed or rrf`},
 		{"accessFlush", func(c *Config) { c.Retrieval.AccessFlush.Duration = -time.Second }, "retrieval.accessFlush: -1s is negative"},
 		{"vectorK", func(c *Config) { c.Retrieval.VectorK = 10001 }, "retrieval.vectorK/bm25K: use 1 to 10000"},
+		{"minScore", func(c *Config) { c.Retrieval.MinScore = 1.2 }, "retrieval.minScore: 1.2 is outside [0, 1]"},
+		{"minCosine", func(c *Config) { c.Retrieval.MinCosine = 3 }, "retrieval.minCosine: 3: use a cosine from -1 to 1"},
 		{"rerank", func(c *Config) { c.Rerank.Provider = "cohere" }, `rerank.provider: "cohere" is unknown`},
 		{"agentAccess", func(c *Config) { c.AgentAccess = map[string][]string{"bob": {"no where"}} }, "agentAccess.bob:"},
 		{"agentAccess bypass", func(c *Config) { c.AgentAccess = map[string][]string{" system ": {"global"}} }, `agentAccess. system : "system" is a reserved id`},

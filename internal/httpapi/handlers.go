@@ -92,6 +92,7 @@ type searchBody struct {
 	Scopes   []string `json:"scopes"`
 	Category string   `json:"category"`
 	Limit    int      `json:"limit"`
+	MinScore *float64 `json:"min_score"`
 }
 
 func (a *api) search(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error) {
@@ -103,7 +104,7 @@ func (a *api) search(w http.ResponseWriter, r *http.Request, c service.Caller) (
 	if in.Category != "" {
 		cats = []string{in.Category}
 	}
-	out, err := a.svc.Recall(r.Context(), c, service.RecallInput{Query: in.Query, Scopes: in.Scopes, Categories: cats, Limit: in.Limit})
+	out, err := a.svc.Recall(r.Context(), c, service.RecallInput{Query: in.Query, Scopes: in.Scopes, Categories: cats, Limit: in.Limit, MinScore: in.MinScore})
 	return http.StatusOK, out, err
 }
 
@@ -118,10 +119,11 @@ func (a *api) stats(w http.ResponseWriter, r *http.Request, c service.Caller) (i
 
 // recallContextBody is POST /v1/recall-context.
 type recallContextBody struct {
-	Prompt   string `json:"prompt"`
-	Agent    string `json:"agent"`
-	Limit    int    `json:"limit"`
-	MaxChars int    `json:"max_chars"`
+	Prompt   string   `json:"prompt"`
+	Agent    string   `json:"agent"`
+	Limit    int      `json:"limit"`
+	MaxChars int      `json:"max_chars"`
+	MinScore *float64 `json:"min_score"`
 }
 
 func (a *api) recallContext(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error) {
@@ -133,7 +135,7 @@ func (a *api) recallContext(w http.ResponseWriter, r *http.Request, c service.Ca
 	if err != nil {
 		return 0, nil, err
 	}
-	out, err := a.svc.RecallContext(r.Context(), c, service.ContextInput{Prompt: in.Prompt, Limit: in.Limit, MaxChars: in.MaxChars})
+	out, err := a.svc.RecallContext(r.Context(), c, service.ContextInput{Prompt: in.Prompt, Limit: in.Limit, MaxChars: in.MaxChars, MinScore: in.MinScore})
 	return http.StatusOK, out, err
 }
 

@@ -162,6 +162,12 @@ func TestRoutes(t *testing.T) {
 	if !strings.Contains(rc["context"].(string), "<relevant-memories>") || !strings.Contains(rc["context"].(string), "I prefer dark mode") {
 		t.Fatalf("recall-context: %v", rc)
 	}
+	// min_score reaches the service: checked, and applied.
+	s.want(s.do("POST", "/v1/recall-context", `{"prompt":"do I prefer dark mode? I said so before","agent":"bot","min_score":-1}`), 400, "invalid_argument", "min_score -1 is outside [0, 1]")
+	rc = s.ok(s.do("POST", "/v1/recall-context", `{"prompt":"do I prefer dark mode? I said so before","agent":"bot","min_score":1}`), 200)
+	if rc["context"] != "" {
+		t.Fatalf("recall-context with min_score 1: %v", rc)
+	}
 	rc = s.ok(s.do("POST", "/v1/recall-context", `{"prompt":"ok thanks","agent":"bot"}`), 200)
 	if rc["skipped"] != true || rc["context"] != "" {
 		t.Fatalf("recall-context skip: %v", rc)

@@ -356,3 +356,33 @@ func TestConcurrentCalls(t *testing.T) {
 		t.Fatalf("stored %d of 32", st.Total)
 	}
 }
+
+// memory_recall and memory_search take min_score, described with the
+// service's own words, and out of [0, 1] it is the service's error.
+func TestMinScoreSchema(t *testing.T) {
+	e := newEnv(t, true)
+	cs := e.connect(t, "")
+	res, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tool := range res.Tools {
+		if tool.Name != mcpserver.ToolRecall && tool.Name != mcpserver.ToolSearch {
+			continue
+		}
+		b, _ := json.Marshal(tool.InputSchema)
+		var schema struct {
+			Properties map[string]struct {
+				Type        any    `json:"type"`
+				Description string `json:"description"`
+			} `json:"properties"`
+		}
+		if err := json.Unmarshal(b, &schema); err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := schema.Properties["min_score"]; !ok || p.Description != service.MinScoreHelp {
+			t.Errorf("%s: min_score %+v, want the description service.MinScoreHelp", tool.Name, p)
+		}
+	}
+	wantErr(t, cs, mcpserver.ToolRecall, map[string]any{"query": "anything", "min_score": 1.5}, service.CodeInvalid, "min_score 1.5 is outside [0, 1]")
+}

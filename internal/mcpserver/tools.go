@@ -17,6 +17,8 @@ type recallArgs struct {
 	Scope    string `json:"scope,omitempty" jsonschema:"only this scope (default: every scope you can read)"`
 	Category string `json:"category,omitempty" jsonschema:"only this category: preference, fact, decision, entity, reflection or other"`
 	Limit    int    `json:"limit,omitempty" jsonschema:"at most this many memories, 1 to 50 (default 5)"`
+	// The description is service.MinScoreHelp (TestMinScoreSchema).
+	MinScore *float64 `json:"min_score,omitempty" jsonschema:"minimum relevance from 0 to 1, overriding retrieval.minScore (default 0.3). 0.3 keeps every memory that shares a word, or with a semantic model a meaning, with the query; 0.5 keeps clear matches (with the offline embedder most right answers score 0.5 to 0.65, most wrong ones under 0.45); 0.8 keeps only near-certain matches, which take a semantic model or a reranker"`
 }
 
 type idArgs struct {
@@ -62,7 +64,7 @@ func (s *Server) register() {
 			return s.svc.Store(ctx, c, in)
 		})
 	recall := func(ctx context.Context, c service.Caller, in recallArgs) (service.RecallOutput, error) {
-		return s.svc.Recall(ctx, c, service.RecallInput{Query: in.Query, Scopes: one(in.Scope), Categories: one(in.Category), Limit: in.Limit})
+		return s.svc.Recall(ctx, c, service.RecallInput{Query: in.Query, Scopes: one(in.Scope), Categories: one(in.Category), Limit: in.Limit, MinScore: in.MinScore})
 	}
 	const recallDesc = "Recall the memories most relevant to a query, best first, with scores. " +
 		"Use it before answering anything that may depend on earlier conversations."

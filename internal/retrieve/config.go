@@ -35,8 +35,14 @@ type Options struct {
 	LengthAnchor     int           // default 500 characters
 	// Lifecycle ages memories (recency, use, tier): recall multiplies each
 	// score by its SearchMultiplier. Nil: lifecycle.Defaults().
-	Lifecycle         *lifecycle.Config
-	MinScore          float64 // hard minimum after scoring (default 0.3)
+	Lifecycle *lifecycle.Config
+	MinScore  float64 // hard minimum after scoring (default 0.3); Request.MinScore overrides it
+	// MinCosine is the relevance floor's semantic threshold: a candidate
+	// with no query word in its text is kept only if its cosine to the
+	// query reaches it. 0: DefaultMinCosine of the embedder's Info (the
+	// hash embedder, or one without Info: CosineNever). See relevance.go.
+	MinCosine         float64
+	DisableFloor      bool    // keep candidates without lexical or semantic support (the behaviour before the floor)
 	DuplicateCosine   float64 // near-duplicate threshold (default 0.85)
 	DuplicatePenalty  float64 // multiplier for a near-duplicate of a higher result (default 0.5)
 	DisableVector     bool    // BM25 only
@@ -49,6 +55,8 @@ type Options struct {
 	DisableDedup      bool
 
 	Now func() time.Time // clock seam (default time.Now)
+
+	minScoreSet bool // MinScore came from a request: 0 means no minimum, not the default
 }
 
 func (o Options) withDefaults() Options {
@@ -81,7 +89,9 @@ func (o Options) withDefaults() Options {
 		lc := lifecycle.Defaults()
 		o.Lifecycle = &lc
 	}
-	deff(&o.MinScore, 0.3)
+	if !o.minScoreSet {
+		deff(&o.MinScore, 0.3)
+	}
 	deff(&o.DuplicateCosine, 0.85)
 	deff(&o.DuplicatePenalty, 0.5)
 	if o.Now == nil {

@@ -29,6 +29,8 @@ type Retriever struct {
 	emb  embedding.Embedder
 	rr   Reranker // nil: no cross-encoder
 	opts Options
+	// embName names the embedder in the floor's reasons.
+	embName string
 
 	mu     sync.Mutex // guards the catch-up below; searches read ix under its own lock
 	ix     *vecindex.Index
@@ -50,9 +52,26 @@ type Reranker interface {
 	Rerank(ctx context.Context, query string, docs []string) ([]float64, error)
 }
 
-// New returns a Retriever. rr may be nil.
+// New returns a Retriever. rr may be nil. Unless opts.MinCosine is set,
+// the relevance floor's cosine comes from what emb says it is
+// (DefaultMinCosine).
 func New(st store.Searcher, emb embedding.Embedder, rr Reranker, opts Options) *Retriever {
-	return &Retriever{st: st, emb: emb, rr: rr, opts: opts.withDefaults(), groups: map[groupKey]uint32{}}
+	var info embedding.Info
+	if d, ok := emb.(embedding.Describer); ok {
+		info = d.Info()
+	}
+	opts = opts.withDefaults()
+	if opts.MinCosine == 0 {
+		opts.MinCosine = DefaultMinCosine(info)
+	}
+	name := "model " + info.Model
+	switch {
+	case info.Provider == "hash" || info.Model == embedding.HashModel:
+		name = "the hash embedder"
+	case info.Model == "":
+		name = "an embedder of unknown quality"
+	}
+	return &Retriever{st: st, emb: emb, rr: rr, opts: opts, embName: name, groups: map[groupKey]uint32{}}
 }
 
 // Search runs the whole pipeline for one request.
@@ -72,6 +91,13 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 	}
 	if limit > MaxLimit {
 		return Response{}, memory.Invalidf("limit %d is over %d", limit, MaxLimit)
+	}
+	opts := r.opts
+	if req.MinScore != nil {
+		if err := CheckMinScore(*req.MinScore); err != nil {
+			return Response{}, err
+		}
+		opts.MinScore, opts.minScoreSet = *req.MinScore, true
 	}
 	eff, ignored := acc.Narrow(req.Scopes)
 	resp := Response{IgnoredScopes: ignored, Results: []Result{}}
@@ -133,6 +159,12 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 	default:
 		fuseSeed(cands, debug)
 	}
+	var floored []*candidate
+	if !r.opts.DisableFloor {
+		// Before the reranker: its slots go to candidates that can be shown.
+		applyFloor(cands, termsOf(q), r.opts.MinCosine, r.embName, debug)
+		cands, floored = splitDropped(cands)
+	}
 	sortByScore(cands)
 	if r.rr != nil && len(cands) > 0 {
 		if w := r.rerank(ctx, q, cands, debug); w != "" {
@@ -140,7 +172,7 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 		}
 		sortByScore(cands)
 	}
-	applyScoring(cands, r.opts, debug)
+	applyScoring(cands, opts, debug)
 	// The noise check works on each text (folding, splitting, patterns), so
 	// without --debug it runs only on candidates that can still be shown:
 	// in score order, until the head dedup looks at is clean, and again
@@ -150,6 +182,7 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 		filterNoise(cands, debug)
 	}
 	cands, dropped := splitDropped(cands)
+	dropped = append(floored, dropped...)
 	sortByScore(cands)
 	if noise && !debug {
 		cands = dropNoise(cands, 4*limit)

@@ -18,7 +18,10 @@ type Request struct {
 	Scopes     []memory.Scope    `json:"scopes,omitempty"` // narrow within the caller's access; empty: all accessible
 	Categories []memory.Category `json:"categories,omitempty"`
 	Limit      int               `json:"limit,omitempty"` // default 5
-	Debug      bool              `json:"debug,omitempty"` // keep every candidate's per-stage scores
+	// MinScore, when set, replaces Options.MinScore for this request: a
+	// score in [0, 1] that a result needs before lifecycle decay.
+	MinScore *float64 `json:"min_score,omitempty"`
+	Debug    bool     `json:"debug,omitempty"` // keep every candidate's per-stage scores
 }
 
 // Result is one recalled memory.

@@ -11,6 +11,7 @@ import (
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/retrieve"
 	"github.com/trove-memory/trove/internal/service"
+	"github.com/trove-memory/trove/internal/store"
 )
 
 func TestNeedsRecall(t *testing.T) {
@@ -203,4 +204,42 @@ func TestCaptureInput(t *testing.T) {
 	wantCode(t, err, service.CodeInvalid, "messages[0].content")
 	_, err = e.svc.Capture(ctx, bot, service.CaptureInput{Messages: []capture.Message{{Role: "user", Content: "a\xffb"}}})
 	wantCode(t, err, service.CodeInvalid, "UTF-8")
+}
+
+// With the real pipeline and the offline embedder, a prompt about nothing
+// in the store injects nothing (no tag at all) and recall answers with no
+// results; min_score is checked and applied on both.
+func TestNothingRelevant(t *testing.T) {
+	e := newEnv(t, func(o *service.Options) {
+		o.Searcher = retrieve.New(o.Store.(store.Searcher), o.Embedder, nil, retrieve.Options{})
+	})
+	e.store(t, owner, "the billing service runs on Postgres 16", "")
+	e.store(t, owner, "billing deploys happen on Fridays after the review", "")
+
+	const unrelated = "How do I repot an orchid without hurting it?"
+	out, err := e.svc.RecallContext(ctx, owner, service.ContextInput{Prompt: unrelated})
+	if err != nil || out.Skipped || out.Context != "" || len(out.Memories) != 0 || out.Reason != "no relevant memories" {
+		t.Fatalf("unrelated prompt: %+v %v; want an empty block, reason no relevant memories", out, err)
+	}
+	rec, err := e.svc.Recall(ctx, owner, service.RecallInput{Query: unrelated})
+	if err != nil || len(rec.Results) != 0 {
+		t.Fatalf("unrelated recall: %+v %v; want no results", rec, err)
+	}
+
+	const related = "when do billing deploys happen?"
+	if out, err = e.svc.RecallContext(ctx, owner, service.ContextInput{Prompt: related}); err != nil || out.Context == "" {
+		t.Fatalf("related prompt: %+v %v; want a block", out, err)
+	}
+	one := 1.0
+	if out, err = e.svc.RecallContext(ctx, owner, service.ContextInput{Prompt: related, MinScore: &one}); err != nil || out.Context != "" {
+		t.Fatalf("min_score 1: %+v %v; want an empty block", out, err)
+	}
+	if rec, err = e.svc.Recall(ctx, owner, service.RecallInput{Query: related, MinScore: &one}); err != nil || len(rec.Results) != 0 {
+		t.Fatalf("recall min_score 1: %+v %v; want no results", rec, err)
+	}
+	bad := 1.01
+	_, err = e.svc.RecallContext(ctx, owner, service.ContextInput{Prompt: related, MinScore: &bad})
+	wantCode(t, err, service.CodeInvalid, "min_score 1.01 is outside [0, 1]")
+	_, err = e.svc.Recall(ctx, owner, service.RecallInput{Query: related, MinScore: &bad})
+	wantCode(t, err, service.CodeInvalid, "min_score 1.01 is outside [0, 1]")
 }

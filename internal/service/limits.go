@@ -28,6 +28,8 @@ const (
 	MaxRecall     = 50
 	MaxQueryBytes = 4096
 
+	// min_score (recall, recall-context) lies in [0, 1]; see MinScoreHelp.
+
 	// recall-context
 	DefaultContextItems = 3
 	MaxContextItems     = 20
@@ -52,3 +54,25 @@ const (
 	DefaultUpgradeConcurrency = 4
 	MaxUpgradeConcurrency     = 64
 )
+
+// MinScoreHelp says what a min_score means, for flag, tool and API
+// descriptions. A score is the relevance of a memory to the query before
+// lifecycle decay, from 0 to 1 (a very recent memory can pass 1 a little).
+// Below min_score a memory is not returned. Independently of it, a memory
+// with no word of the query in it and no calibrated semantic similarity is
+// never returned.
+const MinScoreHelp = "minimum relevance from 0 to 1, overriding retrieval.minScore (default 0.3). " +
+	"0.3 keeps every memory that shares a word, or with a semantic model a meaning, with the query; " +
+	"0.5 keeps clear matches (with the offline embedder most right answers score 0.5 to 0.65, most wrong ones under 0.45); " +
+	"0.8 keeps only near-certain matches, which take a semantic model or a reranker"
+
+// checkMinScore checks a requested min_score.
+func checkMinScore(v *float64) error {
+	if v == nil {
+		return nil
+	}
+	if !(*v >= 0 && *v <= 1) {
+		return Invalid("min_score %v is outside [0, 1]: use 0.3 (the default), 0.5 for clear matches or 0.8 for strong ones", *v)
+	}
+	return nil
+}

@@ -419,6 +419,9 @@ type RecallInput struct {
 	// Debug keeps every candidate's per-stage scores and the candidates
 	// that were dropped, with the reason.
 	Debug bool
+	// MinScore, when set, replaces retrieval.minScore for this recall: a
+	// score in [0, 1] (MinScoreHelp says what values mean).
+	MinScore *float64
 }
 
 // RecallOutput is the ranked answer to a recall.
@@ -469,8 +472,11 @@ func (s *Service) Recall(ctx context.Context, c Caller, in RecallInput) (RecallO
 	if err != nil {
 		return RecallOutput{}, err
 	}
+	if err := checkMinScore(in.MinScore); err != nil {
+		return RecallOutput{}, err
+	}
 	scopes, ignored := readScopes(acc, req)
-	resp, err := s.search(ctx, acc, retrieve.Request{Query: q, Scopes: scopes, Categories: cats, Limit: n, Debug: in.Debug})
+	resp, err := s.search(ctx, acc, retrieve.Request{Query: q, Scopes: scopes, Categories: cats, Limit: n, Debug: in.Debug, MinScore: in.MinScore})
 	if err != nil {
 		return RecallOutput{}, err
 	}

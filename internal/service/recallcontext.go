@@ -16,6 +16,8 @@ type ContextInput struct {
 	Prompt   string `json:"prompt"`
 	Limit    int    `json:"limit,omitempty"`     // items, default 3
 	MaxChars int    `json:"max_chars,omitempty"` // characters of memory text, default 600
+	// MinScore, when set, replaces retrieval.minScore for this recall.
+	MinScore *float64 `json:"min_score,omitempty"`
 }
 
 // ContextOutput is the block to inject (empty when there is nothing to
@@ -61,6 +63,9 @@ func (s *Service) RecallContext(ctx context.Context, c Caller, in ContextInput) 
 	if err != nil {
 		return ContextOutput{}, err
 	}
+	if err := checkMinScore(in.MinScore); err != nil {
+		return ContextOutput{}, err
+	}
 	out := ContextOutput{Memories: []ContextMemory{}}
 	if need, reason := NeedsRecall(in.Prompt); !need {
 		out.Skipped, out.Reason = true, reason
@@ -83,7 +88,7 @@ func (s *Service) RecallContext(ctx context.Context, c Caller, in ContextInput) 
 	}
 	done := make(chan answer, 1) // buffered: a late answer must not block the search
 	go func() {
-		resp, err := s.opts.Searcher.Search(bctx, acc, retrieve.Request{Query: query, Limit: n})
+		resp, err := s.opts.Searcher.Search(bctx, acc, retrieve.Request{Query: query, Limit: n, MinScore: in.MinScore})
 		done <- answer{resp, err}
 	}()
 	var a answer

@@ -78,7 +78,7 @@ func (s *Searcher) Search(ctx context.Context, acc memory.Access, req retrieve.R
 	}
 	err = s.Store.Scan(ctx, eff, store.ScanOptions{Filter: store.Filter{Categories: req.Categories}, WithVectors: true}, func(m memory.Memory) error {
 		cos := capture.Cosine(qv[0], m.Vector)
-		if cos <= 0.05 {
+		if cos <= 0.05 || req.MinScore != nil && cos < *req.MinScore {
 			return nil
 		}
 		m.Vector = nil

@@ -1,0 +1,401 @@
+package retrieve
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/trove-memory/trove/internal/embedding"
+	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/textlang"
+)
+
+// The relevance floor.
+//
+// Every candidate list is full whatever the query: the vector side returns
+// the K nearest rows, near or not, and fusion and MinScore only rank and
+// cut on a relative scale. So an unrelated query used to get ten memories
+// at ordinary scores, and recall-context put them into the prompt. The
+// floor asks, of each candidate, for evidence that it is about the query
+// at all:
+//
+//   - lexical support: a content word of the query (not a stopword), or
+//     its light stem, occurs in the memory's text or its L0/L1/L2; for
+//     Chinese and Japanese, a character bigram of the query that is not a
+//     function word occurs in it; or
+//   - semantic support: the cosine between query and memory reaches
+//     MinCosine, the floor calibrated for the embedder (DefaultMinCosine).
+//     The hash embedder has none (CosineNever): it gives about 0.4 to
+//     unrelated text, so its cosine alone never qualifies.
+//
+// A candidate with neither is dropped, with the reason. If none is left,
+// the answer is empty: "no relevant memories". The floor never changes a
+// score, and it runs before the reranker, so the cross-encoder's slots go
+// to candidates that can be shown.
+
+// CosineNever is a MinCosine no cosine reaches: the embedder's similarity
+// is never evidence of relevance on its own.
+const CosineNever = 2.0
+
+// DefaultMinCosine is the cosine at which an embedder's similarity alone
+// counts as relevance, by model family. These are starting points taken
+// from how each family's cosines usually spread (unrelated pairs sit near
+// 0.1–0.2 for OpenAI's text-embedding-3 models, but near 0.7 for ada-002
+// and the E5 family); calibrate for the model and data you use (see the
+// retrieve DESIGN.md, "Relevance floor"). The hash embedder, and an
+// embedder that does not say what it is, get CosineNever.
+func DefaultMinCosine(info embedding.Info) float64 {
+	model := strings.ToLower(info.Model)
+	if info.Provider == "hash" || info.Model == embedding.HashModel || info.Provider == "" && model == "" {
+		return CosineNever
+	}
+	for _, f := range modelFloors {
+		if strings.Contains(model, f.model) {
+			return f.cos
+		}
+	}
+	if c, ok := providerFloors[strings.ToLower(info.Provider)]; ok {
+		return c
+	}
+	return 0.5
+}
+
+// modelFloors are per model, matched as substrings of the model name, in
+// order (so "text-embedding-3" is found before the bare family names).
+var modelFloors = []struct {
+	model string
+	cos   float64
+}{
+	{"text-embedding-3", 0.30},       // OpenAI: unrelated ≈ 0.1–0.2
+	{"text-embedding-ada-002", 0.78}, // OpenAI's older model: everything ≥ 0.7
+	{"e5", 0.80},                     // multilingual-e5 and kin: unrelated ≈ 0.7
+	{"text-embedding-004", 0.45},     // Google
+	{"gemini-embedding", 0.60},       // Google: unrelated ≈ 0.5
+	{"nomic-embed", 0.55},            // Ollama's default: unrelated ≈ 0.4–0.5
+	{"mxbai-embed", 0.55},            //
+	{"bge-m3", 0.50},                 //
+	{"minilm", 0.35},                 // sentence-transformers MiniLM: unrelated ≈ 0–0.1
+	{"potion", 0.40},                 // model2vec static models
+	{"jina-embeddings", 0.40},        //
+	{"voyage", 0.45},                 //
+}
+
+// providerFloors apply when the model is not one of modelFloors.
+var providerFloors = map[string]float64{
+	"openai": 0.30,
+	"jina":   0.40,
+	"voyage": 0.45,
+	"gemini": 0.60,
+	"ollama": 0.55,
+	"static": 0.40,
+}
+
+// queryTerms are the content terms of a query, as the floor checks them.
+type queryTerms struct {
+	words  []string // light stems of the non-stopword words
+	bigram []string // CJK bigrams that are not function words (a lone character stays itself)
+}
+
+// termsOf splits a query into its content terms.
+func termsOf(q string) queryTerms {
+	var t queryTerms
+	seen := map[string]bool{}
+	for _, w := range splitWords(q) {
+		if w.cjk {
+			for _, g := range cjkGrams(w.text) {
+				if !seen[g] {
+					seen[g] = true
+					t.bigram = append(t.bigram, g)
+				}
+			}
+			continue
+		}
+		if utf8.RuneCountInString(w.text) < 2 || floorStopwords[w.text] {
+			continue
+		}
+		if s := stem(w.text); !seen[s] {
+			seen[s] = true
+			t.words = append(t.words, s)
+		}
+	}
+	return t
+}
+
+func (t queryTerms) empty() bool { return len(t.words) == 0 && len(t.bigram) == 0 }
+
+// support returns the first query term found in texts, "" if none is.
+func (t queryTerms) support(texts ...string) string {
+	if t.empty() {
+		return ""
+	}
+	for _, text := range texts {
+		if text == "" {
+			continue
+		}
+		lower := strings.ToLower(text)
+		for _, g := range t.bigram {
+			if strings.Contains(lower, g) {
+				return g
+			}
+		}
+		if len(t.words) == 0 {
+			continue
+		}
+		for _, w := range splitWords(lower) {
+			if w.cjk || utf8.RuneCountInString(w.text) < 2 {
+				continue
+			}
+			s := stem(w.text)
+			for _, q := range t.words {
+				if s == q || sharesStem(s, q) {
+					return q
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// sharesStem catches derivations the light stemmer leaves apart
+// ("deploy"/"deployment", "Berlin"/"Berliner"): one stem, of at least 5
+// letters, begins the other, which goes at most 5 letters further. Two
+// words that only share a beginning ("starter"/"startup") do not count,
+// nor do short ones ("inter"/"international").
+func sharesStem(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	return len(a) >= 5 && len(b)-len(a) <= 5 && strings.HasPrefix(b, a)
+}
+
+type word struct {
+	text string
+	cjk  bool
+}
+
+// splitWords lowercases s and cuts it into runs of letters and digits,
+// CJK runs apart from the rest ("atlas的PR" is "atlas", "的", "pr").
+func splitWords(s string) []word {
+	var out []word
+	var b strings.Builder
+	cjk := false
+	flush := func() {
+		if b.Len() > 0 {
+			out = append(out, word{b.String(), cjk})
+			b.Reset()
+		}
+	}
+	for _, r := range s {
+		switch c := textlang.IsCJK(r); {
+		case c:
+			if !cjk {
+				flush()
+			}
+			cjk = true
+			b.WriteRune(r)
+		case unicode.IsLetter(r) || unicode.IsNumber(r):
+			if cjk {
+				flush()
+			}
+			cjk = false
+			b.WriteRune(unicode.ToLower(r))
+		default:
+			flush()
+		}
+	}
+	flush()
+	return out
+}
+
+// cjkGrams cuts a CJK run into the bigrams the text index uses, keeping
+// those that say something: a bigram with a Chinese function character
+// (的, 是, 什么 …) or made of two hiragana (Japanese particles and
+// endings) is left out. A lone character is kept if it is not a function
+// character.
+func cjkGrams(run string) []string {
+	rs := []rune(run)
+	if len(rs) == 1 {
+		if cjkFunction[rs[0]] || isHiragana(rs[0]) {
+			return nil
+		}
+		return []string{run}
+	}
+	var out []string
+	for i := 0; i+1 < len(rs); i++ {
+		a, b := rs[i], rs[i+1]
+		if cjkFunction[a] || cjkFunction[b] || isHiragana(a) && isHiragana(b) {
+			continue
+		}
+		out = append(out, string(rs[i:i+2]))
+	}
+	return out
+}
+
+func isHiragana(r rune) bool { return unicode.Is(unicode.Hiragana, r) }
+
+// stem is a light English suffix normaliser for the floor's check only
+// (the text index is not stemmed by it): it folds the common inflections
+// together, "moved"/"moving"/"moves" → "mov", "hikes"/"hiking" → "hik",
+// "studies"/"studied" → "study", "stopped" → "stop". Words of four letters
+// or fewer letters are left alone, so "bus" and "was" stay themselves.
+func stem(w string) string {
+	if len(w) <= 3 {
+		return w
+	}
+	switch {
+	case strings.HasSuffix(w, "ies") || strings.HasSuffix(w, "ied"):
+		return w[:len(w)-3] + "y"
+	case strings.HasSuffix(w, "ing") && len(w) >= 6:
+		w = w[:len(w)-3]
+	case strings.HasSuffix(w, "ed") && len(w) >= 5:
+		w = w[:len(w)-2]
+	case strings.HasSuffix(w, "es") && len(w) >= 5 && !strings.HasSuffix(w, "ses"):
+		w = w[:len(w)-1] // "hikes" → "hike", then the e goes below
+	case strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && !strings.HasSuffix(w, "us"):
+		w = w[:len(w)-1]
+	}
+	if n := len(w); n >= 4 && w[n-1] == w[n-2] && strings.IndexByte("bdgmnprt", w[n-1]) >= 0 {
+		w = w[:n-1] // "stopp" → "stop", "runn" → "run"
+	}
+	if n := len(w); n >= 4 && w[n-1] == 'e' {
+		w = w[:n-1] // "hike" → "hik", to meet "hik(ing)"
+	}
+	return w
+}
+
+// CheckMinScore checks a requested minimum score: a number in [0, 1].
+func CheckMinScore(v float64) error {
+	if !(v >= 0 && v <= 1) {
+		return memory.Invalidf("min_score %v is outside [0, 1]: 0 keeps every relevant memory, 0.3 is the default, 0.8 keeps only strong matches", v)
+	}
+	return nil
+}
+
+// applyFloor drops the candidates with neither lexical nor semantic
+// support. It changes no score; with debug, a kept candidate's trace says
+// what supported it.
+func applyFloor(cs []*candidate, t queryTerms, minCos float64, embedder string, debug bool) {
+	for _, c := range cs {
+		if c.drop != "" {
+			continue
+		}
+		if hit := t.support(memoryTexts(c.mem)...); hit != "" {
+			if debug {
+				c.stage(debug, fmt.Sprintf("floor: matched %q", hit))
+			}
+			continue
+		}
+		if c.cos != nil && *c.cos >= minCos {
+			if debug {
+				c.stage(debug, fmt.Sprintf("floor: cosine %.2f ≥ %.2f", *c.cos, minCos))
+			}
+			continue
+		}
+		c.drop = floorReason(c, t, minCos, embedder)
+	}
+}
+
+// floorReason says why a candidate had no support.
+func floorReason(c *candidate, t queryTerms, minCos float64, embedder string) string {
+	lex := "no query word in its text"
+	if t.empty() {
+		lex = "the query has no content word to match"
+	}
+	switch {
+	case c.cos == nil:
+		return fmt.Sprintf("no relevance: %s, and no cosine", lex)
+	case minCos > 1:
+		return fmt.Sprintf("no relevance: %s, and cosine %.2f is no evidence with %s", lex, *c.cos, embedder)
+	}
+	return fmt.Sprintf("no relevance: %s, and cosine %.2f is below the floor %.2f", lex, *c.cos, minCos)
+}
+
+// memoryTexts are the texts the floor looks for query words in: the text
+// and, on a smart memory, its L0 abstract, L1 overview and L2 content.
+func memoryTexts(m memory.Memory) []string {
+	out := []string{m.Text}
+	for _, k := range []string{memory.KeyL0, memory.KeyL1, memory.KeyL2} {
+		if s, ok := m.Metadata[k].(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// floorStopwords are the words that say nothing about what a query is
+// about: function words, question words and the talk around a question
+// ("can you tell me what I said about …"), in English and German. A query
+// made only of them has no lexical support anywhere.
+var floorStopwords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`
+		a about above after again against all also am an and any are aren as at be because been before
+		being below between both but by can cannot could couldn did didn do does doesn doing don down
+		during each either else ever every few for from further get gets got had hadn has hasn have
+		haven having he her here hers herself him himself his how however i if in into is isn it its
+		itself just let me might mine more most much must mustn my myself neither no nor not now of off
+		on once only or other ought our ours ourselves out over own please same shall shan she should
+		shouldn so some such than that the their theirs them themselves then there these they this
+		those through thus to too under until up upon us very was wasn we were weren what whats when
+		whenever where whereas wherever whether which while who whoever whom whose why will with won
+		would wouldn yet you your yours yourself yourselves ok okay hey hi hello thanks thank
+		tell know knew remember recall recalled said say says told mention mentioned ask asked
+		anything something everything nothing someone anyone thing things really actually maybe
+		many lot lots get gets got getting make makes made making keep keeps kept keeping take takes
+		took taking give gives gave giving put puts go goes went going come comes came done way ways
+		best good better great nice suggest suggests recommend recommends
+		ll re ve
+		der die das den dem des ein eine einen einem einer eines und oder aber doch denn sondern
+		ist sind war waren bin bist sein seid wird werden wurde wurden hat habe hast haben hatte
+		hatten kann kannst können konnte muss müssen soll sollen will wollen mag möchte
+		ich du er sie es wir ihr mich dich sich uns euch mir dir ihm ihnen mein meine meinen meinem
+		meiner dein deine sein seine ihre ihren unser unsere euer
+		wie was wer wen wem wessen wo wohin woher wann warum weshalb welche welcher welches welchen
+		im in am an auf aus bei mit nach von vor zu zum zur für über unter durch gegen ohne um bis
+		nicht kein keine keinen noch schon auch nur sehr so da dann hier dort man mal ja nein bitte
+		danke weißt erinnerst gesagt erzählt`) {
+		floorStopwords[w] = true
+	}
+}
+
+// cjkFunction are Chinese characters that make grammar rather than meaning
+// (particles, pronouns, question words, light verbs): a bigram with one of
+// them is not evidence that two texts share a topic.
+var cjkFunction = map[rune]bool{}
+
+func init() {
+	for _, r := range "的了是吗呢吧啊呀嘛在我你您他她它们这那么什怎哪谁个和与也都就还又把被给对从到为要会能可以该有没不很太多少几吗呢之其或及而且并" {
+		cjkFunction[r] = true
+	}
+}
+
+// SuggestMinCosine calibrates the relevance floor's cosine from measured
+// similarities: pos holds, for each query with an answer, the cosine
+// between the query and its answer; neg, for each query without one, the
+// highest cosine between the query and any memory. It returns the lowest
+// cosine (in steps of 0.01) that at most maxFalse of the negatives reach,
+// and the share of positives that reach it. TestCalibrateMinCosine runs it
+// over the labelled set with a configured model.
+func SuggestMinCosine(pos, neg []float64, maxFalse float64) (cos, posKept float64) {
+	share := func(xs []float64, t float64) float64 {
+		if len(xs) == 0 {
+			return 0
+		}
+		n := 0
+		for _, x := range xs {
+			if x >= t {
+				n++
+			}
+		}
+		return float64(n) / float64(len(xs))
+	}
+	for i := -100; i <= 100; i++ {
+		t := float64(i) / 100
+		if share(neg, t) <= maxFalse {
+			return t, share(pos, t)
+		}
+	}
+	return CosineNever, 0
+}
