@@ -70,7 +70,7 @@ func newRoot(deps Deps) (*cobra.Command, *app) {
 	root.AddCommand(
 		newStoreCommand(a), newGetCommand(a), newUpdateCommand(a), newDeleteCommand(a), newDeleteBulkCommand(a),
 		newListCommand(a), newStatsCommand(a), newExportCommand(a), newImportCommand(a), newUpgradeCommand(a),
-		newSearchCommand(a),
+		newSearchCommand(a), newReembedCommand(a),
 		newServeCommand(a),
 		newDoctorCommand(a),
 		newConfigCommand(a),

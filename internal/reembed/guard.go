@@ -51,8 +51,8 @@ type MovedError struct {
 }
 
 func (e *MovedError) Error() string {
-	return fmt.Sprintf("the store moved from %s to %s (trove reembed): this process writes without vectors and searches text only; restart it with the new model's settings (TROVE_EMBED_PROVIDER/TROVE_EMBED_MODEL for %s)",
-		describe(e.From), describe(e.To), e.To.Model)
+	return fmt.Sprintf("the store moved from %s to %s (trove reembed): this process writes without vectors and searches text only; restart it with the new model's settings (TROVE_EMBED_PROVIDER, TROVE_EMBED_MODEL, TROVE_EMBED_DIMENSIONS for %s)",
+		describe(e.From), describe(e.To), describe(e.To))
 }
 
 func (e *MovedError) Unwrap() error { return memory.ErrDimensions }

@@ -194,7 +194,9 @@ func (j *Job) Run(ctx context.Context) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	report(len(final))
+	if len(final) > 0 {
+		report(len(final))
+	}
 	rep.Embedded += len(final)
 	rep.Switched, rep.SwitchRows, rep.Queued, rep.KeptOld, rep.SwitchMS = true, sw.Switched, sw.Queued, sw.KeptOld, sw.HoldMS
 	err = j.pending(ctx, &rep, start)

@@ -51,4 +51,8 @@ const (
 	// LLM calls in flight at once during upgrade.
 	DefaultUpgradeConcurrency = 4
 	MaxUpgradeConcurrency     = 64
+	// reembed: texts per embedding call and commit, calls in flight (the
+	// defaults are internal/reembed's).
+	MaxReembedBatch       = 2048
+	MaxReembedConcurrency = 64
 )
