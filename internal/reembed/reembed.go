@@ -129,10 +129,10 @@ func (j *Job) probe(ctx context.Context) ([]float32, error) {
 // interrupted run to the same target), switch in one transaction, then
 // embed the rows the switch left pending. On an error or interruption
 // the committed target vectors stay, and running again continues.
-func (j *Job) Run(ctx context.Context) (Report, error) {
+func (j *Job) Run(ctx context.Context) (rep Report, err error) {
 	j.defaults()
 	start := j.Clock()
-	rep := Report{To: j.Target.Model}
+	rep = Report{To: j.Target.Model}
 	defer func() {
 		rep.DurationMS = j.Clock().Sub(start).Milliseconds()
 		if s := j.Clock().Sub(start).Seconds(); s > 0 {

@@ -255,4 +255,6 @@ func TestGuard(t *testing.T) {
 
 type embedderFunc func(ctx context.Context, texts []string) ([][]float32, error)
 
-func (f embedderFunc) Embed(ctx context.Context, texts []string) ([][]float32, error) { return f(ctx, texts) }
+func (f embedderFunc) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	return f(ctx, texts)
+}

@@ -159,4 +159,3 @@ func noVectors(n int) [][]float32 {
 	}
 	return out
 }
-

@@ -225,7 +225,7 @@ func (t *tx) putShadow(target store.Space, rows []store.EmbedRow) (int, error) {
 // in the last moment), and records target (with its probe) as the store's
 // identity and the old model as the previous one. keepOld keeps the old
 // vectors for RollbackEmbedding. Revisions, updated_at and metadata are
-// untouched; each row's seq moves so that change feeds see the new vector.
+// untouched, and so is the seq of each row that got its new vector.
 func (s *Store) SwitchEmbedding(ctx context.Context, target store.Space, probe []float32, final []store.EmbedRow, keepOld bool) (store.SwitchResult, error) {
 	var res store.SwitchResult
 	hold, err := s.ownerTx(ctx, func(t *tx) error {
@@ -244,25 +244,31 @@ func (s *Store) SwitchEmbedding(ctx context.Context, target store.Space, probe [
 			return err
 		}
 		if keepOld {
-			r, err := t.exec("INSERT INTO reembed_old(rid, seq, vector) SELECT rid, ?, vector FROM memories WHERE vector IS NOT NULL", t.seq)
+			r, err := t.exec("INSERT INTO reembed_old(rid, seq, vector) SELECT rid, seq, vector FROM memories WHERE vector IS NOT NULL")
 			if err != nil {
 				return fmt.Errorf("keep the old vectors: %w", err)
 			}
 			k, _ := r.RowsAffected()
 			res.KeptOld = int(k)
 		}
-		r, err := t.exec(`UPDATE memories SET vector = r.vector, seq = ?
-			FROM reembed_vectors r WHERE r.rid = memories.rid AND r.seq = memories.seq`, t.seq)
+		// Rows changed since their target vector was written lose their
+		// vector (pending) first, with a new seq so indexes drop it.
+		r, err := t.exec(`UPDATE memories SET vector = NULL, seq = ? WHERE NOT EXISTS
+			(SELECT 1 FROM reembed_vectors r WHERE r.rid = memories.rid AND r.seq = memories.seq)`, t.seq)
 		if err != nil {
 			return fmt.Errorf("switch vectors: %w", err)
 		}
 		k, _ := r.RowsAffected()
-		res.Switched = int(k)
-		if r, err = t.exec("UPDATE memories SET vector = NULL, seq = ? WHERE seq <> ?", t.seq, t.seq); err != nil {
+		res.Queued = int(k)
+		// The others keep their seq: moving all of them would rewrite the
+		// seq index under the lock, and no process holds an index of the
+		// old model it still uses after the switch (see DESIGN.md).
+		if r, err = t.exec(`UPDATE memories SET vector = r.vector
+			FROM reembed_vectors r WHERE r.rid = memories.rid AND r.seq = memories.seq`); err != nil {
 			return fmt.Errorf("switch vectors: %w", err)
 		}
 		k, _ = r.RowsAffected()
-		res.Queued = int(k)
+		res.Switched = int(k)
 		if _, err := t.exec("DELETE FROM reembed_vectors"); err != nil {
 			return err
 		}
@@ -295,18 +301,19 @@ func (s *Store) RollbackEmbedding(ctx context.Context) (store.SwitchResult, erro
 		var prevProbe, probe any
 		_ = t.tx.QueryRowContext(t.ctx, "SELECT value FROM meta WHERE key = ?", keyPrevProbe).Scan(&prevProbe)
 		_ = t.tx.QueryRowContext(t.ctx, "SELECT value FROM meta WHERE key = ?", keyProbe).Scan(&probe)
-		r, err := t.exec(`UPDATE memories SET vector = o.vector, seq = ?
-			FROM reembed_old o WHERE o.rid = memories.rid AND o.seq = memories.seq`, t.seq)
+		r, err := t.exec(`UPDATE memories SET vector = NULL, seq = ? WHERE NOT EXISTS
+			(SELECT 1 FROM reembed_old o WHERE o.rid = memories.rid AND o.seq = memories.seq)`, t.seq)
 		if err != nil {
 			return fmt.Errorf("restore the old vectors: %w", err)
 		}
 		k, _ := r.RowsAffected()
-		res.Switched = int(k)
-		if r, err = t.exec("UPDATE memories SET vector = NULL, seq = ? WHERE seq <> ?", t.seq, t.seq); err != nil {
-			return err
+		res.Queued = int(k)
+		if r, err = t.exec(`UPDATE memories SET vector = o.vector
+			FROM reembed_old o WHERE o.rid = memories.rid AND o.seq = memories.seq`); err != nil {
+			return fmt.Errorf("restore the old vectors: %w", err)
 		}
 		k, _ = r.RowsAffected()
-		res.Queued = int(k)
+		res.Switched = int(k)
 		if _, err := t.exec("DELETE FROM reembed_old"); err != nil {
 			return err
 		}
