@@ -305,3 +305,35 @@ func TestReembedMixedModelRefused(t *testing.T) {
 		t.Fatalf("list called the provider %d times", n)
 	}
 }
+
+// BenchmarkReembed moves 20k rows from the hash embedder to a fake API
+// model answering each batch of 64 in 50 ms, 4 calls in flight, and
+// prints rows/s against the embedder-bound ideal (4 × 64 / 50 ms = 5,120)
+// and the switch's lock hold.
+//
+//	go test -run '^$' -bench Reembed -benchtime 1x ./tests/integration/
+func BenchmarkReembed(b *testing.B) {
+	const rows, batch, conc, delay = 20000, 64, 4, 50 * time.Millisecond
+	for range b.N {
+		api := newFakeAPI(b, delay)
+		e := newEnv(b)
+		seedRows(b, e, rows)
+		r := e.with(api.env("fake-embed")...).run("reembed", "--provider", "openai", "--model", "fake-embed",
+			"--batch-size", fmt.Sprint(batch), "--concurrency", fmt.Sprint(conc), "--json")
+		if r.code != 0 {
+			b.Fatalf("reembed: %s%s", r.out, r.err)
+		}
+		var rep struct {
+			RowsPerSec float64 `json:"rows_per_second"`
+			SwitchMS   float64 `json:"switch_ms"`
+			DurationMS int64   `json:"duration_ms"`
+		}
+		_ = json.Unmarshal([]byte(r.out), &rep)
+		ideal := float64(conc*batch) / delay.Seconds()
+		b.ReportMetric(rep.RowsPerSec, "rows/s")
+		b.ReportMetric(rep.RowsPerSec/ideal*100, "%ideal")
+		b.ReportMetric(rep.SwitchMS, "switch-ms")
+		fmt.Printf("reembed %d rows: %.0f rows/s, ideal %.0f (%.1f%%), switch held the lock %.1f ms, %d ms in all\n",
+			rows, rep.RowsPerSec, ideal, rep.RowsPerSec/ideal*100, rep.SwitchMS, rep.DurationMS)
+	}
+}
