@@ -28,6 +28,7 @@ import (
 	"github.com/trove-memory/trove/internal/provider/siliconflow"
 	"github.com/trove-memory/trove/internal/provider/tei"
 	"github.com/trove-memory/trove/internal/provider/voyage"
+	"github.com/trove-memory/trove/internal/reembed"
 	"github.com/trove-memory/trove/internal/retrieve"
 	"github.com/trove-memory/trove/internal/service"
 	"github.com/trove-memory/trove/internal/store"
@@ -59,13 +60,26 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 		st.Close()
 		return nil, err
 	}
-	searcher, err := newSearcher(st, emb, cfg)
+	// Every embedding first checks that the store's vectors come from this
+	// model (lazily: a command that embeds nothing calls no provider).
+	guard := reembed.NewGuard(st, space(cfg.Embedding), emb)
+	searcher, err := newSearcher(st, guard.Wrap(embedding.NewQueryCache(emb, embedding.DefaultQueryCacheSize)), cfg)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	opts := service.Options{
-		Store: st, Embedder: emb, Searcher: searcher, Access: cfg.Access, Declared: cfg.Declared, DefaultScope: cfg.DefaultScope(),
+		Store: st, Embedder: guard, Searcher: searcher, Access: cfg.Access, Declared: cfg.Declared, DefaultScope: cfg.DefaultScope(),
+		NewEmbedder: func(t service.EmbedderSpec) (embedding.Embedder, store.Space, error) {
+			e := cfg.Embedding
+			e.Provider, e.Model, e.Dimensions = t.Provider, t.Model, t.Dimensions
+			if t.BaseURL != "" {
+				e.BaseURL = t.BaseURL
+			}
+			emb, err := newEmbedder(e)
+			return emb, space(e), err
+		},
+		Warn: func(msg string) { fmt.Fprintln(os.Stderr, "warning: "+msg) },
 		Doctor: doctor.Options{
 			AgentAccess:        cfg.AgentAccess,
 			TombstoneRetention: cfg.TombstoneRetention.Duration,
@@ -167,7 +181,8 @@ func newLLM(l config.LLM) (llm.Client, error) {
 	})
 }
 
-func newSearcher(st store.Store, emb embedding.Embedder, cfg config.Config) (*retrieve.Retriever, error) {
+// newSearcher builds recall over st; query embeds queries (cached).
+func newSearcher(st store.Store, query embedding.Embedder, cfg config.Config) (*retrieve.Retriever, error) {
 	ss, ok := st.(store.Searcher)
 	if !ok {
 		return nil, fmt.Errorf("this store cannot search")
@@ -185,7 +200,7 @@ func newSearcher(st store.Store, emb embedding.Embedder, cfg config.Config) (*re
 		// 0: the retriever takes the floor for the model emb says it is.
 		MinCosine:     cfg.Retrieval.MinCosine,
 		RerankTimeout: cfg.Rerank.Timeout.Duration, Lifecycle: &lc}
-	return retrieve.New(ss, embedding.NewQueryCache(emb, embedding.DefaultQueryCacheSize), rr, opts), nil
+	return retrieve.New(ss, query, rr, opts), nil
 }
 
 func newReranker(r config.Rerank) (retrieve.Reranker, error) {

@@ -72,7 +72,7 @@ func newRoot(deps Deps) (*cobra.Command, *app) {
 		newStoreCommand(a), newGetCommand(a), newUpdateCommand(a), newDeleteCommand(a), newDeleteBulkCommand(a),
 		newListCommand(a), newStatsCommand(a), newExportCommand(a), newImportCommand(a), newUpgradeCommand(a),
 		newMigrateCommand(a),
-		newSearchCommand(a),
+		newSearchCommand(a), newReembedCommand(a),
 		newServeCommand(a),
 		newDoctorCommand(a),
 		newConfigCommand(a),

@@ -149,6 +149,11 @@ func progressBar(w io.Writer) func(service.UpgradeProgress) {
 // most once per every since the run started, and at the last row, for a
 // log that cannot redraw a bar in place.
 func progressLines(w io.Writer, now func() time.Time, every time.Duration) func(service.UpgradeProgress) {
+	return labeledProgressLines(w, "upgrade", now, every)
+}
+
+// labeledProgressLines is progressLines for the job named label.
+func labeledProgressLines(w io.Writer, label string, now func() time.Time, every time.Duration) func(service.UpgradeProgress) {
 	var next time.Time
 	return func(p service.UpgradeProgress) {
 		t := now()
@@ -160,6 +165,6 @@ func progressLines(w io.Writer, now func() time.Time, every time.Duration) func(
 		}
 		next = t.Add(every)
 		r, eta := rate(p)
-		fmt.Fprintf(w, "upgrade: %d/%d rows, %.1f rows/s, ETA %s\n", p.Done, p.Total, r, eta)
+		fmt.Fprintf(w, "%s: %d/%d rows, %.1f rows/s, ETA %s\n", label, p.Done, p.Total, r, eta)
 	}
 }

@@ -53,6 +53,10 @@ const (
 	// LLM calls in flight at once during upgrade.
 	DefaultUpgradeConcurrency = 4
 	MaxUpgradeConcurrency     = 64
+	// reembed: texts per embedding call and commit, calls in flight (the
+	// defaults are internal/reembed's).
+	MaxReembedBatch       = 2048
+	MaxReembedConcurrency = 64
 )
 
 // MinScoreHelp says what a min_score means, for flag, tool and API

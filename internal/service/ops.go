@@ -51,7 +51,12 @@ func (s *Service) Store(ctx context.Context, c Caller, in StoreInput) (Memory, e
 		return Memory{}, err
 	}
 	m.Vector = vs[0]
-	if err := s.opts.Store.Write(ctx, acc, func(tx store.Tx) error { return tx.Insert(&m) }); err != nil {
+	err = s.opts.Store.Write(ctx, acc, func(tx store.Tx) error { return tx.Insert(&m) })
+	if err != nil && len(m.Vector) > 0 && s.movedMeanwhile(ctx, err) {
+		m.Vector = nil // the store moved to another model after we embedded
+		err = s.opts.Store.Write(ctx, acc, func(tx store.Tx) error { return tx.Insert(&m) })
+	}
+	if err != nil {
 		return Memory{}, ErrorOf(err)
 	}
 	return View(m), nil
@@ -160,7 +165,7 @@ func (s *Service) Update(ctx context.Context, c Caller, in UpdateInput) (Memory,
 		vec = vs[0]
 	}
 	var out memory.Memory
-	err = s.opts.Store.Write(ctx, acc, func(tx store.Tx) error {
+	write := func(tx store.Tx) error {
 		m, err := tx.Get(id)
 		if err != nil {
 			return err
@@ -188,7 +193,12 @@ func (s *Service) Update(ctx context.Context, c Caller, in UpdateInput) (Memory,
 		}
 		out = m
 		return nil
-	})
+	}
+	err = s.opts.Store.Write(ctx, acc, write)
+	if err != nil && len(vec) > 0 && s.movedMeanwhile(ctx, err) {
+		vec = []float32{} // the store moved to another model after we embedded: no vector
+		err = s.opts.Store.Write(ctx, acc, write)
+	}
 	if err != nil {
 		return Memory{}, ErrorOf(err)
 	}

@@ -50,6 +50,12 @@ type Options struct {
 	Searcher Searcher
 	// LLM returns the chat model upgrade uses; nil when none is configured.
 	LLM func() (llm.Client, error)
+	// NewEmbedder builds the embedder a reembed moves to, and the space
+	// it writes; nil when this trove cannot build one.
+	NewEmbedder func(EmbedderSpec) (embedding.Embedder, store.Space, error)
+	// Warn hears what the caller should know but that fails nothing (this
+	// process's model is no longer the store's); nil drops it.
+	Warn func(string)
 	// Maintenance are the tasks a long-lived server runs every
 	// MaintainEvery (default hourly); OnMaintainError hears of failures.
 	Maintenance     []Task
@@ -86,6 +92,7 @@ type Options struct {
 type Service struct {
 	opts  Options
 	maint *maintainer // nil unless Options.Maintenance has tasks
+	moved movedNotice
 }
 
 // New returns a Service.
@@ -331,6 +338,12 @@ func (s *Service) embed(ctx context.Context, texts []string) ([][]float32, error
 		return nil, Unavailable("no embedding provider is configured: the server cannot store memories")
 	}
 	vs, err := s.opts.Embedder.Embed(ctx, texts)
+	if s.degraded(err) {
+		return noVectors(len(texts)), nil
+	}
+	if errors.Is(err, memory.ErrDimensions) {
+		return nil, ErrorOf(err) // the store's vectors come from another model
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ErrorOf(ctx.Err())

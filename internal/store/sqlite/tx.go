@@ -356,7 +356,7 @@ func dedupe(xs []int64) []int64 {
 // checkVector enforces the store's embedding space, recording it on the
 // first vector written.
 func (t *tx) checkVector(v []float32) error {
-	if v == nil {
+	if zeroVector(v) { // none, or one that is stored as none
 		return nil
 	}
 	if t.space == nil {
