@@ -215,6 +215,7 @@ func (t *tx) runSavepoint(fn func(store.Tx) error) error {
 // run calls fn and then brings the FTS index in step with what it changed.
 func (t *tx) run(fn func(store.Tx) error) error {
 	t.ftsAdd, t.ftsDrop = t.ftsAdd[:0], t.ftsDrop[:0]
+	clear(t.stats)
 	if err := fn(t); err != nil {
 		return err
 	}
