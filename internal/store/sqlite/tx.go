@@ -29,7 +29,10 @@ type tx struct {
 	ftsAdd, ftsDrop []int64
 	// What the caller's function changed in each scope's text statistics,
 	// applied with the FTS index: see syncStats.
-	stats map[memory.Scope]*statChange
+	stats textStats
+	// meta.text_stats_rid: read with the schema version when the
+	// transaction begins, raised by BuildTextStats.
+	statMark int64
 }
 
 // prep returns the statement for query bound to this transaction. The
@@ -188,7 +191,7 @@ func (t *tx) Insert(m *memory.Memory) error {
 		return fmt.Errorf("insert memory %s: %w", m.ID, err)
 	}
 	t.ftsAdd = append(t.ftsAdd, rid)
-	t.statAdded(m.Scope, rid)
+	t.statInserted(m, rid)
 	return nil
 }
 
@@ -242,7 +245,7 @@ func (t *tx) Update(m *memory.Memory) error {
 		return err
 	}
 	updated := max(t.now, m.UpdatedAt+1) // updated_at never goes backwards
-	if err := t.statGone(h.scope, rid); err != nil {
+	if err := t.statGone(rid); err != nil {
 		return err
 	}
 	res, err := t.exec(sqlUpdate,
@@ -258,7 +261,7 @@ func (t *tx) Update(m *memory.Memory) error {
 	m.UpdatedAt = updated
 	t.ftsDrop = append(t.ftsDrop, rid)
 	t.ftsAdd = append(t.ftsAdd, rid)
-	t.statAdded(m.Scope, rid)
+	t.statAdded(rid)
 	return nil
 }
 
@@ -270,7 +273,7 @@ func (t *tx) Delete(id string, expectedRevision int64) error {
 	if expectedRevision != 0 && h.rev != expectedRevision {
 		return &memory.ConflictError{ID: id, Expected: expectedRevision, Actual: h.rev}
 	}
-	if err := t.statGone(h.scope, h.rid); err != nil {
+	if err := t.statGone(h.rid); err != nil {
 		return err
 	}
 	if _, err := t.exec(sqlDelete, id); err != nil {
@@ -333,6 +336,12 @@ func (t *tx) Touch(id string, n int, at int64) error {
 // rows themselves (import went from 16k to over 30k rows/s). The
 // per-scope text statistics follow in the same step (syncStats).
 func (t *tx) syncFTS() error {
+	// The statistics first: their multi-row statements open statement
+	// journals, and each makes FTS5 flush what it holds pending, so run
+	// after the index statements they would add a flush per write.
+	if err := t.syncStats(); err != nil {
+		return err
+	}
 	if len(t.ftsDrop) > 0 {
 		if _, err := t.exec(sqlFTSDrop, jsonInts(t.ftsDrop)); err != nil {
 			return fmt.Errorf("update search index: %w", err)
@@ -344,7 +353,7 @@ func (t *tx) syncFTS() error {
 		}
 	}
 	t.ftsAdd, t.ftsDrop = t.ftsAdd[:0], t.ftsDrop[:0]
-	return t.syncStats()
+	return nil
 }
 
 func jsonInts(xs []int64) string {
