@@ -211,7 +211,7 @@ func (s *Store) countScopeStats(ctx context.Context, acc memory.Access, terms []
 // about ten times reading an occurrence, and most of the matches are
 // never needed.
 func (s *Store) searchScoped(ctx context.Context, acc memory.Access, f store.Filter, plan textPlan, k int) ([]store.TextHit, error) {
-	st, err := s.scopeStats(ctx, acc, plan.terms)
+	st, err := s.planStats(ctx, acc, plan)
 	if err != nil {
 		return nil, err
 	}
@@ -319,6 +319,32 @@ func (s *Store) searchScoped(ctx context.Context, acc memory.Access, f store.Fil
 	return hits[:min(k, len(hits))], nil
 }
 
+// planStats returns the statistics of the plan's terms: those planning
+// read, and the phrases' counts.
+func (s *Store) planStats(ctx context.Context, acc memory.Access, plan textPlan) (scopedStats, error) {
+	if plan.scoped == nil {
+		return s.scopeStats(ctx, acc, plan.terms)
+	}
+	st := *plan.scoped
+	var missing []string
+	for _, t := range plan.terms {
+		if _, ok := st.df[t]; !ok {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) == 0 {
+		return st, nil
+	}
+	more, err := s.scopeStats(ctx, acc, missing)
+	if err != nil {
+		return st, err
+	}
+	for _, t := range missing {
+		st.df[t] = more.df[t]
+	}
+	return st, nil
+}
+
 // ftsColumns are the FTS columns in the order of columnWeights.
 var ftsColumns = map[string]int{"text": 0, "l0": 1, "l1": 2, "l2": 3}
 
@@ -381,7 +407,7 @@ func (s *Store) docLengths(ctx context.Context, rids map[int64][]float64) (map[i
 		list = append(list, rid)
 	}
 	slices.Sort(list)
-	rows, err := s.rdb.QueryContext(ctx, `SELECT d.id, trove_doclen(d.sz) FROM json_each(?) j
+	rows, err := s.rdb.QueryContext(ctx, `SELECT d.id, d.sz FROM json_each(?) j
 		CROSS JOIN memories_fts_docsize d ON d.id = j.value`, jsonInts(list))
 	if err != nil {
 		return nil, fmt.Errorf("text search: %w", err)
@@ -390,11 +416,11 @@ func (s *Store) docLengths(ctx context.Context, rids map[int64][]float64) (map[i
 	out := make(map[int64]int, len(list))
 	for rows.Next() {
 		var rid int64
-		var n int
-		if err := rows.Scan(&rid, &n); err != nil {
+		var sz sql.RawBytes
+		if err := rows.Scan(&rid, &sz); err != nil {
 			return nil, fmt.Errorf("text search: %w", err)
 		}
-		out[rid] = n
+		out[rid] = int(docLen(sz))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("text search: %w", err)
