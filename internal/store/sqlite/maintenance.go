@@ -41,9 +41,10 @@ func (s *Store) CheckFTS(ctx context.Context) (FTSReport, error) {
 	return r, nil
 }
 
-// RebuildFTS rebuilds the search index from the rows under the write lock.
+// RebuildFTS rebuilds the search index from the rows under the write lock,
+// then the per-scope text statistics from it, in batches (BuildTextStats).
 func (s *Store) RebuildFTS(ctx context.Context) error {
-	return s.Write(ctx, memory.Owner(), func(stx store.Tx) error {
+	err := s.Write(ctx, memory.Owner(), func(stx store.Tx) error {
 		t := stx.(*tx)
 		if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM memories_fts"); err != nil {
 			return fmt.Errorf("rebuild search index: %w", err)
@@ -57,8 +58,19 @@ func (s *Store) RebuildFTS(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("rebuild search index: %w", err)
 		}
+		// The statistics are counted again from the new index.
+		for _, q := range []string{"DELETE FROM scope_terms", "DELETE FROM scope_sizes",
+			"UPDATE meta SET value = 0 WHERE key = 'text_stats_rid'"} {
+			if _, err := t.tx.ExecContext(t.ctx, q); err != nil {
+				return fmt.Errorf("rebuild search index: %w", err)
+			}
+		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return s.BuildTextStats(ctx)
 }
 
 // IntegrityCheck runs PRAGMA integrity_check and returns its findings

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -62,9 +63,90 @@ func (st scopedStats) avgLen() float64 {
 	return float64(st.tokens) / float64(st.rows)
 }
 
+// simpleTerm reports whether a query term is one token the index holds
+// exactly as it is: ASCII letters and digits (query terms are lower
+// case), which unicode61 neither splits, folds nor strips. Such a term's
+// count in each scope is kept by the writer (scope_terms) and its
+// occurrences are read from the index; others (phrases, words in other
+// scripts, whose indexed form FTS5 decides) are counted and scored from
+// the matching rows.
+func simpleTerm(t string) bool {
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return t != ""
+}
+
 // scopeStats returns the row count and length of acc's scopes and the
-// document count of each term (a word or a phrase) in them.
+// document count of each term (a word or a phrase) in them: from the
+// statistics the writer keeps per scope (read in one transaction, so they
+// agree with each other), and for a term they do not hold, or while a
+// store's statistics are still being built, by counting at query time.
 func (s *Store) scopeStats(ctx context.Context, acc memory.Access, terms []string) (scopedStats, error) {
+	scopes := jsonStrings(acc.List())
+	st := scopedStats{termStats: termStats{df: make(map[string]int, len(terms))}}
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return st, fmt.Errorf("text search: %w", err)
+	}
+	defer tx.Rollback()
+	var mark int64
+	err = tx.QueryRowContext(ctx, `SELECT (SELECT value FROM meta WHERE key = 'text_stats_rid'),
+		coalesce(sum(rows), 0), coalesce(sum(tokens), 0) FROM json_each(?) j CROSS JOIN scope_sizes z ON z.scope = j.value`,
+		scopes).Scan(&mark, &st.rows, &st.tokens)
+	if err != nil {
+		return st, fmt.Errorf("text search: %w", err)
+	}
+	if mark != textStatsDone {
+		return s.countScopeStats(ctx, acc, terms)
+	}
+	var simple, other []string
+	for _, t := range terms {
+		if simpleTerm(t) {
+			simple = append(simple, t)
+			st.df[t] = 0
+		} else {
+			other = append(other, t)
+		}
+	}
+	if len(simple) > 0 {
+		rows, err := tx.QueryContext(ctx, `SELECT t.term, sum(t.docs) FROM json_each(?) j CROSS JOIN json_each(?) w
+			CROSS JOIN scope_terms t ON t.scope = j.value AND t.term = w.value GROUP BY t.term`, scopes, jsonStrings(simple))
+		if err != nil {
+			return st, fmt.Errorf("text search: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var t string
+			var n int
+			if err := rows.Scan(&t, &n); err != nil {
+				return st, fmt.Errorf("text search: %w", err)
+			}
+			st.df[t] = n
+		}
+		if err := rows.Err(); err != nil {
+			return st, fmt.Errorf("text search: %w", err)
+		}
+	}
+	if len(other) > 0 {
+		counted, err := s.countScopeStats(ctx, acc, other)
+		if err != nil {
+			return st, err
+		}
+		for _, t := range other {
+			st.df[t] = counted.df[t]
+		}
+	}
+	return st, nil
+}
+
+// countScopeStats counts the statistics of acc's scopes at query time,
+// matching each term within them. The counts are cached like the
+// store-wide ones (see docFreqs): a count stays in use for dfMaxAge
+// commits or until the store grew by a sixteenth.
+func (s *Store) countScopeStats(ctx context.Context, acc memory.Access, terms []string) (scopedStats, error) {
 	var seq, rid int64
 	if err := s.rdb.QueryRowContext(ctx, "SELECT (SELECT value FROM meta WHERE key = 'seq'), (SELECT coalesce(max(rid), 0) FROM memories)").Scan(&seq, &rid); err != nil {
 		return scopedStats{}, fmt.Errorf("text search: %w", err)
@@ -119,62 +201,231 @@ func (s *Store) scopeStats(ctx context.Context, acc memory.Access, terms []strin
 	return st, nil
 }
 
-// searchScoped runs a ranked plan for a caller limited to some scopes:
-// every row matching the plan within the filter is scored with the
-// scopes' statistics, and the k best are returned.
+// searchScoped runs a ranked plan for a caller limited to some scopes.
+// Every row matching the plan is scored with the scopes' statistics,
+// from the index alone: a simple word's frequency in each row from its
+// occurrences (memories_fts_instance), the row's length from FTS5's
+// docsize; only the rows matching a phrase or another word are read, to
+// count it in their text. The rows are then read best first, filtered by
+// scope and the request's filter, until k pass: reading a row costs
+// about ten times reading an occurrence, and most of the matches are
+// never needed.
 func (s *Store) searchScoped(ctx context.Context, acc memory.Access, f store.Filter, plan textPlan, k int) ([]store.TextHit, error) {
-	st, err := s.scopeStats(ctx, acc, plan.terms)
+	st, err := s.planStats(ctx, acc, plan)
 	if err != nil {
 		return nil, err
 	}
-	where, args := filterClauseOf("+m.", acc, f)
-	rows, err := s.rdb.QueryContext(ctx, `SELECT m.id, trove_doclen(d.sz), m.text,
-			coalesce(json_extract(m.metadata, '$.l0_abstract'), ''),
-			coalesce(json_extract(m.metadata, '$.l1_overview'), ''),
-			coalesce(json_extract(m.metadata, '$.l2_content'), '')
-		FROM memories_fts f CROSS JOIN memories m ON m.rid = f.rowid JOIN memories_fts_docsize d ON d.id = f.rowid
-		WHERE f.memories_fts MATCH ? AND `+where, append([]any{plan.match}, args...)...)
-	if err != nil {
-		return nil, fmt.Errorf("text search: %w", err)
+	n := len(plan.terms)
+	freqs := map[int64][]float64{}
+	at := func(rid int64) []float64 {
+		fr := freqs[rid]
+		if fr == nil {
+			fr = make([]float64, n)
+			freqs[rid] = fr
+		}
+		return fr
 	}
-	defer rows.Close()
-	terms := make([][]string, len(plan.terms))
-	idf := make([]float64, len(plan.terms))
+	var others []int
 	for i, t := range plan.terms {
-		terms[i] = strings.Fields(t)
+		if !simpleTerm(t) {
+			others = append(others, i)
+			continue
+		}
+		if err := s.occurrences(ctx, t, func(doc int64, col int) { at(doc)[i] += columnWeights[col] }); err != nil {
+			return nil, err
+		}
+	}
+	if len(others) > 0 {
+		words := make([]string, len(others))
+		for j, i := range others {
+			words[j] = plan.terms[i]
+		}
+		if err := s.countInText(ctx, ftsQuery(words, nil), func(rid int64, toks *[4][]string) {
+			fr := at(rid)
+			for _, i := range others {
+				t := strings.Fields(plan.terms[i])
+				for c := range toks {
+					fr[i] += columnWeights[c] * float64(occurrences(toks[c], t))
+				}
+			}
+		}); err != nil {
+			return nil, err
+		}
+	}
+	lengths, err := s.docLengths(ctx, freqs)
+	if err != nil {
+		return nil, err
+	}
+	idf := make([]float64, n)
+	for i, t := range plan.terms {
 		idf[i] = bm25IDF(st.rows, st.df[t])
 	}
 	avg := st.avgLen()
-	var hits []store.TextHit
-	for rows.Next() {
-		var id string
-		var length int
-		var cols [4]string
-		if err := rows.Scan(&id, &length, &cols[0], &cols[1], &cols[2], &cols[3]); err != nil {
-			return nil, err
-		}
-		var toks [4][]string
-		for c, text := range cols {
-			toks[c] = indexTokens(text)
+	type cand struct {
+		rid   int64
+		score float64
+	}
+	cands := make([]cand, 0, len(freqs))
+	for rid, fr := range freqs {
+		length, ok := lengths[rid]
+		if !ok {
+			continue // deleted since its occurrences were read
 		}
 		var score float64
 		norm := bm25K1 * (1 - bm25B + bm25B*float64(length)/avg)
-		for i, t := range terms {
-			var freq float64
-			for c := range toks {
-				freq += columnWeights[c] * float64(occurrences(toks[c], t))
-			}
+		for i, freq := range fr {
 			score += idf[i] * freq * (bm25K1 + 1) / (freq + norm)
 		}
-		hits = append(hits, store.TextHit{ID: id, Score: score})
+		cands = append(cands, cand{rid, score})
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("text search: %w", err)
+	slices.SortFunc(cands, func(a, b cand) int {
+		return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.rid, b.rid))
+	})
+	// Read rows best first until k pass the filter and the next is worse
+	// than the k-th (rows of equal score are ordered by id, as elsewhere).
+	where, args := filterClauseOf("+m.", acc, f)
+	q := "SELECT j.key, m.id FROM json_each(?) j CROSS JOIN memories m ON m.rid = j.value WHERE " + where
+	var hits []store.TextHit
+	for from, chunk := 0, 2*k+16; from < len(cands); from, chunk = from+chunk, chunk*2 {
+		if len(hits) >= k && cands[from].score < hits[k-1].Score {
+			break
+		}
+		part := cands[from:min(from+chunk, len(cands))]
+		rids := make([]int64, len(part))
+		for i, c := range part {
+			rids[i] = c.rid
+		}
+		rows, err := s.rdb.QueryContext(ctx, q, append([]any{jsonInts(rids)}, args...)...)
+		if err != nil {
+			return nil, fmt.Errorf("text search: %w", err)
+		}
+		for rows.Next() {
+			var i int
+			var id string
+			if err := rows.Scan(&i, &id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			hits = append(hits, store.TextHit{ID: id, Score: part[i].score})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("text search: %w", err)
+		}
 	}
 	slices.SortFunc(hits, func(a, b store.TextHit) int {
 		return cmp.Or(cmp.Compare(b.Score, a.Score), strings.Compare(a.ID, b.ID))
 	})
 	return hits[:min(k, len(hits))], nil
+}
+
+// planStats returns the statistics of the plan's terms: those planning
+// read, and the phrases' counts.
+func (s *Store) planStats(ctx context.Context, acc memory.Access, plan textPlan) (scopedStats, error) {
+	if plan.scoped == nil {
+		return s.scopeStats(ctx, acc, plan.terms)
+	}
+	st := *plan.scoped
+	var missing []string
+	for _, t := range plan.terms {
+		if _, ok := st.df[t]; !ok {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) == 0 {
+		return st, nil
+	}
+	more, err := s.scopeStats(ctx, acc, missing)
+	if err != nil {
+		return st, err
+	}
+	for _, t := range missing {
+		st.df[t] = more.df[t]
+	}
+	return st, nil
+}
+
+// ftsColumns are the FTS columns in the order of columnWeights.
+var ftsColumns = map[string]int{"text": 0, "l0": 1, "l1": 2, "l2": 3}
+
+// occurrences calls fn for each occurrence of an indexed term.
+func (s *Store) occurrences(ctx context.Context, term string, fn func(doc int64, col int)) error {
+	rows, err := s.rdb.QueryContext(ctx, "SELECT doc, col FROM memories_fts_instance WHERE term = ?", term)
+	if err != nil {
+		return fmt.Errorf("text search: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var doc int64
+		var col string
+		if err := rows.Scan(&doc, &col); err != nil {
+			return fmt.Errorf("text search: %w", err)
+		}
+		fn(doc, ftsColumns[col])
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("text search: %w", err)
+	}
+	return nil
+}
+
+// countInText calls fn with the indexed tokens of each row matching an
+// FTS query.
+func (s *Store) countInText(ctx context.Context, match string, fn func(rid int64, toks *[4][]string)) error {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.rid, m.text,
+			coalesce(json_extract(m.metadata, '$.l0_abstract'), ''),
+			coalesce(json_extract(m.metadata, '$.l1_overview'), ''),
+			coalesce(json_extract(m.metadata, '$.l2_content'), '')
+		FROM memories_fts f CROSS JOIN memories m ON m.rid = f.rowid WHERE f.memories_fts MATCH ?`, match)
+	if err != nil {
+		return fmt.Errorf("text search: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var rid int64
+		var cols [4]string
+		if err := rows.Scan(&rid, &cols[0], &cols[1], &cols[2], &cols[3]); err != nil {
+			return fmt.Errorf("text search: %w", err)
+		}
+		var toks [4][]string
+		for c, text := range cols {
+			toks[c] = indexTokens(text)
+		}
+		fn(rid, &toks)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("text search: %w", err)
+	}
+	return nil
+}
+
+// docLengths reads the length in tokens of each row in rids from FTS5's
+// docsize; a row missing there (deleted) is left out.
+func (s *Store) docLengths(ctx context.Context, rids map[int64][]float64) (map[int64]int, error) {
+	list := make([]int64, 0, len(rids))
+	for rid := range rids {
+		list = append(list, rid)
+	}
+	slices.Sort(list)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT d.id, d.sz FROM json_each(?) j
+		CROSS JOIN memories_fts_docsize d ON d.id = j.value`, jsonInts(list))
+	if err != nil {
+		return nil, fmt.Errorf("text search: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int64]int, len(list))
+	for rows.Next() {
+		var rid int64
+		var sz sql.RawBytes
+		if err := rows.Scan(&rid, &sz); err != nil {
+			return nil, fmt.Errorf("text search: %w", err)
+		}
+		out[rid] = int(docLen(sz))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("text search: %w", err)
+	}
+	return out, nil
 }
 
 // indexTokens splits text into the tokens the FTS index holds for it.

@@ -93,6 +93,9 @@ type textPlan struct {
 	terms  []string // the phrases and words in match
 	ranked bool
 	score  float64 // for unranked plans: the score every hit gets
+	// For a caller limited to some scopes: the statistics planning read
+	// (the words' counts), which scoring reuses.
+	scoped *scopedStats
 }
 
 // planText leaves out the words that would cost the most and rank the
@@ -110,13 +113,14 @@ type textPlan struct {
 // what is searched, like how it scores, depends on no other scope.
 func (s *Store) planText(ctx context.Context, acc memory.Access, phrases, tokens []string) (textPlan, error) {
 	var st termStats
+	var scoped *scopedStats
 	switch {
 	case !acc.All():
 		ss, err := s.scopeStats(ctx, acc, tokens)
 		if err != nil {
 			return textPlan{}, err
 		}
-		st = ss.termStats
+		st, scoped = ss.termStats, &ss
 	case len(tokens) < 2 && len(phrases) == 0:
 		return textPlan{match: ftsQuery(phrases, tokens), terms: tokens, ranked: true}, nil
 	default:
@@ -145,14 +149,14 @@ func (s *Store) planText(ctx context.Context, acc memory.Access, phrases, tokens
 	if len(kept)+len(phrases) > 0 {
 		// Keep the query's word order: it is what a reader of --debug sees.
 		kept = slices.DeleteFunc(slices.Clone(tokens), func(t string) bool { return !slices.Contains(kept, t) })
-		return textPlan{match: ftsQuery(phrases, kept), terms: append(slices.Clone(phrases), kept...), ranked: true}, nil
+		return textPlan{match: ftsQuery(phrases, kept), terms: append(slices.Clone(phrases), kept...), ranked: true, scoped: scoped}, nil
 	}
 	all := andWords(byDocs, st)
 	var score float64
 	for _, t := range all {
 		score += bm25IDF(st.rows, st.df[t])
 	}
-	return textPlan{match: strings.ReplaceAll(ftsQuery(nil, all), " OR ", " AND "), terms: all, score: score}, nil
+	return textPlan{match: strings.ReplaceAll(ftsQuery(nil, all), " OR ", " AND "), terms: all, score: score, scoped: scoped}, nil
 }
 
 // andWords picks the words an unranked plan requires, rarest first: the

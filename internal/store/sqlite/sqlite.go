@@ -65,6 +65,11 @@ type Store struct {
 
 	commits atomic.Int64
 
+	// The background BuildTextStats of a store whose statistics are not
+	// complete: Close stops it.
+	buildStop context.CancelFunc
+	buildDone chan struct{}
+
 	dfMu    sync.Mutex
 	dfCache map[string]dfEntry // document frequencies for text search, see docFreqs
 	dfRows  *dfEntry           // the row count, likewise; nil until read
@@ -145,7 +150,25 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, explainDisk(abs, err, true)
 	}
 	go s.writer()
+	s.startTextStats()
 	return s, nil
+}
+
+// startTextStats counts, in the background, the rows of a store whose
+// per-scope text statistics are not complete (see BuildTextStats).
+func (s *Store) startTextStats() {
+	var mark int64
+	if s.newer != nil || s.rdb.QueryRow("SELECT value FROM meta WHERE key = 'text_stats_rid'").Scan(&mark) != nil || mark == textStatsDone {
+		return
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	s.buildStop, s.buildDone = stop, make(chan struct{})
+	go func() {
+		defer close(s.buildDone)
+		// An error (the lock timed out, the store closed) leaves the rest
+		// to the next open, or to doctor --repair; search stays correct.
+		_ = s.BuildTextStats(ctx)
+	}()
 }
 
 // checkFile refuses a file that exists but is not an SQLite database, so
@@ -198,6 +221,8 @@ func dsn(path string, opts Options, readOnly bool) string {
 		// Checkpoints run after the write lock is released (see writer.go),
 		// so a commit never pays for one while others wait.
 		q.Add("_pragma", "wal_autocheckpoint(0)")
+		// The writer's temporary tables (text statistics) live in memory.
+		q.Add("_pragma", "temp_store(2)")
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
@@ -212,6 +237,10 @@ func (s *Store) Lock() *lock.Lock { return s.lock }
 func (s *Store) Close() error {
 	var err error
 	s.once.Do(func() {
+		if s.buildStop != nil {
+			s.buildStop()
+			<-s.buildDone
+		}
 		close(s.quit)
 		<-s.done
 		_, _ = s.wdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")

@@ -27,6 +27,12 @@ type tx struct {
 	// Rows whose FTS entry must be (re)built or dropped before the caller's
 	// function ends: see syncFTS.
 	ftsAdd, ftsDrop []int64
+	// What the caller's function changed in each scope's text statistics,
+	// applied with the FTS index: see syncStats.
+	stats textStats
+	// meta.text_stats_rid: read with the schema version when the
+	// transaction begins, raised by BuildTextStats.
+	statMark int64
 }
 
 // prep returns the statement for query bound to this transaction. The
@@ -106,8 +112,15 @@ const (
 )
 
 // prepareWrites prepares the fixed write statements on the writer connection.
+// The writer's temporary tables are created first: statements using them
+// are among these.
 func (s *Store) prepareWrites(ctx context.Context) error {
-	for _, q := range []string{sqlInsert, sqlUpdate, sqlCurrent, sqlDelete, sqlTombstone, sqlGetAll, sqlFTSDrop, sqlFTSAdd, sqlTouch} {
+	for _, q := range statTemp {
+		if _, err := s.wdb.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("create temporary tables: %w", err)
+		}
+	}
+	for _, q := range append([]string{sqlInsert, sqlUpdate, sqlCurrent, sqlDelete, sqlTombstone, sqlGetAll, sqlFTSDrop, sqlFTSAdd, sqlTouch}, statStatements...) {
 		st, err := s.wdb.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("prepare write statements: %w", err)
@@ -178,6 +191,7 @@ func (t *tx) Insert(m *memory.Memory) error {
 		return fmt.Errorf("insert memory %s: %w", m.ID, err)
 	}
 	t.ftsAdd = append(t.ftsAdd, rid)
+	t.statInserted(m, rid)
 	return nil
 }
 
@@ -231,6 +245,9 @@ func (t *tx) Update(m *memory.Memory) error {
 		return err
 	}
 	updated := max(t.now, m.UpdatedAt+1) // updated_at never goes backwards
+	if err := t.statGone(rid); err != nil {
+		return err
+	}
 	res, err := t.exec(sqlUpdate,
 		m.Text, string(m.Category), string(m.Scope), m.Importance, updated,
 		int(m.Format), md, encodeVector(m.Vector), t.seq, m.ID, rev)
@@ -244,6 +261,7 @@ func (t *tx) Update(m *memory.Memory) error {
 	m.UpdatedAt = updated
 	t.ftsDrop = append(t.ftsDrop, rid)
 	t.ftsAdd = append(t.ftsAdd, rid)
+	t.statAdded(rid)
 	return nil
 }
 
@@ -254,6 +272,9 @@ func (t *tx) Delete(id string, expectedRevision int64) error {
 	}
 	if expectedRevision != 0 && h.rev != expectedRevision {
 		return &memory.ConflictError{ID: id, Expected: expectedRevision, Actual: h.rev}
+	}
+	if err := t.statGone(h.rid); err != nil {
+		return err
 	}
 	if _, err := t.exec(sqlDelete, id); err != nil {
 		return fmt.Errorf("delete memory %s: %w", id, err)
@@ -312,8 +333,15 @@ func (t *tx) Touch(id string, n int, at int64) error {
 // in the same transaction. It runs once per Write function rather than per
 // row: every statement that opens a statement journal makes FTS5 flush its
 // pending index to disk, so per-row index statements cost more than the
-// rows themselves (import went from 16k to over 30k rows/s).
+// rows themselves (import went from 16k to over 30k rows/s). The
+// per-scope text statistics follow in the same step (syncStats).
 func (t *tx) syncFTS() error {
+	// The statistics first: their multi-row statements open statement
+	// journals, and each makes FTS5 flush what it holds pending, so run
+	// after the index statements they would add a flush per write.
+	if err := t.syncStats(); err != nil {
+		return err
+	}
 	if len(t.ftsDrop) > 0 {
 		if _, err := t.exec(sqlFTSDrop, jsonInts(t.ftsDrop)); err != nil {
 			return fmt.Errorf("update search index: %w", err)

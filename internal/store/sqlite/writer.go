@@ -124,7 +124,8 @@ func (s *Store) runGroup(group []*writeReq) error {
 		return fmt.Errorf("begin write: %w", err)
 	}
 	defer sqlTx.Rollback()
-	if err := s.checkSchema(ctx, sqlTx); err != nil {
+	mark, err := s.checkSchema(ctx, sqlTx)
+	if err != nil {
 		return err
 	}
 	// One change-sequence number per transaction, taken outside the
@@ -133,7 +134,7 @@ func (s *Store) runGroup(group []*writeReq) error {
 	if err := sqlTx.QueryRowContext(ctx, "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value").Scan(&seq); err != nil {
 		return fmt.Errorf("allocate change sequence: %w", err)
 	}
-	t := &tx{s: s, tx: sqlTx, ctx: ctx, now: s.opts.Clock().UnixMilli(), seq: seq}
+	t := &tx{s: s, tx: sqlTx, ctx: ctx, now: s.opts.Clock().UnixMilli(), seq: seq, statMark: mark}
 	results := make([]error, len(group))
 	taken := make([]bool, len(group))
 	for i, r := range group {
@@ -177,20 +178,23 @@ func (s *Store) runGroup(group []*writeReq) error {
 
 // checkSchema re-reads the schema version and the minimum writer version
 // inside the transaction: another process may have migrated the store
-// since we opened it.
-func (s *Store) checkSchema(ctx context.Context, q *sql.Tx) error {
+// since we opened it. It returns meta.text_stats_rid (see textstats.go),
+// read in the same statement.
+func (s *Store) checkSchema(ctx context.Context, q *sql.Tx) (int64, error) {
 	var v int
 	var min string
-	if err := q.QueryRowContext(ctx, "SELECT user_version, coalesce((SELECT value FROM meta WHERE key = 'min_writer_version'), '') FROM pragma_user_version").Scan(&v, &min); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+	var mark int64
+	if err := q.QueryRowContext(ctx, `SELECT user_version, coalesce((SELECT value FROM meta WHERE key = 'min_writer_version'), ''),
+		coalesce((SELECT value FROM meta WHERE key = 'text_stats_rid'), 0) FROM pragma_user_version`).Scan(&v, &min, &mark); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
 	}
 	if v > SchemaVersion() {
-		return s.newerError(ctx, v)
+		return 0, s.newerError(ctx, v)
 	}
 	if OlderThan(s.opts.Version, min) {
-		return s.tooOldError(min)
+		return 0, s.tooOldError(min)
 	}
-	return nil
+	return mark, nil
 }
 
 // runSavepoint runs fn inside a savepoint so an error undoes only fn's
@@ -205,6 +209,10 @@ func (t *tx) runSavepoint(fn func(store.Tx) error) error {
 		if _, rerr := t.tx.ExecContext(t.ctx, "ROLLBACK TO w"); rerr != nil {
 			return errors.Join(err, rerr)
 		}
+		// BuildTextStats may have raised the mark inside the undone part.
+		if rerr := t.tx.QueryRowContext(t.ctx, sqlStatMark).Scan(&t.statMark); rerr != nil {
+			return errors.Join(err, rerr)
+		}
 	}
 	if _, rerr := t.tx.ExecContext(t.ctx, "RELEASE w"); rerr != nil {
 		return errors.Join(err, rerr)
@@ -215,6 +223,7 @@ func (t *tx) runSavepoint(fn func(store.Tx) error) error {
 // run calls fn and then brings the FTS index in step with what it changed.
 func (t *tx) run(fn func(store.Tx) error) error {
 	t.ftsAdd, t.ftsDrop = t.ftsAdd[:0], t.ftsDrop[:0]
+	t.stats = textStats{}
 	if err := fn(t); err != nil {
 		return err
 	}
