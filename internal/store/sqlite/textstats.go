@@ -10,7 +10,7 @@ import (
 	"github.com/trove-memory/trove/internal/store"
 )
 
-// The text statistics of each scope (scope_sizes, scope_terms: schema 3)
+// The text statistics of each scope (scope_sizes, scope_terms: schema 4)
 // are kept by the writer in the same transaction as the FTS index, from
 // the terms FTS5's own tokenizer gives: the rows a write function added
 // are indexed a second time into a small in-memory FTS5 table on the
@@ -22,7 +22,7 @@ import (
 // bigrams and all.
 //
 // Rows with rid above meta.text_stats_rid are not counted yet (a store
-// from before schema 3, or after RebuildFTS): BuildTextStats counts them
+// from before schema 4, or after RebuildFTS): BuildTextStats counts them
 // in batches, and text search uses the counts only once every row is.
 
 // textStatsDone is meta.text_stats_rid once every row is counted.
@@ -356,7 +356,7 @@ func (t *tx) statForeign() error {
 }
 
 // BuildTextStats counts the rows not yet in the per-scope text statistics
-// (a store from before schema 3, or after RebuildFTS), textStatsBatch rows
+// (a store from before schema 4, or after RebuildFTS), textStatsBatch rows
 // per write so that each holds the lock a few milliseconds and live
 // writers interleave. Until it is done, text search for a caller limited
 // to some scopes counts within its scopes at query time, as before. Open

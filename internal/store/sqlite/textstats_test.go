@@ -203,13 +203,13 @@ func TestTextStatsBuiltForOlderStore(t *testing.T) {
 	putTexts(t, s, 0, texts, memory.GlobalScope)
 	putTexts(t, s, 5000, []string{"kiwi hidden", "咖啡 kiwi"}, "agent:b")
 	s.Close()
-	// Back to schema 2, as an older trove left it.
+	// Back to schema 3, as an older trove left it.
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{"DROP TABLE scope_terms", "DROP TABLE scope_sizes", "DROP TABLE memories_fts_instance",
-		"DELETE FROM meta WHERE key = 'text_stats_rid'", "PRAGMA user_version = 2"} {
+		"DELETE FROM meta WHERE key = 'text_stats_rid'", "PRAGMA user_version = 3"} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(q, err)
 		}
