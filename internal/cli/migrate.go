@@ -74,7 +74,7 @@ func newMigrateCommand(a *app) *cobra.Command {
 	fl.BoolVar(&in.DryRun, "dry-run", false, "read, validate and count; write nothing")
 	fl.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fl.IntVar(&in.BatchSize, "batch-size", service.DefaultImportBatch, fmt.Sprintf("rows per write transaction (1 to %d)", service.MaxImportBatch))
-	cmd.AddCommand(newMigrateCheckCommand(), newMigrateVerifyCommand(a))
+	cmd.AddCommand(newMigrateCheckCommand(), newMigrateVerifyCommand(a), newMigrateConfigCommand())
 	return cmd
 }
 

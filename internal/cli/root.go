@@ -71,6 +71,7 @@ func newRoot(deps Deps) (*cobra.Command, *app) {
 	root.AddCommand(
 		newStoreCommand(a), newGetCommand(a), newUpdateCommand(a), newDeleteCommand(a), newDeleteBulkCommand(a),
 		newListCommand(a), newStatsCommand(a), newExportCommand(a), newImportCommand(a), newUpgradeCommand(a),
+		newImportMarkdownCommand(a), newSyncCommand(a),
 		newMigrateCommand(a),
 		newSearchCommand(a), newReembedCommand(a),
 		newServeCommand(a),
