@@ -107,7 +107,7 @@ const (
 
 // prepareWrites prepares the fixed write statements on the writer connection.
 func (s *Store) prepareWrites(ctx context.Context) error {
-	for _, q := range []string{sqlInsert, sqlUpdate, sqlCurrent, sqlDelete, sqlTombstone, sqlGetAll, sqlFTSDrop, sqlFTSAdd, sqlTouch} {
+	for _, q := range []string{sqlInsert, sqlUpdate, sqlCurrent, sqlDelete, sqlTombstone, sqlGetAll, sqlFTSDrop, sqlFTSAdd, sqlTouch, sqlKeepVersion} {
 		st, err := s.wdb.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("prepare write statements: %w", err)
@@ -231,6 +231,9 @@ func (t *tx) Update(m *memory.Memory) error {
 		return err
 	}
 	updated := max(t.now, m.UpdatedAt+1) // updated_at never goes backwards
+	if err := t.keepVersion(rid, store.ChangeUpdate); err != nil {
+		return fmt.Errorf("update memory %s: %w", m.ID, err)
+	}
 	res, err := t.exec(sqlUpdate,
 		m.Text, string(m.Category), string(m.Scope), m.Importance, updated,
 		int(m.Format), md, encodeVector(m.Vector), t.seq, m.ID, rev)
@@ -254,6 +257,9 @@ func (t *tx) Delete(id string, expectedRevision int64) error {
 	}
 	if expectedRevision != 0 && h.rev != expectedRevision {
 		return &memory.ConflictError{ID: id, Expected: expectedRevision, Actual: h.rev}
+	}
+	if err := t.keepVersion(h.rid, store.ChangeDelete); err != nil {
+		return fmt.Errorf("delete memory %s: %w", id, err)
 	}
 	if _, err := t.exec(sqlDelete, id); err != nil {
 		return fmt.Errorf("delete memory %s: %w", id, err)
