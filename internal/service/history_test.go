@@ -10,7 +10,6 @@ import (
 	"github.com/trove-memory/trove/internal/store"
 )
 
-
 func code(err error) service.Code { return service.ErrorOf(err).Code }
 
 // content is what a revert or a restore must bring back exactly.
