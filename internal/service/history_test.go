@@ -185,3 +185,59 @@ func TestTextDiff(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryMutationPathKeepsAVersion: update, revert, forget, delete-bulk
+// and upgrade's patch each leave the version they replaced, naming who;
+// the CLI, REST and MCP reach these same operations (TestFrontendsAgree).
+// A recall's bookkeeping leaves none.
+func TestEveryMutationPathKeepsAVersion(t *testing.T) {
+	e := newEnv(t)
+	versions := func(id string) []service.Version {
+		t.Helper()
+		h, err := e.svc.History(ctx, owner, service.HistoryInput{ID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.Versions
+	}
+	m := e.store(t, bot, "the build uses make", "")
+	if _, err := e.svc.Update(ctx, bot, service.UpdateInput{ID: m.ID, UpdateFields: service.UpdateFields{Text: ptr("the build uses bazel")}}); err != nil {
+		t.Fatal(err)
+	}
+	if vs := versions(m.ID); len(vs) != 1 || vs[0].ReplacedBy != "bot" {
+		t.Fatalf("update: %+v", vs)
+	}
+	if _, err := e.svc.Recall(ctx, bot, service.RecallInput{Query: "build"}); err != nil {
+		t.Fatal(err)
+	}
+	if vs := versions(m.ID); len(vs) != 1 {
+		t.Fatalf("recall wrote a version: %+v", vs)
+	}
+	if _, err := e.svc.Revert(ctx, bot, service.RevertInput{ID: m.ID, To: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if vs := versions(m.ID); len(vs) != 2 || vs[0].Revision != 2 {
+		t.Fatalf("revert: %+v", vs)
+	}
+	// upgrade patches the legacy row (no LLM: plain enrichment).
+	if _, err := e.svc.Upgrade(ctx, owner, service.UpgradeInput{NoLLM: true}); err != nil {
+		t.Fatal(err)
+	}
+	vs := versions(m.ID)
+	if len(vs) != 3 || vs[0].Revision != 3 || vs[0].Format != memory.FormatLegacy || vs[0].ReplacedBy != memory.OwnerName {
+		t.Fatalf("upgrade: %+v", vs)
+	}
+	if _, err := e.svc.Forget(ctx, bot, service.ForgetInput{ID: m.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if vs := versions(m.ID); len(vs) != 4 || vs[0].Change != store.ChangeDelete {
+		t.Fatalf("forget: %+v", vs)
+	}
+	b := e.store(t, owner, "bulk deleted", "project:old")
+	if _, err := e.svc.DeleteBulk(ctx, owner, service.DeleteBulkInput{Scopes: []string{"project:old"}}); err != nil {
+		t.Fatal(err)
+	}
+	if vs := versions(b.ID); len(vs) != 1 || vs[0].Change != store.ChangeDelete || vs[0].Text != "bulk deleted" {
+		t.Fatalf("delete-bulk: %+v", vs)
+	}
+}
