@@ -78,6 +78,7 @@ type Repair struct {
 	Name   string `json:"name"`
 	Status string `json:"status"`
 	Detail string `json:"detail"`
+	pruned int    // history: versions pruned (a repair that pruned none is not reported)
 }
 
 // Report is the whole verdict. OK is false when any check failed.
@@ -261,7 +262,11 @@ func (r *Report) repair(ctx context.Context, s Store, blocked string, opts Optio
 		if blocked != "" {
 			r.Repairs = append(r.Repairs, Repair{Name: RepairHistory, Status: "skipped", Detail: blocked})
 		} else {
-			r.Repairs = append(r.Repairs, repairHistory(ctx, s, opts.HistoryKeep, opts.HistoryRetention))
+			// Reported when it pruned something or failed: old versions
+			// are routine, not a finding.
+			if rep := repairHistory(ctx, s, opts.HistoryKeep, opts.HistoryRetention); rep.Status != "done" || rep.pruned > 0 {
+				r.Repairs = append(r.Repairs, rep)
+			}
 		}
 	}
 	// File modes are not data: tightening them is safe even when the

@@ -66,7 +66,7 @@ func repairHistory(ctx context.Context, s Store, keep int, retention time.Durati
 		r.Status, r.Detail = "failed", fmt.Sprintf("pruned %d versions, then: %v", n, err)
 		return r
 	}
-	r.Status = "done"
+	r.Status, r.pruned = "done", n
 	r.Detail = fmt.Sprintf("pruned %s past history.keep %d / history.retention %s; no row changed", plural(n, "earlier version"), keep, retention)
 	return r
 }
