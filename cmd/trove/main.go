@@ -83,6 +83,8 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 		Doctor: doctor.Options{
 			AgentAccess:        cfg.AgentAccess,
 			TombstoneRetention: cfg.TombstoneRetention.Duration,
+			HistoryKeep:        cfg.History.Keep,
+			HistoryRetention:   cfg.History.Retention.Duration,
 			LockTimeout:        cfg.LockTimeout.Duration,
 			// A probe waits no longer than a writer would, and not long.
 			ProbeTimeout: min(2*time.Second, cfg.LockTimeout.Duration),
@@ -104,6 +106,9 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 				_, err := st.PruneTombstones(ctx, keep)
 				return err
 			}})
+		}
+		if keep, keepFor := cfg.History.Keep, cfg.History.Retention.Duration; keep > 0 || keepFor > 0 {
+			opts.Maintenance = append(opts.Maintenance, service.PruneHistoryTask(st, keep, keepFor, time.Now))
 		}
 		opts.OnMaintainError = func(task string, err error) {
 			log.Warn("maintenance failed; will run again at the next interval", "task", task, "error", err.Error())

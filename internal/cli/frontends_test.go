@@ -225,6 +225,42 @@ func TestFrontendsAgree(t *testing.T) {
 			mcp: func() (string, string, map[string]any) {
 				return "bob", "memory_update", map[string]any{"id": "mem-0002", "text": "changed"}
 			}},
+		{name: "history", cli: []string{"history", "mem-0001"},
+			rest: [4]string{"", "GET", "/v1/memories/mem-0001/history", ""},
+			mcp:  func() (string, string, map[string]any) { return "", "memory_history", map[string]any{"id": "mem-0001"} }},
+		{name: "history missing", cli: []string{"history", "mem-9999"}, code: "not_found",
+			rest: [4]string{"", "GET", "/v1/memories/mem-9999/history", ""},
+			mcp:  func() (string, string, map[string]any) { return "", "memory_history", map[string]any{"id": "mem-9999"} }},
+		{name: "history of another agent's row", cli: []string{"--agent", "bob", "history", "mem-0002"}, code: "not_found",
+			rest: [4]string{"bob", "GET", "/v1/memories/mem-0002/history", ""},
+			mcp: func() (string, string, map[string]any) {
+				return "bob", "memory_history", map[string]any{"id": "mem-0002"}
+			}},
+		{name: "history limit over the table", cli: []string{"history", "mem-0001", "--limit", "201"}, code: "invalid_argument",
+			rest: [4]string{"", "GET", "/v1/memories/mem-0001/history?limit=201", ""},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_history", map[string]any{"id": "mem-0001", "limit": 201}
+			}},
+		{name: "revert to no revision", cli: []string{"revert", "mem-0001", "--to", "0"}, code: "invalid_argument",
+			rest: [4]string{"", "POST", "/v1/memories/mem-0001/revert", `{"to":0}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_revert", map[string]any{"id": "mem-0001", "to": 0}
+			}},
+		{name: "stale revert", cli: []string{"revert", "mem-0001", "--to", "1", "--expected-revision", "7"}, code: "conflict",
+			rest: [4]string{"", "POST", "/v1/memories/mem-0001/revert", `{"to":1,"expected_revision":7}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_revert", map[string]any{"id": "mem-0001", "to": 1, "expected_revision": 7}
+			}},
+		{name: "revert to a revision not kept", cli: []string{"revert", "mem-0003", "--to", "5"}, code: "not_found",
+			rest: [4]string{"", "POST", "/v1/memories/mem-0003/revert", `{"to":5}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_revert", map[string]any{"id": "mem-0003", "to": 5}
+			}},
+		{name: "revert another agent's row", cli: []string{"--agent", "bob", "revert", "mem-0002", "--to", "1"}, code: "not_found",
+			rest: [4]string{"bob", "POST", "/v1/memories/mem-0002/revert", `{"to":1}`},
+			mcp: func() (string, string, map[string]any) {
+				return "bob", "memory_revert", map[string]any{"id": "mem-0002", "to": 1}
+			}},
 		{name: "bad category", cli: []string{"store", "x", "--category", "stress"}, code: "invalid_argument",
 			rest: [4]string{"", "POST", "/v1/memories", `{"text":"x","category":"stress"}`},
 			mcp: func() (string, string, map[string]any) {

@@ -69,7 +69,7 @@ func newRoot(deps Deps) (*cobra.Command, *app) {
 	root.PersistentFlags().StringVar(&a.dbFlag, "db", "", "store file (env TROVE_DB; default $XDG_DATA_HOME/trove/trove.db)")
 	root.PersistentFlags().StringVar(&a.agent, "agent", "", "act as this agent: reach only global, agent:<id> and reflection:agent:<id>, or its agentAccess list")
 	root.AddCommand(
-		newStoreCommand(a), newGetCommand(a), newUpdateCommand(a), newDeleteCommand(a), newDeleteBulkCommand(a),
+		newStoreCommand(a), newGetCommand(a), newUpdateCommand(a), newDeleteCommand(a), newDeleteBulkCommand(a), newHistoryCommand(a), newRevertCommand(a), newRestoreCommand(a),
 		newListCommand(a), newStatsCommand(a), newExportCommand(a), newImportCommand(a), newUpgradeCommand(a),
 		newImportMarkdownCommand(a), newSyncCommand(a),
 		newMigrateCommand(a),

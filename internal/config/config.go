@@ -42,6 +42,8 @@ type Config struct {
 	// TombstoneRetention is how long a deleted memory's tombstone (its
 	// entry in the change feed) is kept; 0 keeps them forever.
 	TombstoneRetention Duration `json:"tombstoneRetention"`
+	// History bounds the versions every edit and delete keeps.
+	History History `json:"history"`
 	// Scopes declares scope names beyond the built-in kinds, and the
 	// default write scope.
 	Scopes Scopes `json:"scopes"`
@@ -157,7 +159,17 @@ func Defaults(getenv func(string) string) Config {
 		Lifecycle:   lifecycleDefaults(),
 
 		TombstoneRetention: Duration{30 * 24 * time.Hour},
+		History:            History{Keep: 50, Retention: Duration{90 * 24 * time.Hour}},
 	}
+}
+
+// History bounds the kept versions of memories (trove history, revert,
+// restore): the server's maintenance and doctor --repair prune versions
+// beyond Keep per memory or replaced more than Retention ago. 0 is no
+// bound of that kind.
+type History struct {
+	Keep      int      `json:"keep"`
+	Retention Duration `json:"retention"`
 }
 
 // DefaultDBPath is $XDG_DATA_HOME/trove/trove.db, else
@@ -282,6 +294,8 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	str("TROVE_RECALL_FUSION", &c.Retrieval.Fusion)
 	dur("TROVE_RECALL_ACCESS_FLUSH", &c.Retrieval.AccessFlush)
 	dur("TROVE_TOMBSTONE_RETENTION", &c.TombstoneRetention)
+	num("TROVE_HISTORY_KEEP", &c.History.Keep)
+	dur("TROVE_HISTORY_RETENTION", &c.History.Retention)
 	return errors.Join(errs...)
 }
 
@@ -296,6 +310,12 @@ func (c Config) Validate() error {
 	}
 	if c.TombstoneRetention.Duration < 0 {
 		errs = append(errs, fmt.Errorf("tombstoneRetention: %s is negative: use a duration such as 720h (30 days), or 0s to keep tombstones forever (TROVE_TOMBSTONE_RETENTION)", c.TombstoneRetention))
+	}
+	if c.History.Keep < 0 {
+		errs = append(errs, fmt.Errorf("history.keep: %d is negative: use the number of versions to keep per memory (default 50), or 0 for no count limit (TROVE_HISTORY_KEEP)", c.History.Keep))
+	}
+	if c.History.Retention.Duration < 0 {
+		errs = append(errs, fmt.Errorf("history.retention: %s is negative: use a duration such as 2160h (90 days), or 0s for no time limit (TROVE_HISTORY_RETENTION)", c.History.Retention))
 	}
 	if c.Synchronous != "full" && c.Synchronous != "normal" {
 		errs = append(errs, fmt.Errorf("synchronous: %q: use full or normal (TROVE_SYNC)", c.Synchronous))

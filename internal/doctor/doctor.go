@@ -42,6 +42,7 @@ type Store interface {
 	Stats(ctx context.Context, acc memory.Access, f store.Filter) (store.Stats, error)
 	TombstoneCount(ctx context.Context, retention time.Duration) (total, old int, err error)
 	PruneTombstones(ctx context.Context, retention time.Duration) (sqlite.PruneReport, error)
+	PruneHistory(ctx context.Context, keep int, olderThan int64, batch int) (int, error)
 	Lock() *lock.Lock
 }
 
@@ -77,6 +78,7 @@ type Repair struct {
 	Name   string `json:"name"`
 	Status string `json:"status"`
 	Detail string `json:"detail"`
+	pruned int    // history: versions pruned (a repair that pruned none is not reported)
 }
 
 // Report is the whole verdict. OK is false when any check failed.
@@ -130,6 +132,7 @@ const (
 	RepairVectorCache = "vector_cache"
 	RepairPermissions = "permissions"
 	RepairTombstones  = "tombstones"
+	RepairHistory     = "history"
 )
 
 // Options tune a run; the zero value checks without repairing.
@@ -141,6 +144,10 @@ type Options struct {
 	// TombstoneRetention is the config's tombstoneRetention: a repair
 	// prunes tombstones older than this (0: none).
 	TombstoneRetention time.Duration
+	// HistoryKeep and HistoryRetention are the config's history.keep and
+	// history.retention: a repair prunes versions beyond them (0: no bound).
+	HistoryKeep      int
+	HistoryRetention time.Duration
 	// AgentAccess is the config's agentAccess: agent id -> granted scopes.
 	AgentAccess map[string][]string
 	// LockTimeout is how long writers wait for the lock (default 30 s); a
@@ -249,6 +256,17 @@ func (r *Report) repair(ctx context.Context, s Store, blocked string, opts Optio
 		} else {
 			r.Repairs = append(r.Repairs, repairTombstones(ctx, s, opts.TombstoneRetention))
 			r.Checks[i] = checkTombstones(ctx, s, opts.TombstoneRetention)
+		}
+	}
+	if opts.HistoryKeep > 0 || opts.HistoryRetention > 0 {
+		if blocked != "" {
+			r.Repairs = append(r.Repairs, Repair{Name: RepairHistory, Status: "skipped", Detail: blocked})
+		} else {
+			// Reported when it pruned something or failed: old versions
+			// are routine, not a finding.
+			if rep := repairHistory(ctx, s, opts.HistoryKeep, opts.HistoryRetention); rep.Status != "done" || rep.pruned > 0 {
+				r.Repairs = append(r.Repairs, rep)
+			}
 		}
 	}
 	// File modes are not data: tightening them is safe even when the

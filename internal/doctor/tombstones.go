@@ -52,3 +52,21 @@ func repairTombstones(ctx context.Context, s Store, retention time.Duration) Rep
 		plural(rep.Pruned, "tombstone"), retention, plural(rep.Batches, "batch"), us(lock.Percentile(holds, 100)))
 	return r
 }
+
+// repairHistory prunes the kept versions beyond history.keep per memory
+// or replaced before history.retention, in short batches.
+func repairHistory(ctx context.Context, s Store, keep int, retention time.Duration) Repair {
+	r := Repair{Name: RepairHistory}
+	var before int64
+	if retention > 0 {
+		before = time.Now().Add(-retention).UnixMilli()
+	}
+	n, err := s.PruneHistory(ctx, keep, before, 0)
+	if err != nil {
+		r.Status, r.Detail = "failed", fmt.Sprintf("pruned %d versions, then: %v", n, err)
+		return r
+	}
+	r.Status, r.pruned = "done", n
+	r.Detail = fmt.Sprintf("pruned %s past history.keep %d / history.retention %s; no row changed", plural(n, "earlier version"), keep, retention)
+	return r
+}

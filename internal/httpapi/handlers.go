@@ -51,8 +51,16 @@ func (a *api) updateMemory(w http.ResponseWriter, r *http.Request, c service.Cal
 
 func (a *api) deleteMemory(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error) {
 	q := r.URL.Query()
-	if err := onlyParams(q, "expected_revision"); err != nil {
+	if err := onlyParams(q, "expected_revision", "purge"); err != nil {
 		return 0, nil, err
+	}
+	purge := false
+	switch s := q.Get("purge"); s {
+	case "", "false":
+	case "true":
+		purge = true
+	default:
+		return 0, nil, service.Invalid("purge %q is not true or false", s)
 	}
 	var rev int64
 	if s := q.Get("expected_revision"); s != "" {
@@ -62,8 +70,48 @@ func (a *api) deleteMemory(w http.ResponseWriter, r *http.Request, c service.Cal
 		}
 		rev = n
 	}
-	out, err := a.svc.Forget(r.Context(), c, service.ForgetInput{ID: r.PathValue("id"), ExpectedRevision: rev})
+	out, err := a.svc.Forget(r.Context(), c, service.ForgetInput{ID: r.PathValue("id"), ExpectedRevision: rev, Purge: purge})
 	return http.StatusOK, out, err
+}
+
+func (a *api) memoryHistory(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error) {
+	q := r.URL.Query()
+	if err := onlyParams(q, "limit"); err != nil {
+		return 0, nil, err
+	}
+	in := service.HistoryInput{ID: r.PathValue("id")}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n == 0 {
+			return 0, nil, service.Invalid("limit %q is out of range: use 1 to %d", s, service.MaxHistoryLimit)
+		}
+		in.Limit = n
+	}
+	out, err := a.svc.History(r.Context(), c, in)
+	return http.StatusOK, out, err
+}
+
+// revertBody is the body of POST /v1/memories/{id}/revert.
+type revertBody struct {
+	To               int64 `json:"to"`
+	ExpectedRevision int64 `json:"expected_revision,omitempty"`
+}
+
+func (a *api) revertMemory(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error) {
+	var in revertBody
+	if err := decode(w, r, &in); err != nil {
+		return 0, nil, err
+	}
+	m, err := a.svc.Revert(r.Context(), c, service.RevertInput{ID: r.PathValue("id"), To: in.To, ExpectedRevision: in.ExpectedRevision})
+	return http.StatusOK, m, err
+}
+
+func (a *api) restoreMemory(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error) {
+	if err := onlyParams(r.URL.Query()); err != nil {
+		return 0, nil, err
+	}
+	m, err := a.svc.Restore(r.Context(), c, service.RestoreInput{ID: r.PathValue("id")})
+	return http.StatusOK, m, err
 }
 
 func (a *api) listMemories(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error) {

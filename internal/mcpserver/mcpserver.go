@@ -1,6 +1,7 @@
 // Package mcpserver exposes trove's operations as MCP tools on the
 // official Go SDK: memory_store, memory_recall (alias memory_search),
-// memory_get, memory_update, memory_forget, memory_list and memory_stats,
+// memory_get, memory_update, memory_forget, memory_list, memory_stats,
+// memory_history and memory_revert,
 // with typed argument and result schemas. It serves one session over
 // stdio, or any number over streamable HTTP (Handler).
 //
@@ -69,6 +70,9 @@ const (
 	ToolForget = "memory_forget"
 	ToolList   = "memory_list"
 	ToolStats  = "memory_stats"
+	// History and undo.
+	ToolHistory = "memory_history"
+	ToolRevert  = "memory_revert"
 )
 
 const instructions = "trove is long-term memory shared across sessions and agents. " +

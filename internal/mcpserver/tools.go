@@ -43,7 +43,7 @@ func one(s string) []string {
 	return []string{s}
 }
 
-var toolNames = []string{ToolStore, ToolRecall, ToolSearch, ToolGet, ToolUpdate, ToolForget, ToolList, ToolStats}
+var toolNames = []string{ToolStore, ToolRecall, ToolSearch, ToolGet, ToolUpdate, ToolForget, ToolList, ToolStats, ToolHistory, ToolRevert}
 
 func isTool(name string) bool { return slices.Contains(toolNames, name) }
 
@@ -96,6 +96,18 @@ func (s *Server) register() {
 		Description: "Count the memories you can read, by scope, category and format."},
 		func(ctx context.Context, c service.Caller, in statsArgs) (service.StatsOutput, error) {
 			return s.svc.Stats(ctx, c, one(in.Scope))
+		})
+	add(s, &mcp.Tool{Name: ToolHistory, Annotations: readOnly,
+		Description: "List a memory's earlier versions, newest first: each with who replaced it, when, how (update or delete) " +
+			"and what the change did to the text. Use memory_revert to write one back."},
+		func(ctx context.Context, c service.Caller, in service.HistoryInput) (service.HistoryOutput, error) {
+			return s.svc.History(ctx, c, in)
+		})
+	add(s, &mcp.Tool{Name: ToolRevert, Annotations: &mcp.ToolAnnotations{DestructiveHint: boolPtr(true), OpenWorldHint: boolPtr(false)},
+		Description: "Write an earlier version of a memory (its revision from memory_history) back as a new revision. " +
+			"Give expected_revision (the revision you read): if the memory changed meanwhile, a conflict error tells you to read it again."},
+		func(ctx context.Context, c service.Caller, in service.RevertInput) (service.Memory, error) {
+			return s.svc.Revert(ctx, c, in)
 		})
 }
 

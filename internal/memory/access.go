@@ -8,6 +8,26 @@ import "slices"
 type Access struct {
 	all    bool
 	scopes []Scope
+	by     string
+}
+
+// OwnerName is who history records for a change the owner made.
+const OwnerName = "owner"
+
+// By returns a with who recorded as the author of the changes made with
+// it (history's replaced_by): an agent's id, or "" for the owner.
+func (a Access) By(who string) Access {
+	a.by = who
+	return a
+}
+
+// Who is the author recorded for changes made with a: the agent's id
+// given to By, else OwnerName.
+func (a Access) Who() string {
+	if a.by == "" {
+		return OwnerName
+	}
+	return a.by
 }
 
 // Owner returns access to every scope.
@@ -64,5 +84,5 @@ func (a Access) Narrow(requested []Scope) (Access, []Scope) {
 			ignored = append(ignored, s)
 		}
 	}
-	return Scopes(ok...), ignored
+	return Scopes(ok...).By(a.by), ignored
 }

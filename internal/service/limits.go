@@ -23,6 +23,11 @@ const (
 	DefaultListLimit = 20
 	MaxListLimit     = 200
 
+	// history: versions listed per call (the store keeps more: see
+	// config history.keep and history.retention)
+	DefaultHistoryLimit = 20
+	MaxHistoryLimit     = 200
+
 	// recall
 	DefaultRecall = 5
 	MaxRecall     = 50

@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"time"
+
+	"github.com/trove-memory/trove/internal/store"
 )
 
 // DefaultMaintainEvery is how often a server runs its maintenance tasks.
@@ -66,4 +68,18 @@ func (m *maintainer) runOnce(ctx context.Context) {
 func (m *maintainer) stop() {
 	m.cancel()
 	<-m.done
+}
+
+// PruneHistoryTask prunes kept versions beyond keep per memory or
+// replaced more than keepFor ago (0: no bound of that kind), in bounded
+// batches (store.Historian.PruneHistory).
+func PruneHistoryTask(st store.Historian, keep int, keepFor time.Duration, now func() time.Time) Task {
+	return Task{Name: "prune history", Run: func(ctx context.Context) error {
+		var before int64
+		if keepFor > 0 {
+			before = now().Add(-keepFor).UnixMilli()
+		}
+		_, err := st.PruneHistory(ctx, keep, before, 0)
+		return err
+	}}
 }

@@ -229,12 +229,20 @@ func MergeMetadata(dst, patch map[string]any) map[string]any {
 type ForgetInput struct {
 	ID               string `json:"id" jsonschema:"the memory's id, or a unique prefix of at least 8 characters"`
 	ExpectedRevision int64  `json:"expected_revision,omitempty" jsonschema:"the revision you read; the delete fails with conflict if the memory changed since"`
+	// Purge erases the memory for good instead (the owner only; CLI
+	// --purge, REST ?purge=true): row, history, tombstone, index entries
+	// and vectors, in one transaction, recorded without content in the
+	// store's erasure log. Not offered to agents over MCP.
+	Purge bool `json:"-"`
 }
 
 // ForgetOutput reports a deletion.
 type ForgetOutput struct {
 	ID      string `json:"id"`
 	Deleted bool   `json:"deleted"`
+	// Purged: erased for good with Versions kept versions (ForgetInput.Purge).
+	Purged   bool `json:"purged,omitempty"`
+	Versions int  `json:"versions,omitempty"`
 }
 
 // Forget deletes one memory.
@@ -245,6 +253,9 @@ func (s *Service) Forget(ctx context.Context, c Caller, in ForgetInput) (ForgetO
 	}
 	if in.ExpectedRevision < 0 {
 		return ForgetOutput{}, Invalid("expected_revision %d is negative: give the revision you read", in.ExpectedRevision)
+	}
+	if in.Purge {
+		return s.purge(ctx, c, acc, in)
 	}
 	id, err := s.resolve(ctx, acc, in.ID)
 	if err != nil {

@@ -158,7 +158,7 @@ func (s *Service) access(c Caller) (memory.Access, error) {
 	if err := CheckAgent(c.Agent); err != nil {
 		return memory.Access{}, err
 	}
-	return s.opts.Access(c.Agent), nil
+	return s.opts.Access(c.Agent).By(c.Agent), nil
 }
 
 // writeScope is the scope a write goes to: the one given (which must be

@@ -25,6 +25,7 @@ import (
 // Store is a memory store shared by many processes.
 type Store interface {
 	Reader
+	Historian
 	// Write runs fn in one transaction under the cross-process write lock.
 	// fn may be re-run never; it must only use tx. If fn returns an error
 	// nothing it did is kept and Write returns that error.
@@ -77,6 +78,76 @@ type Tx interface {
 	// not made to conflict by someone's recall; Update keeps the larger
 	// counters when it writes a row read before them.
 	Touch(id string, n int, at int64) error
+	// Restore inserts m, a memory that was deleted (it has no row and its
+	// newest version in history is its deletion), with m.Revision the
+	// deleted revision + 1, and drops its tombstone. A row with that id
+	// gives memory.ErrExists; a deleted revision other than
+	// m.Revision - 1 (deleted and restored meanwhile) *memory.ConflictError.
+	Restore(m *memory.Memory) error
+	// Purge erases the memory id for good: its row, every version in
+	// history, its tombstone, its search-index entry and its vectors
+	// (including a reembed's shadow and kept vectors), and records the
+	// erasure without content (sqlite: the erasures table). The caller
+	// must reach every scope (the owner): anything else is
+	// *memory.ScopeDeniedError. A memory with neither row nor history
+	// gives *memory.NotFoundError.
+	Purge(id string) (Erasure, error)
+}
+
+// Historian reads the versions every edit and delete keeps (see Version).
+type Historian interface {
+	// History returns the kept versions of id, newest first, at most
+	// limit (0: all). Only versions whose scope acc reaches are
+	// returned, and none when the memory's current scope (or, once
+	// deleted, the scope it had when deleted) is outside acc: then it is
+	// *memory.NotFoundError, as is an id with no row and no history.
+	// The current row, if any, is not a version: read it with Get.
+	History(ctx context.Context, acc memory.Access, id string, limit int) ([]Version, error)
+	// PruneHistory deletes versions beyond keep per memory (0: no count
+	// limit) or replaced before olderThan unix-ms (0: no time limit), at
+	// most batch per write, releasing the lock between writes.
+	PruneHistory(ctx context.Context, keep int, olderThan int64, batch int) (int, error)
+}
+
+// Version is a memory as it was before an edit or delete replaced it.
+type Version struct {
+	ID         string          `json:"id"`
+	Revision   int64           `json:"revision"`
+	Text       string          `json:"text"`
+	Category   memory.Category `json:"category"`
+	Scope      memory.Scope    `json:"scope"`
+	Importance float64         `json:"importance"`
+	Format     memory.Format   `json:"format"`
+	Metadata   map[string]any  `json:"metadata"`
+	CreatedAt  int64           `json:"created_at"`
+	UpdatedAt  int64           `json:"updated_at"`
+	// ReplacedAt (unix ms) and ReplacedBy (an agent's id, or "owner")
+	// say when and by whom the version was replaced; Change is how:
+	// "update" or "delete".
+	ReplacedAt int64  `json:"replaced_at"`
+	ReplacedBy string `json:"replaced_by"`
+	Change     string `json:"change"`
+}
+
+// The values of Version.Change.
+const (
+	ChangeUpdate = "update"
+	ChangeDelete = "delete"
+)
+
+// Memory returns the version as a memory (no vector).
+func (v Version) Memory() memory.Memory {
+	return memory.Memory{ID: v.ID, Text: v.Text, Category: v.Category, Scope: v.Scope, Importance: v.Importance,
+		Format: v.Format, Metadata: v.Metadata, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Revision: v.Revision}
+}
+
+// Erasure is what Purge erased, without content.
+type Erasure struct {
+	ID       string `json:"id"`
+	HadRow   bool   `json:"had_row"`
+	Versions int    `json:"versions"`
+	At       int64  `json:"erased_at"`
+	By       string `json:"erased_by"`
 }
 
 // Space is the embedding model and dimensions recorded once per store.

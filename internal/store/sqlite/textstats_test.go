@@ -203,12 +203,12 @@ func TestTextStatsBuiltForOlderStore(t *testing.T) {
 	putTexts(t, s, 0, texts, memory.GlobalScope)
 	putTexts(t, s, 5000, []string{"kiwi hidden", "咖啡 kiwi"}, "agent:b")
 	s.Close()
-	// Back to schema 3, as an older trove left it.
+	// Back to schema 3 (before the text statistics and the history), as an older trove left it.
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"DROP TABLE scope_terms", "DROP TABLE scope_sizes", "DROP TABLE memories_fts_instance",
+	for _, q := range []string{"DROP TABLE history", "DROP TABLE erasures", "DROP TABLE scope_terms", "DROP TABLE scope_sizes", "DROP TABLE memories_fts_instance",
 		"DELETE FROM meta WHERE key = 'text_stats_rid'", "PRAGMA user_version = 3"} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(q, err)
@@ -270,4 +270,34 @@ func logStatDiff(t *testing.T, s *Store) {
 		}
 		rows.Close()
 	}
+}
+
+// A purged row leaves the scope's statistics as a delete does, and a
+// restored one counts again.
+func TestTextStatsFollowPurgeAndRestore(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	defer s.Close()
+	acc := memory.Owner()
+	for i, text := range []string{"billing deploys on Fridays", "the café serves naïve coffee", "deploys again"} {
+		m := memory.Memory{ID: fmt.Sprintf("row-%d", i), Text: text, Category: memory.CategoryFact, Scope: "project:x", Importance: 0.5}
+		if err := s.Write(ctx, acc, func(tx store.Tx) error { return tx.Insert(&m) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Write(ctx, acc, func(tx store.Tx) error { _, err := tx.Purge("row-0"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	checkStats(t, s)
+	if err := s.Write(ctx, acc, func(tx store.Tx) error { return tx.Delete("row-1", 0) }); err != nil {
+		t.Fatal(err)
+	}
+	checkStats(t, s)
+	if err := s.Write(ctx, acc, func(tx store.Tx) error {
+		m := memory.Memory{ID: "row-1", Text: "the café serves naïve coffee", Category: memory.CategoryFact, Scope: "project:x", Importance: 0.5, Revision: 2}
+		return tx.Restore(&m)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	checkStats(t, s)
 }

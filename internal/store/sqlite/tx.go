@@ -120,7 +120,7 @@ func (s *Store) prepareWrites(ctx context.Context) error {
 			return fmt.Errorf("create temporary tables: %w", err)
 		}
 	}
-	for _, q := range append([]string{sqlInsert, sqlUpdate, sqlCurrent, sqlDelete, sqlTombstone, sqlGetAll, sqlFTSDrop, sqlFTSAdd, sqlTouch}, statStatements...) {
+	for _, q := range append([]string{sqlInsert, sqlUpdate, sqlCurrent, sqlDelete, sqlTombstone, sqlGetAll, sqlFTSDrop, sqlFTSAdd, sqlTouch, sqlKeepVersion}, statStatements...) {
 		st, err := s.wdb.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("prepare write statements: %w", err)
@@ -248,6 +248,9 @@ func (t *tx) Update(m *memory.Memory) error {
 	if err := t.statGone(rid); err != nil {
 		return err
 	}
+	if err := t.keepVersion(rid, store.ChangeUpdate); err != nil {
+		return fmt.Errorf("update memory %s: %w", m.ID, err)
+	}
 	res, err := t.exec(sqlUpdate,
 		m.Text, string(m.Category), string(m.Scope), m.Importance, updated,
 		int(m.Format), md, encodeVector(m.Vector), t.seq, m.ID, rev)
@@ -275,6 +278,9 @@ func (t *tx) Delete(id string, expectedRevision int64) error {
 	}
 	if err := t.statGone(h.rid); err != nil {
 		return err
+	}
+	if err := t.keepVersion(h.rid, store.ChangeDelete); err != nil {
+		return fmt.Errorf("delete memory %s: %w", id, err)
 	}
 	if _, err := t.exec(sqlDelete, id); err != nil {
 		return fmt.Errorf("delete memory %s: %w", id, err)

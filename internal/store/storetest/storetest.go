@@ -44,6 +44,11 @@ func Run(t *testing.T, open Opener) {
 		{"Validation", testValidation},
 		{"Touch", testTouch},
 		{"LongLists", testLongLists},
+		{"HistoryOnUpdateAndDelete", testHistory},
+		{"HistoryNoneOnTouch", testHistoryNoTouch},
+		{"HistoryScopes", testHistoryScopes},
+		{"RestoreAndPurge", testRestorePurge},
+		{"PruneHistory", testPruneHistory},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -593,5 +598,176 @@ func testLongLists(t *testing.T, s store.Store) {
 	check("text search", err)
 	if err == nil && (len(hits) != 1 || hits[0].ID != "in") {
 		t.Errorf("text search with %d scopes: %v, want only \"in\"", n, hits)
+	}
+}
+
+func testHistory(t *testing.T, s store.Store) {
+	m := put(t, s, memory.Owner(), mem("h1", "first"))[0]
+	m.Metadata = map[string]any{"k": "v"}
+	m.Text, m.Category, m.Importance = "second", memory.CategoryDecision, 0.8
+	if err := s.Write(ctx, memory.Owner().By("bot"), func(tx store.Tx) error { return tx.Update(&m) }); err != nil {
+		t.Fatal(err)
+	}
+	// A failed write keeps no version.
+	stale := m
+	stale.Revision = 1
+	if err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Update(&stale) }); !errors.Is(err, memory.ErrConflict) {
+		t.Fatalf("stale update: %v", err)
+	}
+	if err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Delete("h1", 2) }); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := s.History(ctx, memory.Owner(), "h1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 2 {
+		t.Fatalf("history has %d versions, want 2: %+v", len(vs), vs)
+	}
+	del, upd := vs[0], vs[1]
+	if del.Revision != 2 || del.Text != "second" || del.Change != store.ChangeDelete || del.Category != memory.CategoryDecision ||
+		del.Importance != 0.8 || del.Metadata["k"] != "v" || del.ReplacedBy != memory.OwnerName {
+		t.Errorf("delete version: %+v", del)
+	}
+	if upd.Revision != 1 || upd.Text != "first" || upd.Change != store.ChangeUpdate || upd.ReplacedBy != "bot" ||
+		upd.Category != memory.CategoryFact || upd.Importance != 0.5 || upd.ReplacedAt == 0 {
+		t.Errorf("update version: %+v", upd)
+	}
+	if vs, _ := s.History(ctx, memory.Owner(), "h1", 1); len(vs) != 1 || vs[0].Revision != 2 {
+		t.Errorf("limit 1: %+v", vs)
+	}
+	if _, err := s.History(ctx, memory.Owner(), "never", 0); !errors.Is(err, memory.ErrNotFound) {
+		t.Errorf("history of an unknown id: %v", err)
+	}
+	put(t, s, memory.Owner(), mem("fresh", "no edits"))
+	if vs, err := s.History(ctx, memory.Owner(), "fresh", 0); err != nil || len(vs) != 0 {
+		t.Errorf("history of an unedited row: %v %v", vs, err)
+	}
+}
+
+func testHistoryNoTouch(t *testing.T, s store.Store) {
+	m := put(t, s, memory.Owner(), mem("t1", "recalled often"))[0]
+	for range 3 {
+		if err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Touch("t1", 1, 99) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vs, err := s.History(ctx, memory.Owner(), "t1", 0)
+	if err != nil || len(vs) != 0 {
+		t.Fatalf("touch wrote history: %+v %v", vs, err)
+	}
+	got, _ := s.Get(ctx, memory.Owner(), "t1")
+	if got.Revision != m.Revision {
+		t.Fatalf("touch bumped the revision %d -> %d", m.Revision, got.Revision)
+	}
+}
+
+func testHistoryScopes(t *testing.T, s store.Store) {
+	m := mem("moved", "said in private")
+	m.Scope = "agent:a"
+	m = put(t, s, memory.Owner(), m)[0]
+	// Moved from agent:a to global, then edited there.
+	m.Scope, m.Text = memory.GlobalScope, "said in public"
+	if err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Update(&m) }); err != nil {
+		t.Fatal(err)
+	}
+	m.Text = "said in public, edited"
+	if err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Update(&m) }); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := s.History(ctx, memory.AgentAccess("b"), "moved", 0)
+	if err != nil || len(vs) != 1 || vs[0].Text != "said in public" {
+		t.Fatalf("agent b sees %+v %v, want only the global version", vs, err)
+	}
+	if vs, _ := s.History(ctx, memory.AgentAccess("a"), "moved", 0); len(vs) != 2 {
+		t.Fatalf("agent a sees %d versions, want 2", len(vs))
+	}
+	// Moved out of global into agent:a: agent b sees nothing, as Get.
+	m.Scope = "agent:a"
+	if err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Update(&m) }); err != nil {
+		t.Fatal(err)
+	}
+	if vs, err := s.History(ctx, memory.AgentAccess("b"), "moved", 0); !errors.Is(err, memory.ErrNotFound) {
+		t.Fatalf("agent b after the move out: %+v %v, want not found", vs, err)
+	}
+	// Deleted in agent:a: still agent a's only.
+	if err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Delete("moved", 0) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.History(ctx, memory.AgentAccess("b"), "moved", 0); !errors.Is(err, memory.ErrNotFound) {
+		t.Fatalf("agent b after delete: %v", err)
+	}
+	if vs, _ := s.History(ctx, memory.AgentAccess("a"), "moved", 0); len(vs) != 4 {
+		t.Fatalf("agent a after delete sees %d versions, want 4", len(vs))
+	}
+}
+
+func testRestorePurge(t *testing.T, s store.Store) {
+	orig := mem("r1", "to be restored")
+	orig.Metadata = map[string]any{"source": "test"}
+	orig = put(t, s, memory.Owner(), orig)[0]
+	if err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Delete("r1", 0) }); err != nil {
+		t.Fatal(err)
+	}
+	vs, _ := s.History(ctx, memory.Owner(), "r1", 1)
+	back := vs[0].Memory()
+	back.Revision++
+	stale := back
+	stale.Revision = 7
+	if err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Restore(&stale) }); !errors.Is(err, memory.ErrConflict) {
+		t.Fatalf("restore at a wrong revision: %v", err)
+	}
+	if err := s.Write(ctx, memory.Scopes("agent:x"), func(tx store.Tx) error { c := back; return tx.Restore(&c) }); !errors.Is(err, memory.ErrNotFound) {
+		t.Fatalf("restore by a caller outside the deleted row's scope: %v", err)
+	}
+	if err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Restore(&back) }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, memory.Owner(), "r1")
+	if err != nil || got.Text != orig.Text || got.Metadata["source"] != "test" || got.Revision != 2 || got.CreatedAt != orig.CreatedAt {
+		t.Fatalf("restored: %+v %v", got, err)
+	}
+	if err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Restore(&back) }); !errors.Is(err, memory.ErrExists) {
+		t.Fatalf("restore of a live row: %v", err)
+	}
+	var e store.Erasure
+	if err := s.Write(ctx, memory.AgentAccess("x"), func(tx store.Tx) error { _, err := tx.Purge("r1"); return err }); !errors.Is(err, memory.ErrScopeDenied) {
+		t.Fatalf("purge by an agent: %v", err)
+	}
+	if err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error { var err error; e, err = tx.Purge("r1"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if !e.HadRow || e.Versions != 1 {
+		t.Fatalf("erasure: %+v", e)
+	}
+	if _, err := s.Get(ctx, memory.Owner(), "r1"); !errors.Is(err, memory.ErrNotFound) {
+		t.Fatalf("purged row readable: %v", err)
+	}
+	if _, err := s.History(ctx, memory.Owner(), "r1", 0); !errors.Is(err, memory.ErrNotFound) {
+		t.Fatalf("purged history readable: %v", err)
+	}
+	if err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error { _, err := tx.Purge("r1"); return err }); !errors.Is(err, memory.ErrNotFound) {
+		t.Fatalf("purge twice: %v", err)
+	}
+}
+
+func testPruneHistory(t *testing.T, s store.Store) {
+	m := put(t, s, memory.Owner(), mem("p1", "v0"))[0]
+	for i := 1; i <= 7; i++ {
+		m.Text = fmt.Sprintf("v%d", i)
+		if err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Update(&m) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.PruneHistory(ctx, 3, 0, 2)
+	if err != nil || n != 4 {
+		t.Fatalf("pruned %d (%v), want 4", n, err)
+	}
+	vs, _ := s.History(ctx, memory.Owner(), "p1", 0)
+	if len(vs) != 3 || vs[0].Text != "v6" || vs[2].Text != "v4" {
+		t.Fatalf("kept %+v, want v6..v4", vs)
+	}
+	if n, _ := s.PruneHistory(ctx, 0, 1<<62, 0); n != 3 {
+		t.Fatalf("pruned by time %d, want 3", n)
 	}
 }
