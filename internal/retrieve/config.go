@@ -27,6 +27,10 @@ type Options struct {
 	// Rerank: blend 0.6·cross-encoder + 0.4·fused, with lexical floors.
 	RerankTopN    int           // candidates sent to the reranker (default 20)
 	RerankTimeout time.Duration // default 5 s
+	// QueryEmbedTimeout bounds the query's embedding: past it, recall
+	// answers from BM25 with a warning rather than wait on a provider's
+	// own timeout and retries (default 5 s).
+	QueryEmbedTimeout time.Duration
 
 	// Scoring.
 	RecencyHalfLife  time.Duration // recency boost half-life (default 14 days); 0 with DisableRecency
@@ -82,6 +86,7 @@ func (o Options) withDefaults() Options {
 	}
 	deff(&o.RRFK, 60)
 	defd(&o.RerankTimeout, 5*time.Second)
+	defd(&o.QueryEmbedTimeout, 5*time.Second)
 	defd(&o.RecencyHalfLife, 14*24*time.Hour)
 	deff(&o.RecencyWeight, 0.1)
 	deff(&o.ImportanceWeight, 0.3)

@@ -214,10 +214,12 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 	return resp, nil
 }
 
-// vectorCandidates embeds the query (before nothing: reads take no lock)
-// and searches the in-memory index, filtered to the caller's scopes.
+// vectorCandidates embeds the query, within QueryEmbedTimeout, and
+// searches the in-memory index, filtered to the caller's scopes.
 func (r *Retriever) vectorCandidates(ctx context.Context, eff memory.Access, cats []memory.Category, q string, k int) ([]vecindex.Hit, []float32, error) {
-	vs, err := embedding.EmbedQuery(ctx, r.emb, []string{q})
+	ectx, cancel := context.WithTimeout(ctx, r.opts.QueryEmbedTimeout)
+	vs, err := embedding.EmbedQuery(ectx, r.emb, []string{q})
+	cancel()
 	if err == nil {
 		err = embedding.CheckVectors(vs, 1, 0)
 	}
