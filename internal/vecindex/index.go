@@ -53,6 +53,7 @@ type Index struct {
 	codes  []byte             // biased 7-bit codes, row-major, see quant.go
 	cmeta  []codeMeta         // per slot
 	tcodes []uint64           // ternary codes, 2·twords words per slot, see ternary.go
+	tscale []float32          // per slot: the ternary code's scale, see ternary.go
 	groups []uint32           // per slot: dense group number, see groupOf
 	ids    []string           // per slot
 
@@ -104,6 +105,7 @@ func (ix *Index) Grow(n int) {
 	ix.codes = slices.Grow(ix.codes, n*ix.stride)
 	ix.cmeta = slices.Grow(ix.cmeta, n)
 	ix.tcodes = slices.Grow(ix.tcodes, n*2*ix.twords)
+	ix.tscale = slices.Grow(ix.tscale, n)
 	ix.groups = slices.Grow(ix.groups, n)
 	ix.ids = slices.Grow(ix.ids, n)
 }
@@ -159,6 +161,7 @@ func (ix *Index) UpsertMany(items []Item) error {
 			ix.codes = append(ix.codes, make([]byte, ix.stride)...)
 			ix.cmeta = append(ix.cmeta, codeMeta{})
 			ix.tcodes = append(ix.tcodes, make([]uint64, 2*ix.twords)...)
+			ix.tscale = append(ix.tscale, 0)
 			ix.groups = append(ix.groups, 0)
 		}
 		g, ok := ix.groupOf[it.Group]
@@ -199,7 +202,7 @@ func (ix *Index) encode(s int, vec []float32, inv float64) {
 	}
 	ix.frest[s] = restNorms(row, ix.cuts)
 	ix.cmeta[s] = quantize(ix.codes[s*ix.stride:(s+1)*ix.stride], row, ix.cuts)
-	encodeTernary(ix.tcodes[s*2*ix.twords:(s+1)*2*ix.twords], row)
+	ix.tscale[s] = encodeTernary(ix.tcodes[s*2*ix.twords:(s+1)*2*ix.twords], row)
 }
 
 // Delete removes id and reports whether it was present.
@@ -218,6 +221,7 @@ func (ix *Index) Delete(id string) bool {
 		ix.frest[s] = ix.frest[last]
 		ix.cmeta[s] = ix.cmeta[last]
 		copy(ix.tcodes[s*2*ix.twords:(s+1)*2*ix.twords], ix.tcodes[last*2*ix.twords:])
+		ix.tscale[s] = ix.tscale[last]
 		ix.groups[s] = ix.groups[last]
 		ix.ids[s] = ix.ids[last]
 		ix.slot[ix.ids[s]] = s
@@ -228,6 +232,7 @@ func (ix *Index) Delete(id string) bool {
 	ix.codes = ix.codes[:last*ix.stride]
 	ix.cmeta = ix.cmeta[:last]
 	ix.tcodes = ix.tcodes[:last*2*ix.twords]
+	ix.tscale = ix.tscale[:last]
 	ix.groups = ix.groups[:last]
 	ix.ids = ix.ids[:last]
 	return true
@@ -243,7 +248,7 @@ func (ix *Index) MemoryBytes() int {
 		mapEntry     = 48 // key header, value, hash-table overhead; an estimate
 	)
 	n := cap(ix.vecs)*4 + cap(ix.frest)*int(unsafe.Sizeof([maxCuts]float32{})) +
-		cap(ix.codes) + cap(ix.cmeta)*int(unsafe.Sizeof(codeMeta{})) + cap(ix.tcodes)*8 +
+		cap(ix.codes) + cap(ix.cmeta)*int(unsafe.Sizeof(codeMeta{})) + cap(ix.tcodes)*8 + cap(ix.tscale)*4 +
 		cap(ix.groups)*4 + cap(ix.ids)*stringHeader
 	for _, id := range ix.ids {
 		n += len(id)
