@@ -61,9 +61,7 @@ func ConvertConfig(path string) (ConfigResult, error) {
 			} `json:"entries"`
 		} `json:"plugins"`
 	}
-	// Twice: the first pass drops comments, so that the second sees a
-	// trailing comma that a comment stood between.
-	if err := json.Unmarshal(relaxJSON(relaxJSON(b)), &doc); err != nil {
+	if err := json.Unmarshal(relaxJSON(b), &doc); err != nil {
 		return ConfigResult{}, fmt.Errorf("%s: not JSON that trove can read: %v", path, err)
 	}
 	e, ok := doc.Plugins.Entries[PluginName]

@@ -69,6 +69,15 @@ func ReadOpenClawConfig(path, home string) (SourceConfig, error) {
 // relaxJSON removes comments and trailing commas outside strings, which
 // JSON5 files such as openclaw.json may have.
 func relaxJSON(b []byte) []byte {
+	// Comments first, so a comment between a trailing comma and its
+	// closing bracket does not hide the comma from the second pass.
+	return dropTrailingCommas(stripComments(b))
+}
+
+// scanJSON copies b, passing strings through whole and every other byte
+// (with its index) to other, which writes what it keeps and returns the
+// index it consumed up to.
+func scanJSON(b []byte, other func(out *bytes.Buffer, b []byte, i int) int) []byte {
 	var out bytes.Buffer
 	inStr := false
 	for i := 0; i < len(b); i++ {
@@ -85,29 +94,46 @@ func relaxJSON(b []byte) []byte {
 		case c == '"':
 			inStr = true
 			out.WriteByte(c)
-		case c == '/' && i+1 < len(b) && b[i+1] == '/':
+		default:
+			i = other(&out, b, i)
+		}
+	}
+	return out.Bytes()
+}
+
+func stripComments(b []byte) []byte {
+	return scanJSON(b, func(out *bytes.Buffer, b []byte, i int) int {
+		switch {
+		case b[i] == '/' && i+1 < len(b) && b[i+1] == '/':
 			for i < len(b) && b[i] != '\n' {
 				i++
 			}
 			out.WriteByte('\n')
-		case c == '/' && i+1 < len(b) && b[i+1] == '*':
+		case b[i] == '/' && i+1 < len(b) && b[i+1] == '*':
 			i += 2
 			for i+1 < len(b) && !(b[i] == '*' && b[i+1] == '/') {
 				i++
 			}
 			i++
-		case c == ',':
+		default:
+			out.WriteByte(b[i])
+		}
+		return i
+	})
+}
+
+func dropTrailingCommas(b []byte) []byte {
+	return scanJSON(b, func(out *bytes.Buffer, b []byte, i int) int {
+		if b[i] == ',' {
 			j := i + 1
 			for j < len(b) && (b[j] == ' ' || b[j] == '\t' || b[j] == '\n' || b[j] == '\r') {
 				j++
 			}
 			if j < len(b) && (b[j] == '}' || b[j] == ']') {
-				continue
+				return i
 			}
-			out.WriteByte(c)
-		default:
-			out.WriteByte(c)
 		}
-	}
-	return out.Bytes()
+		out.WriteByte(b[i])
+		return i
+	})
 }
