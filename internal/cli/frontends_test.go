@@ -49,7 +49,7 @@ func newFrontends(t *testing.T) *frontends {
 	}
 	t.Cleanup(func() { svc.Close(context.Background()) })
 	srv := mcpserver.New(svc, mcpserver.Options{})
-	f.rest = httptest.NewServer(httpapi.New(httpapi.Options{Service: svc, Store: svc.Backend(), MCP: srv.Handler()}))
+	f.rest = httptest.NewServer(httpapi.New(httpapi.Options{Service: svc, MCP: srv.Handler()}))
 	t.Cleanup(f.rest.Close)
 	for _, agent := range []string{"", "bob"} {
 		ct, st := mcp.NewInMemoryTransports()

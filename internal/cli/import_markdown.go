@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/trove-memory/trove/internal/archive"
 	"github.com/trove-memory/trove/internal/service"
 )
 
@@ -83,8 +82,8 @@ func newImportMarkdownCommand(a *app) *cobra.Command {
 	fl.StringVar(&in.OpenClawHome, "openclaw-home", "", "OpenClaw's directory, whose workspace/ is read when no PATH is given (default ~/.openclaw)")
 	fl.StringVar(&in.Workspace, "workspace", "", "only the workspaces whose name contains this")
 	fl.StringVar(&in.Scope, "scope", "", "put every bullet in this scope instead of its workspace's")
-	fl.IntVar(&in.MinTextLength, "min-text-length", archive.DefaultMarkdownMinText, "skip bullets shorter than this many characters")
-	fl.Float64Var(&importance, "importance", archive.DefaultMarkdownImportance, "importance of the imported memories, 0 to 1")
+	fl.IntVar(&in.MinTextLength, "min-text-length", service.DefaultMarkdownMinText, "skip bullets shorter than this many characters")
+	fl.Float64Var(&importance, "importance", service.DefaultMarkdownImportance, "importance of the imported memories, 0 to 1")
 	fl.BoolVar(&in.DryRun, "dry-run", false, "count what would be imported, write nothing")
 	fl.BoolVar(&asJSON, "json", false, "print the report as JSON: files (path, scope, bullets, imported, duplicates, too_short, failed), totals, errors")
 	return cmd

@@ -53,7 +53,7 @@ func TestScopeMatrix(t *testing.T) {
 	}
 	t.Cleanup(func() { svc.Close(context.Background()) })
 	f := &frontends{cli: e, mcp: map[string]*mcp.ClientSession{}}
-	f.rest = httptest.NewServer(httpapi.New(httpapi.Options{Service: svc, Store: svc.Backend()}))
+	f.rest = httptest.NewServer(httpapi.New(httpapi.Options{Service: svc}))
 	t.Cleanup(f.rest.Close)
 	for agent := range can {
 		ct, st := mcp.NewInMemoryTransports()

@@ -15,9 +15,9 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
-	"github.com/trove-memory/trove/internal/config"
 	"github.com/trove-memory/trove/internal/httpapi"
 	"github.com/trove-memory/trove/internal/mcpserver"
+	"github.com/trove-memory/trove/internal/memory"
 )
 
 // minTokenLen is the shortest bearer token serve accepts.
@@ -52,7 +52,7 @@ func newServeCommand(a *app) *cobra.Command {
 func runServe(ctx context.Context, a *app, httpAddr, tokenFile string, stdin io.Reader, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	var addr, token string
-	var tokens map[string]config.Principal
+	var tokens map[string]memory.Principal
 	var loopback bool
 	if httpAddr != "" {
 		var err error
@@ -79,8 +79,6 @@ func runServe(ctx context.Context, a *app, httpAddr, tokenFile string, stdin io.
 	if !svc.HasSearcher() {
 		log.Warn("recall is unavailable: the search pipeline did not start")
 	}
-	st := svc.Backend()
-
 	if httpAddr == "" {
 		srv := mcpserver.New(svc, mcpserver.Options{Agent: a.agent, DrainTimeout: shutdownGrace})
 		log.Info("serving MCP on stdio", "agent", agentName(a.agent), "db", a.cfg.DB)
@@ -89,11 +87,11 @@ func runServe(ctx context.Context, a *app, httpAddr, tokenFile string, stdin io.
 		return err
 	}
 
-	metrics := httpapi.NewMetrics(st)
+	metrics := httpapi.NewMetrics(svc)
 	metrics.Start()
 	defer metrics.Close()
 	srv := mcpserver.New(svc, mcpserver.Options{Agent: a.agent, Observer: metrics, DrainTimeout: shutdownGrace})
-	h := httpapi.New(httpapi.Options{Service: svc, Store: st, MCP: srv.Handler(), Metrics: metrics, Token: token,
+	h := httpapi.New(httpapi.Options{Service: svc, MCP: srv.Handler(), Metrics: metrics, Token: token,
 		Tokens: tokens, Agent: a.agent, LocalOnly: loopback && token == "" && len(tokens) == 0, Logger: log})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

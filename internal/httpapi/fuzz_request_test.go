@@ -29,7 +29,7 @@ func FuzzRequestLine(f *testing.F) {
 		f.Fatal(err)
 	}
 	svc := service.New(service.Options{Store: st, Embedder: servicetest.Embedder(), Searcher: &servicetest.Searcher{Store: st, Embedder: servicetest.Embedder()}})
-	h := httpapi.New(httpapi.Options{Service: svc, Store: st})
+	h := httpapi.New(httpapi.Options{Service: svc})
 	routes := []string{"GET /v1/memories", "GET /v1/memories/", "DELETE /v1/memories/nothere1", "GET /v1/stats"}
 	for _, s := range []struct{ id, query, agent string }{
 		{"", "", ""},

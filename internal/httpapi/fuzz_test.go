@@ -18,7 +18,7 @@ import (
 func FuzzBodies(f *testing.F) {
 	st := servicetest.Store(f)
 	svc := service.New(service.Options{Store: st, Embedder: servicetest.Embedder(), Searcher: &servicetest.Searcher{Store: st, Embedder: servicetest.Embedder()}})
-	h := httpapi.New(httpapi.Options{Service: svc, Store: st})
+	h := httpapi.New(httpapi.Options{Service: svc})
 	routes := []string{"POST /v1/memories", "PATCH /v1/memories/abcdefgh", "POST /v1/search", "POST /v1/recall-context", "POST /v1/capture"}
 	for _, s := range []string{`{"text":"x"}`, `{"text":"x","importance":2}`, `{"query":"q","scopes":["agent:x"]}`, `{"prompt":"remember?"}`,
 		`{"messages":[{"role":"user","content":"I prefer tea"}]}`, `{"metadata":{"a":[1,{"b":null}]}}`, `[`, `{"text":"\u0000"}`, `{"text":1e999}`} {

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/trove-memory/trove/internal/capture"
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/service"
 )
@@ -189,7 +188,7 @@ func (a *api) recallContext(w http.ResponseWriter, r *http.Request, c service.Ca
 
 // captureBody is POST /v1/capture.
 type captureBody struct {
-	Messages []capture.Message `json:"messages"`
+	Messages []service.Message `json:"messages"`
 	Agent    string            `json:"agent"`
 	Scope    string            `json:"scope"`
 }

@@ -35,7 +35,7 @@
 // Without tokens (loopback only) every request is the owner's, narrowed by
 // the header. Only the owner sees per-scope series on /metrics.
 //
-//	h := httpapi.New(httpapi.Options{Service: svc, Store: st, MCP: mcpSrv.Handler(), Tokens: toks})
+//	h := httpapi.New(httpapi.Options{Service: svc, MCP: mcpSrv.Handler(), Tokens: toks})
 //	srv := &http.Server{Addr: "127.0.0.1:7777", Handler: h}
 package httpapi
 
@@ -51,9 +51,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/trove-memory/trove/internal/config"
+	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/service"
-	"github.com/trove-memory/trove/internal/store"
 	"github.com/trove-memory/trove/internal/version"
 )
 
@@ -63,8 +62,6 @@ const MaxBodyBytes = 1 << 20
 // Options configure the handler.
 type Options struct {
 	Service *service.Service
-	// Store answers /healthz and the rows-per-scope metric (optional).
-	Store store.Store
 	// MCP is mounted at /mcp when set.
 	MCP http.Handler
 	// Metrics records requests; nil keeps none and /metrics shows only
@@ -75,7 +72,7 @@ type Options struct {
 	Token string
 	// Tokens are further bearer tokens, each bound to its principal. With
 	// Token or Tokens set, every route but /healthz needs one of them.
-	Tokens map[string]config.Principal
+	Tokens map[string]memory.Principal
 	// Agent is the caller of requests without an X-Trove-Agent header
 	// ("" is the owner).
 	Agent string
@@ -97,7 +94,7 @@ type api struct {
 // time whatever the presented token's length.
 type tokenEntry struct {
 	hash [sha256.Size]byte
-	p    config.Principal
+	p    memory.Principal
 }
 
 // New returns the handler.
@@ -106,11 +103,11 @@ func New(opts Options) http.Handler {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Metrics == nil {
-		opts.Metrics = NewMetrics(opts.Store)
+		opts.Metrics = NewMetrics(opts.Service)
 	}
 	a := &api{opts: opts, svc: opts.Service, mux: http.NewServeMux()}
 	if opts.Token != "" {
-		a.tokens = append(a.tokens, tokenEntry{sha256.Sum256([]byte(opts.Token)), config.Principal{Owner: true}})
+		a.tokens = append(a.tokens, tokenEntry{sha256.Sum256([]byte(opts.Token)), memory.Principal{Owner: true}})
 	}
 	for tok, p := range opts.Tokens {
 		a.tokens = append(a.tokens, tokenEntry{sha256.Sum256([]byte(tok)), p})
@@ -227,16 +224,16 @@ func (a *api) serve(w http.ResponseWriter, r *http.Request) {
 // compared, in constant time, so neither which token matched nor how much
 // of it shows in the timing. With no tokens configured everyone is the
 // owner (the server then answers loopback only).
-func (a *api) principal(r *http.Request) (config.Principal, bool) {
+func (a *api) principal(r *http.Request) (memory.Principal, bool) {
 	if len(a.tokens) == 0 {
-		return config.Principal{Owner: true}, true
+		return memory.Principal{Owner: true}, true
 	}
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return config.Principal{}, false
+		return memory.Principal{}, false
 	}
 	got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	var found config.Principal
+	var found memory.Principal
 	match := 0
 	for _, e := range a.tokens {
 		if subtle.ConstantTimeCompare(got[:], e.hash[:]) == 1 {
@@ -260,7 +257,7 @@ func whoOf(ctx context.Context) who {
 }
 
 // resolve applies the agent header to what the token allows.
-func resolve(p config.Principal, header, def string) (who, *service.Error) {
+func resolve(p memory.Principal, header, def string) (who, *service.Error) {
 	switch {
 	case p.Owner:
 		agent := header
@@ -305,13 +302,11 @@ func loopbackHost(hostport string) bool {
 func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
 	v := version.Get()
 	body := map[string]any{"status": "ok", "version": v.Version, "commit": v.Commit, "go": v.Go, "recall": a.svc.HasSearcher()}
-	if a.opts.Store != nil {
-		if _, err := a.opts.Store.Space(r.Context()); err != nil {
-			body["status"] = "unavailable"
-			body["error"] = "the store does not answer"
-			writeJSON(w, http.StatusServiceUnavailable, body)
-			return
-		}
+	if err := a.svc.Health(r.Context()); err != nil {
+		body["status"] = "unavailable"
+		body["error"] = "the store does not answer"
+		writeJSON(w, http.StatusServiceUnavailable, body)
+		return
 	}
 	writeJSON(w, http.StatusOK, body)
 }

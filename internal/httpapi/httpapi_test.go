@@ -50,11 +50,11 @@ func start(t *testing.T, cfg config) *server {
 		opts.Searcher = s.srch
 	}
 	svc := service.New(opts)
-	metrics := httpapi.NewMetrics(st)
+	metrics := httpapi.NewMetrics(svc)
 	metrics.Start()
 	t.Cleanup(metrics.Close)
 	mcpSrv := mcpserver.New(svc, mcpserver.Options{Agent: cfg.agent, Observer: metrics})
-	s.Server = httptest.NewServer(httpapi.New(httpapi.Options{Service: svc, Store: st, MCP: mcpSrv.Handler(), Metrics: metrics,
+	s.Server = httptest.NewServer(httpapi.New(httpapi.Options{Service: svc, MCP: mcpSrv.Handler(), Metrics: metrics,
 		Token: cfg.token, Tokens: cfg.tokens, Agent: cfg.agent, LocalOnly: cfg.localOnly}))
 	t.Cleanup(s.Close)
 	return s

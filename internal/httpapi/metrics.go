@@ -12,17 +12,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/trove-memory/trove/internal/lock"
-	"github.com/trove-memory/trove/internal/memory"
-	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/service"
 	"github.com/trove-memory/trove/internal/version"
 )
-
-// lockHolder is the optional store capability behind the lock figures
-// (the SQLite store has it).
-type lockHolder interface {
-	Lock() *lock.Lock
-}
 
 // buckets are the histogram bounds in seconds: from half a millisecond
 // (a cached read) to 10 s (a write queued behind a long batch).
@@ -50,8 +42,7 @@ type pair struct{ a, b string }
 // It is safe for concurrent use. Start begins sampling the store's lock
 // figures; Close stops it.
 type Metrics struct {
-	st    store.Store
-	locks *lock.Lock // nil when the store has none
+	svc *service.Service // nil: requests and tools only
 
 	mu        sync.Mutex
 	requests  map[pair]uint64 // route, status
@@ -67,20 +58,20 @@ type Metrics struct {
 	done chan struct{}
 }
 
-// NewMetrics returns metrics over st.
-func NewMetrics(st store.Store) *Metrics {
-	m := &Metrics{st: st, requests: map[pair]uint64{}, latency: map[string]*histogram{}, tools: map[pair]uint64{},
+// NewMetrics returns metrics over the service's store.
+func NewMetrics(svc *service.Service) *Metrics {
+	m := &Metrics{svc: svc, requests: map[pair]uint64{}, latency: map[string]*histogram{}, tools: map[pair]uint64{},
 		toolTime: map[string]*histogram{}, lockWait: newHistogram(), lockHold: newHistogram()}
-	if lh, ok := st.(lockHolder); ok {
-		m.locks = lh.Lock()
-	}
 	return m
 }
 
 // Start samples the lock figures every second, so no acquisition is missed
 // between scrapes (the lock keeps only its most recent few thousand).
 func (m *Metrics) Start() {
-	if m.locks == nil || m.stop != nil {
+	if m.svc == nil || m.stop != nil {
+		return
+	}
+	if _, ok := m.svc.LockFigures(); !ok {
 		return
 	}
 	m.stop, m.done = make(chan struct{}), make(chan struct{})
@@ -138,10 +129,13 @@ func (m *Metrics) ObserveTool(tool, code string, d time.Duration) {
 // histograms. The lock keeps recent samples in rings written in order; a
 // slot that changed (or is new) since the last look holds a new sample.
 func (m *Metrics) absorbLock() {
-	if m.locks == nil {
+	if m.svc == nil {
 		return
 	}
-	snap := m.locks.Stats()
+	snap, ok := m.svc.LockFigures()
+	if !ok {
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.prevWaits = absorb(m.lockWait, m.prevWaits, snap.Waits)
@@ -161,14 +155,17 @@ func absorb(h *histogram, prev, cur []time.Duration) []time.Duration {
 // owner's alone: scope names and per-scope sizes are data of those scopes.
 func (m *Metrics) write(ctx context.Context, w io.Writer, owner bool) error {
 	m.absorbLock()
-	var rows store.Stats
+	var rows service.StatsOutput
 	var rowsErr error
-	if m.st != nil {
-		rows, rowsErr = m.st.Stats(ctx, memory.Owner(), store.Filter{})
+	if m.svc != nil {
+		rows, rowsErr = m.svc.Stats(ctx, service.Caller{}, nil) // the owner's counts
 	}
 	var acq int64
-	if m.locks != nil {
-		acq = m.locks.Stats().Acquisitions
+	hasLock := false
+	if m.svc != nil {
+		var figures service.LockFigures
+		figures, hasLock = m.svc.LockFigures()
+		acq = figures.Acquisitions
 	}
 
 	m.mu.Lock()
@@ -194,7 +191,7 @@ func (m *Metrics) write(ctx context.Context, w io.Writer, owner bool) error {
 	for _, tool := range slices.Sorted(maps.Keys(m.toolTime)) {
 		writeHistogram(&b, "trove_mcp_tool_duration_seconds", fmt.Sprintf("tool=\"%s\"", escape(tool)), m.toolTime[tool])
 	}
-	if m.locks != nil {
+	if hasLock {
 		header(&b, "trove_write_lock_acquisitions_total", "counter", "Write-lock acquisitions by this process.")
 		fmt.Fprintf(&b, "trove_write_lock_acquisitions_total %d\n", acq)
 		header(&b, "trove_write_lock_wait_seconds", "histogram", "Time this process waited for the cross-process write lock.")
@@ -202,7 +199,7 @@ func (m *Metrics) write(ctx context.Context, w io.Writer, owner bool) error {
 		header(&b, "trove_write_lock_hold_seconds", "histogram", "Time this process held the cross-process write lock.")
 		writeHistogram(&b, "trove_write_lock_hold_seconds", "", m.lockHold)
 	}
-	if m.st != nil {
+	if m.svc != nil {
 		header(&b, "trove_store_up", "gauge", "1 when the store answered this scrape.")
 		if rowsErr != nil {
 			b.WriteString("trove_store_up 0\n")

@@ -23,10 +23,13 @@ const (
 	fallbackScan = 500
 )
 
+// Message is one turn of a conversation ({role, content}).
+type Message = capture.Message
+
 // CaptureInput is a conversation turn to capture memories from.
 type CaptureInput struct {
-	Messages []capture.Message `json:"messages"`
-	Scope    string            `json:"scope,omitempty"`
+	Messages []Message `json:"messages"`
+	Scope    string    `json:"scope,omitempty"`
 }
 
 // CaptureOutput says what was stored and what was skipped, and why.

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"github.com/trove-memory/trove/internal/archive"
 	"github.com/trove-memory/trove/internal/memory"
 )
 
@@ -43,6 +44,11 @@ const (
 	// maxPromptQuery is how much of a prompt becomes the recall query: a
 	// host may send a whole pasted document as the prompt.
 	maxPromptQuery = 2000
+
+	// import-markdown: bullets shorter than this are skipped; the
+	// importance of what it imports.
+	DefaultMarkdownMinText    = archive.DefaultMarkdownMinText
+	DefaultMarkdownImportance = archive.DefaultMarkdownImportance
 
 	// capture
 	MaxCaptureMessages = 100

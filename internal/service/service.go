@@ -398,10 +398,6 @@ func (s *Service) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Backend is the store the service works on, for the server's health
-// check and metrics.
-func (s *Service) Backend() store.Store { return s.opts.Store }
-
 // NoStoreError is a command that reads a store at a path where there is
 // none. Only commands that write create a store, so that a mistyped path
 // is reported instead of answered from a new empty store.
