@@ -306,7 +306,7 @@ func TestStoreReadsStdinAndFile(t *testing.T) {
 func TestProgressLines(t *testing.T) {
 	var buf bytes.Buffer
 	now := time.Unix(1000, 0)
-	p := progressLines(&buf, func() time.Time { return now }, 5*time.Second)
+	p := progressLines(&buf, "upgrade", func() time.Time { return now }, 5*time.Second)
 	step := func(d time.Duration, done int) {
 		now = now.Add(d)
 		p(service.UpgradeProgress{Done: done, Total: 100, Elapsed: now.Sub(time.Unix(1000, 0))})

@@ -43,6 +43,13 @@ func newFrontends(t *testing.T) *frontends {
 
 	cfg := config.Defaults(func(string) string { return "" })
 	cfg.DB = f.cli.db
+	f.serve(t, cfg, "", "bob")
+	return f
+}
+
+// serve opens one long-lived service over the CLI's store, as trove serve
+// does, and connects REST and an MCP client per agent ("" is the owner).
+func (f *frontends) serve(t *testing.T, cfg config.Config, agents ...string) {
 	svc, err := openTestService(context.Background(), cfg, OpenOptions{Command: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +58,7 @@ func newFrontends(t *testing.T) *frontends {
 	srv := mcpserver.New(svc, mcpserver.Options{})
 	f.rest = httptest.NewServer(httpapi.New(httpapi.Options{Service: svc, MCP: srv.Handler()}))
 	t.Cleanup(f.rest.Close)
-	for _, agent := range []string{"", "bob"} {
+	for _, agent := range agents {
 		ct, st := mcp.NewInMemoryTransports()
 		ss, err := mcpserver.New(svc, mcpserver.Options{Agent: agent}).MCP().Connect(context.Background(), st, nil)
 		if err != nil {
@@ -64,7 +71,6 @@ func newFrontends(t *testing.T) *frontends {
 		t.Cleanup(func() { cs.Close(); ss.Wait() })
 		f.mcp[agent] = cs
 	}
-	return f
 }
 
 // viaCLI runs a command with --json; an error becomes its code (by the

@@ -33,14 +33,8 @@ func newReembedCommand(a *app) *cobra.Command {
 			}
 			w, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			if !in.DryRun && !in.Rollback {
-				bar := isTerminal(errw)
-				var show func(service.UpgradeProgress)
-				if bar {
-					show = progressBar(errw)
-					defer fmt.Fprintln(errw)
-				} else {
-					show = labeledProgressLines(errw, "reembed", time.Now, progressEvery)
-				}
+				show, finish := progress(errw, "reembed")
+				defer finish()
 				in.Progress = func(p service.ReembedProgress) {
 					show(service.UpgradeProgress{Done: p.Done, Total: p.Total, Elapsed: p.Elapsed})
 				}

@@ -1,10 +1,9 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,8 +14,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/trove-memory/trove/internal/config"
-	"github.com/trove-memory/trove/internal/httpapi"
-	"github.com/trove-memory/trove/internal/mcpserver"
 )
 
 // TestScopeMatrix is memory-lancedb-pro's scope model, agent by scope by
@@ -47,27 +44,8 @@ func TestScopeMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.DB = e.db
-	svc, err := openTestService(context.Background(), cfg, OpenOptions{Command: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Close(context.Background()) })
 	f := &frontends{cli: e, mcp: map[string]*mcp.ClientSession{}}
-	f.rest = httptest.NewServer(httpapi.New(httpapi.Options{Service: svc}))
-	t.Cleanup(f.rest.Close)
-	for agent := range can {
-		ct, st := mcp.NewInMemoryTransports()
-		ss, err := mcpserver.New(svc, mcpserver.Options{Agent: agent}).MCP().Connect(context.Background(), st, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "v0"}, nil).Connect(context.Background(), ct, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cs.Close(); ss.Wait() })
-		f.mcp[agent] = cs
-	}
+	f.serve(t, cfg, slices.Collect(maps.Keys(can))...)
 
 	for _, agent := range []string{"amy", "bob"} {
 		for _, sc := range scopes {

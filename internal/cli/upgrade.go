@@ -53,16 +53,10 @@ func newUpgradeCommand(a *app) *cobra.Command {
 				}
 				return nil
 			}
-			bar := isTerminal(errw)
-			if bar {
-				in.Progress = progressBar(errw)
-			} else {
-				in.Progress = progressLines(errw, time.Now, progressEvery)
-			}
+			var finish func()
+			in.Progress, finish = progress(errw, "upgrade")
 			rep, err := svc.Upgrade(ctx, a.caller(), in)
-			if bar {
-				fmt.Fprintln(errw)
-			}
+			finish()
 			if err != nil {
 				return err
 			}
@@ -109,6 +103,16 @@ func printUpgrade(w, errw io.Writer, r service.UpgradeReport) {
 	}
 }
 
+// progress is how a batch job named label shows its progress on w: a bar
+// redrawn in place on a terminal, else a line every progressEvery. finish
+// ends the bar's line.
+func progress(w io.Writer, label string) (show func(service.UpgradeProgress), finish func()) {
+	if isTerminal(w) {
+		return progressBar(w), func() { fmt.Fprintln(w) }
+	}
+	return progressLines(w, label, time.Now, progressEvery), func() {}
+}
+
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && isatty.IsTerminal(f.Fd())
@@ -145,15 +149,10 @@ func progressBar(w io.Writer) func(service.UpgradeProgress) {
 	}
 }
 
-// progressLines prints "upgrade: 120/400 rows, 35.2 rows/s, ETA 8s" at
+// progressLines prints "LABEL: 120/400 rows, 35.2 rows/s, ETA 8s" at
 // most once per every since the run started, and at the last row, for a
 // log that cannot redraw a bar in place.
-func progressLines(w io.Writer, now func() time.Time, every time.Duration) func(service.UpgradeProgress) {
-	return labeledProgressLines(w, "upgrade", now, every)
-}
-
-// labeledProgressLines is progressLines for the job named label.
-func labeledProgressLines(w io.Writer, label string, now func() time.Time, every time.Duration) func(service.UpgradeProgress) {
+func progressLines(w io.Writer, label string, now func() time.Time, every time.Duration) func(service.UpgradeProgress) {
 	var next time.Time
 	return func(p service.UpgradeProgress) {
 		t := now()
