@@ -251,24 +251,9 @@ func (s *Store) SwitchEmbedding(ctx context.Context, target store.Space, probe [
 			k, _ := r.RowsAffected()
 			res.KeptOld = int(k)
 		}
-		// Rows changed since their target vector was written lose their
-		// vector (pending) first, with a new seq so indexes drop it.
-		r, err := t.exec(`UPDATE memories SET vector = NULL, seq = ? WHERE NOT EXISTS
-			(SELECT 1 FROM reembed_vectors r WHERE r.rid = memories.rid AND r.seq = memories.seq)`, t.seq)
-		if err != nil {
+		if res.Queued, res.Switched, err = t.takeVectors("reembed_vectors"); err != nil {
 			return fmt.Errorf("switch vectors: %w", err)
 		}
-		k, _ := r.RowsAffected()
-		res.Queued = int(k)
-		// The others keep their seq: moving all of them would rewrite the
-		// seq index under the lock, and no process holds an index of the
-		// old model it still uses after the switch (see DESIGN.md).
-		if r, err = t.exec(`UPDATE memories SET vector = r.vector
-			FROM reembed_vectors r WHERE r.rid = memories.rid AND r.seq = memories.seq`); err != nil {
-			return fmt.Errorf("switch vectors: %w", err)
-		}
-		k, _ = r.RowsAffected()
-		res.Switched = int(k)
 		if _, err := t.exec("DELETE FROM reembed_vectors"); err != nil {
 			return err
 		}
@@ -282,6 +267,28 @@ func (s *Store) SwitchEmbedding(ctx context.Context, target store.Space, probe [
 	})
 	res.HoldMS = hold
 	return res, err
+}
+
+// takeVectors gives every row the vector table (reembed_vectors or
+// reembed_old: a name from this file, never input) holds for it at its
+// current seq. Rows changed since that vector was written lose their
+// vector (pending: embedded again later) with a new seq, so indexes drop
+// it; the others keep their seq: moving all of them would rewrite the seq
+// index under the lock, and no process holds an index of the model it
+// leaves (see DESIGN.md).
+func (t *tx) takeVectors(table string) (queued, switched int, err error) {
+	r, err := t.exec(`UPDATE memories SET vector = NULL, seq = ? WHERE NOT EXISTS
+		(SELECT 1 FROM `+table+` v WHERE v.rid = memories.rid AND v.seq = memories.seq)`, t.seq)
+	if err != nil {
+		return 0, 0, err
+	}
+	q, _ := r.RowsAffected()
+	if r, err = t.exec(`UPDATE memories SET vector = v.vector
+		FROM ` + table + ` v WHERE v.rid = memories.rid AND v.seq = memories.seq`); err != nil {
+		return 0, 0, err
+	}
+	s, _ := r.RowsAffected()
+	return int(q), int(s), nil
 }
 
 // RollbackEmbedding undoes the last switch made with keepOld: rows give
@@ -301,19 +308,9 @@ func (s *Store) RollbackEmbedding(ctx context.Context) (store.SwitchResult, erro
 		var prevProbe, probe any
 		_ = t.tx.QueryRowContext(t.ctx, "SELECT value FROM meta WHERE key = ?", keyPrevProbe).Scan(&prevProbe)
 		_ = t.tx.QueryRowContext(t.ctx, "SELECT value FROM meta WHERE key = ?", keyProbe).Scan(&probe)
-		r, err := t.exec(`UPDATE memories SET vector = NULL, seq = ? WHERE NOT EXISTS
-			(SELECT 1 FROM reembed_old o WHERE o.rid = memories.rid AND o.seq = memories.seq)`, t.seq)
-		if err != nil {
+		if res.Queued, res.Switched, err = t.takeVectors("reembed_old"); err != nil {
 			return fmt.Errorf("restore the old vectors: %w", err)
 		}
-		k, _ := r.RowsAffected()
-		res.Queued = int(k)
-		if r, err = t.exec(`UPDATE memories SET vector = o.vector
-			FROM reembed_old o WHERE o.rid = memories.rid AND o.seq = memories.seq`); err != nil {
-			return fmt.Errorf("restore the old vectors: %w", err)
-		}
-		k, _ = r.RowsAffected()
-		res.Switched = int(k)
 		if _, err := t.exec("DELETE FROM reembed_old"); err != nil {
 			return err
 		}
