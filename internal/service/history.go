@@ -169,11 +169,7 @@ func (s *Service) Revert(ctx context.Context, c Caller, in RevertInput) (Memory,
 		out = m
 		return nil
 	}
-	err = s.opts.Store.Write(ctx, acc, write)
-	if err != nil && len(vec) > 0 && s.movedMeanwhile(ctx, err) {
-		vec = []float32{}
-		err = s.opts.Store.Write(ctx, acc, write)
-	}
+	err = s.writeEmbedded(ctx, acc, len(vec) > 0, func() { vec = []float32{} }, write) // empty: no vector
 	if err != nil {
 		return Memory{}, ErrorOf(err)
 	}
@@ -213,11 +209,8 @@ func (s *Service) Restore(ctx context.Context, c Caller, in RestoreInput) (Memor
 		return Memory{}, err
 	}
 	m.Vector = v[0]
-	err = s.opts.Store.Write(ctx, acc, func(tx store.Tx) error { return tx.Restore(&m) })
-	if err != nil && len(m.Vector) > 0 && s.movedMeanwhile(ctx, err) {
-		m.Vector = nil
-		err = s.opts.Store.Write(ctx, acc, func(tx store.Tx) error { return tx.Restore(&m) })
-	}
+	err = s.writeEmbedded(ctx, acc, len(m.Vector) > 0, func() { m.Vector = nil },
+		func(tx store.Tx) error { return tx.Restore(&m) })
 	if err != nil {
 		return Memory{}, ErrorOf(err)
 	}

@@ -51,11 +51,8 @@ func (s *Service) Store(ctx context.Context, c Caller, in StoreInput) (Memory, e
 		return Memory{}, err
 	}
 	m.Vector = vs[0]
-	err = s.opts.Store.Write(ctx, acc, func(tx store.Tx) error { return tx.Insert(&m) })
-	if err != nil && len(m.Vector) > 0 && s.movedMeanwhile(ctx, err) {
-		m.Vector = nil // the store moved to another model after we embedded
-		err = s.opts.Store.Write(ctx, acc, func(tx store.Tx) error { return tx.Insert(&m) })
-	}
+	err = s.writeEmbedded(ctx, acc, len(m.Vector) > 0, func() { m.Vector = nil },
+		func(tx store.Tx) error { return tx.Insert(&m) })
 	if err != nil {
 		return Memory{}, ErrorOf(err)
 	}
@@ -194,11 +191,7 @@ func (s *Service) Update(ctx context.Context, c Caller, in UpdateInput) (Memory,
 		out = m
 		return nil
 	}
-	err = s.opts.Store.Write(ctx, acc, write)
-	if err != nil && len(vec) > 0 && s.movedMeanwhile(ctx, err) {
-		vec = []float32{} // the store moved to another model after we embedded: no vector
-		err = s.opts.Store.Write(ctx, acc, write)
-	}
+	err = s.writeEmbedded(ctx, acc, len(vec) > 0, func() { vec = []float32{} }, write) // empty: no vector
 	if err != nil {
 		return Memory{}, ErrorOf(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/reembed"
+	"github.com/trove-memory/trove/internal/store"
 )
 
 // EmbedderSpec names the embedder a reembed moves to; empty fields keep
@@ -138,6 +139,19 @@ func (s *Service) degraded(err error) bool {
 		}
 	})
 	return true
+}
+
+// writeEmbedded runs write, a write of a row with a vector made before the
+// lock. If the store moved to another embedding model after that vector
+// was made, drop clears it and write runs again: the row is stored
+// without a vector, found lexically, and waits for trove reembed --pending.
+func (s *Service) writeEmbedded(ctx context.Context, acc memory.Access, hasVector bool, drop func(), write func(store.Tx) error) error {
+	err := s.opts.Store.Write(ctx, acc, write)
+	if err != nil && hasVector && s.movedMeanwhile(ctx, err) {
+		drop()
+		err = s.opts.Store.Write(ctx, acc, write)
+	}
+	return err
 }
 
 // movedMeanwhile reports whether a write refused for its vector was
