@@ -18,6 +18,10 @@
 //	g, err := l.Acquire(ctx, 30*time.Second)
 //	if err != nil { ... } // *HeldError names the holder
 //	defer g.Release()
+//
+// TryExclusive is the package's other lock: a non-blocking one per job
+// name, in its own file, that elects one runner of a background job among
+// the processes sharing a store.
 package lock
 
 import (
