@@ -73,7 +73,7 @@ func TestOlderBinaryRefusesToWriteNewerStore(t *testing.T) {
 	}
 	s.Close()
 	db, _ := sql.Open("sqlite", path)
-	if _, err := db.Exec("PRAGMA user_version = 7; UPDATE meta SET value = 'v9.0.0' WHERE key = 'schema_written_by'"); err != nil {
+	if _, err := db.Exec("PRAGMA user_version = 99; UPDATE meta SET value = 'v9.0.0' WHERE key = 'schema_written_by'"); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -87,7 +87,7 @@ func TestOlderBinaryRefusesToWriteNewerStore(t *testing.T) {
 		t.Fatalf("read newer store: %v", err)
 	}
 	err = s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return nil })
-	if !errors.Is(err, memory.ErrStoreNewer) || !strings.Contains(err.Error(), "schema version 7") || !strings.Contains(err.Error(), "v9.0.0") {
+	if !errors.Is(err, memory.ErrStoreNewer) || !strings.Contains(err.Error(), "schema version 99") || !strings.Contains(err.Error(), "v9.0.0") {
 		t.Fatalf("write to newer store: %v", err)
 	}
 }

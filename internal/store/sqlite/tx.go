@@ -120,7 +120,7 @@ func (s *Store) prepareWrites(ctx context.Context) error {
 			return fmt.Errorf("create temporary tables: %w", err)
 		}
 	}
-	for _, q := range append([]string{sqlInsert, sqlUpdate, sqlCurrent, sqlDelete, sqlTombstone, sqlGetAll, sqlFTSDrop, sqlFTSAdd, sqlTouch, sqlKeepVersion}, statStatements...) {
+	for _, q := range append([]string{sqlInsert, sqlUpdate, sqlCurrent, sqlDelete, sqlTombstone, sqlGetAll, sqlFTSDrop, sqlFTSAdd, sqlTouch, sqlKeepVersion, sqlAppend}, statStatements...) {
 		st, err := s.wdb.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("prepare write statements: %w", err)

@@ -1,5 +1,6 @@
 // Package storetest is the contract suite every store backend passes:
-// CRUD, revisions and conflicts, scopes, paging, batches, vectors.
+// CRUD, revisions and conflicts, scopes, paging, batches, vectors,
+// history, the capture buffer and its jobs, the job lock.
 //
 //	func TestContract(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
@@ -49,6 +50,12 @@ func Run(t *testing.T, open Opener) {
 		{"HistoryScopes", testHistoryScopes},
 		{"RestoreAndPurge", testRestorePurge},
 		{"PruneHistory", testPruneHistory},
+		{"CaptureAppend", testCaptureAppend},
+		{"CaptureConsume", testCaptureConsume},
+		{"CapturePendingSessions", testCapturePendingSessions},
+		{"CaptureScopes", testCaptureScopes},
+		{"CaptureJobs", testCaptureJobs},
+		{"JobLock", testJobLock},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
