@@ -317,10 +317,10 @@ func Items(user string) []PromptItem {
 	inStored := false
 	var text, row strings.Builder
 	flushRow := func() {
-		if cur != nil && row.Len() > 0 {
-			cur.Stored = append(cur.Stored, strings.TrimSpace(row.String()))
-			row.Reset()
+		if r := strings.TrimSpace(row.String()); cur != nil && r != "" {
+			cur.Stored = append(cur.Stored, r)
 		}
+		row.Reset()
 	}
 	flush := func() {
 		if cur == nil {
