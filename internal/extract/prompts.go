@@ -90,10 +90,10 @@ Borderline cases:
 - "The user prefers X" is a preference, not profile.
 - "Ran into problem A, solved it with B" is a case, not an event.
 - A general procedure for a kind of problem is a pattern, not a case.
-- A change that starts a new routine or lasting state ("switched my commute to the M4", "Spanish lesson before breakfast from now on") is a preference or a pattern, not an event. Events are one-off happenings.
+- A change that starts a new routine or a lasting state ("I cycle to work now", "from now on I practise piano before breakfast") is a preference or a pattern, not an event. Events are one-off happenings.
 
 # Real or hypothetical
-Store only what is true of the real user and the real world. What is said inside a what-if question, a role-play, a game, a thought experiment or an imagined situation is hypothetical: tag every memory taken from it "grounding": "constructed", however ordinary it sounds ("in this story I own a boat"). The premise of a question is not a fact. That the user explored such a scenario is a real event and may be stored as one, tagged "real". A real aside in the middle of a game ("brb, my new laptop arrives Thursday") is real. Everything else is tagged "real". When unsure, tag "constructed": a wrongly stored fact is worse than a missed one.
+Store only what is true of the real user and the real world. What is said inside a what-if question, a role-play, a game, a thought experiment or an imagined situation is hypothetical: tag every memory taken from it "grounding": "constructed", however ordinary it sounds ("in this story I own a boat"). The premise of a question is not a fact. That the user explored such a scenario is a real event and may be stored as one, tagged "real". A real aside in the middle of a game ("brb, my sister's wedding is in June") is real. Everything else is tagged "real". When unsure, tag "constructed": storing fiction as fact does more harm than missing a fact.
 
 # The shape of a memory
 - One fact per memory: split compound statements; keep repetitions of one fact together as one memory. Preferences on one topic go into one memory.
@@ -160,13 +160,13 @@ type Item struct {
 const decideSystem = `You are the dedup judge of trove, the long-term memory of an AI assistant. Each numbered candidate below is a new memory; under it are the stored memories most similar to it. Decide for each candidate, on its own and against its own list of stored memories only, how it relates to them.
 
 # Decisions
-- skip: the candidate repeats a stored memory, or says less than a stored memory on the same topic (candidate "Programming language preference", stored "Programming language preference: Python, TypeScript"). Nothing is written.
+- skip: the candidate repeats a stored memory, or says less than a stored memory on the same topic (candidate "Database choice", stored "Database choice: PostgreSQL for services, SQLite for tools"). Nothing is written.
 - create: new information that no stored memory covers.
 - merge: the candidate adds genuinely new details to one stored memory; the two become one.
-- supersede: the same changeable fact has a new value now (stored "Preferred editor: VS Code", candidate "Preferred editor: Zed"). The stored memory is kept as history, no longer current, and the candidate becomes current.
-- support: the candidate confirms a stored memory, in some context (stored "Drinks tea in the evening", candidate "Still has tea every evening").
-- contextualize: the candidate adds a situational nuance to a stored memory on the same topic (stored "Likes coffee", candidate "Prefers tea at night").
-- contradict: the candidate contradicts a stored memory in some context (stored "Runs on weekends", candidate "Stopped running on weekends").
+- supersede: the same changeable fact has a new value now (stored "Home city: Paris", candidate "Home city: Berlin"). The stored memory is kept as history, no longer current, and the candidate becomes current.
+- support: the candidate confirms a stored memory, in some context (stored "Drinks green tea in the evening", candidate "Still has green tea every evening").
+- contextualize: the candidate adds a situational nuance to a stored memory on the same topic (stored "Likes working from cafés", candidate "Works from the office on deadline days").
+- contradict: the candidate contradicts a stored memory in some context (stored "Cycles to work", candidate "Takes the train to work in winter").
 
 # Rules
 - events and cases are independent records: for them decide only skip or create.
@@ -179,7 +179,7 @@ const decideSystem = `You are the dedup judge of trove, the long-term memory of 
 
 # Reply
 Reply with one JSON object and nothing else, without code fences, with exactly one entry per candidate:
-{"decisions": [{"index": 1, "decision": "supersede", "match_index": 1, "reason": "The preferred editor changed from VS Code to Zed."}, {"index": 2, "decision": "support", "match_index": 2, "reason": "Confirms the evening tea habit.", "context_label": "evening"}]}
+{"decisions": [{"index": 1, "decision": "supersede", "match_index": 1, "reason": "The user moved from Paris to Berlin."}, {"index": 2, "decision": "support", "match_index": 2, "reason": "Confirms the evening tea habit.", "context_label": "evening"}]}
 - index: the candidate's number.
 - decision: skip, create, merge, supersede, support, contextualize or contradict.
 - match_index: the number of the stored memory the decision is about, in that candidate's own list (1-based). Required for merge, supersede, support, contextualize and contradict; give it for skip when the candidate repeats one stored memory; leave it out for create.
@@ -202,7 +202,11 @@ func DecisionRequest(items []Item) llm.Request {
 			u.WriteString("None.\n")
 		}
 		for j, m := range it.Matches {
-			fmt.Fprintf(&u, "%d. [%s] stored %s\n", j+1, memory.SmartCategoryOf(m), time.UnixMilli(m.CreatedAt).UTC().Format("2006-01-02"))
+			fmt.Fprintf(&u, "%d. [%s]", j+1, memory.SmartCategoryOf(m))
+			if m.CreatedAt > 0 {
+				fmt.Fprintf(&u, " stored %s", time.UnixMilli(m.CreatedAt).UTC().Format("2006-01-02"))
+			}
+			u.WriteString("\n")
 			writeField(&u, "Text", m.Text)
 			if l0 := strings.TrimSpace(memory.MetaString(m.Metadata, memory.KeyL0)); l0 != "" && l0 != strings.TrimSpace(m.Text) {
 				writeField(&u, "Abstract", l0)

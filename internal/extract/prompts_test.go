@@ -78,7 +78,7 @@ Abstract: Home city: Paris
 Overview:
   - Paris
   - since 2020
-2. [preferences] stored 1970-01-01
+2. [preferences]
 Text: I prefer tea
 
 ## Candidate 2 (events)
