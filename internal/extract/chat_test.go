@@ -205,3 +205,24 @@ func TestCaptureBadReplies(t *testing.T) {
 		t.Fatalf("garbage body: err = %v", err)
 	}
 }
+
+func TestCaptureSlowServer(t *testing.T) {
+	srv := extracttest.NewServer(t, func(c extracttest.Call) extracttest.Reply {
+		if c.N == 1 {
+			return extracttest.Reply{Delay: time.Minute, Content: `{"memories": []}`} // never sent: the client gives up
+		}
+		return extracttest.Reply{Delay: 10 * time.Millisecond, Content: `{"memories": []}`}
+	})
+	ch, err := openaicompat.NewChat(openaicompat.Config{BaseURL: srv.URL, Model: "m", Timeout: 100 * time.Millisecond,
+		BackoffBase: time.Millisecond, MaxBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := ch.Complete(context.Background(), extract.ExtractionRequest("<user_message>\nx\n</user_message>", extract.PromptOptions{}))
+	if err != nil || reply != `{"memories": []}` {
+		t.Fatalf("Complete = %q, %v; want the retry's reply", reply, err)
+	}
+	if n := srv.Calls(extracttest.Extract); n != 2 {
+		t.Fatalf("%d extract calls, want 2 (a timed-out attempt and its retry)", n)
+	}
+}
