@@ -19,7 +19,10 @@
 //	if err := json.Unmarshal([]byte(reply), &out); err != nil { ... } // the model failed
 package llm
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+)
 
 // Request is one chat completion.
 type Request struct {
@@ -28,9 +31,23 @@ type Request struct {
 	// JSON asks the model for a single JSON object as its reply (the
 	// OpenAI "json_object" response format). Providers without such a mode
 	// ignore it, so prompts should ask for JSON as well.
-	JSON        bool
+	JSON bool
+	// Schema, when set, asks for a reply that follows a JSON schema (the
+	// OpenAI "json_schema" response format, not strict: the caller still
+	// validates). It implies JSON. A provider that cannot honour it falls
+	// back to plain JSON mode, so the prompt must describe the shape too.
+	Schema      *Schema
 	MaxTokens   int     // reply length limit; 0 leaves it to the provider
 	Temperature float64 // 0 for the most repeatable replies
+}
+
+// Schema is a named JSON schema for a reply.
+type Schema struct {
+	// Name identifies the schema to the provider: letters, digits, '_'
+	// and '-', at most 64 (OpenAI's rule).
+	Name string
+	// JSON is the schema document, a JSON object.
+	JSON json.RawMessage
 }
 
 // Client completes chat requests. Complete returns the assistant message

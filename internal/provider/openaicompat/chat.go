@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
 
 	"github.com/trove-memory/trove/internal/llm"
 )
@@ -12,6 +15,10 @@ import (
 // Chat calls POST {BaseURL}/chat/completions. It is safe for concurrent use.
 type Chat struct {
 	c *client
+	// noSchema is set once the server has refused a json_schema response
+	// format: later requests with a Schema ask for json_object at once
+	// instead of paying for a refused request each time.
+	noSchema atomic.Bool
 }
 
 var _ llm.Client = (*Chat)(nil)
@@ -32,7 +39,17 @@ type chatMessage struct {
 }
 
 type responseFormat struct {
-	Type string `json:"type"`
+	Type       string      `json:"type"`
+	JSONSchema *jsonSchema `json:"json_schema,omitempty"`
+}
+
+type jsonSchema struct {
+	Name   string          `json:"name"`
+	Schema json.RawMessage `json:"schema"`
+	// Strict is sent as false: strict mode demands every property be
+	// required and forbids optional fields, and the caller validates the
+	// reply anyway.
+	Strict bool `json:"strict"`
 }
 
 type chatRequest struct {
@@ -63,14 +80,26 @@ func (ch *Chat) complete(ctx context.Context, req llm.Request) (string, error) {
 		creq.Messages = append(creq.Messages, chatMessage{Role: "system", Content: req.System})
 	}
 	creq.Messages = append(creq.Messages, chatMessage{Role: "user", Content: req.User})
-	if req.JSON {
+	withSchema := req.Schema != nil && !ch.noSchema.Load()
+	switch {
+	case withSchema:
+		creq.ResponseFormat = &responseFormat{Type: "json_schema", JSONSchema: &jsonSchema{Name: req.Schema.Name, Schema: req.Schema.JSON}}
+	case req.JSON || req.Schema != nil:
 		creq.ResponseFormat = &responseFormat{Type: "json_object"}
 	}
-	body, err := json.Marshal(creq)
-	if err != nil {
-		return "", fmt.Errorf("%s chat: encoding request: %w", prov, err)
+	raw, err := ch.post(ctx, creq)
+	if withSchema && schemaRefused(err) {
+		// Many OpenAI-compatible servers (and older OpenAI models) know
+		// json_object but not json_schema: ask again in the mode they know.
+		creq.ResponseFormat = &responseFormat{Type: "json_object"}
+		raw, err = ch.post(ctx, creq)
+		if !schemaRefused(err) {
+			// Remember only when json_object got past the check that
+			// refused json_schema: a 400 about something else (the model
+			// name, max_tokens) would be refused either way.
+			ch.noSchema.Store(true)
+		}
 	}
-	raw, err := ch.c.post(ctx, body)
 	if err != nil {
 		return "", err
 	}
@@ -79,6 +108,36 @@ func (ch *Chat) complete(ctx context.Context, req llm.Request) (string, error) {
 		return "", fmt.Errorf("%s chat: %w", prov, err)
 	}
 	return text, nil
+}
+
+func (ch *Chat) post(ctx context.Context, creq chatRequest) ([]byte, error) {
+	body, err := json.Marshal(creq)
+	if err != nil {
+		return nil, fmt.Errorf("%s chat: encoding request: %w", ch.c.cfg.Provider, err)
+	}
+	return ch.c.post(ctx, body)
+}
+
+// schemaRefused reports whether err is a server refusing the json_schema
+// response format: HTTP 422, or HTTP 400 whose message names the response
+// format or the schema.
+func schemaRefused(err error) bool {
+	var e *APIError
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Status {
+	case http.StatusUnprocessableEntity:
+		return true
+	case http.StatusBadRequest:
+		msg := strings.ToLower(e.Message)
+		for _, w := range []string{"response_format", "response format", "json_schema", "json schema", "structured output"} {
+			if strings.Contains(msg, w) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // parseChat returns choices[0].message.content of a chat reply.
