@@ -1,5 +1,6 @@
 // Package storetest is the contract suite every store backend passes:
-// CRUD, revisions and conflicts, scopes, paging, batches, vectors.
+// CRUD, revisions and conflicts, scopes, paging, batches, vectors,
+// history, validity (Filter.ActiveAt) and facts.
 //
 //	func TestContract(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
@@ -49,6 +50,11 @@ func Run(t *testing.T, open Opener) {
 		{"HistoryScopes", testHistoryScopes},
 		{"RestoreAndPurge", testRestorePurge},
 		{"PruneHistory", testPruneHistory},
+		{"ActiveFollowsMetadata", testActiveFollowsMetadata},
+		{"ActiveCounts", testActiveCounts},
+		{"ActiveSearch", testActiveSearch},
+		{"Facts", testFacts},
+		{"FactRows", testFactRows},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
