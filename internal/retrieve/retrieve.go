@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/trove-memory/trove/internal/embedding"
@@ -101,6 +102,7 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 	}
 	eff, ignored := acc.Narrow(req.Scopes)
 	resp := Response{IgnoredScopes: ignored, Results: []Result{}}
+	at := activeAt(req, opts.Now)
 	if !eff.All() && len(eff.List()) == 0 {
 		return resp, nil // nothing the caller may read was asked for
 	}
@@ -117,7 +119,7 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 	var wg sync.WaitGroup
 	if !r.opts.DisableVector {
 		wg.Go(func() {
-			if vecHits, qvec, vecErr = r.vectorCandidates(ctx, eff, req.Categories, q, pool(r.opts.VectorK, limit)); vecErr == nil {
+			if vecHits, qvec, vecErr = r.vectorCandidates(ctx, eff, req.Categories, at, q, pool(r.opts.VectorK, limit)); vecErr == nil {
 				vecRows, vecErr = r.st.GetMany(ctx, eff, idsOf(vecHits, func(h vecindex.Hit) string { return h.ID }))
 			}
 			if vecErr != nil {
@@ -127,7 +129,7 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 	}
 	if !r.opts.DisableBM25 {
 		wg.Go(func() {
-			if textHits, textErr = r.st.SearchText(ctx, eff, store.Filter{Categories: req.Categories}, q, pool(r.opts.BM25K, limit)); textErr == nil {
+			if textHits, textErr = r.st.SearchText(ctx, eff, store.Filter{Categories: req.Categories, ActiveAt: at}, q, pool(r.opts.BM25K, limit)); textErr == nil {
 				textRows, textErr = r.st.GetMany(ctx, eff, idsOf(textHits, func(h store.TextHit) string { return h.ID }))
 			}
 			if textErr != nil {
@@ -148,7 +150,7 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 		resp.Warnings = append(resp.Warnings, fmt.Sprintf("text search unavailable (%v): results come from vector search only", textErr))
 	}
 
-	cands := r.collect(vecHits, textHits, vecRows, textRows)
+	cands := r.collect(at, vecHits, textHits, vecRows, textRows)
 	if vecErr == nil && qvec != nil {
 		fillCosines(cands, qvec)
 	}
@@ -214,9 +216,23 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 	return resp, nil
 }
 
+// activeAt is the time a request recalls rows active at (store.Filter's
+// ActiveAt): its AsOf, else now; 0 (no validity filter) with
+// IncludeHistory.
+func activeAt(req Request, now func() time.Time) int64 {
+	switch {
+	case req.IncludeHistory:
+		return 0
+	case req.AsOf != 0:
+		return req.AsOf
+	}
+	return now().UnixMilli()
+}
+
 // vectorCandidates embeds the query, within QueryEmbedTimeout, and
-// searches the in-memory index, filtered to the caller's scopes.
-func (r *Retriever) vectorCandidates(ctx context.Context, eff memory.Access, cats []memory.Category, q string, k int) ([]vecindex.Hit, []float32, error) {
+// searches the in-memory index, filtered to the caller's scopes and to
+// rows active at at (0: all).
+func (r *Retriever) vectorCandidates(ctx context.Context, eff memory.Access, cats []memory.Category, at int64, q string, k int) ([]vecindex.Hit, []float32, error) {
 	ectx, cancel := context.WithTimeout(ctx, r.opts.QueryEmbedTimeout)
 	vs, err := embedding.EmbedQuery(ectx, r.emb, []string{q})
 	cancel()
@@ -236,7 +252,7 @@ func (r *Retriever) vectorCandidates(ctx context.Context, eff memory.Access, cat
 	if ix == nil {
 		return nil, nil, nil // no vectors stored yet
 	}
-	hits, err := ix.Search(vs[0], vecindex.SearchOptions{K: k, Groups: groups})
+	hits, err := ix.Search(vs[0], vecindex.SearchOptions{K: k, Groups: groups, ActiveAt: at})
 	return hits, vs[0], err
 }
 
@@ -303,7 +319,7 @@ func (r *Retriever) sync(ctx context.Context) error {
 			g = uint32(len(r.groups))
 			r.groups[k] = g
 		}
-		items[i] = vecindex.Item{ID: row.ID, Group: g, Vec: row.Vector}
+		items[i] = vecindex.Item{ID: row.ID, Group: g, Vec: row.Vector, From: row.ValidFrom, Until: validEnd(row)}
 	}
 	if len(items) > 0 {
 		if r.ix == nil {
@@ -316,6 +332,19 @@ func (r *Retriever) sync(ctx context.Context) error {
 	}
 	r.seq = ch.Seq
 	return nil
+}
+
+// validEnd is when a row stops being active: the earlier of its
+// invalidation and its expiry that it has, 0 for neither (vecindex's
+// Until), as memory.ActiveAt reads them.
+func validEnd(row store.VectorRow) int64 {
+	switch {
+	case row.InvalidatedAt == 0:
+		return row.ValidUntil
+	case row.ValidUntil == 0:
+		return row.InvalidatedAt
+	}
+	return min(row.InvalidatedAt, row.ValidUntil)
 }
 
 // fillCosines gives a candidate only BM25 found its cosine to the query,
@@ -360,8 +389,11 @@ func idsOf[H any](hits []H, id func(H) string) []string {
 }
 
 // collect merges the two candidate lists and their rows. A hit whose row
-// is gone (deleted since the index or FTS saw it) is left out.
-func (r *Retriever) collect(vh []vecindex.Hit, th []store.TextHit, rows ...[]memory.Memory) []*candidate {
+// is gone (deleted since the index or FTS saw it) is left out, and so is
+// one whose row, as read, is not active at at (when at is not 0): both
+// searches filter by validity already, and this covers a row that a
+// write invalidated between the search and the read of its row.
+func (r *Retriever) collect(at int64, vh []vecindex.Hit, th []store.TextHit, rows ...[]memory.Memory) []*candidate {
 	by := map[string]*candidate{}
 	var order []*candidate
 	get := func(id string) *candidate {
@@ -383,6 +415,9 @@ func (r *Retriever) collect(vh []vecindex.Hit, th []store.TextHit, rows ...[]mem
 	}
 	for _, ms := range rows {
 		for _, m := range ms {
+			if at != 0 && !memory.ActiveAt(m, at) {
+				continue
+			}
 			if c := by[m.ID]; c != nil && c.mem.ID == "" {
 				c.mem = m
 			}

@@ -22,6 +22,12 @@ type Request struct {
 	// score in [0, 1] that a result needs before lifecycle decay.
 	MinScore *float64 `json:"min_score,omitempty"`
 	Debug    bool     `json:"debug,omitempty"` // keep every candidate's per-stage scores
+	// AsOf (unix ms) recalls what was active then (memory.ActiveAt): a
+	// fact's value at that time, not its newest. 0: now, by Options.Now.
+	AsOf int64 `json:"as_of,omitempty"`
+	// IncludeHistory recalls rows whatever their validity: superseded,
+	// expired and not yet valid ones too. AsOf is then ignored.
+	IncludeHistory bool `json:"include_history,omitempty"`
 }
 
 // Result is one recalled memory.

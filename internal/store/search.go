@@ -28,12 +28,18 @@ type TextHit struct {
 	Score float64
 }
 
-// VectorRow is a row's vector with what retrieval filters on.
+// VectorRow is a row's vector with what retrieval filters on: its scope,
+// category and validity (memory.ValidFrom, ValidUntil and InvalidatedAt
+// of its metadata; 0 for none of the last two), so that a vector index
+// applies Filter.ActiveAt while it scans, as it applies scopes.
 type VectorRow struct {
-	ID       string
-	Scope    memory.Scope
-	Category memory.Category
-	Vector   []float32
+	ID            string
+	Scope         memory.Scope
+	Category      memory.Category
+	Vector        []float32
+	ValidFrom     int64
+	ValidUntil    int64
+	InvalidatedAt int64
 }
 
 // VectorChanges lists rows written and ids deleted after a sequence

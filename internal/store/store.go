@@ -47,7 +47,22 @@ type Reader interface {
 	Scan(ctx context.Context, acc memory.Access, opts ScanOptions, fn func(memory.Memory) error) error
 	Count(ctx context.Context, acc memory.Access, f Filter) (int, error)
 	Stats(ctx context.Context, acc memory.Access, f Filter) (Stats, error)
+	// Facts returns the values a fact has had: every row (active or not)
+	// whose fact_key is q.FactKey, in the scopes of acc ∩ q.Scopes, newest
+	// valid_from first (then id, descending), at most q.Limit. An empty
+	// FactKey is memory.ErrInvalid.
+	Facts(ctx context.Context, acc memory.Access, q FactQuery) ([]memory.Memory, error)
 }
+
+// FactQuery asks for the rows of one fact (see Reader.Facts).
+type FactQuery struct {
+	FactKey string
+	Scopes  []memory.Scope // empty: every accessible scope
+	Limit   int            // 0: DefaultFactLimit
+}
+
+// DefaultFactLimit is how many rows Facts returns when the query gives no limit.
+const DefaultFactLimit = 50
 
 // MinPrefix is the shortest id prefix Resolve accepts.
 const MinPrefix = 8
@@ -92,6 +107,14 @@ type Tx interface {
 	// *memory.ScopeDeniedError. A memory with neither row nor history
 	// gives *memory.NotFoundError.
 	Purge(id string) (Erasure, error)
+	// FactRows returns the rows of scope whose fact_key is factKey,
+	// active or not, newest valid_from first (then id, descending),
+	// without vectors, as they are inside this transaction: a decision
+	// about a fact made from an earlier read (supersede, merge) checks
+	// at commit whether a row of the fact was written since. A scope
+	// the caller does not reach is *memory.ScopeDeniedError; an empty
+	// factKey memory.ErrInvalid.
+	FactRows(scope memory.Scope, factKey string) ([]memory.Memory, error)
 }
 
 // Historian reads the versions every edit and delete keeps (see Version).
@@ -166,6 +189,11 @@ type Filter struct {
 	// Metadata keeps rows whose metadata has these top-level string values.
 	// Keys are limited to letters, digits and underscores.
 	Metadata map[string]string
+	// ActiveAt keeps rows active at this unix-ms time (memory.ActiveAt:
+	// become true by then, neither invalidated nor expired at it). 0
+	// applies no validity filter: every row, as get, export and batch
+	// jobs read. Recall sets it (to now, or to the time asked for).
+	ActiveAt int64
 }
 
 // Matches reports whether m passes the filter, for a write that re-checks
@@ -187,6 +215,9 @@ func (f Filter) Matches(m memory.Memory) bool {
 		if s, ok := m.Metadata[k].(string); !ok || s != v {
 			return false
 		}
+	}
+	if f.ActiveAt != 0 && !memory.ActiveAt(m, f.ActiveAt) {
+		return false
 	}
 	return true
 }
@@ -215,7 +246,10 @@ type ScanOptions struct {
 
 // Stats summarises rows.
 type Stats struct {
-	Total      int            `json:"total"`
+	Total int `json:"total"` // every row of the filter, active or not
+	// Inactive counts the rows of Total not active now (by the store's
+	// clock; see Filter.ActiveAt): superseded, expired, or not yet valid.
+	Inactive   int            `json:"inactive"`
 	Legacy     int            `json:"legacy"`
 	Smart      int            `json:"smart"`
 	ByScope    map[string]int `json:"by_scope"`

@@ -3,6 +3,7 @@ package vecindex
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,14 +62,17 @@ func loadBenchSet(b *testing.B, g generator, n int) *benchSet {
 // generators_test.go) at 10k and 100k rows. One op is one pass over the
 // 300 queries. The paths: default (what Search does with no options),
 // quantised (the quantised passes forced even where default would scan
-// exactly), exact (Exact: true). Select with -bench, e.g.
+// exactly), exact (Exact: true); groups and groups+time are the default
+// and quantised paths with the filters recall applies (every vector is in
+// the one group named, and in its span: they measure what filtering
+// costs, not what it skips). Select with -bench, e.g.
 // 'Search/static/n=100000/default'.
 //
 //	go test -run xxx -bench Search ./internal/vecindex/
 func BenchmarkSearch(b *testing.B) {
 	for _, g := range generators {
 		for _, n := range []int{10_000, 100_000} {
-			for _, path := range []string{"default", "quantised", "exact"} {
+			for _, path := range []string{"default", "quantised", "exact", "groups", "groups+time", "quantised+groups", "quantised+groups+time"} {
 				b.Run(fmt.Sprintf("%s/n=%d/%s", g.name, n, path), func(b *testing.B) {
 					benchSearch(b, loadBenchSet(b, g, n), path)
 				})
@@ -79,7 +83,13 @@ func BenchmarkSearch(b *testing.B) {
 
 func benchSearch(b *testing.B, s *benchSet, path string) {
 	opts := SearchOptions{K: 10, AllGroups: true, Exact: path == "exact"}
-	if path == "quantised" {
+	if strings.Contains(path, "groups") {
+		opts.AllGroups, opts.Groups = false, []uint32{0}
+	}
+	if strings.Contains(path, "time") {
+		opts.ActiveAt = 1_700_000_000_000
+	}
+	if strings.HasPrefix(path, "quantised") {
 		s.ix.exactBelow = 0
 		defer func() { s.ix.exactBelow = exactBelow }()
 	}

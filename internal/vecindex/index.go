@@ -55,6 +55,7 @@ type Index struct {
 	tcodes []uint64           // ternary codes, 2·twords words per slot, see ternary.go
 	tscale []float32          // per slot: the ternary code's scale, see ternary.go
 	groups []uint32           // per slot: dense group number, see groupOf
+	spans  []span             // per slot: when the vector may be found, see SearchOptions.ActiveAt
 	ids    []string           // per slot
 
 	slot    map[string]int    // id → slot
@@ -107,12 +108,14 @@ func (ix *Index) Grow(n int) {
 	ix.tcodes = slices.Grow(ix.tcodes, n*2*ix.twords)
 	ix.tscale = slices.Grow(ix.tscale, n)
 	ix.groups = slices.Grow(ix.groups, n)
+	ix.spans = slices.Grow(ix.spans, n)
 	ix.ids = slices.Grow(ix.ids, n)
 }
 
 // Upsert adds the vector for id, or replaces its vector and group if id is
 // already present. The vector is copied and normalised to unit length, so
-// scores are cosines even for an embedder that does not normalise.
+// scores are cosines even for an embedder that does not normalise. A
+// search with ActiveAt finds it at every time from 0 on (see Item).
 func (ix *Index) Upsert(id string, group uint32, vec []float32) error {
 	return ix.UpsertMany([]Item{{ID: id, Group: group, Vec: vec}})
 }
@@ -122,6 +125,39 @@ type Item struct {
 	ID    string
 	Group uint32
 	Vec   []float32
+	// From and Until bound the times at which a search with
+	// SearchOptions.ActiveAt finds the vector: From ≤ ActiveAt < Until,
+	// Until 0 meaning no end (times are the caller's, e.g. unix ms; a
+	// memory's validity). The zero Item is found at every time.
+	From, Until int64
+}
+
+// span is an Item's From and Until, clamped to ±spanMax (Until 0 becomes
+// spanMax), so that a scan tests it with two subtractions that cannot
+// overflow (see active).
+type span struct{ from, until int64 }
+
+// spanMax bounds stored times and ActiveAt: 2^61 ms is 73 million years.
+const spanMax = 1 << 61
+
+func clampTime(t int64) int64 { return min(max(t, -spanMax), spanMax) }
+
+// clampAt clamps a search's ActiveAt below spanMax, so an open span
+// (Until spanMax) holds at every time.
+func clampAt(t int64) int64 { return min(max(t, -spanMax), spanMax-1) }
+
+func spanOf(it Item) span {
+	if it.Until == 0 {
+		return span{clampTime(it.From), spanMax}
+	}
+	return span{clampTime(it.From), clampTime(it.Until)}
+}
+
+// active is 1 if sp holds at (from ≤ at < until) and 0 if not, without a
+// branch: the sign bits of from-at-1 and at-until. at and the span are
+// clamped to ±spanMax, so neither difference overflows.
+func (sp span) active(at int64) int32 {
+	return int32(uint64(sp.from-at-1)>>63) & int32(uint64(at-sp.until)>>63)
 }
 
 // parallelEncodeMin is the batch size from which UpsertMany encodes on
@@ -163,6 +199,7 @@ func (ix *Index) UpsertMany(items []Item) error {
 			ix.tcodes = append(ix.tcodes, make([]uint64, 2*ix.twords)...)
 			ix.tscale = append(ix.tscale, 0)
 			ix.groups = append(ix.groups, 0)
+			ix.spans = append(ix.spans, span{})
 		}
 		g, ok := ix.groupOf[it.Group]
 		if !ok {
@@ -170,6 +207,7 @@ func (ix *Index) UpsertMany(items []Item) error {
 			ix.groupOf[it.Group] = g
 		}
 		ix.groups[s] = g
+		ix.spans[s] = spanOf(it)
 		slots[i] = s
 		last[it.ID] = i
 	}
@@ -223,6 +261,7 @@ func (ix *Index) Delete(id string) bool {
 		copy(ix.tcodes[s*2*ix.twords:(s+1)*2*ix.twords], ix.tcodes[last*2*ix.twords:])
 		ix.tscale[s] = ix.tscale[last]
 		ix.groups[s] = ix.groups[last]
+		ix.spans[s] = ix.spans[last]
 		ix.ids[s] = ix.ids[last]
 		ix.slot[ix.ids[s]] = s
 	}
@@ -234,6 +273,7 @@ func (ix *Index) Delete(id string) bool {
 	ix.tcodes = ix.tcodes[:last*2*ix.twords]
 	ix.tscale = ix.tscale[:last]
 	ix.groups = ix.groups[:last]
+	ix.spans = ix.spans[:last]
 	ix.ids = ix.ids[:last]
 	return true
 }
@@ -249,7 +289,7 @@ func (ix *Index) MemoryBytes() int {
 	)
 	n := cap(ix.vecs)*4 + cap(ix.frest)*int(unsafe.Sizeof([maxCuts]float32{})) +
 		cap(ix.codes) + cap(ix.cmeta)*int(unsafe.Sizeof(codeMeta{})) + cap(ix.tcodes)*8 + cap(ix.tscale)*4 +
-		cap(ix.groups)*4 + cap(ix.ids)*stringHeader
+		cap(ix.groups)*4 + cap(ix.spans)*int(unsafe.Sizeof(span{})) + cap(ix.ids)*stringHeader
 	for _, id := range ix.ids {
 		n += len(id)
 	}

@@ -44,6 +44,11 @@ type SearchOptions struct {
 	Groups []uint32
 	// AllGroups searches every group and ignores Groups.
 	AllGroups bool
+	// ActiveAt, when not 0, finds only vectors whose span holds it
+	// (Item.From ≤ ActiveAt < Item.Until). Like Groups, it is applied
+	// while scanning, so K hits still come back when many vectors are
+	// outside their span.
+	ActiveAt int64
 	// Exact forces a full float32 scan instead of the quantised pass.
 	Exact bool
 	// Oversample sets how many candidates the quantised pass hands to exact
@@ -80,6 +85,7 @@ func (ix *Index) Search(q []float32, opts SearchOptions) ([]Hit, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	allow, ok := ix.allowed(opts)
+	f := filter{allow: allow, at: clampAt(opts.ActiveAt)}
 	n := len(ix.ids)
 	if !ok || n == 0 {
 		return nil, nil
@@ -94,11 +100,11 @@ func (ix *Index) Search(q []float32, opts SearchOptions) ([]Hit, error) {
 		// A quantised pass that keeps every vector saves nothing, and a
 		// small index is as fast to scan exactly.
 		qrest := restNorms(qn, ix.cuts)
-		found = ix.scan(k, allow, func(lo, hi int, h *topK) { ix.scanExact(lo, hi, qn, &qrest, allow, h) })
+		found = ix.scan(k, func(lo, hi int, h *topK) { ix.scanExact(lo, hi, qn, &qrest, f, h) })
 	} else {
 		qt := make([]uint64, 2*ix.twords)
 		encodeTernary(qt, qn)
-		slots := ix.prefilter(qt, allow, max(cands, ix.prefilterMin, n/prefilterShare))
+		slots := ix.prefilter(qt, f, max(cands, ix.prefilterMin, n/prefilterShare))
 		qc := make([]byte, ix.stride)
 		qm := quantize(qc, qn, ix.cuts)
 		qw := make([]uint64, ix.stride/4)
@@ -126,6 +132,32 @@ func (ix *Index) Search(q []float32, opts SearchOptions) ([]Hit, error) {
 	return hits, nil
 }
 
+// filter is what a scan lets through: the groups in allow (nil: all) and,
+// when at is not 0, the slots whose span holds at.
+type filter struct {
+	allow []uint64
+	at    int64
+}
+
+// none reports whether the filter lets every slot through.
+func (f filter) none() bool { return f.allow == nil && f.at == 0 }
+
+// keep is 1 if slot s passes the filter and 0 if not. The group test is
+// a bit lookup and the time test branch-free (span.active); whether
+// either applies is the same for every slot of a search, so those two
+// branches predict perfectly.
+func (ix *Index) keep(f filter, s int) int32 {
+	k := int32(1)
+	if f.allow != nil {
+		g := ix.groups[s]
+		k = int32(f.allow[g/64] >> (g % 64) & 1)
+	}
+	if f.at != 0 {
+		k &= ix.spans[s].active(f.at)
+	}
+	return k
+}
+
 // allowed returns the bitset of dense group numbers a search may see (nil
 // for all groups) and whether it may see anything at all.
 func (ix *Index) allowed(opts SearchOptions) (allow []uint64, ok bool) {
@@ -148,7 +180,7 @@ func (ix *Index) allowed(opts SearchOptions) (allow []uint64, ok bool) {
 // scan runs fn over all slots with a top-k of size k per worker, splitting
 // the slots across GOMAXPROCS goroutines for a large index, and returns the
 // union of the workers' results (up to workers*k, unordered).
-func (ix *Index) scan(k int, allow []uint64, fn func(lo, hi int, h *topK)) []cand {
+func (ix *Index) scan(k int, fn func(lo, hi int, h *topK)) []cand {
 	n := len(ix.ids)
 	workers := 1
 	if n >= parallelMin {
@@ -249,17 +281,15 @@ rows:
 const exactSlack = 1e-4
 
 // scanExact ranks slots [lo, hi) by their float32 cosine.
-func (ix *Index) scanExact(lo, hi int, qn []float32, qrest *[maxCuts]float32, allow []uint64, h *topK) {
+func (ix *Index) scanExact(lo, hi int, qn []float32, qrest *[maxCuts]float32, f filter, h *topK) {
 	dims, cuts := ix.dims, ix.cuts
-	vecs, frest, groups := ix.vecs, ix.frest[:hi], ix.groups[:hi]
+	vecs, frest := ix.vecs, ix.frest[:hi]
 	thr := h.threshold()
+	all := f.none()
 rows:
 	for s := lo; s < hi; s++ {
-		if allow != nil {
-			g := groups[s]
-			if allow[g/64]&(1<<(g%64)) == 0 {
-				continue
-			}
+		if !all && ix.keep(f, s) == 0 {
+			continue
 		}
 		row := vecs[s*dims : (s+1)*dims]
 		var dot float32

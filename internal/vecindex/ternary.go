@@ -130,7 +130,7 @@ var scorePool = sync.Pool{New: func() any { return new([]int32) }}
 // the allowed ones, best first (slots tied at the boundary are taken in
 // slot order), or every allowed slot, in slot order, when there are no
 // more than want.
-func (ix *Index) prefilter(qt []uint64, allow []uint64, want int) []int32 {
+func (ix *Index) prefilter(qt []uint64, f filter, want int) []int32 {
 	n := len(ix.ids)
 	sp := scorePool.Get().(*[]int32)
 	defer scorePool.Put(sp)
@@ -161,19 +161,19 @@ func (ix *Index) prefilter(qt []uint64, allow []uint64, want int) []int32 {
 			scores[lo+i] = min(max(int32(float32(v)*scale[i]*rootDims), -top), top)
 		}
 		hist := make([]int, 2*ix.dims+1)
-		if allow == nil {
+		if f.none() {
 			for _, v := range scores[lo:hi] {
 				hist[int(v)+off]++
 			}
 		} else {
-			// Without branches: whether a row's group is allowed is
-			// random from row to row, and a mispredicted branch per row
-			// cost more than the scoring.
-			for s, g := range ix.groups[lo:hi] {
-				keep := int32(allow[g/64] >> (g % 64) & 1)
-				v := scores[lo+s]
+			// Without branches: whether a row's group is allowed (or its
+			// span holds the time) is random from row to row, and a
+			// mispredicted branch per row cost more than the scoring.
+			for s := lo; s < hi; s++ {
+				keep := ix.keep(f, s)
+				v := scores[s]
 				hist[int(v)+off] += int(keep)
-				scores[lo+s] = keep*v + (1-keep)*notAllowed
+				scores[s] = keep*v + (1-keep)*notAllowed
 			}
 		}
 		hists[w] = hist

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -34,6 +35,14 @@ func loadMigrations() []string {
 		out[i] = string(b)
 	}
 	return out
+}
+
+// migrationSteps are the Go parts of migrations, by schema number: each
+// runs in the migration's transaction right after its script, for what
+// SQL cannot do as the Go code that reads the rows does (parsing metadata
+// as memory.MetaMillis does, say).
+var migrationSteps = map[int]func(context.Context, *sql.Tx) error{
+	6: backfillFacts,
 }
 
 // SchemaVersion is the schema this binary writes.
@@ -137,6 +146,11 @@ func (s *Store) migrate(ctx context.Context) error {
 	for i, script := range migrations()[v:] {
 		if _, err := tx.ExecContext(ctx, script); err != nil {
 			return fmt.Errorf("apply migration %d: %w", v+i+1, err)
+		}
+		if step := migrationSteps[v+i+1]; step != nil {
+			if err := step(ctx, tx); err != nil {
+				return fmt.Errorf("apply migration %d: %w", v+i+1, err)
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", want)); err != nil {

@@ -37,6 +37,11 @@ func filterClauseOf(p string, acc memory.Access, f store.Filter) (string, []any)
 		conds = append(conds, p+"created_at < ?")
 		args = append(args, f.CreatedBefore)
 	}
+	if f.ActiveAt != 0 {
+		active, aargs := activeClause(p, f.ActiveAt)
+		conds = append(conds, active)
+		args = append(args, aargs...)
+	}
 	for _, k := range slices.Sorted(maps.Keys(f.Metadata)) {
 		if !metaKey.MatchString(k) {
 			// Not a key we can name safely in a JSON path: match nothing.
@@ -209,8 +214,10 @@ func (s *Store) Stats(ctx context.Context, acc memory.Access, f store.Filter) (s
 	}
 	defer tx.Rollback()
 	var oldest, newest sql.NullInt64
-	err = tx.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(format = 0), 0), min(created_at), max(created_at) FROM memories WHERE "+where, args...).
-		Scan(&st.Total, &st.Legacy, &oldest, &newest)
+	// Inactive is counted in the same pass: the rows are read anyway.
+	active, aargs := activeClause("", s.opts.Clock().UnixMilli())
+	err = tx.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(format = 0), 0), coalesce(sum(NOT ("+active+")), 0), min(created_at), max(created_at) FROM memories WHERE "+where,
+		append(aargs, args...)...).Scan(&st.Total, &st.Legacy, &st.Inactive, &oldest, &newest)
 	if err != nil {
 		return st, fmt.Errorf("stats: %w", err)
 	}

@@ -83,12 +83,16 @@ var _ store.Tx = (*tx)(nil)
 
 // The statements every write uses, prepared once when the store opens.
 const (
+	// Both write the validity columns from the metadata they write
+	// (validityArgs, facts.go).
 	sqlInsert = `INSERT INTO memories
-		(id, text, category, scope, importance, created_at, updated_at, revision, format, metadata, vector, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, x''), ?) ON CONFLICT(id) DO NOTHING`
+		(id, text, category, scope, importance, created_at, updated_at, revision, format, metadata, vector, seq,
+		fact_key, valid_from, valid_until, invalidated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, x''), ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`
 	sqlUpdate = `UPDATE memories SET
 		text = ?, category = ?, scope = ?, importance = ?, updated_at = ?, revision = revision + 1,
-		format = ?, metadata = ?, vector = nullif(coalesce(?, vector), x''), seq = ?
+		format = ?, metadata = ?, vector = nullif(coalesce(?, vector), x''), seq = ?,
+		fact_key = ?, valid_from = ?, valid_until = ?, invalidated_at = ?
 		WHERE id = ? AND revision = ?`
 	sqlCurrent = `SELECT rid, scope, revision, json_extract(metadata, '$.access_count'), json_extract(metadata, '$.last_accessed_at')
 		FROM memories WHERE id = ?`
@@ -120,7 +124,7 @@ func (s *Store) prepareWrites(ctx context.Context) error {
 			return fmt.Errorf("create temporary tables: %w", err)
 		}
 	}
-	for _, q := range append([]string{sqlInsert, sqlUpdate, sqlCurrent, sqlDelete, sqlTombstone, sqlGetAll, sqlFTSDrop, sqlFTSAdd, sqlTouch, sqlKeepVersion, sqlAppend}, statStatements...) {
+	for _, q := range append([]string{sqlInsert, sqlUpdate, sqlCurrent, sqlDelete, sqlTombstone, sqlGetAll, sqlFTSDrop, sqlFTSAdd, sqlTouch, sqlKeepVersion, sqlAppend, sqlFactRows}, statStatements...) {
 		st, err := s.wdb.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("prepare write statements: %w", err)
@@ -177,9 +181,10 @@ func (t *tx) Insert(m *memory.Memory) error {
 	if err != nil {
 		return fmt.Errorf("memory %s: %w", m.ID, err)
 	}
+	key, from, until, inv := validityArgs(m.Metadata)
 	res, err := t.exec(sqlInsert,
 		m.ID, m.Text, string(m.Category), string(m.Scope), m.Importance, m.CreatedAt, m.UpdatedAt,
-		m.Revision, int(m.Format), md, encodeVector(m.Vector), t.seq)
+		m.Revision, int(m.Format), md, encodeVector(m.Vector), t.seq, key, from, until, inv)
 	if err != nil {
 		return fmt.Errorf("insert memory %s: %w", m.ID, err)
 	}
@@ -251,9 +256,10 @@ func (t *tx) Update(m *memory.Memory) error {
 	if err := t.keepVersion(rid, store.ChangeUpdate); err != nil {
 		return fmt.Errorf("update memory %s: %w", m.ID, err)
 	}
+	key, from, until, inv := validityArgs(m.Metadata)
 	res, err := t.exec(sqlUpdate,
 		m.Text, string(m.Category), string(m.Scope), m.Importance, updated,
-		int(m.Format), md, encodeVector(m.Vector), t.seq, m.ID, rev)
+		int(m.Format), md, encodeVector(m.Vector), t.seq, key, from, until, inv, m.ID, rev)
 	if err != nil {
 		return fmt.Errorf("update memory %s: %w", m.ID, err)
 	}

@@ -1,6 +1,7 @@
 // Package storetest is the contract suite every store backend passes:
 // CRUD, revisions and conflicts, scopes, paging, batches, vectors,
-// history, the capture buffer and its jobs, the job lock.
+// history, validity (Filter.ActiveAt) and facts, the capture buffer and
+// its jobs, the job lock.
 //
 //	func TestContract(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
@@ -56,6 +57,11 @@ func Run(t *testing.T, open Opener) {
 		{"CaptureScopes", testCaptureScopes},
 		{"CaptureJobs", testCaptureJobs},
 		{"JobLock", testJobLock},
+		{"ActiveFollowsMetadata", testActiveFollowsMetadata},
+		{"ActiveCounts", testActiveCounts},
+		{"ActiveSearch", testActiveSearch},
+		{"Facts", testFacts},
+		{"FactRows", testFactRows},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
