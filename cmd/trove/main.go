@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -92,8 +93,16 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 		},
 	}
 	if cfg.LLM.Configured() {
-		opts.LLM = func() (llm.Client, error) { return newLLM(cfg.LLM) }
+		// One client per process: it learns once whether the endpoint
+		// takes JSON schemas, and its connections are reused.
+		opts.LLM = sync.OnceValues(func() (llm.Client, error) { return newLLM(cfg.LLM) })
 	}
+	opts.Capture = service.CaptureOptions{
+		MinMessages: cfg.Capture.MinMessages, IdleFlush: cfg.Capture.IdleFlush.Duration,
+		IncludeAssistant: cfg.Capture.IncludeAssistant, MaxChars: cfg.Capture.MaxChars, Similarity: cfg.Capture.Similarity,
+		RulesOnly: cfg.Capture.Smart != nil && !*cfg.Capture.Smart,
+	}
+	opts.AllowSecrets = cfg.AllowSecrets
 	if o.Serve {
 		log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 		if every := cfg.Retrieval.AccessFlush.Duration; every > 0 {
@@ -110,6 +119,7 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 		if keep, keepFor := cfg.History.Keep, cfg.History.Retention.Duration; keep > 0 || keepFor > 0 {
 			opts.Maintenance = append(opts.Maintenance, service.PruneHistoryTask(st, keep, keepFor, time.Now))
 		}
+		opts.CaptureWorker = true
 		opts.OnMaintainError = func(task string, err error) {
 			log.Warn("maintenance failed; will run again at the next interval", "task", task, "error", err.Error())
 		}

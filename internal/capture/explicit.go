@@ -36,6 +36,21 @@ type rule struct {
 var rememberRules = []*regexp.Regexp{
 	regexp.MustCompile(`(?is)^(?:please\s+|pls\s+|also\s+)?(?:remember|note|keep in mind|don'?t forget|do not forget|never forget)(?:\s+that)?\s*[:,]?\s+(?P<rest>.+)$`),
 	regexp.MustCompile(`(?s)^(?:请你?|你要|帮我)?(?:记住|记一下|记下|记得|别忘了|不要忘记|千万记住)(?:一下)?[：:，,、\s]*(?P<rest>.+)$`),
+	regexp.MustCompile(`(?is)^(?:bitte\s+)?(?:merk(?:e)?\s+dir|merken\s+Sie\s+sich|denk(?:e)?\s+daran|vergiss\s+nicht|vergessen\s+Sie\s+nicht|notier(?:e)?\s+dir)(?:\s*,)?(?:\s+(?:dass|das))?\s*[:,]?\s+(?P<rest>.+)$`),
+}
+
+// IsRemember reports whether a user message asks, in so many words, for
+// something to be remembered ("remember that…", "merk dir…", "记住…"):
+// capture extracts at once then, without waiting for more messages.
+func IsRemember(text string) bool {
+	for _, sentence := range sentences(text) {
+		for _, re := range rememberRules {
+			if re.MatchString(sentence) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // statement rules, in order of precedence: the first match names the rule.

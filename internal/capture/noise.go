@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/trove-memory/trove/internal/textlang"
 )
@@ -76,4 +77,26 @@ func isBoilerplate(t string) bool {
 		return true
 	}
 	return textlang.SystemMessage(t)
+}
+
+// minStoreRunes is the shortest text memory_store keeps.
+const minStoreRunes = 5
+
+// StoreNoise says why text given to memory_store is noise, or "" when it
+// may be stored. It is narrower than Noise (an agent chose to store it):
+// only what is too short, small talk and session boilerplate, questions
+// about memory itself and an assistant saying what it does not know.
+func StoreNoise(text string) string {
+	t := strings.TrimSpace(text)
+	switch {
+	case utf8.RuneCountInString(t) < minStoreRunes:
+		return fmt.Sprintf("under %d characters: too short to be a memory", minStoreRunes)
+	case isBoilerplate(t):
+		return "a greeting, acknowledgement or session boilerplate"
+	case metaMemory.MatchString(t):
+		return "a question about memory itself, not a statement"
+	case denial.MatchString(t):
+		return "says what is not known, not a fact"
+	}
+	return ""
 }

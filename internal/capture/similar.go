@@ -2,6 +2,7 @@ package capture
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -25,6 +26,11 @@ func IsDuplicate(candidate, existing string, cosine float64, known bool) bool {
 	a, b := Normalize(candidate), Normalize(existing)
 	if a == b {
 		return true
+	}
+	// Statements that differ in a number differ in fact ("port 5432" and
+	// "port 5433", "note 3" and "note 30"), however alike their words.
+	if !slices.Equal(numbers(a), numbers(b)) {
+		return false
 	}
 	if known && cosine < VectorThreshold {
 		return false
@@ -116,4 +122,23 @@ func Cosine(a, b []float32) float64 {
 		return 0
 	}
 	return dot / math.Sqrt(na*nb)
+}
+
+// numbers lists the runs of digits in s, in order.
+func numbers(s string) []string {
+	var out []string
+	start := -1
+	for i, r := range s {
+		switch {
+		case unicode.IsDigit(r) && start < 0:
+			start = i
+		case !unicode.IsDigit(r) && start >= 0:
+			out = append(out, s[start:i])
+			start = -1
+		}
+	}
+	if start >= 0 {
+		out = append(out, s[start:])
+	}
+	return out
 }

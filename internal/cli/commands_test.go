@@ -110,7 +110,7 @@ func TestCommandsJSONShapes(t *testing.T) {
 		args []string
 		keys []string
 	}{
-		{"store", []string{"store", "a third memory", "--id", "mem-0003", "--json"}, memoryKeys},
+		{"store", []string{"store", "a third memory", "--id", "mem-0003", "--json"}, append(slices.Clone(memoryKeys), "outcome")},
 		{"get", []string{"get", "mem-0001", "--json"}, memoryKeys},
 		{"get --with-vector", []string{"get", "mem-0001", "--json", "--with-vector"}, append(slices.Clone(memoryKeys), "vector")},
 		{"update", []string{"update", "mem-0001", "--importance", "0.9", "--json"}, memoryKeys},
@@ -255,8 +255,8 @@ func TestListCursorKeepsFilters(t *testing.T) {
 func TestListPrintsWholeIDs(t *testing.T) {
 	e := newCLIEnv(t)
 	long := "a-rather-long-identifier-0001"
-	e.ok("store", "one", "--id", long)
-	e.ok("store", "two", "--id", "a-rather-long-identifier-0002")
+	e.ok("store", "the first memory", "--id", long)
+	e.ok("store", "the second memory", "--id", "a-rather-long-identifier-0002")
 	out := e.ok("list")
 	if !strings.Contains(out, long+" ") {
 		t.Fatalf("list cuts ids:\n%s", out)

@@ -38,8 +38,12 @@ func printMemory(w io.Writer, m service.Memory) {
 // printRow is one line of a listing. The id is whole, so it can be pasted
 // into get, update or delete whatever other ids share its prefix.
 func printRow(w io.Writer, m service.Memory) {
+	text := oneLine(m.Text, 72)
+	if m.Inactive != "" {
+		text = "(" + m.Inactive + ") " + oneLine(m.Text, 60)
+	}
 	fmt.Fprintf(w, "%s  %s  %-16s %-10s  %s\n", m.ID, time.UnixMilli(m.CreatedAt).UTC().Format("2006-01-02"),
-		m.Scope, m.Category, oneLine(m.Text, 72))
+		m.Scope, m.Category, text)
 }
 
 // printWarnings writes a read's warnings (ignored scopes, degraded

@@ -74,6 +74,7 @@ func newRoot(deps Deps) (*cobra.Command, *app) {
 		newImportMarkdownCommand(a), newSyncCommand(a),
 		newMigrateCommand(a),
 		newSearchCommand(a), newReembedCommand(a),
+		newCaptureCommand(a), newFactsCommand(a),
 		newServeCommand(a),
 		newDoctorCommand(a),
 		newConfigCommand(a),

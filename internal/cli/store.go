@@ -13,7 +13,7 @@ import (
 
 func newStoreCommand(a *app) *cobra.Command {
 	var category, scope, importance, metadata, id, file string
-	var asJSON bool
+	var asJSON, force bool
 	cmd := &cobra.Command{
 		Use:   "store TEXT | store - | store --file FILE",
 		Short: "Store a memory and print its id",
@@ -25,7 +25,7 @@ func newStoreCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			in := service.StoreInput{ID: id, Text: text, Category: category, Scope: scope}
+			in := service.StoreInput{ID: id, Text: text, Category: category, Scope: scope, Force: force}
 			if cmd.Flags().Changed("importance") {
 				f, err := parseImportance(importance)
 				if err != nil {
@@ -49,6 +49,12 @@ func newStoreCommand(a *app) *cobra.Command {
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), m)
 			}
+			switch m.Outcome {
+			case service.StoreDuplicate:
+				fmt.Fprintf(cmd.ErrOrStderr(), "duplicate: %s already says this (nothing stored; --force stores it anyway)\n", m.ID)
+			case service.StoreSuperseded:
+				fmt.Fprintf(cmd.ErrOrStderr(), "superseded: %s (kept as history)\n", strings.Join(m.Supersedes, ", "))
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), m.ID)
 			return nil
 		},
@@ -60,7 +66,8 @@ func newStoreCommand(a *app) *cobra.Command {
 	f.StringVar(&metadata, "metadata", "", "JSON object of extra fields")
 	f.StringVar(&id, "id", "", "use this id instead of a new UUID")
 	f.StringVar(&file, "file", "", "read the text from this file")
-	f.BoolVar(&asJSON, "json", false, "print the stored memory as JSON")
+	f.BoolVar(&asJSON, "json", false, "print the stored memory and its outcome (created, duplicate, superseded) as JSON")
+	f.BoolVar(&force, "force", false, "store even when a stored memory of the scope says the same")
 	return cmd
 }
 

@@ -52,6 +52,30 @@ type Config struct {
 	// the agent's own reflection:agent:<id> is always added.
 	AgentAccess map[string][]string `json:"agentAccess"`
 	Auth        Auth                `json:"auth"`
+	// Capture configures smart capture (memory_capture).
+	Capture Capture `json:"capture"`
+	// AllowSecrets lets memory_store keep text that looks like a secret
+	// (API keys, private keys, passwords). Off: such text is refused.
+	AllowSecrets bool `json:"allowSecrets"`
+}
+
+// Capture configures smart capture: when a session's buffered messages are
+// extracted, and what the extraction reads.
+type Capture struct {
+	// MinMessages is how many new user messages trigger extraction.
+	MinMessages int `json:"minMessages"`
+	// IdleFlush extracts a session idle this long (a server's worker).
+	IdleFlush Duration `json:"idleFlush"`
+	// IncludeAssistant makes assistant turns extraction sources too.
+	IncludeAssistant bool `json:"includeAssistant"`
+	// MaxChars bounds the transcript sent to the LLM (newest whole turns).
+	MaxChars int `json:"maxChars"`
+	// Similarity is the cosine a stored memory needs to be compared with a
+	// candidate (besides those sharing its fact key).
+	Similarity float64 `json:"similarity"`
+	// Smart uses the LLM (llm.*) for extraction and decisions when one is
+	// configured; false keeps the rule-based extractor.
+	Smart *bool `json:"smart,omitempty"`
 }
 
 // Scopes is memory-lancedb-pro's scope configuration (its scopes.default
@@ -160,6 +184,7 @@ func Defaults(getenv func(string) string) Config {
 
 		TombstoneRetention: Duration{30 * 24 * time.Hour},
 		History:            History{Keep: 50, Retention: Duration{90 * 24 * time.Hour}},
+		Capture:            Capture{MinMessages: 4, IdleFlush: Duration{30 * time.Minute}, MaxChars: 8000, Similarity: 0.7},
 	}
 }
 
@@ -296,6 +321,30 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	dur("TROVE_TOMBSTONE_RETENTION", &c.TombstoneRetention)
 	num("TROVE_HISTORY_KEEP", &c.History.Keep)
 	dur("TROVE_HISTORY_RETENTION", &c.History.Retention)
+	num("TROVE_CAPTURE_MIN_MESSAGES", &c.Capture.MinMessages)
+	dur("TROVE_CAPTURE_IDLE_FLUSH", &c.Capture.IdleFlush)
+	num("TROVE_CAPTURE_MAX_CHARS", &c.Capture.MaxChars)
+	boolean := func(name string, dst *bool) {
+		if v := getenv(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q is not true or false", name, v))
+				return
+			}
+			*dst = b
+			c.recordPtr(dst, Source{Kind: "env", Name: name})
+		}
+	}
+	boolean("TROVE_CAPTURE_INCLUDE_ASSISTANT", &c.Capture.IncludeAssistant)
+	boolean("TROVE_ALLOW_SECRETS", &c.AllowSecrets)
+	if v := getenv("TROVE_CAPTURE_SMART"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("TROVE_CAPTURE_SMART=%q is not true or false", v))
+		} else {
+			c.Capture.Smart = &b
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -316,6 +365,18 @@ func (c Config) Validate() error {
 	}
 	if c.History.Retention.Duration < 0 {
 		errs = append(errs, fmt.Errorf("history.retention: %s is negative: use a duration such as 2160h (90 days), or 0s for no time limit (TROVE_HISTORY_RETENTION)", c.History.Retention))
+	}
+	if c.Capture.MinMessages < 1 || c.Capture.MinMessages > 100 {
+		errs = append(errs, fmt.Errorf("capture.minMessages: %d: use 1 to 100 new user messages (default 4) (TROVE_CAPTURE_MIN_MESSAGES)", c.Capture.MinMessages))
+	}
+	if c.Capture.IdleFlush.Duration < time.Second {
+		errs = append(errs, fmt.Errorf("capture.idleFlush: %s: use a duration of at least 1s, such as 30m (TROVE_CAPTURE_IDLE_FLUSH)", c.Capture.IdleFlush))
+	}
+	if c.Capture.MaxChars < 500 || c.Capture.MaxChars > 200000 {
+		errs = append(errs, fmt.Errorf("capture.maxChars: %d: use 500 to 200000 characters (default 8000) (TROVE_CAPTURE_MAX_CHARS)", c.Capture.MaxChars))
+	}
+	if c.Capture.Similarity < 0 || c.Capture.Similarity > 1 {
+		errs = append(errs, fmt.Errorf("capture.similarity: %v: use a cosine from 0 to 1 (default 0.7)", c.Capture.Similarity))
 	}
 	if c.Synchronous != "full" && c.Synchronous != "normal" {
 		errs = append(errs, fmt.Errorf("synchronous: %q: use full or normal (TROVE_SYNC)", c.Synchronous))

@@ -119,7 +119,7 @@ func TestTokenPrincipalsMCP(t *testing.T) {
 // Only the owner sees the per-scope row counts: scope names are data.
 func TestMetricsScopesOwnerOnly(t *testing.T) {
 	s := start(t, config{tokens: principals(t)})
-	s.ok(s.do("POST", "/v1/memories", `{"text":"x","scope":"agent:bob"}`, bearer(ownerTok)), 201)
+	s.ok(s.do("POST", "/v1/memories", `{"text":"bob's first memory","scope":"agent:bob"}`, bearer(ownerTok)), 201)
 	const series = `trove_memories{scope="agent:bob"} 1`
 	if r := s.do("GET", "/metrics", "", bearer(ownerTok)); !strings.Contains(r.raw, series) {
 		t.Fatalf("owner's metrics lack %s:\n%s", series, r.raw)
@@ -137,7 +137,7 @@ func TestMetricsScopesOwnerOnly(t *testing.T) {
 	}
 	// Without tokens (loopback) the header still narrows.
 	l := start(t, config{})
-	l.ok(l.do("POST", "/v1/memories", `{"text":"x","scope":"agent:bob"}`), 201)
+	l.ok(l.do("POST", "/v1/memories", `{"text":"bob's first memory","scope":"agent:bob"}`), 201)
 	if r := l.do("GET", "/metrics", "", agentHdr("alice")); strings.Contains(r.raw, "agent:bob") {
 		t.Fatalf("an agent's metrics show scope names:\n%s", r.raw)
 	}

@@ -28,6 +28,9 @@ func (a *api) storeMemory(w http.ResponseWriter, r *http.Request, c service.Call
 		return 0, nil, err
 	}
 	w.Header().Set("Location", "/v1/memories/"+url.PathEscape(m.ID))
+	if m.Outcome == service.StoreDuplicate {
+		return http.StatusOK, m, nil // nothing was created
+	}
 	return http.StatusCreated, m, nil
 }
 
@@ -115,10 +118,18 @@ func (a *api) restoreMemory(w http.ResponseWriter, r *http.Request, c service.Ca
 
 func (a *api) listMemories(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error) {
 	q := r.URL.Query()
-	if err := onlyParams(q, "scope", "category", "limit", "cursor"); err != nil {
+	if err := onlyParams(q, "scope", "category", "limit", "cursor", "as_of", "include_history"); err != nil {
 		return 0, nil, err
 	}
-	in := service.ListInput{Scopes: multi(q["scope"]), Categories: multi(q["category"]), Cursor: q.Get("cursor")}
+	in := service.ListInput{Scopes: multi(q["scope"]), Categories: multi(q["category"]), Cursor: q.Get("cursor"),
+		Validity: service.Validity{AsOf: q.Get("as_of")}}
+	switch h := q.Get("include_history"); h {
+	case "", "false":
+	case "true":
+		in.IncludeHistory = true
+	default:
+		return 0, nil, service.Invalid("include_history %q is not true or false", h)
+	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
@@ -140,6 +151,7 @@ type searchBody struct {
 	Category string   `json:"category"`
 	Limit    int      `json:"limit"`
 	MinScore *float64 `json:"min_score"`
+	service.Validity
 }
 
 func (a *api) search(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error) {
@@ -151,7 +163,24 @@ func (a *api) search(w http.ResponseWriter, r *http.Request, c service.Caller) (
 	if in.Category != "" {
 		cats = []string{in.Category}
 	}
-	out, err := a.svc.Recall(r.Context(), c, service.RecallInput{Query: in.Query, Scopes: in.Scopes, Categories: cats, Limit: in.Limit, MinScore: in.MinScore})
+	out, err := a.svc.Recall(r.Context(), c, service.RecallInput{Query: in.Query, Scopes: in.Scopes, Categories: cats, Limit: in.Limit, MinScore: in.MinScore, Validity: in.Validity})
+	return http.StatusOK, out, err
+}
+
+func (a *api) facts(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error) {
+	var in service.FactsInput
+	if err := decode(w, r, &in); err != nil {
+		return 0, nil, err
+	}
+	out, err := a.svc.Facts(r.Context(), c, in)
+	return http.StatusOK, out, err
+}
+
+func (a *api) captureStatus(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error) {
+	if err := onlyParams(r.URL.Query()); err != nil {
+		return 0, nil, err
+	}
+	out, err := a.svc.CaptureStatus(r.Context(), c, r.PathValue("id"))
 	return http.StatusOK, out, err
 }
 
@@ -188,9 +217,8 @@ func (a *api) recallContext(w http.ResponseWriter, r *http.Request, c service.Ca
 
 // captureBody is POST /v1/capture.
 type captureBody struct {
-	Messages []service.Message `json:"messages"`
-	Agent    string            `json:"agent"`
-	Scope    string            `json:"scope"`
+	service.CaptureInput
+	Agent string `json:"agent"`
 }
 
 func (a *api) capture(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error) {
@@ -202,7 +230,11 @@ func (a *api) capture(w http.ResponseWriter, r *http.Request, c service.Caller) 
 	if err != nil {
 		return 0, nil, err
 	}
-	out, err := a.svc.Capture(r.Context(), c, service.CaptureInput{Messages: in.Messages, Scope: in.Scope})
+	out, err := a.svc.Capture(r.Context(), c, in.CaptureInput)
+	if err == nil && out.State == service.CapturePending {
+		w.Header().Set("Location", "/v1/capture/"+url.PathEscape(out.CaptureID))
+		return http.StatusAccepted, out, nil
+	}
 	return http.StatusOK, out, err
 }
 

@@ -9,7 +9,9 @@
 //	POST   /v1/search                   {query, scopes, category, limit} → {"results":[...]}
 //	GET    /v1/stats?scope=             counts
 //	POST   /v1/recall-context           {prompt, agent, limit?} → <relevant-memories> block
-//	POST   /v1/capture                  {messages, agent, scope?} → stored and skipped
+//	POST   /v1/capture                  {session?, messages, agent?, scope?, flush?, async?} → decisions (202 + capture_id when async)
+//	GET    /v1/capture/{id}             an async capture's state and outcome
+//	POST   /v1/facts                    {query | fact_key, at?, include_history?, scopes?, limit?} → a fact's values over time
 //	GET    /healthz                     liveness and store check (no token needed)
 //	GET    /metrics                     Prometheus text format
 //	       /mcp                         MCP (streamable HTTP)
@@ -136,6 +138,8 @@ func (a *api) routes() {
 	a.handle("GET /v1/stats", a.stats)
 	a.handle("POST /v1/recall-context", a.recallContext)
 	a.handle("POST /v1/capture", a.capture)
+	a.handle("GET /v1/capture/{id}", a.captureStatus)
+	a.handle("POST /v1/facts", a.facts)
 	a.mux.HandleFunc("GET /healthz", a.healthz)
 	a.mux.HandleFunc("GET /metrics", a.metrics)
 	if a.opts.MCP != nil {

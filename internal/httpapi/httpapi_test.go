@@ -129,7 +129,7 @@ func (s *server) ok(r reply, status int) map[string]any {
 func TestRoutes(t *testing.T) {
 	s := start(t, config{})
 	// POST /v1/memories
-	r := s.do("POST", "/v1/memories", `{"text":"I prefer dark mode in every editor","category":"preference","importance":0.8,"metadata":{"source":"rest"}}`)
+	r := s.do("POST", "/v1/memories", `{"text":"I prefer dark mode in every editor","category":"decision","importance":0.8,"metadata":{"source":"rest"}}`)
 	m := s.ok(r, http.StatusCreated)
 	id := m["id"].(string)
 	if r.header.Get("Location") != "/v1/memories/"+id || m["scope"] != "global" || m["revision"] != 1.0 {
@@ -146,7 +146,7 @@ func TestRoutes(t *testing.T) {
 	}
 	s.want(s.do("PATCH", "/v1/memories/"+id, `{"importance":0.1,"expected_revision":1}`), 409, "conflict", "revision 1, now 2")
 	// POST /v1/search
-	res := s.ok(s.do("POST", "/v1/search", `{"query":"dark mode","scopes":["global"],"category":"preference","limit":3}`), 200)
+	res := s.ok(s.do("POST", "/v1/search", `{"query":"dark mode","scopes":["global"],"category":"decision","limit":3}`), 200)
 	results := res["results"].([]any)
 	first := results[0].(map[string]any)
 	if len(results) != 1 || first["memory"].(map[string]any)["id"] != id || first["score"].(float64) <= 0 || first["sources"].(map[string]any)["vector"] == nil {
@@ -244,7 +244,7 @@ func TestPaging(t *testing.T) {
 
 func TestErrorStatuses(t *testing.T) {
 	s := start(t, config{})
-	id := s.ok(s.do("POST", "/v1/memories", `{"text":"mine","scope":"agent:bot"}`, "X-Trove-Agent: bot"), 201)["id"].(string)
+	id := s.ok(s.do("POST", "/v1/memories", `{"text":"mine to keep","scope":"agent:bot"}`, "X-Trove-Agent: bot"), 201)["id"].(string)
 	for _, tid := range []string{"abcdefgh-1", "abcdefgh-2"} {
 		m := memory.Memory{ID: tid, Text: "twin"}
 		if err := s.st.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Insert(&m) }); err != nil {

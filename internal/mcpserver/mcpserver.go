@@ -73,6 +73,10 @@ const (
 	// History and undo.
 	ToolHistory = "memory_history"
 	ToolRevert  = "memory_revert"
+	// Smart capture and facts over time.
+	ToolCapture       = "memory_capture"
+	ToolCaptureStatus = "memory_capture_status"
+	ToolFactQuery     = "memory_fact_query"
 )
 
 const instructions = "trove is long-term memory shared across sessions and agents. " +

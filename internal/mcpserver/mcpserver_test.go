@@ -143,7 +143,7 @@ func TestToolList(t *testing.T) {
 		}
 	}
 	slices.Sort(names)
-	want := []string{"memory_forget", "memory_get", "memory_history", "memory_list", "memory_recall", "memory_revert", "memory_search", "memory_stats", "memory_store", "memory_update"}
+	want := []string{"memory_capture", "memory_capture_status", "memory_fact_query", "memory_forget", "memory_get", "memory_history", "memory_list", "memory_recall", "memory_revert", "memory_search", "memory_stats", "memory_store", "memory_update"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("tools %v, want %v", names, want)
 	}
@@ -154,9 +154,9 @@ func TestEveryTool(t *testing.T) {
 	cs := e.connect(t, "bot")
 
 	var m service.Memory
-	mustCall(t, cs, "memory_store", map[string]any{"text": "I prefer dark mode in every editor", "category": "preference",
+	mustCall(t, cs, "memory_store", map[string]any{"text": "I prefer dark mode in every editor", "category": "decision",
 		"importance": 0.8, "metadata": map[string]any{"source": "test"}}, &m)
-	if m.Scope != "agent:bot" || m.Category != "preference" || m.Importance != 0.8 || m.Metadata["source"] != "test" || m.Revision != 1 {
+	if m.Scope != "agent:bot" || m.Category != "decision" || m.Importance != 0.8 || m.Metadata["source"] != "test" || m.Revision != 1 {
 		t.Fatalf("store: %+v", m) // an agent's default write scope is its own
 	}
 	var mine service.Memory

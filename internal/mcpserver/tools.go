@@ -17,6 +17,7 @@ type recallArgs struct {
 	Scope    string `json:"scope,omitempty" jsonschema:"only this scope (default: every scope you can read)"`
 	Category string `json:"category,omitempty" jsonschema:"only this category: preference, fact, decision, entity, reflection or other"`
 	Limit    int    `json:"limit,omitempty" jsonschema:"at most this many memories, 1 to 50 (default 5)"`
+	service.Validity
 	// The description is service.MinScoreHelp (TestMinScoreSchema).
 	MinScore *float64 `json:"min_score,omitempty" jsonschema:"minimum relevance from 0 to 1, overriding retrieval.minScore (default 0.3). 0.3 keeps every memory that shares a word, or with a semantic model a meaning, with the query; 0.5 keeps clear matches (with the offline embedder most right answers score 0.5 to 0.65, most wrong ones under 0.45); 0.8 keeps only near-certain matches, which take a semantic model or a reranker"`
 }
@@ -30,6 +31,20 @@ type listArgs struct {
 	Category string `json:"category,omitempty" jsonschema:"only this category"`
 	Limit    int    `json:"limit,omitempty" jsonschema:"memories per page, 1 to 200 (default 20)"`
 	Cursor   string `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page"`
+	service.Validity
+}
+
+type factArgs struct {
+	Query          string `json:"query,omitempty" jsonschema:"text to find the fact by (its topic or value); give this or factKey"`
+	FactKey        string `json:"factKey,omitempty" jsonschema:"the exact fact key, e.g. entities:home city"`
+	At             string `json:"at,omitempty" jsonschema:"the time to judge values at (RFC 3339 or a date); default now"`
+	Scope          string `json:"scope,omitempty" jsonschema:"only this scope (default: every scope you can read)"`
+	IncludeHistory bool   `json:"includeHistory,omitempty" jsonschema:"return earlier values too (default: only the value true at 'at')"`
+	Limit          int    `json:"limit,omitempty" jsonschema:"at most this many values, 1 to 100 (default 10)"`
+}
+
+type captureStatusArgs struct {
+	CaptureID string `json:"capture_id" jsonschema:"the capture_id an async memory_capture returned"`
 }
 
 type statsArgs struct {
@@ -43,7 +58,8 @@ func one(s string) []string {
 	return []string{s}
 }
 
-var toolNames = []string{ToolStore, ToolRecall, ToolSearch, ToolGet, ToolUpdate, ToolForget, ToolList, ToolStats, ToolHistory, ToolRevert}
+var toolNames = []string{ToolStore, ToolRecall, ToolSearch, ToolGet, ToolUpdate, ToolForget, ToolList, ToolStats, ToolHistory, ToolRevert,
+	ToolCapture, ToolCaptureStatus, ToolFactQuery}
 
 func isTool(name string) bool { return slices.Contains(toolNames, name) }
 
@@ -58,13 +74,14 @@ var (
 func (s *Server) register() {
 	add(s, &mcp.Tool{Name: ToolStore, Annotations: additive,
 		Description: "Store a memory: one durable, self-contained statement worth keeping across sessions " +
-			"(a preference, fact, decision, entity or lesson). Returns the stored memory with its id. " +
-			"Do not store secrets or chit-chat."},
-		func(ctx context.Context, c service.Caller, in service.StoreInput) (service.Memory, error) {
+			"(a preference, fact, decision, entity or lesson). Returns the memory and its outcome: created; duplicate (a stored " +
+			"memory already says it: that one is returned, nothing is written; force stores anyway); superseded (a new value " +
+			"of a preference or entity replaced the old one, kept as history). Noise and secrets are refused."},
+		func(ctx context.Context, c service.Caller, in service.StoreInput) (service.StoreOutput, error) {
 			return s.svc.Store(ctx, c, in)
 		})
 	recall := func(ctx context.Context, c service.Caller, in recallArgs) (service.RecallOutput, error) {
-		return s.svc.Recall(ctx, c, service.RecallInput{Query: in.Query, Scopes: one(in.Scope), Categories: one(in.Category), Limit: in.Limit, MinScore: in.MinScore})
+		return s.svc.Recall(ctx, c, service.RecallInput{Query: in.Query, Scopes: one(in.Scope), Categories: one(in.Category), Limit: in.Limit, MinScore: in.MinScore, Validity: in.Validity})
 	}
 	const recallDesc = "Recall the memories most relevant to a query, best first, with scores. " +
 		"Use it before answering anything that may depend on earlier conversations."
@@ -90,7 +107,7 @@ func (s *Server) register() {
 	add(s, &mcp.Tool{Name: ToolList, Annotations: readOnly,
 		Description: "List memories newest first, one page at a time; pass next_cursor as cursor for the next page."},
 		func(ctx context.Context, c service.Caller, in listArgs) (service.ListOutput, error) {
-			return s.svc.List(ctx, c, service.ListInput{Scopes: one(in.Scope), Categories: one(in.Category), Limit: in.Limit, Cursor: in.Cursor})
+			return s.svc.List(ctx, c, service.ListInput{Scopes: one(in.Scope), Categories: one(in.Category), Limit: in.Limit, Cursor: in.Cursor, Validity: in.Validity})
 		})
 	add(s, &mcp.Tool{Name: ToolStats, Annotations: readOnly,
 		Description: "Count the memories you can read, by scope, category and format."},
@@ -108,6 +125,26 @@ func (s *Server) register() {
 			"Give expected_revision (the revision you read): if the memory changed meanwhile, a conflict error tells you to read it again."},
 		func(ctx context.Context, c service.Caller, in service.RevertInput) (service.Memory, error) {
 			return s.svc.Revert(ctx, c, in)
+		})
+	add(s, &mcp.Tool{Name: ToolCapture, Annotations: additive,
+		Description: "Capture memories from a conversation: send each turn's new messages with the session's id. They are " +
+			"buffered and, once there are enough (or on flush: true at the session's end, or an explicit 'remember this'), " +
+			"extracted and compared with what is stored: each candidate is created, merged into, skipped as known, or " +
+			"supersedes an outdated fact. Returns what was decided; with async: true returns a capture_id at once."},
+		func(ctx context.Context, c service.Caller, in service.CaptureInput) (service.CaptureOutput, error) {
+			return s.svc.Capture(ctx, c, in)
+		})
+	add(s, &mcp.Tool{Name: ToolCaptureStatus, Annotations: readOnly,
+		Description: "Report an asynchronous memory_capture by its capture_id: pending, running, done (with what was decided) or failed."},
+		func(ctx context.Context, c service.Caller, in captureStatusArgs) (service.CaptureOutput, error) {
+			return s.svc.CaptureStatus(ctx, c, in.CaptureID)
+		})
+	add(s, &mcp.Tool{Name: ToolFactQuery, Annotations: readOnly,
+		Description: "Query a fact's values over time by fact key or text, newest first, without semantic ranking: what is " +
+			"true now (active), what was true at a time (at), and with includeHistory the values it replaced."},
+		func(ctx context.Context, c service.Caller, in factArgs) (service.FactsOutput, error) {
+			return s.svc.Facts(ctx, c, service.FactsInput{Query: in.Query, FactKey: in.FactKey, At: in.At, IncludeHistory: in.IncludeHistory,
+				Scopes: one(in.Scope), Limit: in.Limit})
 		})
 }
 

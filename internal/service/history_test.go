@@ -20,12 +20,13 @@ func content(m service.Memory) service.Memory {
 
 func TestHistoryAndRevertRoundTrip(t *testing.T) {
 	e := newEnv(t)
-	orig, err := e.svc.Store(ctx, bot, service.StoreInput{Text: "prefers vim", Category: "preference", Metadata: map[string]any{"source": "chat"}})
+	// A fact, not a preference: a preference's new text would supersede it.
+	orig, err := e.svc.Store(ctx, bot, service.StoreInput{Text: "prefers vim", Category: "fact", Metadata: map[string]any{"source": "chat"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.Update(ctx, bot, service.UpdateInput{ID: orig.ID, UpdateFields: service.UpdateFields{
-		Text: ptr("prefers emacs now"), Importance: ptr(0.9), Category: ptr("fact"), Metadata: map[string]any{"source": nil, "why": "switched"}}}); err != nil {
+		Text: ptr("prefers emacs now"), Importance: ptr(0.9), Category: ptr("decision"), Metadata: map[string]any{"source": nil, "why": "switched"}}}); err != nil {
 		t.Fatal(err)
 	}
 	h, err := e.svc.History(ctx, bot, service.HistoryInput{ID: orig.ID[:8]})
@@ -48,7 +49,7 @@ func TestHistoryAndRevertRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Revision != 3 || !reflect.DeepEqual(content(back), content(orig)) {
+	if back.Revision != 3 || !reflect.DeepEqual(content(back), content(orig.Memory)) {
 		t.Fatalf("revert did not round-trip:\n got %+v\nwant %+v", back, orig)
 	}
 	got, _ := e.svc.GetWithVector(ctx, owner, orig.ID)
@@ -132,7 +133,7 @@ func TestRestoreRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Revision != orig.Revision+1 || !reflect.DeepEqual(content(back), content(orig)) {
+	if back.Revision != orig.Revision+1 || !reflect.DeepEqual(content(back), content(orig.Memory)) {
 		t.Fatalf("restore did not round-trip:\n got %+v\nwant %+v", back, orig)
 	}
 	res, err := e.svc.Recall(ctx, bot, service.RecallInput{Query: "staging db port"})

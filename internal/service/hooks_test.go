@@ -158,7 +158,7 @@ func TestCapture(t *testing.T) {
 			var stored []string
 			for _, m := range out.Stored {
 				stored = append(stored, m.Text)
-				if m.Scope != "agent:bot" || m.Metadata["source"] != "capture" || m.Metadata["captured_by"] != "bot" || m.Metadata["captured_at"] != float64(1700000000000) {
+				if m.Scope != "agent:bot" || m.Metadata["source"] != "auto-capture" || m.Metadata["captured_by"] != "bot" || m.Metadata["captured_at"] != float64(1700000000000) {
 					t.Fatalf("stored memory: %+v", m)
 				}
 			}
@@ -173,7 +173,7 @@ func TestCapture(t *testing.T) {
 			if s := reasons["I prefer dark mode in every editor!"]; s.DuplicateOf != existing.ID || !strings.Contains(s.Reason, "near-identical") {
 				t.Fatalf("no dedup against %s: %+v", existing.ID, out.Skipped)
 			}
-			if s := reasons["I always write the tests first."]; !strings.Contains(s.Reason, "another statement in this turn") {
+			if s := reasons["I always write the tests first."]; !strings.Contains(s.Reason, "another statement in this conversation") {
 				t.Fatalf("no dedup within the turn: %+v", out.Skipped)
 			}
 			for text, want := range map[string]string{"Good morning!": "greeting", "What time is it?": "question"} {

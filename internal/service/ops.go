@@ -6,6 +6,13 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/trove-memory/trove/internal/capture"
+	"github.com/trove-memory/trove/internal/extract"
+	"github.com/trove-memory/trove/internal/redact"
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/retrieve"
@@ -21,18 +28,43 @@ type StoreInput struct {
 	Scope      string         `json:"scope,omitempty" jsonschema:"global, agent:<id>, user:<id>, project:<id>, custom:<name>, reflection:agent:<id> or a declared name; you may write only scopes you can reach. Default: agent:<your id> when you may write it, else the configured default (global)"`
 	Importance *float64       `json:"importance,omitempty" jsonschema:"0 to 1 (default 0.7)"`
 	Metadata   map[string]any `json:"metadata,omitempty" jsonschema:"extra fields to keep with the memory (a JSON object)"`
+	// Force stores it even when an active memory of its scope says the same.
+	Force bool `json:"force,omitempty" jsonschema:"store even when a stored memory says the same"`
 }
 
-// Store validates, embeds (before the write lock) and inserts a memory.
-func (s *Service) Store(ctx context.Context, c Caller, in StoreInput) (Memory, error) {
+// The outcomes of Store.
+const (
+	StoreCreated    = "created"
+	StoreDuplicate  = "duplicate"
+	StoreSuperseded = "superseded"
+)
+
+// StoreOutput is the memory Store wrote, or the one it found already
+// stored, and which of the two happened.
+type StoreOutput struct {
+	Memory
+	// Outcome is created, duplicate (nothing was written: the memory is
+	// the stored one it repeats) or superseded (created, replacing the
+	// active value of the same fact, listed in Supersedes).
+	Outcome    string   `json:"outcome" jsonschema:"created, duplicate (nothing written; this is the stored memory it repeats) or superseded (created, replacing the previous value of the same fact)"`
+	Supersedes []string `json:"supersedes,omitempty" jsonschema:"ids of the memories this one replaced"`
+}
+
+// Store validates, checks and inserts a memory. It is refused (invalid
+// argument, nothing written) when it is noise or looks like a secret
+// (unless the operator allowed secrets); it is a duplicate when an active
+// memory of its scope says the same (unless Force); a preference or
+// entity replaces the active value of its fact (same fact_key) in the same
+// transaction. Embedding happens before the write lock is taken.
+func (s *Service) Store(ctx context.Context, c Caller, in StoreInput) (StoreOutput, error) {
 	acc, err := s.access(c)
 	if err != nil {
-		return Memory{}, err
+		return StoreOutput{}, err
 	}
 	m := memory.Memory{ID: in.ID, Text: in.Text, Category: memory.CategoryOther, Importance: DefaultImportance, Metadata: in.Metadata}
 	if in.Category != "" {
 		if m.Category, err = memory.ParseCategory(in.Category); err != nil {
-			return Memory{}, Invalid("category: %s", err.Error())
+			return StoreOutput{}, Invalid("category: %s", err.Error())
 		}
 	}
 	if in.Importance != nil {
@@ -41,22 +73,155 @@ func (s *Service) Store(ctx context.Context, c Caller, in StoreInput) (Memory, e
 	m.Scope = memory.GlobalScope // a placeholder for Validate
 	// The memory is complete and valid before we spend an embedding call.
 	if err := m.Validate(); err != nil {
-		return Memory{}, ErrorOf(err)
+		return StoreOutput{}, ErrorOf(err)
 	}
 	if m.Scope, err = s.writeScope(c, acc, in.Scope); err != nil {
-		return Memory{}, err
+		return StoreOutput{}, err
 	}
+	if err := s.refuse(m.Text); err != nil {
+		return StoreOutput{}, err
+	}
+	now := s.opts.Clock()
+	key := s.stampFact(&m, now)
 	vs, err := s.embed(ctx, []string{m.Text})
 	if err != nil {
-		return Memory{}, err
+		return StoreOutput{}, err
 	}
 	m.Vector = vs[0]
-	err = s.writeEmbedded(ctx, acc, len(m.Vector) > 0, func() { m.Vector = nil },
-		func(tx store.Tx) error { return tx.Insert(&m) })
-	if err != nil {
-		return Memory{}, ErrorOf(err)
+	// A caller naming the id (a script, an import) names the record: it
+	// is stored as given.
+	if !in.Force && in.ID == "" {
+		dup, err := s.duplicateOf(ctx, acc, m)
+		if err != nil {
+			return StoreOutput{}, err
+		}
+		if dup != nil {
+			return StoreOutput{Memory: View(*dup), Outcome: StoreDuplicate}, nil
+		}
 	}
-	return View(m), nil
+	out := StoreOutput{Outcome: StoreCreated}
+	err = s.writeEmbedded(ctx, acc, len(m.Vector) > 0, func() { m.Vector = nil }, func(tx store.Tx) error {
+		out = StoreOutput{Outcome: StoreCreated}
+		if key == "" {
+			return tx.Insert(&m)
+		}
+		// The fact's active values are read inside the write: a value
+		// committed by someone else since we looked is seen here.
+		rows, err := tx.FactRows(m.Scope, key)
+		if err != nil {
+			return err
+		}
+		var old []memory.Memory
+		for _, r := range rows {
+			if !memory.ActiveAt(r, now.UnixMilli()) {
+				continue
+			}
+			if !in.Force && in.ID == "" && capture.Normalize(r.Text) == capture.Normalize(m.Text) {
+				out = StoreOutput{Memory: View(r), Outcome: StoreDuplicate}
+				return nil
+			}
+			old = append(old, r)
+		}
+		if len(old) > 0 {
+			m.Metadata = memory.CloneMetadata(m.Metadata)
+			m.Metadata[memory.KeySupersedes] = old[0].ID
+		}
+		if err := tx.Insert(&m); err != nil {
+			return err
+		}
+		for _, r := range old {
+			if err := invalidate(tx, r, m.ID, now.UnixMilli()); err != nil {
+				return err
+			}
+			out.Supersedes = append(out.Supersedes, r.ID)
+			out.Outcome = StoreSuperseded
+		}
+		return nil
+	})
+	if err != nil {
+		return StoreOutput{}, ErrorOf(err)
+	}
+	if out.Outcome != StoreDuplicate {
+		out.Memory = View(m)
+	}
+	return out, nil
+}
+
+// refuse says why text must not be stored: noise, or a secret (unless the
+// operator allows secrets). The text itself is never in the error.
+func (s *Service) refuse(text string) error {
+	if reason := capture.StoreNoise(text); reason != "" {
+		return &Error{Code: CodeInvalid, Err: memory.ErrInvalid, Message: "refused (noise): " + reason, Hint: "store one self-contained statement worth keeping across sessions"}
+	}
+	if s.opts.AllowSecrets {
+		return nil
+	}
+	if f := redact.Find(text); len(f) > 0 {
+		return &Error{Code: CodeInvalid, Err: memory.ErrInvalid, Message: "refused (secret: " + f[0].Kind + "): the text looks like a credential, and secrets are never stored", Hint: "store where the secret lives (a vault, an env var name), not the secret"}
+	}
+	return nil
+}
+
+// stampFact gives a preference or entity its fact key (the one its
+// metadata names, else memory-lancedb-pro's from its text), and a
+// time-bound statement ("tomorrow", "next week") its temporal type
+// dynamic and its expiry, unless the metadata already says. It returns
+// the fact key ("" for other categories).
+func (s *Service) stampFact(m *memory.Memory, now time.Time) string {
+	md := memory.CloneMetadata(m.Metadata)
+	if md == nil {
+		md = map[string]any{}
+	}
+	var key string
+	if m.Category == memory.CategoryPreference || m.Category == memory.CategoryEntity {
+		key = strings.ToLower(strings.TrimSpace(memory.MetaString(md, memory.KeyFactKey)))
+		if key == "" {
+			key = extract.FactKey(memory.SmartCategoryFor(memory.FormatLegacy, m.Category, m.Text, "", ""), m.Text)
+		}
+		if key != "" {
+			md[memory.KeyFactKey] = key
+		}
+	}
+	if _, ok := md[memory.KeyTemporalType]; !ok {
+		// Only a time-bound statement is marked: static is the default.
+		if typ, until := extract.Temporal(m.Text, now); typ == memory.TemporalDynamic {
+			md[memory.KeyTemporalType] = typ
+			if _, set := md[memory.KeyValidUntil]; !set && until > 0 {
+				md[memory.KeyValidUntil] = float64(until)
+			}
+		}
+	}
+	m.Metadata = md
+	return key
+}
+
+// duplicateOf returns an active memory of m's scope that says what m
+// says (the same normalised text, or near-identical wording close in
+// vector space), or nil.
+func (s *Service) duplicateOf(ctx context.Context, acc memory.Access, m memory.Memory) (*memory.Memory, error) {
+	near, err := s.near(ctx, acc, m.Text, m.Vector, 5)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range near {
+		if n.Memory.Scope == m.Scope && capture.IsDuplicate(m.Text, n.Memory.Text, n.Similarity, n.Known) {
+			d := n.Memory
+			return &d, nil
+		}
+	}
+	return nil, nil
+}
+
+// invalidate marks r replaced by the memory by at unix-ms now.
+func invalidate(tx store.Tx, r memory.Memory, by string, now int64) error {
+	r.Metadata = memory.CloneMetadata(r.Metadata)
+	if r.Metadata == nil {
+		r.Metadata = map[string]any{}
+	}
+	r.Metadata[memory.KeyInvalidatedAt] = float64(now)
+	r.Metadata[memory.KeySupersededBy] = by
+	r.Vector = nil // keep the stored vector
+	return tx.Update(&r)
 }
 
 // Get reads one memory by id or unique prefix.
@@ -170,6 +335,20 @@ func (s *Service) Update(ctx context.Context, c Caller, in UpdateInput) (Memory,
 		if f.ExpectedRevision != 0 && m.Revision != f.ExpectedRevision {
 			return &memory.ConflictError{ID: id, Expected: f.ExpectedRevision, Actual: m.Revision}
 		}
+		// A new value of a preference or an entity is a new fact: the
+		// row keeps the old value as history, marked replaced, and a new
+		// row carries the new one, in this one transaction.
+		var prev *memory.Memory
+		if f.Text != nil && supersedes(m, *f.Text, s.opts.Clock().UnixMilli()) {
+			old := m
+			prev = &old
+			m.ID, m.Revision, m.CreatedAt, m.UpdatedAt = uuid.NewString(), 0, 0, 0
+			m.Metadata = memory.CloneMetadata(m.Metadata)
+			m.Metadata[memory.KeySupersedes] = old.ID
+			m.Metadata[memory.KeyValidFrom] = float64(s.opts.Clock().UnixMilli())
+			delete(m.Metadata, memory.KeyAccessCount)
+			delete(m.Metadata, memory.KeyLastAccessedAt)
+		}
 		if f.Text != nil {
 			memory.ChangeText(&m, *f.Text, vec)
 		}
@@ -185,6 +364,16 @@ func (s *Service) Update(ctx context.Context, c Caller, in UpdateInput) (Memory,
 		if f.Metadata != nil {
 			m.Metadata = MergeMetadata(m.Metadata, f.Metadata)
 		}
+		if prev != nil {
+			if err := tx.Insert(&m); err != nil {
+				return err
+			}
+			if err := invalidate(tx, *prev, m.ID, s.opts.Clock().UnixMilli()); err != nil {
+				return err
+			}
+			out = m
+			return nil
+		}
 		if err := tx.Update(&m); err != nil {
 			return err
 		}
@@ -196,6 +385,18 @@ func (s *Service) Update(ctx context.Context, c Caller, in UpdateInput) (Memory,
 		return Memory{}, ErrorOf(err)
 	}
 	return View(out), nil
+}
+
+// supersedes reports whether giving m the text makes a new value of its
+// fact: m is an active preference or entity (its memory_category, or its
+// storage category) and the text says something else.
+func supersedes(m memory.Memory, text string, now int64) bool {
+	switch memory.SmartCategoryOf(m) {
+	case memory.SmartPreferences, memory.SmartEntities:
+	default:
+		return false
+	}
+	return memory.ActiveAt(m, now) && capture.Normalize(text) != capture.Normalize(m.Text)
 }
 
 // MergeMetadata applies a JSON merge patch (RFC 7386) to dst: keys set to
@@ -266,6 +467,7 @@ type ListInput struct {
 	Categories []string
 	Limit      int
 	Cursor     string
+	Validity
 }
 
 // ListOutput is one page.
@@ -294,6 +496,11 @@ func (s *Service) List(ctx context.Context, c Caller, in ListInput) (ListOutput,
 	if err != nil {
 		return ListOutput{}, err
 	}
+	at, err := s.at(in.Validity)
+	if err != nil {
+		return ListOutput{}, err
+	}
+	given := in.Validity != (Validity{})
 	var after string
 	if c := strings.TrimSpace(in.Cursor); c != "" {
 		cur, err := decodeListCursor(c)
@@ -309,17 +516,20 @@ func (s *Service) List(ctx context.Context, c Caller, in ListInput) (ListOutput,
 			return ListOutput{}, Invalid("the cursor continues a listing with other filters (%s): repeat that listing's scope and category filters, or give only the cursor", cur.describe())
 		}
 		after = cur.After
+		if !given {
+			at = cur.At
+		}
 	}
 	scopes, ignored := readScopes(acc, req)
 	page, err := s.opts.Store.List(ctx, acc, store.ListOptions{
-		Filter: store.Filter{Scopes: scopes, Categories: cats}, Limit: n, Cursor: after,
+		Filter: store.Filter{Scopes: scopes, Categories: cats, ActiveAt: at}, Limit: n, Cursor: after,
 	})
 	if err != nil {
 		return ListOutput{}, ErrorOf(err)
 	}
 	out := ListOutput{Memories: views(page.Memories), IgnoredScopes: ignored, Warnings: ignoredWarning(acc, ignored, len(scopes) > 0)}
 	if page.NextCursor != "" {
-		out.NextCursor = listCursor{After: page.NextCursor, Scopes: req, Categories: cats}.encode()
+		out.NextCursor = listCursor{After: page.NextCursor, Scopes: req, Categories: cats, At: at}.encode()
 	}
 	return out, nil
 }
@@ -330,6 +540,9 @@ type listCursor struct {
 	After      string            `json:"a"`
 	Scopes     []memory.Scope    `json:"s,omitempty"`
 	Categories []memory.Category `json:"c,omitempty"`
+	// At is the validity time of the first page (0: every version), so
+	// the pages of one listing judge "active" alike.
+	At int64 `json:"t,omitempty"`
 }
 
 func (c listCursor) encode() string {
@@ -436,6 +649,8 @@ type RecallInput struct {
 	// MinScore, when set, replaces retrieval.minScore for this recall: a
 	// score in [0, 1] (MinScoreHelp says what values mean).
 	MinScore *float64
+	// Validity: what was true then, or every version (default: now).
+	Validity
 }
 
 // RecallOutput is the ranked answer to a recall.
@@ -489,8 +704,13 @@ func (s *Service) Recall(ctx context.Context, c Caller, in RecallInput) (RecallO
 	if err := checkMinScore(in.MinScore); err != nil {
 		return RecallOutput{}, err
 	}
+	at, err := s.at(in.Validity)
+	if err != nil {
+		return RecallOutput{}, err
+	}
 	scopes, ignored := readScopes(acc, req)
-	resp, err := s.search(ctx, acc, retrieve.Request{Query: q, Scopes: scopes, Categories: cats, Limit: n, Debug: in.Debug, MinScore: in.MinScore})
+	resp, err := s.search(ctx, acc, retrieve.Request{Query: q, Scopes: scopes, Categories: cats, Limit: n, Debug: in.Debug, MinScore: in.MinScore,
+		AsOf: at, IncludeHistory: in.IncludeHistory})
 	if err != nil {
 		return RecallOutput{}, err
 	}

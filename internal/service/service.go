@@ -77,6 +77,10 @@ type Options struct {
 	// Extractor finds memories in a conversation turn for Capture
 	// (default capture.Explicit).
 	Extractor capture.Extractor
+	// Capture holds capture's settings; CaptureWorker makes this service
+	// run asynchronous captures and idle sessions (a server).
+	Capture       CaptureOptions
+	CaptureWorker bool
 	// Clock gives the time recorded in captured memories' metadata.
 	Clock func() time.Time
 	// Tracker records what recall returns (access_count and
@@ -86,13 +90,17 @@ type Options struct {
 	ContextItems  int           // default 3
 	ContextChars  int           // default 600
 	ContextBudget time.Duration // default 5 s
+	// AllowSecrets lets memory_store keep text that looks like a secret
+	// (an operator's choice; an agent cannot make it).
+	AllowSecrets bool
 }
 
 // Service runs the operations. It is safe for concurrent use.
 type Service struct {
-	opts  Options
-	maint *maintainer // nil unless Options.Maintenance has tasks
-	moved movedNotice
+	opts   Options
+	maint  *maintainer    // nil unless Options.Maintenance has tasks
+	worker *captureWorker // nil unless Options.CaptureWorker
+	moved  movedNotice
 }
 
 // New returns a Service.
@@ -129,6 +137,9 @@ func New(opts Options) *Service {
 	s := &Service{opts: opts}
 	if len(opts.Maintenance) > 0 {
 		s.maint = startMaintainer(opts.Maintenance, opts.MaintainEvery, opts.OnMaintainError)
+	}
+	if opts.CaptureWorker {
+		s.startCaptureWorker()
 	}
 	return s
 }
@@ -211,6 +222,9 @@ type Memory struct {
 	Revision   int64           `json:"revision" jsonschema:"bumped by every change; pass it as expected_revision to update only what you read"`
 	Format     memory.Format   `json:"format" jsonschema:"0 legacy, 1 smart (enriched)"`
 	Metadata   map[string]any  `json:"metadata"`
+	// Inactive says why the memory is no longer true now: superseded,
+	// invalidated, expired or not yet valid. Absent when it is active.
+	Inactive string `json:"inactive,omitempty" jsonschema:"present when the memory is no longer true: superseded, invalidated, expired or not yet valid"`
 }
 
 // MemoryWithVector is a memory with its stored embedding.
@@ -226,7 +240,8 @@ func View(m memory.Memory) Memory {
 		md = map[string]any{}
 	}
 	return Memory{ID: m.ID, Text: m.Text, Category: m.Category, Scope: m.Scope, Importance: m.Importance,
-		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt, Revision: m.Revision, Format: m.Format, Metadata: md}
+		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt, Revision: m.Revision, Format: m.Format, Metadata: md,
+		Inactive: inactiveReason(m, time.Now().UnixMilli())}
 }
 
 func views(ms []memory.Memory) []Memory {
@@ -386,6 +401,9 @@ func (s *Service) Close(ctx context.Context) error {
 	var errs []error
 	if s.maint != nil {
 		s.maint.stop()
+	}
+	if s.worker != nil {
+		s.worker.stop()
 	}
 	if s.opts.Tracker != nil {
 		if err := s.opts.Tracker.Close(ctx); err != nil {

@@ -28,8 +28,17 @@ type env struct {
 
 func newEnv(t *testing.T, mod ...func(*service.Options)) *env {
 	t.Helper()
-	st := servicetest.Store(t)
-	srch := &servicetest.Searcher{Store: st, Embedder: servicetest.Embedder()}
+	// The store and the searcher read the service's clock when a test
+	// sets one: all three judge "now" alike, as in one process.
+	var clock func() time.Time
+	now := func() time.Time {
+		if clock != nil {
+			return clock()
+		}
+		return time.Now()
+	}
+	st := servicetest.Store(t, now)
+	srch := &servicetest.Searcher{Store: st, Embedder: servicetest.Embedder(), Now: now}
 	opts := service.Options{Store: st, Embedder: servicetest.Embedder(), Searcher: srch,
 		Access: func(agent string) memory.Access {
 			switch agent {
@@ -43,6 +52,7 @@ func newEnv(t *testing.T, mod ...func(*service.Options)) *env {
 	for _, m := range mod {
 		m(&opts)
 	}
+	clock = opts.Clock
 	return &env{st: st, svc: service.New(opts), srch: srch}
 }
 
@@ -59,7 +69,7 @@ func (e *env) store(t *testing.T, c service.Caller, text, scope string) service.
 	if err != nil {
 		t.Fatalf("store %q in %s as %q: %v", text, scope, c.Agent, err)
 	}
-	return m
+	return m.Memory
 }
 
 // wantCode fails unless err is a *service.Error with code.
@@ -163,7 +173,7 @@ func TestErrorCodes(t *testing.T) {
 			return err
 		}, service.CodeScopeDenied, "scope agent:other is not accessible"},
 		{"move denied", func() error {
-			m := e.store(t, bot, "mine", "agent:bot")
+			m := e.store(t, bot, "mine to keep", "agent:bot")
 			_, err := e.svc.Update(ctx, bot, service.UpdateInput{ID: m.ID, UpdateFields: service.UpdateFields{Scope: ptr("agent:other")}})
 			return err
 		}, service.CodeScopeDenied, "agent:other"},
@@ -200,7 +210,7 @@ func TestUnavailable(t *testing.T) {
 	wantCode(t, err, service.CodeUnavailable, "recall is unavailable")
 	_, err = e.svc.RecallContext(ctx, bot, service.ContextInput{Prompt: "what did we decide about the database last time?"})
 	wantCode(t, err, service.CodeUnavailable, "recall is unavailable")
-	_, err = e.svc.Store(ctx, bot, service.StoreInput{Text: "x"})
+	_, err = e.svc.Store(ctx, bot, service.StoreInput{Text: "the build runs on atlas"})
 	wantCode(t, err, service.CodeUnavailable, "embedding provider failed")
 	if !errors.Is(err, memory.ErrUnavailable) {
 		t.Fatal("cause lost")

@@ -30,11 +30,16 @@ const Dims = 64
 func Embedder() *embedding.Hash { return embedding.NewHash(Dims) }
 
 // Store opens a fresh store in t's temporary directory, closed at cleanup.
-func Store(t testing.TB) *sqlite.Store {
+// A clock, when given, stamps its rows (give the service's, so that both
+// judge "now" alike).
+func Store(t testing.TB, clock ...func() time.Time) *sqlite.Store {
 	t.Helper()
 	h := Embedder().Info()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "trove.db"),
-		sqlite.Options{Space: store.Space{Model: h.Model, Dimensions: h.Dimensions}, Command: "test"})
+	opts := sqlite.Options{Space: store.Space{Model: h.Model, Dimensions: h.Dimensions}, Command: "test"}
+	if len(clock) > 0 {
+		opts.Clock = clock[0]
+	}
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "trove.db"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +57,7 @@ type Searcher struct {
 	Fn       func(ctx context.Context, acc memory.Access, req retrieve.Request) (retrieve.Response, error)
 	Delay    time.Duration
 	Calls    atomic.Int64
+	Now      func() time.Time // the clock "active now" is judged by (default time.Now)
 }
 
 // Search implements service.Searcher.
@@ -76,7 +82,17 @@ func (s *Searcher) Search(ctx context.Context, acc memory.Access, req retrieve.R
 	if err != nil {
 		return resp, err
 	}
-	err = s.Store.Scan(ctx, eff, store.ScanOptions{Filter: store.Filter{Categories: req.Categories}, WithVectors: true}, func(m memory.Memory) error {
+	f := store.Filter{Categories: req.Categories}
+	if !req.IncludeHistory {
+		// Only what was true then, as the real pipeline.
+		f.ActiveAt = req.AsOf
+		if f.ActiveAt == 0 && s.Now != nil {
+			f.ActiveAt = s.Now().UnixMilli()
+		} else if f.ActiveAt == 0 {
+			f.ActiveAt = time.Now().UnixMilli()
+		}
+	}
+	err = s.Store.Scan(ctx, eff, store.ScanOptions{Filter: f, WithVectors: true}, func(m memory.Memory) error {
 		cos := capture.Cosine(qv[0], m.Vector)
 		if cos <= 0.05 || req.MinScore != nil && cos < *req.MinScore {
 			return nil
