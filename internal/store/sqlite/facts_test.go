@@ -19,6 +19,8 @@ import (
 // user_version), as a trove before the fact columns left it.
 var undoFacts = []string{
 	"DROP INDEX memories_fact",
+	"DROP INDEX memories_scope",
+	"CREATE INDEX memories_scope ON memories(scope, created_at)",
 	"ALTER TABLE memories DROP COLUMN fact_key",
 	"ALTER TABLE memories DROP COLUMN valid_from",
 	"ALTER TABLE memories DROP COLUMN valid_until",
@@ -265,7 +267,8 @@ func TestFactColumnsFollowEveryWrite(t *testing.T) {
 }
 
 // The fact query and Tx.FactRows are served by memories_fact, whatever
-// the scopes: no scan of memories.
+// the scopes: no scan of memories. An active count is served by
+// memories_scope alone.
 func TestFactQueryPlans(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
@@ -302,6 +305,7 @@ func TestFactQueryPlans(t *testing.T) {
 		}
 		where, args := scopeClause(acc, scopes)
 		p := plan(factsQuery(where), append(append([]any{"preferences:topic 7"}, args...), 50)...)
+		t.Logf("Facts, %s:\n%s", name, p)
 		if !strings.Contains(p, "USING INDEX memories_fact (fact_key=?") || strings.Contains(p, "SCAN memories") {
 			t.Errorf("%s: plan of Facts:\n%s", name, p)
 		}
@@ -309,6 +313,13 @@ func TestFactQueryPlans(t *testing.T) {
 	p := plan(sqlFactRows, "preferences:topic 7", "agent:a")
 	if !strings.Contains(p, "USING INDEX memories_fact (fact_key=? AND scope=?)") || strings.Contains(p, "SCAN memories") {
 		t.Errorf("plan of FactRows:\n%s", p)
+	}
+	// Counting active rows reads the scope index alone, not the rows.
+	for name, acc := range map[string]memory.Access{"owner": memory.Owner(), "agent": memory.AgentAccess("a")} {
+		where, args := filterClause(acc, store.Filter{ActiveAt: time.Now().UnixMilli()})
+		if p := plan("SELECT count(*) FROM memories WHERE "+where, args...); !strings.Contains(p, "USING COVERING INDEX memories_scope") {
+			t.Errorf("%s: plan of an active count:\n%s", name, p)
+		}
 	}
 }
 
