@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -152,6 +154,10 @@ func decodeAny(t *testing.T, s string) any {
 // MCP, and wants the same answer, or the same error code and message.
 func TestFrontendsAgree(t *testing.T) {
 	f := newFrontends(t)
+	noMessages := filepath.Join(t.TempDir(), "none.json")
+	if err := os.WriteFile(noMessages, []byte("[]"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name string
 		cli  []string
@@ -207,6 +213,34 @@ func TestFrontendsAgree(t *testing.T) {
 			rest: [4]string{"", "POST", "/v1/search", `{"query":"` + strings.Repeat("word ", 1000) + `"}`},
 			mcp: func() (string, string, map[string]any) {
 				return "", "memory_recall", map[string]any{"query": strings.Repeat("word ", 1000)}
+			}},
+		{name: "facts by key", cli: []string{"facts", "--key", "preferences:prefers dark mode in every editor", "--history", "--at", "2100-01-01"},
+			rest: [4]string{"", "POST", "/v1/facts", `{"fact_key":"preferences:prefers dark mode in every editor","include_history":true,"at":"2100-01-01"}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_fact_query", map[string]any{"factKey": "preferences:prefers dark mode in every editor", "includeHistory": true, "at": "2100-01-01"}
+			}},
+		{name: "facts without a selector", cli: []string{"facts"}, code: "invalid_argument",
+			rest: [4]string{"", "POST", "/v1/facts", `{}`},
+			mcp:  func() (string, string, map[string]any) { return "", "memory_fact_query", map[string]any{} }},
+		{name: "recall with a bad as_of", cli: []string{"search", "dark mode", "--as-of", "yesterday"}, code: "invalid_argument",
+			rest: [4]string{"", "POST", "/v1/search", `{"query":"dark mode","as_of":"yesterday"}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_recall", map[string]any{"query": "dark mode", "as_of": "yesterday"}
+			}},
+		{name: "store a secret", cli: []string{"store", "the key is sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD"}, code: "invalid_argument",
+			rest: [4]string{"", "POST", "/v1/memories", `{"text":"the key is sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD"}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_store", map[string]any{"text": "the key is sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD"}
+			}},
+		{name: "store a duplicate", cli: []string{"store", "prefers dark mode in every editor", "--json"},
+			rest: [4]string{"", "POST", "/v1/memories", `{"text":"prefers dark mode in every editor"}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_store", map[string]any{"text": "prefers dark mode in every editor"}
+			}},
+		{name: "capture without messages", cli: []string{"capture", "--session", "s1", "--file", noMessages}, code: "invalid_argument",
+			rest: [4]string{"", "POST", "/v1/capture", `{"session":"s1","messages":[]}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_capture", map[string]any{"session": "s1", "messages": []any{}}
 			}},
 		{name: "stats", cli: []string{"stats"},
 			rest: [4]string{"", "GET", "/v1/stats", ""},
