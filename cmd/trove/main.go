@@ -120,6 +120,12 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 			opts.Maintenance = append(opts.Maintenance, service.PruneHistoryTask(st, keep, keepFor, time.Now))
 		}
 		opts.CaptureWorker = true
+		// Consumed capture messages and finished jobs are kept a week (to
+		// explain a capture), then pruned; pending ones never are.
+		opts.Maintenance = append(opts.Maintenance, service.Task{Name: "prune capture buffer", Run: func(ctx context.Context) error {
+			_, err := st.PruneCapture(ctx, time.Now().Add(-7*24*time.Hour).UnixMilli(), 0)
+			return err
+		}})
 		opts.OnMaintainError = func(task string, err error) {
 			log.Warn("maintenance failed; will run again at the next interval", "task", task, "error", err.Error())
 		}
