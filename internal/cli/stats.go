@@ -30,6 +30,9 @@ func newStatsCommand(a *app) *cobra.Command {
 			printWarnings(cmd, s.Warnings)
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "total:  %d\nlegacy: %d (run trove upgrade to enrich them)\nsmart:  %d\n", s.Total, s.Legacy, s.Smart)
+			if s.Inactive > 0 {
+				fmt.Fprintf(w, "inactive: %d (superseded or expired, kept as history: trove list --history)\n", s.Inactive)
+			}
 			for _, g := range []struct {
 				name string
 				m    map[string]int

@@ -602,6 +602,7 @@ func categoryStrings(cs []memory.Category) []string {
 // StatsOutput counts the memories the caller may read.
 type StatsOutput struct {
 	Total         int            `json:"total"`
+	Inactive      int            `json:"inactive" jsonschema:"rows no longer true now (superseded, invalidated or expired), kept as history"`
 	Legacy        int            `json:"legacy" jsonschema:"rows not yet enriched (format 0)"`
 	Smart         int            `json:"smart" jsonschema:"enriched rows (format 1)"`
 	ByScope       map[string]int `json:"by_scope"`
@@ -633,7 +634,7 @@ func (s *Service) Stats(ctx context.Context, c Caller, scopeNames []string) (Sta
 	if st.ByCategory == nil {
 		st.ByCategory = map[string]int{}
 	}
-	return StatsOutput{Total: st.Total, Legacy: st.Legacy, Smart: st.Smart, ByScope: st.ByScope, ByCategory: st.ByCategory,
+	return StatsOutput{Total: st.Total, Inactive: st.Inactive, Legacy: st.Legacy, Smart: st.Smart, ByScope: st.ByScope, ByCategory: st.ByCategory,
 		Oldest: st.Oldest, Newest: st.Newest, IgnoredScopes: ignored, Warnings: ignoredWarning(acc, ignored, len(scopes) > 0)}, nil
 }
 
