@@ -246,7 +246,9 @@ type ScanOptions struct {
 
 // Stats summarises rows.
 type Stats struct {
-	Total int `json:"total"` // every row of the filter, active or not
+	// Total counts every row of the filter, active or not (with
+	// Filter.ActiveAt set, the filter keeps only the rows active then).
+	Total int `json:"total"`
 	// Inactive counts the rows of Total not active now (by the store's
 	// clock; see Filter.ActiveAt): superseded, expired, or not yet valid.
 	Inactive   int            `json:"inactive"`
