@@ -1,9 +1,11 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -456,6 +458,126 @@ func TestCaptureSIGKILLDuringExtraction(t *testing.T) {
 	e.checkStore()
 }
 
+// An asynchronous capture whose server is SIGKILLed while the model works
+// on it is resumed by the next server's worker (a job left running by a
+// dead server is run again): its status ends done, with the memories
+// stored once.
+func TestCaptureAsyncJobSurvivesSIGKILL(t *testing.T) {
+	e := newEnv(t)
+	atModel := make(chan struct{})
+	release := make(chan struct{})
+	var first sync.Once
+	llm := newCaptureLLM(t, 0, func(c extracttest.Call) extracttest.Reply {
+		if c.Kind == extracttest.Extract && c.N == 1 {
+			first.Do(func() { close(atModel) })
+			<-release // until the server is dead
+			return extracttest.Reply{Status: 500}
+		}
+		return homeScript(c)
+	})
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	s := e.serveHTTP(t, llm.env())
+	body := fmt.Sprintf(`{"session":"a","flush":true,"async":true,"messages":%s}`, userMessages("I live in Berlin and I prefer tea."))
+	job := decode[service.CaptureOutput](t, s.must("POST", "/v1/capture", "", body, 202).raw)
+	if job.CaptureID == "" || job.State != service.CapturePending {
+		t.Fatalf("async capture: %+v", job)
+	}
+	select {
+	case <-atModel:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the worker never took the job to the model:\n%s", s.log())
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.exited
+	close(release)
+
+	s = e.serveHTTP(t, llm.env())
+	var done service.CaptureOutput
+	waitFor(t, "the restarted server to finish the job", 30*time.Second, func() bool {
+		done = decode[service.CaptureOutput](t, s.must("GET", "/v1/capture/"+job.CaptureID, "", "", 200).raw)
+		return done.State == service.CaptureDone || done.State == service.CaptureFailed
+	})
+	if done.State != service.CaptureDone || len(done.Stored) != 2 {
+		t.Fatalf("the resumed job: %+v", done)
+	}
+	s.stop()
+	checkOnce(t, e, llm, "a")
+	e.checkStore()
+}
+
+// Two processes capture into one session at once and the first to
+// commit consumes only part of what the second extracted from: the second
+// must still capture its own message (the one the first never saw), not
+// drop it with a "captured by another request" warning.
+func TestCaptureSameSessionTwoProcesses(t *testing.T) {
+	e := newEnv(t)
+	aAtModel, bAtModel, aDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	wait := func(ch chan struct{}) {
+		select {
+		case <-ch:
+		case <-time.After(30 * time.Second):
+		}
+	}
+	llm := newCaptureLLM(t, 0, func(c extracttest.Call) extracttest.Reply {
+		if c.Kind == extracttest.Extract {
+			switch c.N {
+			case 1: // A, holding Berlin only: answer once B has read the buffer
+				close(aAtModel)
+				wait(bAtModel)
+			case 2: // B, holding Berlin and neovim: answer once A committed
+				close(bAtModel)
+				wait(aDone)
+			}
+			var ms []extract.Candidate
+			if strings.Contains(c.User, "Berlin") {
+				ms = append(ms, candidate(memory.SmartEntities, "Home city: Berlin"))
+			}
+			if strings.Contains(c.User, "neovim") {
+				ms = append(ms, candidate(memory.SmartPreferences, "Editor: neovim"))
+			}
+			return extracttest.Reply{Content: extracttest.ExtractReply(ms...)}
+		}
+		return homeScript(c)
+	})
+	dir := t.TempDir()
+	start := func(name, text string) (*exec.Cmd, *bytes.Buffer) {
+		f := filepath.Join(dir, name+".json")
+		if err := os.WriteFile(f, []byte(userMessages(text)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c := e.cmd(t.Context(), "capture", "--session", "shared", "--file", f, "--flush", "--json")
+		c.Env = append(c.Env, llm.env()...)
+		var out bytes.Buffer
+		c.Stdout, c.Stderr = &out, &out
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return c, &out
+	}
+	a, aOut := start("a", "I live in Berlin.")
+	wait(aAtModel)
+	b, bOut := start("b", "I use neovim for everything.")
+	if err := a.Wait(); err != nil {
+		t.Fatalf("capture A: %v %s", err, aOut)
+	}
+	close(aDone)
+	if err := b.Wait(); err != nil {
+		t.Fatalf("capture B: %v %s", err, bOut)
+	}
+	t.Logf("A: %s\nB: %s", aOut, bOut)
+	rows := e.exportAll()
+	if n, m := len(rowsWith(rows, "Berlin")), len(rowsWith(rows, "neovim")); n != 1 || m != 1 {
+		t.Errorf("Berlin rows %d, neovim rows %d, want one each", n, m)
+	}
+	bufferEmpty(t, e, llm, "shared")
+}
+
 // checkOnce checks the Berlin conversation was captured exactly once and
 // session's buffer is empty.
 func checkOnce(t *testing.T, e *env, llm *captureLLM, session string) {
@@ -464,15 +586,21 @@ func checkOnce(t *testing.T, e *env, llm *captureLLM, session string) {
 	if b, tea := rowsWith(rows, "Berlin"), rowsWith(rows, "Drink: tea"); len(b) != 1 || len(tea) != 1 {
 		t.Fatalf("after the restart: %d Berlin rows, %d tea rows, want one each", len(b), len(tea))
 	}
-	// Nothing is left buffered to be extracted again.
+	bufferEmpty(t, e, llm, session)
+}
+
+// bufferEmpty checks nothing of session is left buffered to be extracted
+// again: a flush finds nothing to extract.
+func bufferEmpty(t *testing.T, e *env, llm *captureLLM, session string) {
+	t.Helper()
 	flush := e.cmd(t.Context(), "capture", "--session", session, "--flush", "--json")
 	flush.Env = append(flush.Env, llm.env()...)
 	raw, err := flush.Output()
 	if err != nil {
 		t.Fatalf("trove capture --flush: %v %s", err, raw)
 	}
-	if out := decode[service.CaptureOutput](t, string(raw)); out.Buffered != 0 || len(out.Stored) != 0 {
-		t.Fatalf("after the restart the session still had messages buffered: %+v", out)
+	if out := decode[service.CaptureOutput](t, string(raw)); out.State != service.CaptureBuffered || out.Buffered != 0 {
+		t.Fatalf("session %s still had messages buffered: a flush did %+v", session, out)
 	}
 }
 
