@@ -189,11 +189,57 @@ func toMessages(ms []store.BufferedMessage) []Message {
 
 // extractSession runs the pipeline over a session's pending messages and
 // commits its decisions together with the messages' consumption. When
-// another capture consumed them first, nothing is committed.
+// another capture consumed some of them first, nothing is committed, and
+// those it left (appended after it read the buffer) are extracted again
+// on their own: else a flush would leave them buffered, uncaptured, until
+// some later capture of the session.
 func (s *Service) extractSession(ctx context.Context, c Caller, acc memory.Access, scope memory.Scope, session string, pending []store.BufferedMessage, captureID string) (CaptureOutput, error) {
+	through := pending[len(pending)-1].ID
+	for attempt := 1; ; attempt++ {
+		out, err := s.extractPending(ctx, c, acc, scope, session, pending, captureID)
+		if err == nil && attempt > 1 {
+			out.Warnings = append(out.Warnings, "another request captured some of these messages meanwhile: the rest were extracted on their own")
+		}
+		if !errors.Is(err, errTaken) {
+			return out, err
+		}
+		out.Warnings = append(out.Warnings, "these messages were captured by another request meanwhile: nothing more was stored")
+		buf, _ := s.opts.Store.(store.Buffer)
+		if attempt >= maxTakenRetries || buf == nil {
+			return out, nil
+		}
+		rest, err := buf.PendingMessages(ctx, acc, session)
+		if err != nil {
+			return CaptureOutput{}, ErrorOf(err)
+		}
+		// Only the messages this capture was asked to cover: later ones
+		// belong to the captures that appended them.
+		pending = nil
+		for _, m := range rest {
+			if m.ID <= through {
+				pending = append(pending, m)
+			}
+		}
+		if len(pending) == 0 {
+			return out, nil
+		}
+	}
+}
+
+// maxTakenRetries bounds how often a capture extracts again what another
+// capture left of its messages. Each retry follows another capture's
+// commit, so the bound is only reached under a stream of racing captures.
+const maxTakenRetries = 4
+
+// errTaken rolls a capture's commit back when another capture consumed
+// some of its messages first.
+var errTaken = errors.New("taken")
+
+// extractPending is one try of extractSession: errTaken when another
+// capture consumed some of pending first.
+func (s *Service) extractPending(ctx context.Context, c Caller, acc memory.Access, scope memory.Scope, session string, pending []store.BufferedMessage, captureID string) (CaptureOutput, error) {
 	out := CaptureOutput{CaptureID: captureID, State: CaptureDone, Session: sessionName(session), Stored: []Memory{}, Skipped: []capture.Skip{}}
 	through := pending[len(pending)-1].ID
-	errTaken := errors.New("taken")
 	p := s.pipeline()
 	res, err := p.Run(ctx, extract.Input{
 		Access: acc, Writable: func(sc memory.Scope) bool { return acc.Allows(sc) && s.checkDeclared(sc) == nil },
@@ -216,8 +262,7 @@ func (s *Service) extractSession(ctx context.Context, c Caller, acc memory.Acces
 	var xe *extract.ExtractError
 	switch {
 	case errors.Is(err, errTaken):
-		out.Warnings = append(out.Warnings, "these messages were captured by another request meanwhile: nothing more was stored")
-		return out, nil
+		return out, errTaken
 	case errors.As(err, &xe):
 		if ctx.Err() != nil {
 			return CaptureOutput{}, ErrorOf(ctx.Err())

@@ -360,3 +360,63 @@ func TestAsyncCapture(t *testing.T) {
 		t.Fatalf("another agent reads the job: %v", err)
 	}
 }
+
+// Two captures of one session race, and the first to commit consumed only
+// the message it saw: the second, which read both, must still capture the
+// message the first never saw, not leave it buffered behind a "captured
+// by another request" warning.
+func TestSmartCaptureTakenKeepsTheRest(t *testing.T) {
+	aAtModel, bAtModel, aDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	wait := func(ch chan struct{}) {
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Error("a capture never reached its step")
+		}
+	}
+	e, _ := smartEnv(t, func(c extracttest.Call) extracttest.Reply {
+		switch c.Kind {
+		case extracttest.Extract:
+			switch c.N {
+			case 1: // A read only its message: answer once B read both
+				close(aAtModel)
+				wait(bAtModel)
+			case 2: // B read both: answer once A committed
+				close(bAtModel)
+				wait(aDone)
+			}
+			var ms []extract.Candidate
+			if strings.Contains(c.User, "Berlin") {
+				ms = append(ms, cand(memory.SmartEntities, "Home city: Berlin"))
+			}
+			if strings.Contains(c.User, "neovim") {
+				ms = append(ms, cand(memory.SmartPreferences, "Editor: neovim"))
+			}
+			return extracttest.Reply{Content: extracttest.ExtractReply(ms...)}
+		case extracttest.Decide:
+			return extracttest.Reply{Content: extracttest.DecideEach(c.User, func(extracttest.PromptItem) extracttest.Decided {
+				return extracttest.Decided{Decision: extract.Create}
+			})}
+		}
+		return extracttest.Reply{Status: 400}
+	})
+	var a service.CaptureOutput
+	var aErr error
+	go func() {
+		defer close(aDone)
+		a, aErr = e.svc.Capture(ctx, bot, service.CaptureInput{Session: "s", Flush: true, Messages: say("I live in Berlin.")})
+	}()
+	wait(aAtModel)
+	b, err := e.svc.Capture(ctx, bot, service.CaptureInput{Session: "s", Flush: true, Messages: say("I use neovim for everything.")})
+	<-aDone
+	if err != nil || aErr != nil {
+		t.Fatalf("captures: %v / %v", aErr, err)
+	}
+	if decisions(a) != "create" || decisions(b) != "create" || len(b.Stored) != 1 || !strings.Contains(b.Stored[0].Text, "neovim") {
+		t.Fatalf("A %+v\nB %+v", a, b)
+	}
+	left, err := e.svc.Capture(ctx, bot, service.CaptureInput{Session: "s", Flush: true})
+	if err != nil || left.State != service.CaptureBuffered || left.Buffered != 0 {
+		t.Fatalf("left buffered: %+v %v", left, err)
+	}
+}
