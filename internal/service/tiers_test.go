@@ -321,3 +321,37 @@ func TestMaintainLockDryRunAccess(t *testing.T) {
 		t.Fatalf("after release: %+v %v", out, err)
 	}
 }
+
+// Property: over random memories and instants, lifecycle.Transition moves
+// a row exactly when a threshold of its tier holds, and only as the
+// thresholds allow (working → core first when both hold).
+func TestTransitionMatchesThresholds(t *testing.T) {
+	cfg := lifecycle.Defaults()
+	rng := rand.New(rand.NewPCG(1, 2))
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	tiers := []lifecycle.Tier{lifecycle.Core, lifecycle.Working, lifecycle.Peripheral}
+	for i := range 20000 {
+		created := now.Add(-time.Duration(rng.Float64() * float64(200*simDay)))
+		in := lifecycle.Input{Importance: rng.Float64(), Confidence: rng.Float64(), Tier: tiers[rng.IntN(3)],
+			AccessCount: rng.IntN(20), CreatedAt: created.UnixMilli(), Dynamic: rng.IntN(4) == 0}
+		if in.AccessCount > 0 {
+			in.LastAccessedAt = created.Add(time.Duration(rng.Float64() * float64(now.Sub(created)))).UnixMilli()
+		}
+		s := cfg.Score(in, now)
+		to, _, ok := cfg.Transition(in, s, now)
+		var could []string
+		for _, cand := range tiers {
+			if cand != in.Tier && allowed(string(in.Tier), string(cand), in, s, now) {
+				could = append(could, string(cand))
+			}
+		}
+		switch {
+		case ok && !allowed(string(in.Tier), string(to), in, s, now):
+			t.Fatalf("case %d: %+v moved %s→%s against the thresholds (composite %.3f)", i, in, in.Tier, to, s.Composite)
+		case !ok && len(could) > 0:
+			t.Fatalf("case %d: %+v stayed %s though the thresholds allow %v (composite %.3f)", i, in, in.Tier, could, s.Composite)
+		case ok && len(could) > 1 && to != lifecycle.Core:
+			t.Fatalf("case %d: %+v could go to %v and went to %s", i, in, could, to)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
@@ -57,7 +58,9 @@ func (t *tx) SetTier(mv store.TierMove) (bool, error) {
 		if !ok || n < 0 {
 			n = 0
 		}
-		if int(n) != mv.AccessCount {
+		// Read as lifecycle.FromMemory reads it, so the count compared is
+		// the one the move was computed from.
+		if int(min(n, math.MaxInt32)) != mv.AccessCount {
 			return false, nil
 		}
 	}
