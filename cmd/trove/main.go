@@ -103,10 +103,13 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 		RulesOnly: cfg.Capture.Smart != nil && !*cfg.Capture.Smart,
 	}
 	opts.AllowSecrets = cfg.AllowSecrets
+	lc := cfg.Lifecycle.Engine()
+	opts.Lifecycle = &lc
+	var svc *service.Service // the lifecycle task runs the service's pass
 	if o.Serve {
 		log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 		if every := cfg.Retrieval.AccessFlush.Duration; every > 0 {
-			opts.Tracker = service.NewAccessTracker(st, service.AccessOptions{Every: every, OnError: func(err error) {
+			opts.Tracker = service.NewAccessTracker(st, service.AccessOptions{Every: every, Lifecycle: &lc, OnError: func(err error) {
 				log.Warn("could not record which memories recall returned; will retry", "error", err.Error())
 			}})
 		}
@@ -119,6 +122,7 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 		if keep, keepFor := cfg.History.Keep, cfg.History.Retention.Duration; keep > 0 || keepFor > 0 {
 			opts.Maintenance = append(opts.Maintenance, service.PruneHistoryTask(st, keep, keepFor, time.Now))
 		}
+		opts.Maintenance = append(opts.Maintenance, service.LifecycleTask(func() *service.Service { return svc }))
 		opts.CaptureWorker = true
 		// Consumed capture messages and finished jobs are kept a week (to
 		// explain a capture), then pruned; pending ones never are.
@@ -130,7 +134,8 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 			log.Warn("maintenance failed; will run again at the next interval", "task", task, "error", err.Error())
 		}
 	}
-	return service.New(opts), nil
+	svc = service.New(opts)
+	return svc, nil
 }
 
 func openStore(ctx context.Context, cfg config.Config, command string) (*sqlite.Store, error) {

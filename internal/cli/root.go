@@ -76,7 +76,7 @@ func newRoot(deps Deps) (*cobra.Command, *app) {
 		newSearchCommand(a), newReembedCommand(a),
 		newCaptureCommand(a), newFactsCommand(a),
 		newServeCommand(a),
-		newDoctorCommand(a),
+		newDoctorCommand(a), newMaintainCommand(a),
 		newConfigCommand(a),
 		newMCPConfigCommand(a),
 		newVersionCommand(),

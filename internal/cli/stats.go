@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -13,7 +14,7 @@ func newStatsCommand(a *app) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "stats",
-		Short: "Count memories by scope, category and format",
+		Short: "Count memories by scope, category, tier and format",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			svc, err := a.reader(cmd.Context())
@@ -36,10 +37,17 @@ func newStatsCommand(a *app) *cobra.Command {
 			for _, g := range []struct {
 				name string
 				m    map[string]int
-			}{{"by scope", s.ByScope}, {"by category", s.ByCategory}} {
+			}{{"by scope", s.ByScope}, {"by category", s.ByCategory}, {"by tier", s.ByTier}} {
 				fmt.Fprintf(w, "%s:\n", g.name)
 				for _, k := range slices.Sorted(maps.Keys(g.m)) {
 					fmt.Fprintf(w, "  %-24s %d\n", k, g.m[k])
+				}
+			}
+			if r := s.LastMaintain; r != nil {
+				fmt.Fprintf(w, "last maintenance: %s, %d ms, %d scanned, %d moved, lock %.1f ms (longest write %.1f ms)\n",
+					time.UnixMilli(r.StartedAt).UTC().Format(time.RFC3339), r.DurationMS, r.Scanned, r.Transitions, r.LockMS, r.MaxBatchMS)
+				if r.Error != "" {
+					fmt.Fprintf(w, "  stopped early: %s\n", r.Error)
 				}
 			}
 			return nil

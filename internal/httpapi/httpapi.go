@@ -140,6 +140,7 @@ func (a *api) routes() {
 	a.handle("POST /v1/capture", a.capture)
 	a.handle("GET /v1/capture/{id}", a.captureStatus)
 	a.handle("POST /v1/facts", a.facts)
+	a.handle("POST /v1/maintain", a.maintain)
 	a.mux.HandleFunc("GET /healthz", a.healthz)
 	a.mux.HandleFunc("GET /metrics", a.metrics)
 	if a.opts.MCP != nil {

@@ -213,6 +213,26 @@ func (m *Metrics) write(ctx context.Context, w io.Writer, owner bool) error {
 			}
 			header(&b, "trove_memories_by_format", "gauge", "Memories by format (legacy rows await trove upgrade).")
 			fmt.Fprintf(&b, "trove_memories_by_format{format=\"legacy\"} %d\ntrove_memories_by_format{format=\"smart\"} %d\n", rows.Legacy, rows.Smart)
+			header(&b, "trove_memories_by_tier", "gauge", "Memories by lifecycle tier.")
+			for _, tier := range []string{"core", "working", "peripheral"} {
+				fmt.Fprintf(&b, "trove_memories_by_tier{tier=\"%s\"} %d\n", tier, rows.ByTier[tier])
+			}
+			if r := rows.LastMaintain; r != nil {
+				for _, g := range []struct {
+					name, help string
+					v          float64
+				}{
+					{"trove_maintain_last_timestamp_seconds", "When the last maintenance pass started (unix seconds).", float64(r.StartedAt) / 1000},
+					{"trove_maintain_last_duration_seconds", "How long the last maintenance pass took.", float64(r.DurationMS) / 1000},
+					{"trove_maintain_last_scanned", "Memories the last maintenance pass read.", float64(r.Scanned)},
+					{"trove_maintain_last_transitions", "Tier moves the last maintenance pass committed.", float64(r.Transitions)},
+					{"trove_maintain_last_lock_seconds", "Write-lock time of the last maintenance pass, in all.", r.LockMS / 1000},
+					{"trove_maintain_last_max_batch_seconds", "The longest write of the last maintenance pass.", r.MaxBatchMS / 1000},
+				} {
+					header(&b, g.name, "gauge", g.help)
+					fmt.Fprintf(&b, "%s %s\n", g.name, formatFloat(g.v))
+				}
+			}
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -110,7 +110,7 @@ func (s *Server) register() {
 			return s.svc.List(ctx, c, service.ListInput{Scopes: one(in.Scope), Categories: one(in.Category), Limit: in.Limit, Cursor: in.Cursor, Validity: in.Validity})
 		})
 	add(s, &mcp.Tool{Name: ToolStats, Annotations: readOnly,
-		Description: "Count the memories you can read, by scope, category and format."},
+		Description: "Count the memories you can read, by scope, category, lifecycle tier and format."},
 		func(ctx context.Context, c service.Caller, in statsArgs) (service.StatsOutput, error) {
 			return s.svc.Stats(ctx, c, one(in.Scope))
 		})

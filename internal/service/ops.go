@@ -601,19 +601,23 @@ func categoryStrings(cs []memory.Category) []string {
 
 // StatsOutput counts the memories the caller may read.
 type StatsOutput struct {
-	Total         int            `json:"total"`
-	Inactive      int            `json:"inactive" jsonschema:"rows no longer true now (superseded, invalidated or expired), kept as history"`
-	Legacy        int            `json:"legacy" jsonschema:"rows not yet enriched (format 0)"`
-	Smart         int            `json:"smart" jsonschema:"enriched rows (format 1)"`
-	ByScope       map[string]int `json:"by_scope"`
-	ByCategory    map[string]int `json:"by_category"`
-	Oldest        int64          `json:"oldest_created_at,omitempty"`
-	Newest        int64          `json:"newest_created_at,omitempty"`
-	IgnoredScopes []memory.Scope `json:"ignored_scopes,omitempty"`
-	Warnings      []string       `json:"warnings,omitempty"`
+	Total      int            `json:"total"`
+	Inactive   int            `json:"inactive" jsonschema:"rows no longer true now (superseded, invalidated or expired), kept as history"`
+	Legacy     int            `json:"legacy" jsonschema:"rows not yet enriched (format 0)"`
+	Smart      int            `json:"smart" jsonschema:"enriched rows (format 1)"`
+	ByScope    map[string]int `json:"by_scope"`
+	ByCategory map[string]int `json:"by_category"`
+	ByTier     map[string]int `json:"by_tier" jsonschema:"rows by lifecycle tier (core, working, peripheral)"`
+	// LastMaintain is the last maintenance pass (the owner's view only).
+	LastMaintain  *store.MaintainRun `json:"last_maintain,omitempty"`
+	Oldest        int64              `json:"oldest_created_at,omitempty"`
+	Newest        int64              `json:"newest_created_at,omitempty"`
+	IgnoredScopes []memory.Scope     `json:"ignored_scopes,omitempty"`
+	Warnings      []string           `json:"warnings,omitempty"`
 }
 
-// Stats counts memories by scope, category and format.
+// Stats counts memories by scope, category, tier and format; the owner
+// also sees the last maintenance pass.
 func (s *Service) Stats(ctx context.Context, c Caller, scopeNames []string) (StatsOutput, error) {
 	acc, err := s.access(c)
 	if err != nil {
@@ -634,8 +638,21 @@ func (s *Service) Stats(ctx context.Context, c Caller, scopeNames []string) (Sta
 	if st.ByCategory == nil {
 		st.ByCategory = map[string]int{}
 	}
-	return StatsOutput{Total: st.Total, Inactive: st.Inactive, Legacy: st.Legacy, Smart: st.Smart, ByScope: st.ByScope, ByCategory: st.ByCategory,
-		Oldest: st.Oldest, Newest: st.Newest, IgnoredScopes: ignored, Warnings: ignoredWarning(acc, ignored, len(scopes) > 0)}, nil
+	if st.ByTier == nil {
+		st.ByTier = map[string]int{}
+	}
+	out := StatsOutput{Total: st.Total, Inactive: st.Inactive, Legacy: st.Legacy, Smart: st.Smart, ByScope: st.ByScope, ByCategory: st.ByCategory, ByTier: st.ByTier,
+		Oldest: st.Oldest, Newest: st.Newest, IgnoredScopes: ignored, Warnings: ignoredWarning(acc, ignored, len(scopes) > 0)}
+	if acc.All() {
+		run, ok, err := s.LastMaintain(ctx)
+		if err != nil {
+			return StatsOutput{}, ErrorOf(err)
+		}
+		if ok {
+			out.LastMaintain = &run
+		}
+	}
+	return out, nil
 }
 
 // RecallInput is a recall query.

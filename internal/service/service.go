@@ -3,7 +3,7 @@
 // OpenClaw plugin) are thin front ends that parse their input, call the
 // service and print its answer. Agents' operations (store, get, update,
 // forget, list, stats, recall, recall-context, capture) and the owner's
-// (import, export, delete-bulk, upgrade, doctor) live here. It
+// (import, export, delete-bulk, upgrade, doctor, maintain) live here. It
 // validates input, applies the caller's scope access, resolves id
 // prefixes, embeds before any write lock is taken, and turns every failure
 // into an *Error with a code and a message that says what to do.
@@ -31,6 +31,7 @@ import (
 	"github.com/trove-memory/trove/internal/capture"
 	"github.com/trove-memory/trove/internal/doctor"
 	"github.com/trove-memory/trove/internal/embedding"
+	"github.com/trove-memory/trove/internal/lifecycle"
 	"github.com/trove-memory/trove/internal/llm"
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/retrieve"
@@ -83,6 +84,9 @@ type Options struct {
 	CaptureWorker bool
 	// Clock gives the time recorded in captured memories' metadata.
 	Clock func() time.Time
+	// Lifecycle holds the tier thresholds Maintain applies (nil:
+	// lifecycle.Defaults).
+	Lifecycle *lifecycle.Config
 	// Tracker records what recall returns (access_count and
 	// last_accessed_at, which slow decay); nil records nothing.
 	Tracker *AccessTracker

@@ -139,7 +139,6 @@ func TestSmartCaptureDecisions(t *testing.T) {
 		decide   extracttest.Decided
 		merged   string
 		want     string // the decision that must land
-		checkRow func(t *testing.T, e *env, out service.CaptureOutput, seed service.StoreOutput)
 	}
 	seedText := map[memory.SmartCategory]string{
 		memory.SmartPreferences: "Coffee: dark roast",

@@ -256,6 +256,9 @@ type Stats struct {
 	Smart      int            `json:"smart"`
 	ByScope    map[string]int `json:"by_scope"`
 	ByCategory map[string]int `json:"by_category"`
-	Oldest     int64          `json:"oldest_created_at,omitempty"`
-	Newest     int64          `json:"newest_created_at,omitempty"`
+	// ByTier counts rows by lifecycle tier (core, working, peripheral; a
+	// row with no or an unknown tier counts as working).
+	ByTier map[string]int `json:"by_tier"`
+	Oldest int64          `json:"oldest_created_at,omitempty"`
+	Newest int64          `json:"newest_created_at,omitempty"`
 }

@@ -164,6 +164,9 @@ func (t *tx) Purge(id string) (store.Erasure, error) {
 	case !errors.Is(err, sql.ErrNoRows):
 		return e, fmt.Errorf("purge memory %s: %w", id, err)
 	}
+	if _, err := t.exec("DELETE FROM tier_transitions WHERE memory_id = ?", id); err != nil {
+		return e, fmt.Errorf("purge memory %s: %w", id, err)
+	}
 	res, err := t.exec("DELETE FROM history WHERE id = ?", id)
 	if err != nil {
 		return e, fmt.Errorf("purge memory %s: %w", id, err)

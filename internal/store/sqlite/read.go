@@ -206,7 +206,7 @@ func (s *Store) Count(ctx context.Context, acc memory.Access, f store.Filter) (i
 
 func (s *Store) Stats(ctx context.Context, acc memory.Access, f store.Filter) (store.Stats, error) {
 	where, args := filterClause(acc, f)
-	st := store.Stats{ByScope: map[string]int{}, ByCategory: map[string]int{}}
+	st := store.Stats{ByScope: map[string]int{}, ByCategory: map[string]int{}, ByTier: map[string]int{}}
 	// One read transaction so the figures agree with each other.
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -226,7 +226,7 @@ func (s *Store) Stats(ctx context.Context, acc memory.Access, f store.Filter) (s
 	for _, g := range []struct {
 		col string
 		out map[string]int
-	}{{"scope", st.ByScope}, {"category", st.ByCategory}} {
+	}{{"scope", st.ByScope}, {"category", st.ByCategory}, {tierExpr, st.ByTier}} {
 		rows, err := tx.QueryContext(ctx, "SELECT "+g.col+", count(*) FROM memories WHERE "+where+" GROUP BY "+g.col, args...)
 		if err != nil {
 			return st, fmt.Errorf("stats: %w", err)

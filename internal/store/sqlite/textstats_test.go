@@ -203,12 +203,12 @@ func TestTextStatsBuiltForOlderStore(t *testing.T) {
 	putTexts(t, s, 0, texts, memory.GlobalScope)
 	putTexts(t, s, 5000, []string{"kiwi hidden", "咖啡 kiwi"}, "agent:b")
 	s.Close()
-	// Back to schema 3 (before the text statistics, the history, the fact columns and the capture buffer), as an older trove left it.
+	// Back to schema 3 (before the text statistics, the history, the fact columns, the capture buffer and the tier log), as an older trove left it.
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range append(undoFacts, "DROP TABLE capture_buffer", "DROP TABLE capture_jobs", "DROP TABLE history", "DROP TABLE erasures", "DROP TABLE scope_terms", "DROP TABLE scope_sizes", "DROP TABLE memories_fts_instance",
+	for _, q := range append(undoFacts, "DROP TABLE tier_transitions", "DROP TABLE capture_buffer", "DROP TABLE capture_jobs", "DROP TABLE history", "DROP TABLE erasures", "DROP TABLE scope_terms", "DROP TABLE scope_sizes", "DROP TABLE memories_fts_instance",
 		"DELETE FROM meta WHERE key = 'text_stats_rid'", "PRAGMA user_version = 3") {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(q, err)

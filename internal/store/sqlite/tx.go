@@ -94,8 +94,8 @@ const (
 		format = ?, metadata = ?, vector = nullif(coalesce(?, vector), x''), seq = ?,
 		fact_key = ?, valid_from = ?, valid_until = ?, invalidated_at = ?
 		WHERE id = ? AND revision = ?`
-	sqlCurrent = `SELECT rid, scope, revision, json_extract(metadata, '$.access_count'), json_extract(metadata, '$.last_accessed_at')
-		FROM memories WHERE id = ?`
+	sqlCurrent = `SELECT rid, scope, revision, json_extract(metadata, '$.access_count'), json_extract(metadata, '$.last_accessed_at'),
+		` + tierExpr + ` FROM memories WHERE id = ?`
 	sqlFTSDrop = "DELETE FROM memories_fts WHERE rowid IN (SELECT value FROM json_each(?))"
 	sqlFTSAdd  = `INSERT INTO memories_fts(rowid, text, l0, l1, l2)
 		SELECT rid, trove_fts(text),
@@ -206,14 +206,15 @@ type head struct {
 	rid           int64
 	scope         memory.Scope
 	rev           int64
-	count, access any // metadata access_count and last_accessed_at as stored
+	count, access any    // metadata access_count and last_accessed_at as stored
+	tier          string // as tierExpr reads it (see keepTier)
 }
 
 // current reads the head of a row the caller may reach.
 func (t *tx) current(id string) (head, error) {
 	var h head
 	var sc string
-	err := t.queryRow(sqlCurrent, id).Scan(&h.rid, &sc, &h.rev, &h.count, &h.access)
+	err := t.queryRow(sqlCurrent, id).Scan(&h.rid, &sc, &h.rev, &h.count, &h.access, &h.tier)
 	h.scope = memory.Scope(sc)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && !t.acc.Allows(h.scope) {
 		// A row outside the caller's scopes is reported as missing, so its
@@ -245,6 +246,9 @@ func (t *tx) Update(m *memory.Memory) error {
 		return fmt.Errorf("memory %s: %w", m.ID, err)
 	}
 	keepUsage(h, m)
+	if err := t.keepTier(h, m); err != nil {
+		return err
+	}
 	md, err := encodeMetadata(m.Metadata)
 	if err != nil {
 		return err

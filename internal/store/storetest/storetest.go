@@ -1,7 +1,7 @@
 // Package storetest is the contract suite every store backend passes:
 // CRUD, revisions and conflicts, scopes, paging, batches, vectors,
 // history, validity (Filter.ActiveAt) and facts, the capture buffer and
-// its jobs, the job lock.
+// its jobs, the job lock, tier moves.
 //
 //	func TestContract(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
@@ -62,6 +62,8 @@ func Run(t *testing.T, open Opener) {
 		{"ActiveSearch", testActiveSearch},
 		{"Facts", testFacts},
 		{"FactRows", testFactRows},
+		{"TierMoves", testTierMoves},
+		{"TierKeptByUpdate", testTierKeptByUpdate},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
