@@ -135,10 +135,10 @@ func TestSmartCaptureSupersedesAChangedFact(t *testing.T) {
 // memory-lancedb-pro's category rules hold whatever the model says.
 func TestSmartCaptureDecisions(t *testing.T) {
 	type step struct {
-		cand     extract.Candidate
-		decide   extracttest.Decided
-		merged   string
-		want     string // the decision that must land
+		cand   extract.Candidate
+		decide extracttest.Decided
+		merged string
+		want   string // the decision that must land
 	}
 	seedText := map[memory.SmartCategory]string{
 		memory.SmartPreferences: "Coffee: dark roast",
