@@ -140,6 +140,11 @@ func (a *api) routes() {
 	a.handle("POST /v1/capture", a.capture)
 	a.handle("GET /v1/capture/{id}", a.captureStatus)
 	a.handle("POST /v1/facts", a.facts)
+	a.handle("POST /v1/memories/{id}/promote", a.promoteMemory)
+	a.handle("POST /v1/memories/{id}/archive", a.archiveMemory)
+	a.handle("POST /v1/promote", a.promote)
+	a.handle("POST /v1/archive", a.archive)
+	a.handle("POST /v1/compact", a.compact)
 	a.mux.HandleFunc("GET /healthz", a.healthz)
 	a.mux.HandleFunc("GET /metrics", a.metrics)
 	if a.opts.MCP != nil {

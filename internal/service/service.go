@@ -223,8 +223,9 @@ type Memory struct {
 	Format     memory.Format   `json:"format" jsonschema:"0 legacy, 1 smart (enriched)"`
 	Metadata   map[string]any  `json:"metadata"`
 	// Inactive says why the memory is no longer true now: superseded,
-	// invalidated, expired or not yet valid. Absent when it is active.
-	Inactive string `json:"inactive,omitempty" jsonschema:"present when the memory is no longer true: superseded, invalidated, expired or not yet valid"`
+	// invalidated, expired, archived or not yet valid. Absent when it is
+	// active.
+	Inactive string `json:"inactive,omitempty" jsonschema:"present when the memory is no longer true: superseded, invalidated, expired, archived or not yet valid"`
 }
 
 // MemoryWithVector is a memory with its stored embedding.

@@ -87,12 +87,12 @@ const (
 	// (validityArgs, facts.go).
 	sqlInsert = `INSERT INTO memories
 		(id, text, category, scope, importance, created_at, updated_at, revision, format, metadata, vector, seq,
-		fact_key, valid_from, valid_until, invalidated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, x''), ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`
+		fact_key, valid_from, valid_until, invalidated_at, archived_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, x''), ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`
 	sqlUpdate = `UPDATE memories SET
 		text = ?, category = ?, scope = ?, importance = ?, updated_at = ?, revision = revision + 1,
 		format = ?, metadata = ?, vector = nullif(coalesce(?, vector), x''), seq = ?,
-		fact_key = ?, valid_from = ?, valid_until = ?, invalidated_at = ?
+		fact_key = ?, valid_from = ?, valid_until = ?, invalidated_at = ?, archived_at = ?
 		WHERE id = ? AND revision = ?`
 	sqlCurrent = `SELECT rid, scope, revision, json_extract(metadata, '$.access_count'), json_extract(metadata, '$.last_accessed_at')
 		FROM memories WHERE id = ?`
@@ -181,10 +181,10 @@ func (t *tx) Insert(m *memory.Memory) error {
 	if err != nil {
 		return fmt.Errorf("memory %s: %w", m.ID, err)
 	}
-	key, from, until, inv := validityArgs(m.Metadata)
+	key, from, until, inv, arch := validityArgs(m.Metadata)
 	res, err := t.exec(sqlInsert,
 		m.ID, m.Text, string(m.Category), string(m.Scope), m.Importance, m.CreatedAt, m.UpdatedAt,
-		m.Revision, int(m.Format), md, encodeVector(m.Vector), t.seq, key, from, until, inv)
+		m.Revision, int(m.Format), md, encodeVector(m.Vector), t.seq, key, from, until, inv, arch)
 	if err != nil {
 		return fmt.Errorf("insert memory %s: %w", m.ID, err)
 	}
@@ -256,10 +256,10 @@ func (t *tx) Update(m *memory.Memory) error {
 	if err := t.keepVersion(rid, store.ChangeUpdate); err != nil {
 		return fmt.Errorf("update memory %s: %w", m.ID, err)
 	}
-	key, from, until, inv := validityArgs(m.Metadata)
+	key, from, until, inv, arch := validityArgs(m.Metadata)
 	res, err := t.exec(sqlUpdate,
 		m.Text, string(m.Category), string(m.Scope), m.Importance, updated,
-		int(m.Format), md, encodeVector(m.Vector), t.seq, key, from, until, inv, m.ID, rev)
+		int(m.Format), md, encodeVector(m.Vector), t.seq, key, from, until, inv, arch, m.ID, rev)
 	if err != nil {
 		return fmt.Errorf("update memory %s: %w", m.ID, err)
 	}

@@ -62,6 +62,7 @@ func Run(t *testing.T, open Opener) {
 		{"ActiveSearch", testActiveSearch},
 		{"Facts", testFacts},
 		{"FactRows", testFactRows},
+		{"ArchivedInactive", testArchivedInactive},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
