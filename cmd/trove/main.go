@@ -119,6 +119,7 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 		if keep, keepFor := cfg.History.Keep, cfg.History.Retention.Duration; keep > 0 || keepFor > 0 {
 			opts.Maintenance = append(opts.Maintenance, service.PruneHistoryTask(st, keep, keepFor, time.Now))
 		}
+		opts.Maintenance = append(opts.Maintenance, service.ArchiveExpiredTask(st, cfg.Expiry.Grace.Duration, time.Now))
 		opts.CaptureWorker = true
 		opts.OnMaintainError = func(task string, err error) {
 			log.Warn("maintenance failed; will run again at the next interval", "task", task, "error", err.Error())

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/trove-memory/trove/internal/capture"
 	"github.com/trove-memory/trove/internal/memory"
@@ -380,3 +381,70 @@ func compactKey(m memory.Memory) string {
 }
 
 func isNotFound(err error) bool { return errors.As(err, new(*memory.NotFoundError)) }
+
+// DefaultExpiryGrace is how long a memory past its valid_until stays
+// unarchived (it is already not recalled): a window to promote or edit it.
+const DefaultExpiryGrace = 7 * 24 * time.Hour
+
+// ArchiveExpiredTask archives memories whose valid_until passed more than
+// grace ago (reason expired, archived_at now), in writes of CompactBatch
+// rows, each row re-read under the lock and left alone when it changed
+// since the scan (its next run sees it again). Expired rows are already
+// not recalled (memory.ActiveAt); archiving marks them for what reads
+// state, and is an edit with history like any archive.
+func ArchiveExpiredTask(st store.Store, grace time.Duration, now func() time.Time) Task {
+	return Task{Name: "archive expired", Run: func(ctx context.Context) error {
+		_, err := ArchiveExpired(ctx, st, grace, now)
+		return err
+	}}
+}
+
+// ArchiveExpired is one run of ArchiveExpiredTask; it returns how many
+// memories it archived.
+func ArchiveExpired(ctx context.Context, st store.Store, grace time.Duration, now func() time.Time) (int, error) {
+	at := now()
+	cutoff := at.Add(-grace).UnixMilli()
+	type row struct {
+		id  string
+		rev int64
+	}
+	var rows []row
+	f := store.Filter{ExpiredBefore: cutoff, Unarchived: true}
+	err := st.Scan(ctx, memory.Owner(), store.ScanOptions{Filter: f, PageSize: 200}, func(m memory.Memory) error {
+		rows = append(rows, row{m.ID, m.Revision})
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	archived := 0
+	for batch := range slices.Chunk(rows, CompactBatch) {
+		n := 0
+		err := st.Write(ctx, memory.Owner(), func(tx store.Tx) error {
+			n = 0
+			for _, r := range batch {
+				m, err := tx.Get(r.id)
+				if isNotFound(err) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				if m.Revision != r.rev || !f.Matches(m) {
+					continue
+				}
+				markArchived(&m, ReasonExpired, "", at.UnixMilli())
+				if err := tx.Update(&m); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return archived, err
+		}
+		archived += n
+	}
+	return archived, nil
+}

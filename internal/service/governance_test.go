@@ -272,3 +272,39 @@ func TestCompact(t *testing.T) {
 		t.Fatalf("second compaction: %+v %v", again, err)
 	}
 }
+
+// A memory past valid_until is not recalled at once; the expiry task
+// archives it once the grace period has passed, and leaves others alone.
+func TestArchiveExpired(t *testing.T) {
+	clk := newClock()
+	e := newEnv(t, withClock(clk))
+	until := float64(clk.now.Add(time.Hour).UnixMilli())
+	exp, err := e.svc.Store(ctx, bot, service.StoreInput{Text: "The office wifi password rotates at the offsite.", Metadata: map[string]any{memory.KeyValidUntil: until}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := e.store(t, bot, "The office is on the fourth floor.", "")
+	grace := 24 * time.Hour
+
+	clk.Add(2 * time.Hour) // expired, within the grace period
+	if ids := recallIDs(t, e, bot, "office wifi offsite", false); slices.Contains(ids, exp.ID) {
+		t.Fatalf("an expired memory was recalled: %v", ids)
+	}
+	if n, err := service.ArchiveExpired(ctx, e.st, grace, clk.Now); err != nil || n != 0 {
+		t.Fatalf("within the grace period: %d %v", n, err)
+	}
+	clk.Add(grace)
+	if n, err := service.ArchiveExpired(ctx, e.st, grace, clk.Now); err != nil || n != 1 {
+		t.Fatalf("after the grace period: %d %v", n, err)
+	}
+	m, err := e.svc.Get(ctx, bot, exp.ID)
+	if err != nil || m.Metadata[memory.KeyArchiveReason] != service.ReasonExpired || m.Metadata[memory.KeyState] != memory.StateArchived || m.Revision != exp.Revision+1 {
+		t.Fatalf("expired memory: %+v %v", m, err)
+	}
+	if k, _ := e.svc.Get(ctx, bot, keep.ID); k.Metadata[memory.KeyState] != nil {
+		t.Fatalf("a memory without expiry was touched: %+v", k)
+	}
+	if n, err := service.ArchiveExpired(ctx, e.st, grace, clk.Now); err != nil || n != 0 {
+		t.Fatalf("second run: %d %v", n, err)
+	}
+}

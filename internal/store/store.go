@@ -194,6 +194,11 @@ type Filter struct {
 	// applies no validity filter: every row, as get, export and batch
 	// jobs read. Recall sets it (to now, or to the time asked for).
 	ActiveAt int64
+	// ExpiredBefore keeps rows whose valid_until is set and at or before
+	// this unix-ms time (0: no bound): expiry archiving reads them.
+	ExpiredBefore int64
+	// Unarchived keeps rows that are not archived (memory.ArchivedAt 0).
+	Unarchived bool
 }
 
 // Matches reports whether m passes the filter, for a write that re-checks
@@ -217,6 +222,14 @@ func (f Filter) Matches(m memory.Memory) bool {
 		}
 	}
 	if f.ActiveAt != 0 && !memory.ActiveAt(m, f.ActiveAt) {
+		return false
+	}
+	if f.ExpiredBefore != 0 {
+		if u := memory.ValidUntil(m); u == 0 || u > f.ExpiredBefore {
+			return false
+		}
+	}
+	if f.Unarchived && memory.ArchivedAt(m) != 0 {
 		return false
 	}
 	return true

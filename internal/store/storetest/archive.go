@@ -66,3 +66,19 @@ func testArchivedInactive(t *testing.T, s store.Store) {
 	}
 	wantIDs(t, "active after the promotion", listIDs(t, s, owner, store.Filter{ActiveAt: now()}), "arch", "plain", "stale-time")
 }
+
+// ExpiredBefore keeps rows whose valid_until is at or before the time;
+// Unarchived drops archived rows. Expiry archiving reads with both.
+func testExpiredFilter(t *testing.T, s store.Store) {
+	owner := memory.Owner()
+	put(t, s, owner,
+		fact("gone", "", memory.GlobalScope, 1000, map[string]any{memory.KeyValidUntil: 2000}),
+		fact("gone-archived", "", memory.GlobalScope, 1000, map[string]any{memory.KeyValidUntil: 2000, memory.KeyState: memory.StateArchived, memory.KeyArchivedAt: 2500}),
+		fact("later", "", memory.GlobalScope, 1000, map[string]any{memory.KeyValidUntil: 5000}),
+		fact("forever", "", memory.GlobalScope, 1000, nil),
+	)
+	wantIDs(t, "expired by 3000", listIDs(t, s, owner, store.Filter{ExpiredBefore: 3000}), "gone", "gone-archived")
+	wantIDs(t, "expired by 3000, not archived", listIDs(t, s, owner, store.Filter{ExpiredBefore: 3000, Unarchived: true}), "gone")
+	wantIDs(t, "expired by 5000", listIDs(t, s, owner, store.Filter{ExpiredBefore: 5000, Unarchived: true}), "gone", "later")
+	wantIDs(t, "not archived", listIDs(t, s, owner, store.Filter{Unarchived: true}), "forever", "gone", "later")
+}

@@ -63,6 +63,7 @@ func Run(t *testing.T, open Opener) {
 		{"Facts", testFacts},
 		{"FactRows", testFactRows},
 		{"ArchivedInactive", testArchivedInactive},
+		{"ExpiredFilter", testExpiredFilter},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
