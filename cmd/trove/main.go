@@ -103,6 +103,10 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 		RulesOnly: cfg.Capture.Smart != nil && !*cfg.Capture.Smart,
 	}
 	opts.AllowSecrets = cfg.AllowSecrets
+	opts.SuppressTurns = cfg.AutoRecall.SuppressTurns
+	if opts.SuppressTurns == 0 {
+		opts.SuppressTurns = -1 // the config's 0 is "no limit"; the service's 0 is its default
+	}
 	if o.Serve {
 		log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 		if every := cfg.Retrieval.AccessFlush.Duration; every > 0 {
@@ -119,7 +123,8 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 		if keep, keepFor := cfg.History.Keep, cfg.History.Retention.Duration; keep > 0 || keepFor > 0 {
 			opts.Maintenance = append(opts.Maintenance, service.PruneHistoryTask(st, keep, keepFor, time.Now))
 		}
-		opts.Maintenance = append(opts.Maintenance, service.ArchiveExpiredTask(st, cfg.Expiry.Grace.Duration, time.Now))
+		opts.Maintenance = append(opts.Maintenance, service.ArchiveExpiredTask(st, cfg.Expiry.Grace.Duration, time.Now),
+			service.PruneInjectionsTask(st, service.InjectionRetention, time.Now))
 		opts.CaptureWorker = true
 		opts.OnMaintainError = func(task string, err error) {
 			log.Warn("maintenance failed; will run again at the next interval", "task", task, "error", err.Error())

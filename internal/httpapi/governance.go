@@ -80,3 +80,23 @@ func decodeOptional(w http.ResponseWriter, r *http.Request, dst any) error {
 	}
 	return decode(w, r, dst)
 }
+
+// feedbackBody is POST /v1/feedback; agent names the agent as in
+// recall-context's body.
+type feedbackBody struct {
+	service.FeedbackInput
+	Agent string `json:"agent"`
+}
+
+func (a *api) feedback(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error) {
+	var in feedbackBody
+	if err := decode(w, r, &in); err != nil {
+		return 0, nil, err
+	}
+	c, err := bodyAgent(c, in.Agent)
+	if err != nil {
+		return 0, nil, err
+	}
+	out, err := a.svc.Feedback(r.Context(), c, in.FeedbackInput)
+	return http.StatusOK, out, err
+}

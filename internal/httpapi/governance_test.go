@@ -40,3 +40,23 @@ func TestGovernanceRoutes(t *testing.T) {
 		t.Fatalf("compact: %v", applied)
 	}
 }
+
+// recall-context takes a session; POST /v1/feedback reports on what its
+// last turn injected.
+func TestFeedbackRoute(t *testing.T) {
+	s := start(t, config{})
+	id := s.ok(s.do("POST", "/v1/memories", `{"text":"The deploy pipeline runs on GitHub Actions."}`), http.StatusCreated)["id"].(string)
+	const prompt = `{"prompt":"What do you remember about the deploy pipeline?","session":"s1"}`
+	first := s.ok(s.do("POST", "/v1/recall-context", prompt), 200)
+	if ms := first["memories"].([]any); len(ms) != 1 || ms[0].(map[string]any)["id"] != id {
+		t.Fatalf("turn 1: %v", first)
+	}
+	if again := s.ok(s.do("POST", "/v1/recall-context", prompt), 200); len(again["memories"].([]any)) != 0 {
+		t.Fatalf("turn 2 injected again: %v", again)
+	}
+	out := s.ok(s.do("POST", "/v1/feedback", `{"session":"s1","injected":["`+id+`"],"used":["`+id+`"]}`), 200)
+	if used := out["used"].([]any); len(used) != 1 || used[0] != id {
+		t.Fatalf("feedback: %v", out)
+	}
+	s.want(s.do("POST", "/v1/feedback", `{}`), 400, "invalid_argument", "no injection named")
+}

@@ -145,6 +145,7 @@ func (a *api) routes() {
 	a.handle("POST /v1/promote", a.promote)
 	a.handle("POST /v1/archive", a.archive)
 	a.handle("POST /v1/compact", a.compact)
+	a.handle("POST /v1/feedback", a.feedback)
 	a.mux.HandleFunc("GET /healthz", a.healthz)
 	a.mux.HandleFunc("GET /metrics", a.metrics)
 	if a.opts.MCP != nil {

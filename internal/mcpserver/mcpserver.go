@@ -81,6 +81,8 @@ const (
 	ToolPromote = "memory_promote"
 	ToolArchive = "memory_archive"
 	ToolCompact = "memory_compact"
+	// Auto-recall feedback.
+	ToolFeedback = "memory_feedback"
 )
 
 const instructions = "trove is long-term memory shared across sessions and agents. " +

@@ -143,7 +143,7 @@ func TestToolList(t *testing.T) {
 		}
 	}
 	slices.Sort(names)
-	want := []string{"memory_archive", "memory_capture", "memory_capture_status", "memory_compact", "memory_fact_query", "memory_forget", "memory_get", "memory_history", "memory_list", "memory_promote", "memory_recall", "memory_revert", "memory_search", "memory_stats", "memory_store", "memory_update"}
+	want := []string{"memory_archive", "memory_capture", "memory_capture_status", "memory_compact", "memory_fact_query", "memory_feedback", "memory_forget", "memory_get", "memory_history", "memory_list", "memory_promote", "memory_recall", "memory_revert", "memory_search", "memory_stats", "memory_store", "memory_update"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("tools %v, want %v", names, want)
 	}
@@ -242,6 +242,11 @@ func TestEveryTool(t *testing.T) {
 		t.Fatalf("compact: %+v", cp)
 	}
 	wantErr(t, cs, "memory_promote", map[string]any{}, service.CodeInvalid, "give its id")
+	var fb service.FeedbackOutput
+	mustCall(t, cs, "memory_feedback", map[string]any{"injected": []string{mine.ID}, "used": []string{mine.ID}}, &fb)
+	if len(fb.Used) != 1 || fb.Used[0] != mine.ID {
+		t.Fatalf("feedback: %+v", fb)
+	}
 	var f service.ForgetOutput
 	mustCall(t, cs, "memory_forget", map[string]any{"id": m.ID[:8]}, &f)
 	if !f.Deleted || f.ID != m.ID {

@@ -87,7 +87,7 @@ func one(s string) []string {
 }
 
 var toolNames = []string{ToolStore, ToolRecall, ToolSearch, ToolGet, ToolUpdate, ToolForget, ToolList, ToolStats, ToolHistory, ToolRevert,
-	ToolCapture, ToolCaptureStatus, ToolFactQuery, ToolPromote, ToolArchive, ToolCompact}
+	ToolCapture, ToolCaptureStatus, ToolFactQuery, ToolPromote, ToolArchive, ToolCompact, ToolFeedback}
 
 func isTool(name string) bool { return slices.Contains(toolNames, name) }
 
@@ -191,6 +191,12 @@ func (s *Server) register() {
 			"archive all but the newest of each group, linked to it by canonical_id. By default only reports."},
 		func(ctx context.Context, c service.Caller, in compactArgs) (service.CompactOutput, error) {
 			return s.svc.Compact(ctx, c, service.CompactInput{Scopes: one(in.Scope), DryRun: in.DryRun})
+		})
+	add(s, &mcp.Tool{Name: ToolFeedback, Annotations: &mcp.ToolAnnotations{DestructiveHint: boolPtr(false), OpenWorldHint: boolPtr(false)},
+		Description: "Report which memories that auto-recall injected (recall-context with a session) your answer used: used ones " +
+			"gain importance; ones injected but unused again and again are left out of auto-recall for a while."},
+		func(ctx context.Context, c service.Caller, in service.FeedbackInput) (service.FeedbackOutput, error) {
+			return s.svc.Feedback(ctx, c, in)
 		})
 }
 

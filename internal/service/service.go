@@ -90,6 +90,10 @@ type Options struct {
 	ContextItems  int           // default 3
 	ContextChars  int           // default 600
 	ContextBudget time.Duration // default 5 s
+	// SuppressTurns: recall-context with a session does not inject a
+	// memory injected in that session within this many turns (default
+	// DefaultSuppressTurns; negative: no such limit).
+	SuppressTurns int
 	// AllowSecrets lets memory_store keep text that looks like a secret
 	// (an operator's choice; an agent cannot make it).
 	AllowSecrets bool
@@ -130,6 +134,12 @@ func New(opts Options) *Service {
 	}
 	if opts.ContextChars <= 0 {
 		opts.ContextChars = DefaultContextChars
+	}
+	switch {
+	case opts.SuppressTurns == 0:
+		opts.SuppressTurns = DefaultSuppressTurns
+	case opts.SuppressTurns < 0:
+		opts.SuppressTurns = 0
 	}
 	if opts.ContextBudget <= 0 {
 		opts.ContextBudget = 5 * time.Second

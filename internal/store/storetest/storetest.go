@@ -64,6 +64,8 @@ func Run(t *testing.T, open Opener) {
 		{"FactRows", testFactRows},
 		{"ArchivedInactive", testArchivedInactive},
 		{"ExpiredFilter", testExpiredFilter},
+		{"Bump", testBump},
+		{"Injections", testInjections},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
