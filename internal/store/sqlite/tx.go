@@ -94,7 +94,8 @@ const (
 		format = ?, metadata = ?, vector = nullif(coalesce(?, vector), x''), seq = ?,
 		fact_key = ?, valid_from = ?, valid_until = ?, invalidated_at = ?, archived_at = ?
 		WHERE id = ? AND revision = ?`
-	sqlCurrent = `SELECT rid, scope, revision, json_extract(metadata, '$.access_count'), json_extract(metadata, '$.last_accessed_at')
+	sqlCurrent = `SELECT rid, scope, revision, json_extract(metadata, '$.access_count'), json_extract(metadata, '$.last_accessed_at'),
+		json_extract(metadata, '$.injected_count'), json_extract(metadata, '$.last_injected_at'), json_extract(metadata, '$.last_confirmed_use_at')
 		FROM memories WHERE id = ?`
 	sqlFTSDrop = "DELETE FROM memories_fts WHERE rowid IN (SELECT value FROM json_each(?))"
 	sqlFTSAdd  = `INSERT INTO memories_fts(rowid, text, l0, l1, l2)
@@ -207,13 +208,16 @@ type head struct {
 	scope         memory.Scope
 	rev           int64
 	count, access any // metadata access_count and last_accessed_at as stored
+	// Auto-recall bookkeeping that only grows (Bump): injected_count,
+	// last_injected_at, last_confirmed_use_at as stored.
+	injected, injectedAt, confirmedAt any
 }
 
 // current reads the head of a row the caller may reach.
 func (t *tx) current(id string) (head, error) {
 	var h head
 	var sc string
-	err := t.queryRow(sqlCurrent, id).Scan(&h.rid, &sc, &h.rev, &h.count, &h.access)
+	err := t.queryRow(sqlCurrent, id).Scan(&h.rid, &sc, &h.rev, &h.count, &h.access, &h.injected, &h.injectedAt, &h.confirmedAt)
 	h.scope = memory.Scope(sc)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && !t.acc.Allows(h.scope) {
 		// A row outside the caller's scopes is reported as missing, so its
@@ -301,16 +305,21 @@ func (t *tx) Delete(id string, expectedRevision int64) error {
 // keepUsage carries the stored recall counters (read with the row's head,
 // so no extra statement runs under the lock) into m when they are ahead
 // of m's: Touch does not bump the revision, so m may have been read
-// before recalls were recorded, and writing it must not undo them. Only a
+// before recalls were recorded, and writing it must not undo them. The
+// same holds for the auto-recall counters Bump only grows (injected_count,
+// last_injected_at, last_confirmed_use_at); those it can lower or clear
+// (bad_recall_count, suppressed_until_ms, importance) are the writer's. Only a
 // value that reads as a count or a time (memory.MetaNumber, MetaMillis)
 // is compared; a given value that does not is left as the caller set it.
 func keepUsage(h head, m *memory.Memory) {
-	stored := map[string]any{memory.KeyAccessCount: h.count, memory.KeyLastAccessedAt: h.access}
+	stored := map[string]any{memory.KeyAccessCount: h.count, memory.KeyLastAccessedAt: h.access,
+		memory.KeyInjectedCount: h.injected, memory.KeyLastInjectedAt: h.injectedAt, memory.KeyLastConfirmedUseAt: h.confirmedAt}
 	cloned := false
 	for _, f := range []struct {
 		key  string
 		read func(map[string]any, string) (float64, bool)
-	}{{memory.KeyAccessCount, memory.MetaNumber}, {memory.KeyLastAccessedAt, memory.MetaMillis}} {
+	}{{memory.KeyAccessCount, memory.MetaNumber}, {memory.KeyLastAccessedAt, memory.MetaMillis},
+		{memory.KeyInjectedCount, memory.MetaNumber}, {memory.KeyLastInjectedAt, memory.MetaMillis}, {memory.KeyLastConfirmedUseAt, memory.MetaMillis}} {
 		was, ok := f.read(stored, f.key)
 		if !ok {
 			continue

@@ -43,6 +43,24 @@ func testBump(t *testing.T, s store.Store) {
 			t.Fatalf("a bump kept a version: %v %v", vs, err)
 		}
 	}
+	// An update of a copy read before a bump keeps the counters that only
+	// grow (the bump did not move the revision, so the copy is current).
+	stale := got
+	if err := bump(owner, "b", store.Bump{Add: map[string]int64{"injected_count": 5}, Set: map[string]int64{"last_confirmed_use_at": 9000}}); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Write(ctx, owner, func(tx store.Tx) error {
+		stale.Text = "a row to bump, edited"
+		stale.Vector = nil
+		return tx.Update(&stale)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Get(ctx, owner, "b")
+	if n, _ := memory.MetaNumber(got.Metadata, "injected_count"); n != 7 || got.Metadata["last_confirmed_use_at"] != float64(9000) || got.Text != "a row to bump, edited" {
+		t.Fatalf("an update of a stale copy undid the bookkeeping: %v", got.Metadata)
+	}
 	// A floor stops a decrease, and does not raise a value already below it.
 	if err := bump(owner, "b", store.Bump{Importance: -0.95, Floor: 0.1}); err != nil {
 		t.Fatal(err)
