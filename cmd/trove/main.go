@@ -106,6 +106,10 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 	lc := cfg.Lifecycle.Engine()
 	opts.Lifecycle = &lc
 	var svc *service.Service // the lifecycle task runs the service's pass
+	opts.SuppressTurns = cfg.AutoRecall.SuppressTurns
+	if opts.SuppressTurns == 0 {
+		opts.SuppressTurns = -1 // the config's 0 is "no limit"; the service's 0 is its default
+	}
 	if o.Serve {
 		log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 		if every := cfg.Retrieval.AccessFlush.Duration; every > 0 {
@@ -123,6 +127,8 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 			opts.Maintenance = append(opts.Maintenance, service.PruneHistoryTask(st, keep, keepFor, time.Now))
 		}
 		opts.Maintenance = append(opts.Maintenance, service.LifecycleTask(func() *service.Service { return svc }))
+		opts.Maintenance = append(opts.Maintenance, service.ArchiveExpiredTask(st, cfg.Expiry.Grace.Duration, time.Now),
+			service.PruneInjectionsTask(st, service.InjectionRetention, time.Now))
 		opts.CaptureWorker = true
 		// Consumed capture messages and finished jobs are kept a week (to
 		// explain a capture), then pruned; pending ones never are.

@@ -301,6 +301,32 @@ func TestFrontendsAgree(t *testing.T) {
 			mcp: func() (string, string, map[string]any) {
 				return "bob", "memory_revert", map[string]any{"id": "mem-0002", "to": 1}
 			}},
+		{name: "compact dry run", cli: []string{"compact"},
+			rest: [4]string{"", "POST", "/v1/compact", ""},
+			mcp:  func() (string, string, map[string]any) { return "", "memory_compact", map[string]any{} }},
+		{name: "compact another agent's scope", cli: []string{"--agent", "bob", "compact", "--scope", "project:billing"},
+			rest: [4]string{"bob", "POST", "/v1/compact", `{"scopes":["project:billing"]}`},
+			mcp: func() (string, string, map[string]any) {
+				return "bob", "memory_compact", map[string]any{"scope": "project:billing"}
+			}},
+		{name: "promote another agent's row", cli: []string{"--agent", "bob", "promote", "mem-0002"}, code: "not_found",
+			rest: [4]string{"bob", "POST", "/v1/memories/mem-0002/promote", ""},
+			mcp: func() (string, string, map[string]any) {
+				return "bob", "memory_promote", map[string]any{"memoryId": "mem-0002"}
+			}},
+		{name: "promote to a bad layer", cli: []string{"promote", "mem-0001", "--layer", "core"}, code: "invalid_argument",
+			rest: [4]string{"", "POST", "/v1/promote", `{"id":"mem-0001","layer":"core"}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_promote", map[string]any{"memoryId": "mem-0001", "layer": "core"}
+			}},
+		{name: "archive another agent's row", cli: []string{"--agent", "bob", "archive", "mem-0002", "--reason", "x"}, code: "not_found",
+			rest: [4]string{"bob", "POST", "/v1/memories/mem-0002/archive", `{"reason":"x"}`},
+			mcp: func() (string, string, map[string]any) {
+				return "bob", "memory_archive", map[string]any{"memoryId": "mem-0002", "reason": "x"}
+			}},
+		{name: "archive without a target", cli: []string{"archive"}, code: "invalid_argument",
+			rest: [4]string{"", "POST", "/v1/archive", `{}`},
+			mcp:  func() (string, string, map[string]any) { return "", "memory_archive", map[string]any{} }},
 		{name: "bad category", cli: []string{"store", "x", "--category", "stress"}, code: "invalid_argument",
 			rest: [4]string{"", "POST", "/v1/memories", `{"text":"x","category":"stress"}`},
 			mcp: func() (string, string, map[string]any) {

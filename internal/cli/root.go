@@ -75,6 +75,7 @@ func newRoot(deps Deps) (*cobra.Command, *app) {
 		newMigrateCommand(a),
 		newSearchCommand(a), newReembedCommand(a),
 		newCaptureCommand(a), newFactsCommand(a),
+		newPromoteCommand(a), newArchiveCommand(a), newCompactCommand(a),
 		newServeCommand(a),
 		newDoctorCommand(a), newMaintainCommand(a),
 		newConfigCommand(a),

@@ -54,9 +54,27 @@ type Config struct {
 	Auth        Auth                `json:"auth"`
 	// Capture configures smart capture (memory_capture).
 	Capture Capture `json:"capture"`
+	// AutoRecall tunes recall-context (auto-recall) and its feedback.
+	AutoRecall AutoRecall `json:"autoRecall"`
+	// Expiry archives memories past their valid_until.
+	Expiry Expiry `json:"expiry"`
 	// AllowSecrets lets memory_store keep text that looks like a secret
 	// (API keys, private keys, passwords). Off: such text is refused.
 	AllowSecrets bool `json:"allowSecrets"`
+}
+
+// AutoRecall tunes recall-context: a memory injected in a session is not
+// injected again within SuppressTurns of that session's recall-context
+// calls (0: no such limit).
+type AutoRecall struct {
+	SuppressTurns int `json:"suppressTurns"`
+}
+
+// Expiry: the server's maintenance archives a memory whose valid_until
+// passed more than Grace ago (it is already not recalled); 0 archives at
+// once.
+type Expiry struct {
+	Grace Duration `json:"grace"`
 }
 
 // Capture configures smart capture: when a session's buffered messages are
@@ -185,6 +203,8 @@ func Defaults(getenv func(string) string) Config {
 		TombstoneRetention: Duration{30 * 24 * time.Hour},
 		History:            History{Keep: 50, Retention: Duration{90 * 24 * time.Hour}},
 		Capture:            Capture{MinMessages: 4, IdleFlush: Duration{30 * time.Minute}, MaxChars: 8000, Similarity: 0.7},
+		AutoRecall:         AutoRecall{SuppressTurns: 8},
+		Expiry:             Expiry{Grace: Duration{7 * 24 * time.Hour}},
 	}
 }
 
@@ -324,6 +344,8 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	num("TROVE_CAPTURE_MIN_MESSAGES", &c.Capture.MinMessages)
 	dur("TROVE_CAPTURE_IDLE_FLUSH", &c.Capture.IdleFlush)
 	num("TROVE_CAPTURE_MAX_CHARS", &c.Capture.MaxChars)
+	num("TROVE_AUTO_RECALL_SUPPRESS_TURNS", &c.AutoRecall.SuppressTurns)
+	dur("TROVE_EXPIRY_GRACE", &c.Expiry.Grace)
 	boolean := func(name string, dst *bool) {
 		if v := getenv(name); v != "" {
 			b, err := strconv.ParseBool(v)
@@ -359,6 +381,12 @@ func (c Config) Validate() error {
 	}
 	if c.TombstoneRetention.Duration < 0 {
 		errs = append(errs, fmt.Errorf("tombstoneRetention: %s is negative: use a duration such as 720h (30 days), or 0s to keep tombstones forever (TROVE_TOMBSTONE_RETENTION)", c.TombstoneRetention))
+	}
+	if c.AutoRecall.SuppressTurns < 0 || c.AutoRecall.SuppressTurns > 1000 {
+		errs = append(errs, fmt.Errorf("autoRecall.suppressTurns: %d: use 0 to 1000 turns (default 8; 0 injects a memory again on any turn) (TROVE_AUTO_RECALL_SUPPRESS_TURNS)", c.AutoRecall.SuppressTurns))
+	}
+	if c.Expiry.Grace.Duration < 0 {
+		errs = append(errs, fmt.Errorf("expiry.grace: %s is negative: use a duration such as 168h (7 days), or 0s to archive expired memories at once (TROVE_EXPIRY_GRACE)", c.Expiry.Grace))
 	}
 	if c.History.Keep < 0 {
 		errs = append(errs, fmt.Errorf("history.keep: %d is negative: use the number of versions to keep per memory (default 50), or 0 for no count limit (TROVE_HISTORY_KEEP)", c.History.Keep))

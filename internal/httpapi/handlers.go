@@ -219,6 +219,7 @@ type recallContextBody struct {
 	Limit    int      `json:"limit"`
 	MaxChars int      `json:"max_chars"`
 	MinScore *float64 `json:"min_score"`
+	Session  string   `json:"session"`
 }
 
 func (a *api) recallContext(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error) {
@@ -230,7 +231,7 @@ func (a *api) recallContext(w http.ResponseWriter, r *http.Request, c service.Ca
 	if err != nil {
 		return 0, nil, err
 	}
-	out, err := a.svc.RecallContext(r.Context(), c, service.ContextInput{Prompt: in.Prompt, Limit: in.Limit, MaxChars: in.MaxChars, MinScore: in.MinScore})
+	out, err := a.svc.RecallContext(r.Context(), c, service.ContextInput{Prompt: in.Prompt, Limit: in.Limit, MaxChars: in.MaxChars, MinScore: in.MinScore, Session: in.Session})
 	return http.StatusOK, out, err
 }
 

@@ -141,6 +141,12 @@ func (a *api) routes() {
 	a.handle("GET /v1/capture/{id}", a.captureStatus)
 	a.handle("POST /v1/facts", a.facts)
 	a.handle("POST /v1/maintain", a.maintain)
+	a.handle("POST /v1/memories/{id}/promote", a.promoteMemory)
+	a.handle("POST /v1/memories/{id}/archive", a.archiveMemory)
+	a.handle("POST /v1/promote", a.promote)
+	a.handle("POST /v1/archive", a.archive)
+	a.handle("POST /v1/compact", a.compact)
+	a.handle("POST /v1/feedback", a.feedback)
 	a.mux.HandleFunc("GET /healthz", a.healthz)
 	a.mux.HandleFunc("GET /metrics", a.metrics)
 	if a.opts.MCP != nil {

@@ -77,6 +77,12 @@ const (
 	ToolCapture       = "memory_capture"
 	ToolCaptureStatus = "memory_capture_status"
 	ToolFactQuery     = "memory_fact_query"
+	// Governance, as memory-lancedb-pro names it.
+	ToolPromote = "memory_promote"
+	ToolArchive = "memory_archive"
+	ToolCompact = "memory_compact"
+	// Auto-recall feedback.
+	ToolFeedback = "memory_feedback"
 )
 
 const instructions = "trove is long-term memory shared across sessions and agents. " +

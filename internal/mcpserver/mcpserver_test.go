@@ -143,7 +143,7 @@ func TestToolList(t *testing.T) {
 		}
 	}
 	slices.Sort(names)
-	want := []string{"memory_capture", "memory_capture_status", "memory_fact_query", "memory_forget", "memory_get", "memory_history", "memory_list", "memory_recall", "memory_revert", "memory_search", "memory_stats", "memory_store", "memory_update"}
+	want := []string{"memory_archive", "memory_capture", "memory_capture_status", "memory_compact", "memory_fact_query", "memory_feedback", "memory_forget", "memory_get", "memory_history", "memory_list", "memory_promote", "memory_recall", "memory_revert", "memory_search", "memory_stats", "memory_store", "memory_update"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("tools %v, want %v", names, want)
 	}
@@ -222,6 +222,30 @@ func TestEveryTool(t *testing.T) {
 	mustCall(t, cs, "memory_stats", map[string]any{"scope": "global"}, &st)
 	if st.Total != 0 {
 		t.Fatalf("stats in scope: %+v", st)
+	}
+	var gov service.GovernOutput
+	mustCall(t, cs, "memory_archive", map[string]any{"memoryId": mine.ID[:8], "reason": "test"}, &gov)
+	if !gov.Changed || gov.Memory.Metadata["state"] != "archived" || gov.Memory.Metadata["archive_reason"] != "test" {
+		t.Fatalf("archive: %+v", gov)
+	}
+	mustCall(t, cs, "memory_promote", map[string]any{"memoryId": mine.ID, "layer": "working"}, &gov)
+	if !gov.Changed || gov.Memory.Metadata["state"] != "confirmed" || gov.Memory.Metadata["memory_layer"] != "working" {
+		t.Fatalf("promote: %+v", gov)
+	}
+	mustCall(t, cs, "memory_archive", map[string]any{"query": "the bot's own note about editors"}, &gov)
+	if gov.Memory.ID != mine.ID {
+		t.Fatalf("archive by query: %+v", gov)
+	}
+	var cp service.CompactOutput
+	mustCall(t, cs, "memory_compact", map[string]any{}, &cp)
+	if !cp.DryRun || cp.Scanned != 4 {
+		t.Fatalf("compact: %+v", cp)
+	}
+	wantErr(t, cs, "memory_promote", map[string]any{}, service.CodeInvalid, "give its id")
+	var fb service.FeedbackOutput
+	mustCall(t, cs, "memory_feedback", map[string]any{"injected": []string{mine.ID}, "used": []string{mine.ID}}, &fb)
+	if len(fb.Used) != 1 || fb.Used[0] != mine.ID {
+		t.Fatalf("feedback: %+v", fb)
 	}
 	var f service.ForgetOutput
 	mustCall(t, cs, "memory_forget", map[string]any{"id": m.ID[:8]}, &f)

@@ -43,6 +43,34 @@ type factArgs struct {
 	Limit          int    `json:"limit,omitempty" jsonschema:"at most this many values, 1 to 100 (default 10)"`
 }
 
+// Governance arguments carry memory-lancedb-pro's names (memoryId,
+// dryRun), so its agents' calls work unchanged.
+type targetArgs struct {
+	MemoryID string `json:"memoryId,omitempty" jsonschema:"the memory's id, or a unique prefix of at least 8 characters; give this or query"`
+	Query    string `json:"query,omitempty" jsonschema:"find the memory by recall instead: the best active match in the scopes you may write"`
+	Scope    string `json:"scope,omitempty" jsonschema:"with query: search only this scope"`
+}
+
+func (a targetArgs) target() service.Target {
+	return service.Target{ID: a.MemoryID, Query: a.Query, Scope: a.Scope}
+}
+
+type promoteArgs struct {
+	targetArgs
+	State string `json:"state,omitempty" jsonschema:"pending or confirmed (default confirmed)"`
+	Layer string `json:"layer,omitempty" jsonschema:"durable, working, reflection or archive (default durable)"`
+}
+
+type archiveArgs struct {
+	targetArgs
+	Reason string `json:"reason,omitempty" jsonschema:"why, for the audit trail (default manual_archive)"`
+}
+
+type compactArgs struct {
+	Scope  string `json:"scope,omitempty" jsonschema:"only this scope (default: every scope you may write)"`
+	DryRun *bool  `json:"dryRun,omitempty" jsonschema:"only report what would be archived (default true); false archives the duplicates"`
+}
+
 type captureStatusArgs struct {
 	CaptureID string `json:"capture_id" jsonschema:"the capture_id an async memory_capture returned"`
 }
@@ -59,7 +87,7 @@ func one(s string) []string {
 }
 
 var toolNames = []string{ToolStore, ToolRecall, ToolSearch, ToolGet, ToolUpdate, ToolForget, ToolList, ToolStats, ToolHistory, ToolRevert,
-	ToolCapture, ToolCaptureStatus, ToolFactQuery}
+	ToolCapture, ToolCaptureStatus, ToolFactQuery, ToolPromote, ToolArchive, ToolCompact, ToolFeedback}
 
 func isTool(name string) bool { return slices.Contains(toolNames, name) }
 
@@ -145,6 +173,30 @@ func (s *Server) register() {
 		func(ctx context.Context, c service.Caller, in factArgs) (service.FactsOutput, error) {
 			return s.svc.Facts(ctx, c, service.FactsInput{Query: in.Query, FactKey: in.FactKey, At: in.At, IncludeHistory: in.IncludeHistory,
 				Scopes: one(in.Scope), Limit: in.Limit})
+		})
+	add(s, &mcp.Tool{Name: ToolPromote, Annotations: &mcp.ToolAnnotations{DestructiveHint: boolPtr(false), IdempotentHint: true, OpenWorldHint: boolPtr(false)},
+		Description: "Promote a memory (by memoryId, or the best match for query) to confirmed (or pending) state in the durable " +
+			"(or given) layer: clears its auto-recall suppression and brings it back if it was archived."},
+		func(ctx context.Context, c service.Caller, in promoteArgs) (service.GovernOutput, error) {
+			return s.svc.Promote(ctx, c, service.PromoteInput{Target: in.target(), State: in.State, Layer: in.Layer})
+		})
+	add(s, &mcp.Tool{Name: ToolArchive, Annotations: &mcp.ToolAnnotations{DestructiveHint: boolPtr(true), IdempotentHint: true, OpenWorldHint: boolPtr(false)},
+		Description: "Archive a memory (by memoryId, or the best match for query) with a reason: it is kept with its history but no " +
+			"longer recalled or auto-injected (include_history still shows it). memory_promote brings it back."},
+		func(ctx context.Context, c service.Caller, in archiveArgs) (service.GovernOutput, error) {
+			return s.svc.Archive(ctx, c, service.ArchiveInput{Target: in.target(), Reason: in.Reason})
+		})
+	add(s, &mcp.Tool{Name: ToolCompact, Annotations: &mcp.ToolAnnotations{DestructiveHint: boolPtr(true), OpenWorldHint: boolPtr(false)},
+		Description: "Find memories that say the same thing (same scope, category and normalised abstract) and, with dryRun: false, " +
+			"archive all but the newest of each group, linked to it by canonical_id. By default only reports."},
+		func(ctx context.Context, c service.Caller, in compactArgs) (service.CompactOutput, error) {
+			return s.svc.Compact(ctx, c, service.CompactInput{Scopes: one(in.Scope), DryRun: in.DryRun})
+		})
+	add(s, &mcp.Tool{Name: ToolFeedback, Annotations: &mcp.ToolAnnotations{DestructiveHint: boolPtr(false), OpenWorldHint: boolPtr(false)},
+		Description: "Report which memories that auto-recall injected (recall-context with a session) your answer used: used ones " +
+			"gain importance; ones injected but unused again and again are left out of auto-recall for a while."},
+		func(ctx context.Context, c service.Caller, in service.FeedbackInput) (service.FeedbackOutput, error) {
+			return s.svc.Feedback(ctx, c, in)
 		})
 }
 

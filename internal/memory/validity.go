@@ -48,8 +48,9 @@ func ValidUntil(m Memory) int64 {
 }
 
 // ActiveAt reports whether m was true at unix-ms at: it had become true,
-// was not yet replaced and had not expired. This is the one definition of
-// "active"; the store's SQL applies the same predicate to its columns.
+// was not yet replaced, had not expired and was not yet archived
+// (ArchivedAt). This is the one definition of "active"; the store's SQL
+// applies the same predicate to its columns.
 func ActiveAt(m Memory, at int64) bool {
 	if ValidFrom(m) > at {
 		return false
@@ -58,6 +59,9 @@ func ActiveAt(m Memory, at int64) bool {
 		return false
 	}
 	if until := ValidUntil(m); until != 0 && until <= at {
+		return false
+	}
+	if arch := ArchivedAt(m); arch != 0 && arch <= at {
 		return false
 	}
 	return true

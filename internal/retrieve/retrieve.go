@@ -334,17 +334,17 @@ func (r *Retriever) sync(ctx context.Context) error {
 	return nil
 }
 
-// validEnd is when a row stops being active: the earlier of its
-// invalidation and its expiry that it has, 0 for neither (vecindex's
-// Until), as memory.ActiveAt reads them.
+// validEnd is when a row stops being active: the earliest of its
+// invalidation, its expiry and its archiving that it has, 0 for none
+// (vecindex's Until), as memory.ActiveAt reads them.
 func validEnd(row store.VectorRow) int64 {
-	switch {
-	case row.InvalidatedAt == 0:
-		return row.ValidUntil
-	case row.ValidUntil == 0:
-		return row.InvalidatedAt
+	var end int64
+	for _, t := range []int64{row.InvalidatedAt, row.ValidUntil, row.ArchivedAt} {
+		if t != 0 && (end == 0 || t < end) {
+			end = t
+		}
 	}
-	return min(row.InvalidatedAt, row.ValidUntil)
+	return end
 }
 
 // fillCosines gives a candidate only BM25 found its cosine to the query,

@@ -58,6 +58,8 @@ func inactiveReason(m memory.Memory, at int64) string {
 		return "invalidated"
 	case memory.ValidUntil(m) != 0 && memory.ValidUntil(m) <= at:
 		return "expired"
+	case memory.ArchivedAt(m) != 0 && memory.ArchivedAt(m) <= at:
+		return "archived"
 	}
 	return "not yet valid"
 }

@@ -2,12 +2,16 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/retrieve"
+	"github.com/trove-memory/trove/internal/store"
 	"github.com/trove-memory/trove/internal/textlang"
 )
 
@@ -18,6 +22,11 @@ type ContextInput struct {
 	MaxChars int    `json:"max_chars,omitempty"` // characters of memory text, default 600
 	// MinScore, when set, replaces retrieval.minScore for this recall.
 	MinScore *float64 `json:"min_score,omitempty"`
+	// Session names the conversation: each call with it is one turn, a
+	// memory injected in it is not injected again within the configured
+	// number of turns (Options.SuppressTurns), and feedback can report on
+	// what the last turn injected.
+	Session string `json:"session,omitempty"`
 }
 
 // ContextOutput is the block to inject (empty when there is nothing to
@@ -88,7 +97,9 @@ func (s *Service) RecallContext(ctx context.Context, c Caller, in ContextInput) 
 	}
 	done := make(chan answer, 1) // buffered: a late answer must not block the search
 	go func() {
-		resp, err := s.opts.Searcher.Search(bctx, acc, retrieve.Request{Query: query, Limit: n, MinScore: in.MinScore})
+		// More than n: pending, suppressed and recently injected rows
+		// are dropped from the answer afterwards.
+		resp, err := s.opts.Searcher.Search(bctx, acc, retrieve.Request{Query: query, Limit: min(3*n, MaxRecall), MinScore: in.MinScore})
 		done <- answer{resp, err}
 	}()
 	var a answer
@@ -106,7 +117,18 @@ func (s *Service) RecallContext(ctx context.Context, c Caller, in ContextInput) 
 		return ContextOutput{}, ErrorOf(a.err)
 	}
 	out.Warnings = append(out.Warnings, a.resp.Warnings...)
-	out.Context, out.Memories = contextBlock(a.resp.Results, n, chars)
+	results := s.injectable(a.resp.Results)
+	if in.Session == "" {
+		out.Context, out.Memories = contextBlock(results, n, chars)
+	} else if err := s.injectInSession(ctx, acc, c, in.Session, results, n, chars, &out); err != nil {
+		if ctx.Err() != nil {
+			return ContextOutput{}, ErrorOf(ctx.Err())
+		}
+		// The answer matters more than the bookkeeping: inject without
+		// the session's memory of earlier turns.
+		out.Context, out.Memories = contextBlock(results, n, chars)
+		out.Warnings = append(out.Warnings, "the session's injections could not be read or recorded ("+err.Error()+"): answered without them")
+	}
 	if len(out.Memories) == 0 {
 		out.Reason = "no relevant memories"
 	}
@@ -116,6 +138,60 @@ func (s *Service) RecallContext(ctx context.Context, c Caller, in ContextInput) 
 	}
 	s.recordAccess(ids) // only what the agent was shown
 	return out, nil
+}
+
+// injectable drops what auto-recall never injects: pending memories
+// (awaiting confirmation) and those feedback suppressed until later.
+func (s *Service) injectable(results []retrieve.Result) []retrieve.Result {
+	now := s.opts.Clock().UnixMilli()
+	out := make([]retrieve.Result, 0, len(results))
+	for _, r := range results {
+		if memory.Pending(r.Memory) || memory.SuppressedAt(r.Memory, now) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// injectInSession builds the block for one turn of a session in one
+// write: it advances the session's turn, leaves out what was injected
+// within the last SuppressTurns turns, records what it injects, and
+// counts the injection on each memory (injected_count, last_injected_at;
+// bookkeeping, not an edit).
+func (s *Service) injectInSession(ctx context.Context, acc memory.Access, c Caller, session string, results []retrieve.Result, n, chars int, out *ContextOutput) error {
+	now := s.opts.Clock().UnixMilli()
+	return s.opts.Store.Write(ctx, acc, func(tx store.Tx) error {
+		itx, ok := tx.(store.InjectionTx)
+		if !ok {
+			return errors.New("this store does not record injections")
+		}
+		turn, err := itx.NextTurn(session, c.Agent, now)
+		if err != nil {
+			return err
+		}
+		fresh := results
+		if s.opts.SuppressTurns > 0 {
+			recent, err := itx.Injected(session, c.Agent, turn-1-int64(s.opts.SuppressTurns))
+			if err != nil {
+				return err
+			}
+			fresh = slices.DeleteFunc(slices.Clone(results), func(r retrieve.Result) bool {
+				_, seen := recent[r.Memory.ID]
+				return seen
+			})
+		}
+		out.Context, out.Memories = contextBlock(fresh, n, chars)
+		ids := make([]string, len(out.Memories))
+		for i, m := range out.Memories {
+			ids[i] = m.ID
+			err := tx.Bump(m.ID, store.Bump{Add: map[string]int64{memory.KeyInjectedCount: 1}, Set: map[string]int64{memory.KeyLastInjectedAt: now}})
+			if err != nil && !isNotFound(err) { // deleted since the search: it is still shown
+				return err
+			}
+		}
+		return itx.RecordInjections(session, c.Agent, ids, turn, now)
+	})
 }
 
 // The frame of the injected block. The memories are data someone stored

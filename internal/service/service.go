@@ -94,6 +94,10 @@ type Options struct {
 	ContextItems  int           // default 3
 	ContextChars  int           // default 600
 	ContextBudget time.Duration // default 5 s
+	// SuppressTurns: recall-context with a session does not inject a
+	// memory injected in that session within this many turns (default
+	// DefaultSuppressTurns; negative: no such limit).
+	SuppressTurns int
 	// AllowSecrets lets memory_store keep text that looks like a secret
 	// (an operator's choice; an agent cannot make it).
 	AllowSecrets bool
@@ -134,6 +138,12 @@ func New(opts Options) *Service {
 	}
 	if opts.ContextChars <= 0 {
 		opts.ContextChars = DefaultContextChars
+	}
+	switch {
+	case opts.SuppressTurns == 0:
+		opts.SuppressTurns = DefaultSuppressTurns
+	case opts.SuppressTurns < 0:
+		opts.SuppressTurns = 0
 	}
 	if opts.ContextBudget <= 0 {
 		opts.ContextBudget = 5 * time.Second
@@ -227,8 +237,9 @@ type Memory struct {
 	Format     memory.Format   `json:"format" jsonschema:"0 legacy, 1 smart (enriched)"`
 	Metadata   map[string]any  `json:"metadata"`
 	// Inactive says why the memory is no longer true now: superseded,
-	// invalidated, expired or not yet valid. Absent when it is active.
-	Inactive string `json:"inactive,omitempty" jsonschema:"present when the memory is no longer true: superseded, invalidated, expired or not yet valid"`
+	// invalidated, expired, archived or not yet valid. Absent when it is
+	// active.
+	Inactive string `json:"inactive,omitempty" jsonschema:"present when the memory is no longer true: superseded, invalidated, expired, archived or not yet valid"`
 }
 
 // MemoryWithVector is a memory with its stored embedding.

@@ -40,6 +40,7 @@ type VectorRow struct {
 	ValidFrom     int64
 	ValidUntil    int64
 	InvalidatedAt int64
+	ArchivedAt    int64 // memory.ArchivedAt: 0 when not archived
 }
 
 // VectorChanges lists rows written and ids deleted after a sequence

@@ -93,6 +93,12 @@ type Tx interface {
 	// not made to conflict by someone's recall; Update keeps the larger
 	// counters when it writes a row read before them.
 	Touch(id string, n int, at int64) error
+	// Bump applies bookkeeping to the row (auto-recall feedback): relative
+	// changes to its importance and metadata counters, made in SQL from
+	// the stored values. Like Touch it is not an edit: revision,
+	// updated_at, the row's change sequence and its history stay as they
+	// are. A row outside the caller's scopes is *memory.NotFoundError.
+	Bump(id string, b Bump) error
 	// Restore inserts m, a memory that was deleted (it has no row and its
 	// newest version in history is its deletion), with m.Revision the
 	// deleted revision + 1, and drops its tombstone. A row with that id
@@ -115,6 +121,20 @@ type Tx interface {
 	// the caller does not reach is *memory.ScopeDeniedError; an empty
 	// factKey memory.ErrInvalid.
 	FactRows(scope memory.Scope, factKey string) ([]memory.Memory, error)
+}
+
+// Bump is a bookkeeping change (Tx.Bump). Metadata keys are limited to
+// letters, digits and underscores.
+type Bump struct {
+	// Importance is added to the importance; the change stops at Floor
+	// (when negative) or Ceil (when positive), and never moves a value
+	// already past that bound further, nor back to it.
+	Importance  float64
+	Floor, Ceil float64
+	// Add grows integer metadata counters (a missing or non-numeric one
+	// counts as 0); Set sets integer metadata values (times in unix ms).
+	Add map[string]int64
+	Set map[string]int64
 }
 
 // Historian reads the versions every edit and delete keeps (see Version).
@@ -194,6 +214,11 @@ type Filter struct {
 	// applies no validity filter: every row, as get, export and batch
 	// jobs read. Recall sets it (to now, or to the time asked for).
 	ActiveAt int64
+	// ExpiredBefore keeps rows whose valid_until is set and at or before
+	// this unix-ms time (0: no bound): expiry archiving reads them.
+	ExpiredBefore int64
+	// Unarchived keeps rows that are not archived (memory.ArchivedAt 0).
+	Unarchived bool
 }
 
 // Matches reports whether m passes the filter, for a write that re-checks
@@ -217,6 +242,14 @@ func (f Filter) Matches(m memory.Memory) bool {
 		}
 	}
 	if f.ActiveAt != 0 && !memory.ActiveAt(m, f.ActiveAt) {
+		return false
+	}
+	if f.ExpiredBefore != 0 {
+		if u := memory.ValidUntil(m); u == 0 || u > f.ExpiredBefore {
+			return false
+		}
+	}
+	if f.Unarchived && memory.ArchivedAt(m) != 0 {
 		return false
 	}
 	return true

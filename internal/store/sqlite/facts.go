@@ -21,11 +21,12 @@ import (
 // validFromExpr is a row's memory.ValidFrom in SQL.
 const validFromExpr = "coalesce(valid_from, created_at)"
 
-// validityArgs are the values of fact_key, valid_from, valid_until and
-// invalidated_at for metadata md, read exactly as memory.ActiveAt reads
-// them (memory.MetaString, MetaMillis), so that the SQL predicate and the
-// Go one agree on every row.
-func validityArgs(md map[string]any) (factKey, from, until, invalidated any) {
+// validityArgs are the values of fact_key, valid_from, valid_until,
+// invalidated_at and archived_at (schema 9) for metadata md, read exactly
+// as memory.ActiveAt reads them (memory.MetaString, MetaMillis,
+// ArchivedAt), so that the SQL predicate and the Go one agree on every
+// row.
+func validityArgs(md map[string]any) (factKey, from, until, invalidated, archived any) {
 	if k := memory.MetaString(md, memory.KeyFactKey); k != "" {
 		factKey = k
 	}
@@ -41,7 +42,10 @@ func validityArgs(md map[string]any) (factKey, from, until, invalidated any) {
 	if i := memory.InvalidatedAt(m); i != 0 {
 		invalidated = i
 	}
-	return factKey, from, until, invalidated
+	if a := memory.ArchivedAt(m); a != 0 {
+		archived = a
+	}
+	return factKey, from, until, invalidated, archived
 }
 
 // activeClause is memory.ActiveAt(row, at) in SQL, for columns prefixed
@@ -49,7 +53,7 @@ func validityArgs(md map[string]any) (factKey, from, until, invalidated any) {
 // by them).
 func activeClause(p string, at int64) (string, []any) {
 	return "coalesce(" + p + "valid_from, " + p + "created_at) <= ? AND (" + p + "invalidated_at IS NULL OR " + p + "invalidated_at > ?) AND (" +
-		p + "valid_until IS NULL OR " + p + "valid_until > ?)", []any{at, at, at}
+		p + "valid_until IS NULL OR " + p + "valid_until > ?) AND (" + p + "archived_at IS NULL OR " + p + "archived_at > ?)", []any{at, at, at, at}
 }
 
 // Facts returns the rows of one fact within acc: see store.Reader. The
@@ -145,7 +149,7 @@ func backfillFacts(ctx context.Context, tx *sql.Tx) error {
 		if json.Unmarshal([]byte(raw), &md) != nil {
 			continue
 		}
-		k, f, u, i := validityArgs(md)
+		k, f, u, i, _ := validityArgs(md)
 		if k != nil || f != nil || u != nil || i != nil {
 			fills = append(fills, fill{rid, [4]any{k, f, u, i}})
 		}
@@ -163,6 +167,43 @@ func backfillFacts(ctx context.Context, tx *sql.Tx) error {
 	for _, f := range fills {
 		if _, err := st.ExecContext(ctx, f.args[0], f.args[1], f.args[2], f.args[3], f.rid); err != nil {
 			return fmt.Errorf("backfill fact columns: %w", err)
+		}
+	}
+	return nil
+}
+
+// backfillArchive is the Go step of migration 9: it fills archived_at for
+// the rows whose metadata says they are archived, read as the writer reads
+// it (validityArgs). Only rows whose JSON text could say so are decoded.
+func backfillArchive(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT rid, metadata FROM memories WHERE instr(metadata, 'archived') OR instr(metadata, '\u')`)
+	if err != nil {
+		return fmt.Errorf("backfill archived_at: %w", err)
+	}
+	type fill struct{ rid, at int64 }
+	var fills []fill
+	for rows.Next() {
+		var rid int64
+		var raw string
+		if err := rows.Scan(&rid, &raw); err != nil {
+			rows.Close()
+			return fmt.Errorf("backfill archived_at: %w", err)
+		}
+		var md map[string]any
+		if json.Unmarshal([]byte(raw), &md) != nil {
+			continue
+		}
+		if a := memory.ArchivedAt(memory.Memory{Metadata: md}); a != 0 {
+			fills = append(fills, fill{rid, a})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("backfill archived_at: %w", err)
+	}
+	for _, f := range fills {
+		if _, err := tx.ExecContext(ctx, "UPDATE memories SET archived_at = ? WHERE rid = ?", f.at, f.rid); err != nil {
+			return fmt.Errorf("backfill archived_at: %w", err)
 		}
 	}
 	return nil

@@ -27,29 +27,38 @@ var undoFacts = []string{
 	"ALTER TABLE memories DROP COLUMN invalidated_at",
 }
 
+// undoArchive takes a store back from schema 9 to schema 7 (the caller
+// sets user_version; schema 8 is a placeholder until its branch merges).
+var undoArchive = []string{
+	"DROP TABLE recall_injections",
+	"DROP INDEX memories_scope",
+	"CREATE INDEX memories_scope ON memories(scope, created_at, valid_from, valid_until, invalidated_at)",
+	"ALTER TABLE memories DROP COLUMN archived_at",
+}
+
 // checkValidityColumns fails unless every row's columns are what its
 // metadata says (validityArgs), and unless, at each of times, the rows
 // ActiveAt lets through are those memory.ActiveAt keeps.
 func checkValidityColumns(t *testing.T, s *Store, times ...int64) {
 	t.Helper()
 	ctx := context.Background()
-	rows, err := s.rdb.QueryContext(ctx, "SELECT id, metadata, fact_key, valid_from, valid_until, invalidated_at FROM memories")
+	rows, err := s.rdb.QueryContext(ctx, "SELECT id, metadata, fact_key, valid_from, valid_until, invalidated_at, archived_at FROM memories")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id, raw string
-		var got [4]any
-		if err := rows.Scan(&id, &raw, &got[0], &got[1], &got[2], &got[3]); err != nil {
+		var got [5]any
+		if err := rows.Scan(&id, &raw, &got[0], &got[1], &got[2], &got[3], &got[4]); err != nil {
 			t.Fatal(err)
 		}
 		var m memory.Memory
 		if err := jsonUnmarshal(raw, &m.Metadata); err != nil {
 			continue // unreadable metadata: left to doctor
 		}
-		k, f, u, i := validityArgs(m.Metadata)
-		if want := [4]any{k, f, u, i}; fmt.Sprint(got) != fmt.Sprint(want) {
+		k, f, u, i, a := validityArgs(m.Metadata)
+		if want := [5]any{k, f, u, i, a}; fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("row %s (metadata %s): columns %v, want %v", id, raw, got, want)
 		}
 	}
@@ -94,6 +103,11 @@ var validityCases = []struct {
 	{"epoch-text", `{"valid_from":"1970-01-01T00:00:00Z"}`},
 	{"escaped", `{"valid\u005ffrom":777,"fact\u005fkey":"entities:cat"}`},
 	{"mentions", `{"note":"valid_until and fact_key are words here"}`},
+	{"archived", `{"state":"archived","archived_at":3500}`},
+	{"archived-text", `{"state":"archived","archived_at":"1970-01-01T00:00:04Z","memory_layer":"archive"}`},
+	{"archived-notime", `{"state":"archived"}`},
+	{"archived-escaped", `{"st\u0061te":"archived","archived_at":2500}`},
+	{"promoted", `{"state":"confirmed","archived_at":3500}`},
 	{"negative", `{"invalidated_at":"1969-12-31T23:59:59Z"}`},
 	{"broken", `{"valid_from": 12`},
 }

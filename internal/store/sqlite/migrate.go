@@ -43,6 +43,7 @@ func loadMigrations() []string {
 // as memory.MetaMillis does, say).
 var migrationSteps = map[int]func(context.Context, *sql.Tx) error{
 	6: backfillFacts,
+	9: backfillArchive,
 }
 
 // SchemaVersion is the schema this binary writes.

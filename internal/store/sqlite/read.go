@@ -42,6 +42,13 @@ func filterClauseOf(p string, acc memory.Access, f store.Filter) (string, []any)
 		conds = append(conds, active)
 		args = append(args, aargs...)
 	}
+	if f.ExpiredBefore != 0 {
+		conds = append(conds, p+"valid_until IS NOT NULL AND "+p+"valid_until <= ?")
+		args = append(args, f.ExpiredBefore)
+	}
+	if f.Unarchived {
+		conds = append(conds, p+"archived_at IS NULL")
+	}
 	for _, k := range slices.Sorted(maps.Keys(f.Metadata)) {
 		if !metaKey.MatchString(k) {
 			// Not a key we can name safely in a JSON path: match nothing.

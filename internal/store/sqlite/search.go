@@ -348,7 +348,7 @@ func (s *Store) VectorChanges(ctx context.Context, since int64) (store.VectorCha
 	}
 	// A full load reads only rows with a vector; catching up also reads
 	// rows now without one, which leave the index (Deleted).
-	q := "SELECT id, scope, category, vector, " + validFromExpr + ", coalesce(valid_until, 0), coalesce(invalidated_at, 0) FROM memories WHERE seq > ? AND seq <= ?"
+	q := "SELECT id, scope, category, vector, " + validFromExpr + ", coalesce(valid_until, 0), coalesce(invalidated_at, 0), coalesce(archived_at, 0) FROM memories WHERE seq > ? AND seq <= ?"
 	if since == 0 {
 		q += " AND vector IS NOT NULL"
 	}
@@ -360,7 +360,7 @@ func (s *Store) VectorChanges(ctx context.Context, since int64) (store.VectorCha
 		var r store.VectorRow
 		var scope, cat string
 		var blob []byte
-		if err := rows.Scan(&r.ID, &scope, &cat, &blob, &r.ValidFrom, &r.ValidUntil, &r.InvalidatedAt); err != nil {
+		if err := rows.Scan(&r.ID, &scope, &cat, &blob, &r.ValidFrom, &r.ValidUntil, &r.InvalidatedAt, &r.ArchivedAt); err != nil {
 			rows.Close()
 			return ch, err
 		}

@@ -87,14 +87,15 @@ const (
 	// (validityArgs, facts.go).
 	sqlInsert = `INSERT INTO memories
 		(id, text, category, scope, importance, created_at, updated_at, revision, format, metadata, vector, seq,
-		fact_key, valid_from, valid_until, invalidated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, x''), ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`
+		fact_key, valid_from, valid_until, invalidated_at, archived_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, x''), ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`
 	sqlUpdate = `UPDATE memories SET
 		text = ?, category = ?, scope = ?, importance = ?, updated_at = ?, revision = revision + 1,
 		format = ?, metadata = ?, vector = nullif(coalesce(?, vector), x''), seq = ?,
-		fact_key = ?, valid_from = ?, valid_until = ?, invalidated_at = ?
+		fact_key = ?, valid_from = ?, valid_until = ?, invalidated_at = ?, archived_at = ?
 		WHERE id = ? AND revision = ?`
 	sqlCurrent = `SELECT rid, scope, revision, json_extract(metadata, '$.access_count'), json_extract(metadata, '$.last_accessed_at'),
+		json_extract(metadata, '$.injected_count'), json_extract(metadata, '$.last_injected_at'), json_extract(metadata, '$.last_confirmed_use_at'),
 		` + tierExpr + ` FROM memories WHERE id = ?`
 	sqlFTSDrop = "DELETE FROM memories_fts WHERE rowid IN (SELECT value FROM json_each(?))"
 	sqlFTSAdd  = `INSERT INTO memories_fts(rowid, text, l0, l1, l2)
@@ -181,10 +182,10 @@ func (t *tx) Insert(m *memory.Memory) error {
 	if err != nil {
 		return fmt.Errorf("memory %s: %w", m.ID, err)
 	}
-	key, from, until, inv := validityArgs(m.Metadata)
+	key, from, until, inv, arch := validityArgs(m.Metadata)
 	res, err := t.exec(sqlInsert,
 		m.ID, m.Text, string(m.Category), string(m.Scope), m.Importance, m.CreatedAt, m.UpdatedAt,
-		m.Revision, int(m.Format), md, encodeVector(m.Vector), t.seq, key, from, until, inv)
+		m.Revision, int(m.Format), md, encodeVector(m.Vector), t.seq, key, from, until, inv, arch)
 	if err != nil {
 		return fmt.Errorf("insert memory %s: %w", m.ID, err)
 	}
@@ -208,13 +209,16 @@ type head struct {
 	rev           int64
 	count, access any    // metadata access_count and last_accessed_at as stored
 	tier          string // as tierExpr reads it (see keepTier)
+	// Auto-recall bookkeeping that only grows (Bump): injected_count,
+	// last_injected_at, last_confirmed_use_at as stored.
+	injected, injectedAt, confirmedAt any
 }
 
 // current reads the head of a row the caller may reach.
 func (t *tx) current(id string) (head, error) {
 	var h head
 	var sc string
-	err := t.queryRow(sqlCurrent, id).Scan(&h.rid, &sc, &h.rev, &h.count, &h.access, &h.tier)
+	err := t.queryRow(sqlCurrent, id).Scan(&h.rid, &sc, &h.rev, &h.count, &h.access, &h.injected, &h.injectedAt, &h.confirmedAt, &h.tier)
 	h.scope = memory.Scope(sc)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && !t.acc.Allows(h.scope) {
 		// A row outside the caller's scopes is reported as missing, so its
@@ -260,10 +264,10 @@ func (t *tx) Update(m *memory.Memory) error {
 	if err := t.keepVersion(rid, store.ChangeUpdate); err != nil {
 		return fmt.Errorf("update memory %s: %w", m.ID, err)
 	}
-	key, from, until, inv := validityArgs(m.Metadata)
+	key, from, until, inv, arch := validityArgs(m.Metadata)
 	res, err := t.exec(sqlUpdate,
 		m.Text, string(m.Category), string(m.Scope), m.Importance, updated,
-		int(m.Format), md, encodeVector(m.Vector), t.seq, key, from, until, inv, m.ID, rev)
+		int(m.Format), md, encodeVector(m.Vector), t.seq, key, from, until, inv, arch, m.ID, rev)
 	if err != nil {
 		return fmt.Errorf("update memory %s: %w", m.ID, err)
 	}
@@ -305,16 +309,21 @@ func (t *tx) Delete(id string, expectedRevision int64) error {
 // keepUsage carries the stored recall counters (read with the row's head,
 // so no extra statement runs under the lock) into m when they are ahead
 // of m's: Touch does not bump the revision, so m may have been read
-// before recalls were recorded, and writing it must not undo them. Only a
+// before recalls were recorded, and writing it must not undo them. The
+// same holds for the auto-recall counters Bump only grows (injected_count,
+// last_injected_at, last_confirmed_use_at); those it can lower or clear
+// (bad_recall_count, suppressed_until_ms, importance) are the writer's. Only a
 // value that reads as a count or a time (memory.MetaNumber, MetaMillis)
 // is compared; a given value that does not is left as the caller set it.
 func keepUsage(h head, m *memory.Memory) {
-	stored := map[string]any{memory.KeyAccessCount: h.count, memory.KeyLastAccessedAt: h.access}
+	stored := map[string]any{memory.KeyAccessCount: h.count, memory.KeyLastAccessedAt: h.access,
+		memory.KeyInjectedCount: h.injected, memory.KeyLastInjectedAt: h.injectedAt, memory.KeyLastConfirmedUseAt: h.confirmedAt}
 	cloned := false
 	for _, f := range []struct {
 		key  string
 		read func(map[string]any, string) (float64, bool)
-	}{{memory.KeyAccessCount, memory.MetaNumber}, {memory.KeyLastAccessedAt, memory.MetaMillis}} {
+	}{{memory.KeyAccessCount, memory.MetaNumber}, {memory.KeyLastAccessedAt, memory.MetaMillis},
+		{memory.KeyInjectedCount, memory.MetaNumber}, {memory.KeyLastInjectedAt, memory.MetaMillis}, {memory.KeyLastConfirmedUseAt, memory.MetaMillis}} {
 		was, ok := f.read(stored, f.key)
 		if !ok {
 			continue

@@ -64,6 +64,10 @@ func Run(t *testing.T, open Opener) {
 		{"FactRows", testFactRows},
 		{"TierMoves", testTierMoves},
 		{"TierKeptByUpdate", testTierKeptByUpdate},
+		{"ArchivedInactive", testArchivedInactive},
+		{"ExpiredFilter", testExpiredFilter},
+		{"Bump", testBump},
+		{"Injections", testInjections},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
