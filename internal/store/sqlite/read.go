@@ -25,9 +25,15 @@ func filterClause(acc memory.Access, f store.Filter) (string, []any) {
 func filterClauseOf(p string, acc memory.Access, f store.Filter) (string, []any) {
 	where, args := scopeClauseOf(p, acc, f.Scopes)
 	conds := []string{where}
-	if len(f.Categories) > 0 {
+	if len(f.Categories) > 0 { // the storage vocabulary: the category column
 		conds = append(conds, p+"category IN "+inList)
 		args = append(args, jsonStrings(f.Categories))
+	}
+	if len(f.MemoryCategories) > 0 {
+		// The six-category vocabulary: smart_category (schema 10) is
+		// memory.SmartCategoryOf of the row, kept by every write.
+		conds = append(conds, p+"smart_category IN "+inList)
+		args = append(args, jsonStrings(f.MemoryCategories))
 	}
 	if f.Format != nil {
 		conds = append(conds, p+"format = ?")

@@ -1,6 +1,7 @@
 // Package storetest is the contract suite every store backend passes:
 // CRUD, revisions and conflicts, scopes, paging, batches, vectors,
-// history, validity (Filter.ActiveAt) and facts, the capture buffer and
+// history, validity (Filter.ActiveAt) and facts, memory_category
+// (Filter.MemoryCategories), the capture buffer and
 // its jobs, the job lock.
 //
 //	func TestContract(t *testing.T) {
@@ -62,6 +63,9 @@ func Run(t *testing.T, open Opener) {
 		{"ActiveSearch", testActiveSearch},
 		{"Facts", testFacts},
 		{"FactRows", testFactRows},
+		{"MemoryCategories", testMemoryCategories},
+		{"MemoryCategoryFollowsWrites", testMemoryCategoryFollowsWrites},
+		{"MemoryCategoryPaging", testMemoryCategoryPaging},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

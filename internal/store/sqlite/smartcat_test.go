@@ -1,0 +1,106 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/store"
+)
+
+// undoSmartCategory takes a store back from schema 10 to schema 7 (the
+// caller sets user_version), as a trove before the column left it.
+var undoSmartCategory = []string{
+	"DROP INDEX memories_smart",
+	"ALTER TABLE memories DROP COLUMN smart_category",
+}
+
+// A store from schema 7 gets smart_category for every row when this
+// binary opens it, derived as the writer derives it.
+func TestMigrationBackfillsSmartCategory(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "seven.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, script := range loadMigrations()[:7] {
+		if _, err := db.Exec(script); err != nil {
+			t.Fatalf("migration %d: %v", i+1, err)
+		}
+	}
+	rows := []struct {
+		id, cat, text string
+		format        int
+		md            string
+		want          memory.SmartCategory
+	}{
+		{"nurse", "fact", "I am a nurse", 0, "{}", memory.SmartProfile},
+		{"long", "fact", "I am " + strings.Repeat("x", 300), 0, "{}", memory.SmartCases},
+		{"decision", "decision", "we chose sqlite", 0, "{}", memory.SmartEvents},
+		{"mapped", "decision", "my lesson", 0, `{"type":"memory-reflection-mapped"}`, memory.SmartProfile},
+		{"smart", "fact", "tabs over spaces", 1, `{"memory_category":"preferences"}`, memory.SmartPreferences},
+		{"escaped", "other", "x", 1, `{"memory_c\u0061tegory":"Entity"}`, memory.SmartEntities},
+		{"broken", "decision", "not json metadata", 1, `{"memory_category":`, memory.SmartEvents},
+		{"refl", "reflection", "went well", 0, "{}", memory.SmartPatterns},
+	}
+	for i, r := range rows {
+		if _, err := db.Exec(`INSERT INTO memories(id, text, category, scope, importance, created_at, updated_at, revision, format, metadata, seq)
+			VALUES (?, ?, ?, 'global', 0.5, ?, ?, 1, ?, ?, 1)`, r.id, r.text, r.cat, 1000+i, 1000+i, r.format, r.md); err != nil {
+			t.Fatal(r.id, err)
+		}
+	}
+	if _, err := db.Exec("PRAGMA user_version = 7"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(ctx, path, Options{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, r := range rows {
+		var got string
+		if err := s.rdb.QueryRowContext(ctx, "SELECT smart_category FROM memories WHERE id = ?", r.id).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if memory.SmartCategory(got) != r.want {
+			t.Errorf("%s: smart_category %q, want %q", r.id, got, r.want)
+		}
+	}
+	n, err := s.Count(ctx, memory.Owner(), store.Filter{MemoryCategories: []memory.SmartCategory{memory.SmartProfile}})
+	if err != nil || n != 2 {
+		t.Fatalf("profile rows after the migration: %d %v, want 2", n, err)
+	}
+}
+
+// The planner reads a memory_category listing by its index, for the owner
+// (no scope condition) and for an agent (its scopes).
+func TestMemoryCategoryPlan(t *testing.T) {
+	s := openTemp(t)
+	for _, acc := range []memory.Access{memory.Owner(), memory.AgentAccess("a")} {
+		where, args := filterClause(acc, store.Filter{MemoryCategories: []memory.SmartCategory{memory.SmartProfile}})
+		rows, err := s.rdb.Query("EXPLAIN QUERY PLAN SELECT "+cols+" FROM memories WHERE "+where+" ORDER BY created_at DESC, id DESC LIMIT 21", args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		t.Logf("plan: %q", plan)
+		if !strings.Contains(strings.Join(plan, "\n"), "memories_smart") {
+			t.Fatalf("plan does not use memories_smart: %q", plan)
+		}
+	}
+}
