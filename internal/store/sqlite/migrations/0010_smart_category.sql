@@ -10,8 +10,11 @@
 -- '' only until the backfill below runs: every row then has one of the six.
 ALTER TABLE memories ADD COLUMN smart_category TEXT NOT NULL DEFAULT '';
 
--- A memory_category filter: smart_category first, so the owner's reads (no
--- scope condition) use it as well as an agent's (scope IN its scopes);
--- created_at last for the page's order. TestMemoryCategoryPlan checks that
--- the planner takes it.
-CREATE INDEX memories_smart ON memories(smart_category, scope, created_at);
+-- A memory_category listing, newest first: with one memory_category (read
+-- as "smart_category = ?", see filterClauseOf) the rows come in the page's
+-- order (created_at, id), so a page reads as many rows as it needs and sorts
+-- none, for the owner and, filtering scopes row by row, for an agent.
+-- (scope, smart_category, created_at) would serve one scope only: an agent
+-- reads its own and global, and sorting every row of a common category per
+-- page cost 30 ms at 100k rows. TestMemoryCategoryPlan checks the plan.
+CREATE INDEX memories_smart ON memories(smart_category, created_at, id);
