@@ -13,8 +13,11 @@ import (
 
 // ExportOptions select what Export writes.
 type ExportOptions struct {
-	Scopes      []memory.Scope // empty: every scope acc reaches
-	WithVectors bool           // include each row's vector
+	Scopes []memory.Scope // empty: every scope acc reaches
+	// MemoryCategories keeps only rows of these six-category
+	// memory_categories (store.Filter.MemoryCategories); empty: all.
+	MemoryCategories []memory.SmartCategory
+	WithVectors      bool // include each row's vector
 }
 
 // Export writes every row acc can read (limited to opts.Scopes when given)
@@ -40,7 +43,7 @@ func Export(ctx context.Context, s store.Reader, acc memory.Access, w io.Writer,
 	enc.SetEscapeHTML(false) // memories often hold code; keep it readable
 	n := 0
 	err := s.Scan(ctx, acc, store.ScanOptions{
-		Filter:      store.Filter{Scopes: opts.Scopes},
+		Filter:      store.Filter{Scopes: opts.Scopes, MemoryCategories: opts.MemoryCategories},
 		WithVectors: opts.WithVectors,
 	}, func(m memory.Memory) error {
 		if !opts.WithVectors {

@@ -53,6 +53,7 @@ func newExportCommand(a *app) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&in.Scopes, "scope", nil, "only this scope (repeatable)")
+	fl.StringArrayVar(&in.MemoryCategories, "memory-category", nil, "only this memory_category: profile, preferences, entities, events, cases, patterns (repeatable)")
 	fl.StringVarP(&output, "output", "o", "", "write to FILE instead of standard output")
 	fl.BoolVar(&in.WithVectors, "with-vectors", false, "include each memory's vector")
 	return cmd

@@ -181,6 +181,21 @@ func TestFrontendsAgree(t *testing.T) {
 			mcp: func() (string, string, map[string]any) {
 				return "", "memory_list", map[string]any{"scope": "project:billing"}
 			}},
+		{name: "list memory_category", cli: []string{"list", "--memory-category", "preference"},
+			rest: [4]string{"", "GET", "/v1/memories?memory_category=preference", ""},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_list", map[string]any{"memory_category": "preference"}
+			}},
+		{name: "list unknown memory_category", cli: []string{"list", "--memory-category", "fact"}, code: "invalid_argument",
+			rest: [4]string{"", "GET", "/v1/memories?memory_category=fact", ""},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_list", map[string]any{"memory_category": "fact"}
+			}},
+		{name: "recall memory_category", cli: []string{"search", "dark mode editor", "--memory-category", "preferences"},
+			rest: [4]string{"", "POST", "/v1/search", `{"query":"dark mode editor","memory_category":"preferences"}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_recall", map[string]any{"query": "dark mode editor", "memory_category": "preferences"}
+			}},
 		{name: "list limit over the table", cli: []string{"list", "--limit", "201"}, code: "invalid_argument",
 			rest: [4]string{"", "GET", "/v1/memories?limit=201", ""},
 			mcp:  func() (string, string, map[string]any) { return "", "memory_list", map[string]any{"limit": 201} }},

@@ -55,7 +55,8 @@ func newSearchCommand(a *app) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&in.Scopes, "scope", nil, "only this scope (repeatable)")
-	fl.StringArrayVar(&in.Categories, "category", nil, "only this category (repeatable)")
+	fl.StringArrayVar(&in.Categories, "category", nil, "only this storage category: preference, fact, decision, entity, reflection, other (repeatable)")
+	fl.StringArrayVar(&in.MemoryCategories, "memory-category", nil, "only this memory_category: profile, preferences, entities, events, cases, patterns (repeatable; legacy rows count by their category)")
 	fl.StringVar(&in.AsOf, "as-of", "", "what was true at this time: RFC 3339 or a date (the end of that day, UTC)")
 	fl.BoolVar(&in.IncludeHistory, "history", false, "also show superseded and expired memories (marked)")
 	fl.IntVar(&in.Limit, "limit", service.DefaultRecall, fmt.Sprintf("how many memories to return (1 to %d)", service.MaxRecall))

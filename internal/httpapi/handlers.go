@@ -118,10 +118,11 @@ func (a *api) restoreMemory(w http.ResponseWriter, r *http.Request, c service.Ca
 
 func (a *api) listMemories(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error) {
 	q := r.URL.Query()
-	if err := onlyParams(q, "scope", "category", "limit", "cursor", "as_of", "include_history"); err != nil {
+	if err := onlyParams(q, "scope", "category", "memory_category", "limit", "cursor", "as_of", "include_history"); err != nil {
 		return 0, nil, err
 	}
-	in := service.ListInput{Scopes: multi(q["scope"]), Categories: multi(q["category"]), Cursor: q.Get("cursor"),
+	// category is the storage vocabulary, memory_category the six-category one.
+	in := service.ListInput{Scopes: multi(q["scope"]), Categories: multi(q["category"]), MemoryCategories: multi(q["memory_category"]), Cursor: q.Get("cursor"),
 		Validity: service.Validity{AsOf: q.Get("as_of")}}
 	switch h := q.Get("include_history"); h {
 	case "", "false":
@@ -148,9 +149,12 @@ func (a *api) listMemories(w http.ResponseWriter, r *http.Request, c service.Cal
 type searchBody struct {
 	Query    string   `json:"query"`
 	Scopes   []string `json:"scopes"`
-	Category string   `json:"category"`
-	Limit    int      `json:"limit"`
-	MinScore *float64 `json:"min_score"`
+	Category string   `json:"category"` // storage vocabulary: preference, fact, ...
+	// MemoryCategory is the six-category vocabulary (profile,
+	// preferences, ...), one value like category.
+	MemoryCategory string   `json:"memory_category"`
+	Limit          int      `json:"limit"`
+	MinScore       *float64 `json:"min_score"`
 	service.Validity
 }
 
@@ -163,7 +167,11 @@ func (a *api) search(w http.ResponseWriter, r *http.Request, c service.Caller) (
 	if in.Category != "" {
 		cats = []string{in.Category}
 	}
-	out, err := a.svc.Recall(r.Context(), c, service.RecallInput{Query: in.Query, Scopes: in.Scopes, Categories: cats, Limit: in.Limit, MinScore: in.MinScore, Validity: in.Validity})
+	var smart []string
+	if in.MemoryCategory != "" {
+		smart = []string{in.MemoryCategory}
+	}
+	out, err := a.svc.Recall(r.Context(), c, service.RecallInput{Query: in.Query, Scopes: in.Scopes, Categories: cats, MemoryCategories: smart, Limit: in.Limit, MinScore: in.MinScore, Validity: in.Validity})
 	return http.StatusOK, out, err
 }
 

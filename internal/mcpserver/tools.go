@@ -16,7 +16,9 @@ type recallArgs struct {
 	Query    string `json:"query" jsonschema:"what to recall, in natural language"`
 	Scope    string `json:"scope,omitempty" jsonschema:"only this scope (default: every scope you can read)"`
 	Category string `json:"category,omitempty" jsonschema:"only this category: preference, fact, decision, entity, reflection or other"`
-	Limit    int    `json:"limit,omitempty" jsonschema:"at most this many memories, 1 to 50 (default 5)"`
+	// MemoryCategory is the six-category vocabulary, not category's.
+	MemoryCategory string `json:"memory_category,omitempty" jsonschema:"only this memory_category: profile, preferences, entities, events, cases or patterns (legacy rows count by their category: fact as profile or cases, decision as events)"`
+	Limit          int    `json:"limit,omitempty" jsonschema:"at most this many memories, 1 to 50 (default 5)"`
 	service.Validity
 	// The description is service.MinScoreHelp (TestMinScoreSchema).
 	MinScore *float64 `json:"min_score,omitempty" jsonschema:"minimum relevance from 0 to 1, overriding retrieval.minScore (default 0.3). 0.3 keeps every memory that shares a word, or with a semantic model a meaning, with the query; 0.5 keeps clear matches (with the offline embedder most right answers score 0.5 to 0.65, most wrong ones under 0.45); 0.8 keeps only near-certain matches, which take a semantic model or a reranker"`
@@ -28,9 +30,11 @@ type idArgs struct {
 
 type listArgs struct {
 	Scope    string `json:"scope,omitempty" jsonschema:"only this scope (default: every scope you can read)"`
-	Category string `json:"category,omitempty" jsonschema:"only this category"`
-	Limit    int    `json:"limit,omitempty" jsonschema:"memories per page, 1 to 200 (default 20)"`
-	Cursor   string `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page"`
+	Category string `json:"category,omitempty" jsonschema:"only this category: preference, fact, decision, entity, reflection or other"`
+	// MemoryCategory is the six-category vocabulary, not category's.
+	MemoryCategory string `json:"memory_category,omitempty" jsonschema:"only this memory_category: profile, preferences, entities, events, cases or patterns (legacy rows count by their category: fact as profile or cases, decision as events)"`
+	Limit          int    `json:"limit,omitempty" jsonschema:"memories per page, 1 to 200 (default 20)"`
+	Cursor         string `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page"`
 	service.Validity
 }
 
@@ -109,7 +113,7 @@ func (s *Server) register() {
 			return s.svc.Store(ctx, c, in)
 		})
 	recall := func(ctx context.Context, c service.Caller, in recallArgs) (service.RecallOutput, error) {
-		return s.svc.Recall(ctx, c, service.RecallInput{Query: in.Query, Scopes: one(in.Scope), Categories: one(in.Category), Limit: in.Limit, MinScore: in.MinScore, Validity: in.Validity})
+		return s.svc.Recall(ctx, c, service.RecallInput{Query: in.Query, Scopes: one(in.Scope), Categories: one(in.Category), MemoryCategories: one(in.MemoryCategory), Limit: in.Limit, MinScore: in.MinScore, Validity: in.Validity})
 	}
 	const recallDesc = "Recall the memories most relevant to a query, best first, with scores. " +
 		"Use it before answering anything that may depend on earlier conversations."
@@ -135,7 +139,7 @@ func (s *Server) register() {
 	add(s, &mcp.Tool{Name: ToolList, Annotations: readOnly,
 		Description: "List memories newest first, one page at a time; pass next_cursor as cursor for the next page."},
 		func(ctx context.Context, c service.Caller, in listArgs) (service.ListOutput, error) {
-			return s.svc.List(ctx, c, service.ListInput{Scopes: one(in.Scope), Categories: one(in.Category), Limit: in.Limit, Cursor: in.Cursor, Validity: in.Validity})
+			return s.svc.List(ctx, c, service.ListInput{Scopes: one(in.Scope), Categories: one(in.Category), MemoryCategories: one(in.MemoryCategory), Limit: in.Limit, Cursor: in.Cursor, Validity: in.Validity})
 		})
 	add(s, &mcp.Tool{Name: ToolStats, Annotations: readOnly,
 		Description: "Count the memories you can read, by scope, category, lifecycle tier and format."},

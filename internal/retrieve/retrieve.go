@@ -39,10 +39,12 @@ type Retriever struct {
 	groups map[groupKey]uint32
 }
 
-// groupKey is what the vector index filters on: a row's scope and category.
+// groupKey is what the vector index filters on: a row's scope, storage
+// category and memory_category (the six-category one).
 type groupKey struct {
 	scope    memory.Scope
 	category memory.Category
+	smart    memory.SmartCategory
 }
 
 // Reranker is the cross-encoder retrieval needs: the relevance of each
@@ -119,7 +121,7 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 	var wg sync.WaitGroup
 	if !r.opts.DisableVector {
 		wg.Go(func() {
-			if vecHits, qvec, vecErr = r.vectorCandidates(ctx, eff, req.Categories, at, q, pool(r.opts.VectorK, limit)); vecErr == nil {
+			if vecHits, qvec, vecErr = r.vectorCandidates(ctx, eff, req.Categories, req.MemoryCategories, at, q, pool(r.opts.VectorK, limit)); vecErr == nil {
 				vecRows, vecErr = r.st.GetMany(ctx, eff, idsOf(vecHits, func(h vecindex.Hit) string { return h.ID }))
 			}
 			if vecErr != nil {
@@ -129,7 +131,7 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 	}
 	if !r.opts.DisableBM25 {
 		wg.Go(func() {
-			if textHits, textErr = r.st.SearchText(ctx, eff, store.Filter{Categories: req.Categories, ActiveAt: at}, q, pool(r.opts.BM25K, limit)); textErr == nil {
+			if textHits, textErr = r.st.SearchText(ctx, eff, store.Filter{Categories: req.Categories, MemoryCategories: req.MemoryCategories, ActiveAt: at}, q, pool(r.opts.BM25K, limit)); textErr == nil {
 				textRows, textErr = r.st.GetMany(ctx, eff, idsOf(textHits, func(h store.TextHit) string { return h.ID }))
 			}
 			if textErr != nil {
@@ -232,7 +234,7 @@ func activeAt(req Request, now func() time.Time) int64 {
 // vectorCandidates embeds the query, within QueryEmbedTimeout, and
 // searches the in-memory index, filtered to the caller's scopes and to
 // rows active at at (0: all).
-func (r *Retriever) vectorCandidates(ctx context.Context, eff memory.Access, cats []memory.Category, at int64, q string, k int) ([]vecindex.Hit, []float32, error) {
+func (r *Retriever) vectorCandidates(ctx context.Context, eff memory.Access, cats []memory.Category, smart []memory.SmartCategory, at int64, q string, k int) ([]vecindex.Hit, []float32, error) {
 	ectx, cancel := context.WithTimeout(ctx, r.opts.QueryEmbedTimeout)
 	vs, err := embedding.EmbedQuery(ectx, r.emb, []string{q})
 	cancel()
@@ -247,7 +249,7 @@ func (r *Retriever) vectorCandidates(ctx context.Context, eff memory.Access, cat
 	}
 	r.mu.Lock()
 	ix := r.ix
-	groups := r.groupsFor(eff, cats)
+	groups := r.groupsFor(eff, cats, smart)
 	r.mu.Unlock()
 	if ix == nil {
 		return nil, nil, nil // no vectors stored yet
@@ -263,10 +265,11 @@ type horizoner interface {
 }
 
 // groupsFor lists the index groups a request may see. Caller holds r.mu.
-func (r *Retriever) groupsFor(eff memory.Access, cats []memory.Category) []uint32 {
+func (r *Retriever) groupsFor(eff memory.Access, cats []memory.Category, smart []memory.SmartCategory) []uint32 {
 	var out []uint32
 	for k, g := range r.groups {
-		if eff.Allows(k.scope) && (len(cats) == 0 || slices.Contains(cats, k.category)) {
+		if eff.Allows(k.scope) && (len(cats) == 0 || slices.Contains(cats, k.category)) &&
+			(len(smart) == 0 || slices.Contains(smart, k.smart)) {
 			out = append(out, g)
 		}
 	}
@@ -313,7 +316,7 @@ func (r *Retriever) sync(ctx context.Context) error {
 	}
 	items := make([]vecindex.Item, len(ch.Upserts))
 	for i, row := range ch.Upserts {
-		k := groupKey{row.Scope, row.Category}
+		k := groupKey{row.Scope, row.Category, row.SmartCategory}
 		g, ok := r.groups[k]
 		if !ok {
 			g = uint32(len(r.groups))

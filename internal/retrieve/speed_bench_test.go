@@ -150,7 +150,7 @@ func BenchmarkHybridSearch(b *testing.B) {
 			b.ReportMetric(float64(r.ix.MemoryBytes())/(1<<20), "index-MB")
 			// The vector index alone, and how often its quantised passes
 			// find the exact top 10.
-			groups := r.groupsFor(acc, nil)
+			groups := r.groupsFor(acc, nil, nil)
 			var rec float64
 			var ixLat []time.Duration
 			for _, q := range queries {

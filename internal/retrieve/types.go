@@ -14,10 +14,14 @@ import (
 
 // Request is one recall.
 type Request struct {
-	Query      string            `json:"query"`
-	Scopes     []memory.Scope    `json:"scopes,omitempty"` // narrow within the caller's access; empty: all accessible
-	Categories []memory.Category `json:"categories,omitempty"`
-	Limit      int               `json:"limit,omitempty"` // default 5
+	Query  string         `json:"query"`
+	Scopes []memory.Scope `json:"scopes,omitempty"` // narrow within the caller's access; empty: all accessible
+	// Categories narrows to these storage categories (preference, fact,
+	// ...); MemoryCategories to these six-category memory_categories
+	// (profile, preferences, ...; store.Filter.MemoryCategories). Empty: all.
+	Categories       []memory.Category      `json:"categories,omitempty"`
+	MemoryCategories []memory.SmartCategory `json:"memory_categories,omitempty"`
+	Limit            int                    `json:"limit,omitempty"` // default 5
 	// MinScore, when set, replaces Options.MinScore for this request: a
 	// score in [0, 1] that a result needs before lifecycle decay.
 	MinScore *float64 `json:"min_score,omitempty"`

@@ -177,8 +177,11 @@ func (s *Service) Import(ctx context.Context, c Caller, in ImportInput) (ImportR
 
 // ExportInput selects what to export.
 type ExportInput struct {
-	Scopes      []string
-	WithVectors bool
+	Scopes []string
+	// MemoryCategories exports only rows of these six-category
+	// memory_categories (profile, preferences, ...; see ListInput).
+	MemoryCategories []string
+	WithVectors      bool
 }
 
 // Export writes every memory the caller may read (in Scopes, if given) to
@@ -192,12 +195,16 @@ func (s *Service) Export(ctx context.Context, c Caller, w io.Writer, in ExportIn
 	if err != nil {
 		return 0, err
 	}
+	smart, err := parseMemoryCategories(in.MemoryCategories)
+	if err != nil {
+		return 0, err
+	}
 	scopes, ignored := readScopes(acc, req)
 	if len(ignored) > 0 {
 		// An export silently missing a scope looks complete; refuse instead.
 		return 0, ErrorOf(&memory.ScopeDeniedError{Scope: ignored[0]})
 	}
-	n, err := archive.Export(ctx, s.opts.Store, acc, w, archive.ExportOptions{Scopes: scopes, WithVectors: in.WithVectors})
+	n, err := archive.Export(ctx, s.opts.Store, acc, w, archive.ExportOptions{Scopes: scopes, MemoryCategories: smart, WithVectors: in.WithVectors})
 	if err != nil {
 		return n, ErrorOf(err)
 	}

@@ -463,10 +463,14 @@ func (s *Service) Forget(ctx context.Context, c Caller, in ForgetInput) (ForgetO
 
 // ListInput pages memories newest first.
 type ListInput struct {
-	Scopes     []string
-	Categories []string
-	Limit      int
-	Cursor     string
+	Scopes []string
+	// Categories are storage categories (preference, fact, ...);
+	// MemoryCategories six-category memory_categories (profile,
+	// preferences, ...; aliases as memory.NormalizeSmartCategory).
+	Categories       []string
+	MemoryCategories []string
+	Limit            int
+	Cursor           string
 	Validity
 }
 
@@ -496,6 +500,10 @@ func (s *Service) List(ctx context.Context, c Caller, in ListInput) (ListOutput,
 	if err != nil {
 		return ListOutput{}, err
 	}
+	smart, err := parseMemoryCategories(in.MemoryCategories)
+	if err != nil {
+		return ListOutput{}, err
+	}
 	at, err := s.at(in.Validity)
 	if err != nil {
 		return ListOutput{}, err
@@ -510,10 +518,10 @@ func (s *Service) List(ctx context.Context, c Caller, in ListInput) (ListOutput,
 		// A cursor carries the filters of the listing it continues: given
 		// alone it continues that listing; given with other filters it
 		// would page through rows the first page never saw.
-		if len(in.Scopes) == 0 && len(in.Categories) == 0 {
-			req, cats = cur.Scopes, cur.Categories
-		} else if !slices.Equal(req, cur.Scopes) || !slices.Equal(cats, cur.Categories) {
-			return ListOutput{}, Invalid("the cursor continues a listing with other filters (%s): repeat that listing's scope and category filters, or give only the cursor", cur.describe())
+		if len(in.Scopes) == 0 && len(in.Categories) == 0 && len(in.MemoryCategories) == 0 {
+			req, cats, smart = cur.Scopes, cur.Categories, cur.MemoryCategories
+		} else if !slices.Equal(req, cur.Scopes) || !slices.Equal(cats, cur.Categories) || !slices.Equal(smart, cur.MemoryCategories) {
+			return ListOutput{}, Invalid("the cursor continues a listing with other filters (%s): repeat that listing's scope, category and memory_category filters, or give only the cursor", cur.describe())
 		}
 		after = cur.After
 		if !given {
@@ -522,14 +530,14 @@ func (s *Service) List(ctx context.Context, c Caller, in ListInput) (ListOutput,
 	}
 	scopes, ignored := readScopes(acc, req)
 	page, err := s.opts.Store.List(ctx, acc, store.ListOptions{
-		Filter: store.Filter{Scopes: scopes, Categories: cats, ActiveAt: at}, Limit: n, Cursor: after,
+		Filter: store.Filter{Scopes: scopes, Categories: cats, MemoryCategories: smart, ActiveAt: at}, Limit: n, Cursor: after,
 	})
 	if err != nil {
 		return ListOutput{}, ErrorOf(err)
 	}
 	out := ListOutput{Memories: views(page.Memories), IgnoredScopes: ignored, Warnings: ignoredWarning(acc, ignored, len(scopes) > 0)}
 	if page.NextCursor != "" {
-		out.NextCursor = listCursor{After: page.NextCursor, Scopes: req, Categories: cats, At: at}.encode()
+		out.NextCursor = listCursor{After: page.NextCursor, Scopes: req, Categories: cats, MemoryCategories: smart, At: at}.encode()
 	}
 	return out, nil
 }
@@ -540,6 +548,8 @@ type listCursor struct {
 	After      string            `json:"a"`
 	Scopes     []memory.Scope    `json:"s,omitempty"`
 	Categories []memory.Category `json:"c,omitempty"`
+	// MemoryCategories are the listing's memory_category filter.
+	MemoryCategories []memory.SmartCategory `json:"m,omitempty"`
 	// At is the validity time of the first page (0: every version), so
 	// the pages of one listing judge "active" alike.
 	At int64 `json:"t,omitempty"`
@@ -557,6 +567,9 @@ func (c listCursor) describe() string {
 	}
 	for _, k := range c.Categories {
 		parts = append(parts, "category "+string(k))
+	}
+	for _, k := range c.MemoryCategories {
+		parts = append(parts, "memory_category "+string(k))
 	}
 	if len(parts) == 0 {
 		return "none"
@@ -580,6 +593,9 @@ func decodeListCursor(s string) (listCursor, error) {
 	if _, err := parseCategories(categoryStrings(c.Categories)); err != nil {
 		return listCursor{}, bad
 	}
+	if got, err := parseMemoryCategories(categoryStrings(c.MemoryCategories)); err != nil || len(got) != len(c.MemoryCategories) {
+		return listCursor{}, bad
+	}
 	return c, nil
 }
 
@@ -591,7 +607,7 @@ func scopeStrings(ss []memory.Scope) []string {
 	return out
 }
 
-func categoryStrings(cs []memory.Category) []string {
+func categoryStrings[C ~string](cs []C) []string {
 	out := make([]string, len(cs))
 	for i, c := range cs {
 		out[i] = string(c)
@@ -657,10 +673,13 @@ func (s *Service) Stats(ctx context.Context, c Caller, scopeNames []string) (Sta
 
 // RecallInput is a recall query.
 type RecallInput struct {
-	Query      string
-	Scopes     []string
-	Categories []string
-	Limit      int
+	Query  string
+	Scopes []string
+	// Categories are storage categories; MemoryCategories six-category
+	// memory_categories (see ListInput).
+	Categories       []string
+	MemoryCategories []string
+	Limit            int
 	// Debug keeps every candidate's per-stage scores and the candidates
 	// that were dropped, with the reason.
 	Debug bool
@@ -719,6 +738,10 @@ func (s *Service) Recall(ctx context.Context, c Caller, in RecallInput) (RecallO
 	if err != nil {
 		return RecallOutput{}, err
 	}
+	smart, err := parseMemoryCategories(in.MemoryCategories)
+	if err != nil {
+		return RecallOutput{}, err
+	}
 	if err := checkMinScore(in.MinScore); err != nil {
 		return RecallOutput{}, err
 	}
@@ -727,7 +750,7 @@ func (s *Service) Recall(ctx context.Context, c Caller, in RecallInput) (RecallO
 		return RecallOutput{}, err
 	}
 	scopes, ignored := readScopes(acc, req)
-	resp, err := s.search(ctx, acc, retrieve.Request{Query: q, Scopes: scopes, Categories: cats, Limit: n, Debug: in.Debug, MinScore: in.MinScore,
+	resp, err := s.search(ctx, acc, retrieve.Request{Query: q, Scopes: scopes, Categories: cats, MemoryCategories: smart, Limit: n, Debug: in.Debug, MinScore: in.MinScore,
 		AsOf: at, IncludeHistory: in.IncludeHistory})
 	if err != nil {
 		return RecallOutput{}, err

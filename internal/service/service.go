@@ -326,6 +326,40 @@ func scopeNames(acc memory.Access) string {
 	return strings.Join(names, ", ")
 }
 
+// parseMemoryCategories reads memory_category filter values: the
+// six-category vocabulary (profile, preferences, entities, events, cases,
+// patterns), with the singular aliases memory.NormalizeSmartCategory
+// accepts. It is not the storage vocabulary parseCategories reads.
+func parseMemoryCategories(ss []string) ([]memory.SmartCategory, error) {
+	if len(ss) > MaxCategories {
+		return nil, Invalid("%d memory categories given, over the limit of %d: name each memory_category once", len(ss), MaxCategories)
+	}
+	var out []memory.SmartCategory
+	for _, s := range ss {
+		if s == "" {
+			continue
+		}
+		c, ok := memory.NormalizeSmartCategory(s)
+		if !ok {
+			return nil, Invalid("memory_category %q is unknown: use one of %s (category takes the storage categories preference, fact, decision, entity, reflection, other)", s, smartCategoryList())
+		}
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func smartCategoryList() string {
+	names := make([]string, len(memory.SmartCategories))
+	for i, c := range memory.SmartCategories {
+		names[i] = string(c)
+	}
+	return strings.Join(names, ", ")
+}
+
+// parseCategories reads category filter values: the storage vocabulary
+// (memory.ParseCategory), not the six-category memory_category.
 func parseCategories(ss []string) ([]memory.Category, error) {
 	if len(ss) > MaxCategories {
 		return nil, Invalid("%d categories given, over the limit of %d: name each category once", len(ss), MaxCategories)

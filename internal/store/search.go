@@ -33,9 +33,12 @@ type TextHit struct {
 // of its metadata; 0 for none of the last two), so that a vector index
 // applies Filter.ActiveAt while it scans, as it applies scopes.
 type VectorRow struct {
-	ID            string
-	Scope         memory.Scope
-	Category      memory.Category
+	ID       string
+	Scope    memory.Scope
+	Category memory.Category
+	// SmartCategory is the row's memory_category (memory.SmartCategoryOf),
+	// so that an index applies Filter.MemoryCategories while it scans.
+	SmartCategory memory.SmartCategory
 	Vector        []float32
 	ValidFrom     int64
 	ValidUntil    int64

@@ -201,9 +201,18 @@ type Space struct {
 
 // Filter narrows reads within the caller's access.
 type Filter struct {
-	Scopes     []memory.Scope    // empty: every accessible scope
-	Categories []memory.Category // empty: all
-	Format     *memory.Format    // nil: both
+	Scopes []memory.Scope // empty: every accessible scope
+	// Categories keeps rows whose storage category (preference, fact,
+	// decision, entity, reflection, other) is one of these; empty: all.
+	Categories []memory.Category
+	// MemoryCategories keeps rows whose six-category memory_category
+	// (profile, preferences, entities, events, cases, patterns) is one of
+	// these, as memory.SmartCategoryOf derives it: a smart row's metadata
+	// memory_category, a legacy row's by memory-lancedb-pro's mapping of
+	// its storage category. Empty: all. With Categories, a row must pass
+	// both.
+	MemoryCategories []memory.SmartCategory
+	Format           *memory.Format // nil: both
 	// CreatedBefore keeps rows created strictly before this unix-ms time (0: no bound).
 	CreatedBefore int64
 	// Metadata keeps rows whose metadata has these top-level string values.
@@ -228,6 +237,9 @@ func (f Filter) Matches(m memory.Memory) bool {
 		return false
 	}
 	if len(f.Categories) > 0 && !slices.Contains(f.Categories, m.Category) {
+		return false
+	}
+	if len(f.MemoryCategories) > 0 && !slices.Contains(f.MemoryCategories, memory.SmartCategoryOf(m)) {
 		return false
 	}
 	if f.Format != nil && m.Format != *f.Format {

@@ -82,7 +82,7 @@ func (s *Searcher) Search(ctx context.Context, acc memory.Access, req retrieve.R
 	if err != nil {
 		return resp, err
 	}
-	f := store.Filter{Categories: req.Categories}
+	f := store.Filter{Categories: req.Categories, MemoryCategories: req.MemoryCategories}
 	if !req.IncludeHistory {
 		// Only what was true then, as the real pipeline.
 		f.ActiveAt = req.AsOf

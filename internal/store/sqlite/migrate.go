@@ -42,8 +42,9 @@ func loadMigrations() []string {
 // SQL cannot do as the Go code that reads the rows does (parsing metadata
 // as memory.MetaMillis does, say).
 var migrationSteps = map[int]func(context.Context, *sql.Tx) error{
-	6: backfillFacts,
-	9: backfillArchive,
+	6:  backfillFacts,
+	9:  backfillArchive,
+	10: backfillSmartCategory,
 }
 
 // SchemaVersion is the schema this binary writes.

@@ -25,9 +25,22 @@ func filterClause(acc memory.Access, f store.Filter) (string, []any) {
 func filterClauseOf(p string, acc memory.Access, f store.Filter) (string, []any) {
 	where, args := scopeClauseOf(p, acc, f.Scopes)
 	conds := []string{where}
-	if len(f.Categories) > 0 {
+	if len(f.Categories) > 0 { // the storage vocabulary: the category column
 		conds = append(conds, p+"category IN "+inList)
 		args = append(args, jsonStrings(f.Categories))
+	}
+	switch len(f.MemoryCategories) {
+	// The six-category vocabulary: smart_category (schema 10) is
+	// memory.SmartCategoryOf of the row, kept by every write. One value
+	// is an equality, so the planner can read memories_smart in created_at
+	// order; an IN list makes it sort every row of the categories.
+	case 0:
+	case 1:
+		conds = append(conds, p+"smart_category = ?")
+		args = append(args, string(f.MemoryCategories[0]))
+	default:
+		conds = append(conds, p+"smart_category IN "+inList)
+		args = append(args, jsonStrings(f.MemoryCategories))
 	}
 	if f.Format != nil {
 		conds = append(conds, p+"format = ?")

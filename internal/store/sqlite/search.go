@@ -348,7 +348,7 @@ func (s *Store) VectorChanges(ctx context.Context, since int64) (store.VectorCha
 	}
 	// A full load reads only rows with a vector; catching up also reads
 	// rows now without one, which leave the index (Deleted).
-	q := "SELECT id, scope, category, vector, " + validFromExpr + ", coalesce(valid_until, 0), coalesce(invalidated_at, 0), coalesce(archived_at, 0) FROM memories WHERE seq > ? AND seq <= ?"
+	q := "SELECT id, scope, category, smart_category, vector, " + validFromExpr + ", coalesce(valid_until, 0), coalesce(invalidated_at, 0), coalesce(archived_at, 0) FROM memories WHERE seq > ? AND seq <= ?"
 	if since == 0 {
 		q += " AND vector IS NOT NULL"
 	}
@@ -358,9 +358,9 @@ func (s *Store) VectorChanges(ctx context.Context, since int64) (store.VectorCha
 	}
 	for rows.Next() {
 		var r store.VectorRow
-		var scope, cat string
+		var scope, cat, smart string
 		var blob []byte
-		if err := rows.Scan(&r.ID, &scope, &cat, &blob, &r.ValidFrom, &r.ValidUntil, &r.InvalidatedAt, &r.ArchivedAt); err != nil {
+		if err := rows.Scan(&r.ID, &scope, &cat, &smart, &blob, &r.ValidFrom, &r.ValidUntil, &r.InvalidatedAt, &r.ArchivedAt); err != nil {
 			rows.Close()
 			return ch, err
 		}
@@ -374,7 +374,7 @@ func (s *Store) VectorChanges(ctx context.Context, since int64) (store.VectorCha
 			}
 			continue
 		}
-		r.Scope, r.Category = memory.Scope(scope), memory.Category(cat)
+		r.Scope, r.Category, r.SmartCategory = memory.Scope(scope), memory.Category(cat), memory.SmartCategory(smart)
 		ch.Upserts = append(ch.Upserts, r)
 	}
 	rows.Close()

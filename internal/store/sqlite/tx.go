@@ -84,15 +84,17 @@ var _ store.Tx = (*tx)(nil)
 // The statements every write uses, prepared once when the store opens.
 const (
 	// Both write the validity columns from the metadata they write
-	// (validityArgs, facts.go).
+	// (validityArgs, facts.go) and smart_category from the row they
+	// write (memory.SmartCategoryOf: its format, category, text and
+	// metadata), so no write leaves either behind what the row says.
 	sqlInsert = `INSERT INTO memories
 		(id, text, category, scope, importance, created_at, updated_at, revision, format, metadata, vector, seq,
-		fact_key, valid_from, valid_until, invalidated_at, archived_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, x''), ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`
+		fact_key, valid_from, valid_until, invalidated_at, archived_at, smart_category)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, x''), ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`
 	sqlUpdate = `UPDATE memories SET
 		text = ?, category = ?, scope = ?, importance = ?, updated_at = ?, revision = revision + 1,
 		format = ?, metadata = ?, vector = nullif(coalesce(?, vector), x''), seq = ?,
-		fact_key = ?, valid_from = ?, valid_until = ?, invalidated_at = ?, archived_at = ?
+		fact_key = ?, valid_from = ?, valid_until = ?, invalidated_at = ?, archived_at = ?, smart_category = ?
 		WHERE id = ? AND revision = ?`
 	sqlCurrent = `SELECT rid, scope, revision, json_extract(metadata, '$.access_count'), json_extract(metadata, '$.last_accessed_at'),
 		json_extract(metadata, '$.injected_count'), json_extract(metadata, '$.last_injected_at'), json_extract(metadata, '$.last_confirmed_use_at'),
@@ -106,7 +108,9 @@ const (
 		FROM memories WHERE rid IN (SELECT value FROM json_each(?))`
 	sqlDelete = "DELETE FROM memories WHERE id = ?"
 	// A value of the wrong type in access_count counts as 0 rather than
-	// failing the recall that is being recorded.
+	// failing the recall that is being recorded. Only the recall counters
+	// change, so smart_category (which reads type and memory_category)
+	// stays right.
 	sqlTouch = `UPDATE memories SET metadata = json_set(metadata,
 		'$.access_count', coalesce(CAST(json_extract(metadata, '$.access_count') AS INTEGER), 0) + ?,
 		'$.last_accessed_at', max(coalesce(CAST(json_extract(metadata, '$.last_accessed_at') AS INTEGER), 0), ?))
@@ -185,7 +189,7 @@ func (t *tx) Insert(m *memory.Memory) error {
 	key, from, until, inv, arch := validityArgs(m.Metadata)
 	res, err := t.exec(sqlInsert,
 		m.ID, m.Text, string(m.Category), string(m.Scope), m.Importance, m.CreatedAt, m.UpdatedAt,
-		m.Revision, int(m.Format), md, encodeVector(m.Vector), t.seq, key, from, until, inv, arch)
+		m.Revision, int(m.Format), md, encodeVector(m.Vector), t.seq, key, from, until, inv, arch, string(memory.SmartCategoryOf(*m)))
 	if err != nil {
 		return fmt.Errorf("insert memory %s: %w", m.ID, err)
 	}
@@ -267,7 +271,7 @@ func (t *tx) Update(m *memory.Memory) error {
 	key, from, until, inv, arch := validityArgs(m.Metadata)
 	res, err := t.exec(sqlUpdate,
 		m.Text, string(m.Category), string(m.Scope), m.Importance, updated,
-		int(m.Format), md, encodeVector(m.Vector), t.seq, key, from, until, inv, arch, m.ID, rev)
+		int(m.Format), md, encodeVector(m.Vector), t.seq, key, from, until, inv, arch, string(memory.SmartCategoryOf(*m)), m.ID, rev)
 	if err != nil {
 		return fmt.Errorf("update memory %s: %w", m.ID, err)
 	}

@@ -1,7 +1,8 @@
 // Package storetest is the contract suite every store backend passes:
 // CRUD, revisions and conflicts, scopes, paging, batches, vectors,
-// history, validity (Filter.ActiveAt) and facts, the capture buffer and
-// its jobs, the job lock, tier moves.
+// history, validity (Filter.ActiveAt) and facts, memory_category
+// (Filter.MemoryCategories), the capture buffer and its jobs, the job
+// lock, tier moves, archiving and auto-recall bookkeeping.
 //
 //	func TestContract(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
@@ -68,6 +69,9 @@ func Run(t *testing.T, open Opener) {
 		{"ExpiredFilter", testExpiredFilter},
 		{"Bump", testBump},
 		{"Injections", testInjections},
+		{"MemoryCategories", testMemoryCategories},
+		{"MemoryCategoryFollowsWrites", testMemoryCategoryFollowsWrites},
+		{"MemoryCategoryPaging", testMemoryCategoryPaging},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
