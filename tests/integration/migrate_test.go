@@ -18,7 +18,7 @@ const exporterPkg = "../../integrations/lancedb-export"
 // lanceEnv is an env whose trove finds the exporter ready in its cache
 // (seeded with the repository's node_modules, so no npm install runs),
 // or skips the test when Node or those node_modules are missing.
-func lanceEnv(t *testing.T) (*env, string) {
+func lanceEnv(t testing.TB) (*env, string) {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Skip("node is not installed: the LanceDB exporter needs Node 18 or newer (CI installs it)")
@@ -38,7 +38,7 @@ func lanceEnv(t *testing.T) (*env, string) {
 
 // makeLanceStore builds a LanceDB store in memory-lancedb-pro's schema with
 // the exporter's test script.
-func makeLanceStore(t *testing.T, dir string, args ...string) map[string]int {
+func makeLanceStore(t testing.TB, dir string, args ...string) map[string]int {
 	t.Helper()
 	cmd := exec.Command("node", append([]string{filepath.Join(exporterPkg, "test", "make-store.mjs"), dir}, args...)...)
 	out, err := cmd.Output()
@@ -78,7 +78,7 @@ type verifyReport struct {
 	} `json:"differences"`
 }
 
-func decodeJSON[T any](t *testing.T, s string) T {
+func decodeJSON[T any](t testing.TB, s string) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal([]byte(s), &v); err != nil {
