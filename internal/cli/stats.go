@@ -37,7 +37,7 @@ func newStatsCommand(a *app) *cobra.Command {
 			for _, g := range []struct {
 				name string
 				m    map[string]int
-			}{{"by scope", s.ByScope}, {"by category", s.ByCategory}, {"by tier", s.ByTier}} {
+			}{{"by scope", s.ByScope}, {"by category", s.ByCategory}, {"by tier", s.ByTier}, {"by state", s.ByState}, {"by layer", s.ByLayer}} {
 				fmt.Fprintf(w, "%s:\n", g.name)
 				for _, k := range slices.Sorted(maps.Keys(g.m)) {
 					fmt.Fprintf(w, "  %-24s %d\n", k, g.m[k])

@@ -217,6 +217,14 @@ func (m *Metrics) write(ctx context.Context, w io.Writer, owner bool) error {
 			for _, tier := range []string{"core", "working", "peripheral"} {
 				fmt.Fprintf(&b, "trove_memories_by_tier{tier=\"%s\"} %d\n", tier, rows.ByTier[tier])
 			}
+			header(&b, "trove_memories_by_state", "gauge", "Memories by governance state.")
+			for _, st := range []string{"pending", "confirmed", "archived"} {
+				fmt.Fprintf(&b, "trove_memories_by_state{state=\"%s\"} %d\n", st, rows.ByState[st])
+			}
+			header(&b, "trove_memories_by_layer", "gauge", "Memories by layer.")
+			for _, l := range []string{"durable", "working", "reflection", "archive"} {
+				fmt.Fprintf(&b, "trove_memories_by_layer{layer=\"%s\"} %d\n", l, rows.ByLayer[l])
+			}
 			if r := rows.LastMaintain; r != nil {
 				for _, g := range []struct {
 					name, help string

@@ -624,6 +624,8 @@ type StatsOutput struct {
 	ByScope    map[string]int `json:"by_scope"`
 	ByCategory map[string]int `json:"by_category"`
 	ByTier     map[string]int `json:"by_tier" jsonschema:"rows by lifecycle tier (core, working, peripheral)"`
+	ByState    map[string]int `json:"by_state" jsonschema:"rows by governance state (pending, confirmed, archived)"`
+	ByLayer    map[string]int `json:"by_layer" jsonschema:"rows by layer (durable, working, reflection, archive)"`
 	// LastMaintain is the last maintenance pass (the owner's view only).
 	LastMaintain  *store.MaintainRun `json:"last_maintain,omitempty"`
 	Oldest        int64              `json:"oldest_created_at,omitempty"`
@@ -657,7 +659,13 @@ func (s *Service) Stats(ctx context.Context, c Caller, scopeNames []string) (Sta
 	if st.ByTier == nil {
 		st.ByTier = map[string]int{}
 	}
-	out := StatsOutput{Total: st.Total, Inactive: st.Inactive, Legacy: st.Legacy, Smart: st.Smart, ByScope: st.ByScope, ByCategory: st.ByCategory, ByTier: st.ByTier,
+	if st.ByState == nil {
+		st.ByState = map[string]int{}
+	}
+	if st.ByLayer == nil {
+		st.ByLayer = map[string]int{}
+	}
+	out := StatsOutput{Total: st.Total, Inactive: st.Inactive, Legacy: st.Legacy, Smart: st.Smart, ByScope: st.ByScope, ByCategory: st.ByCategory, ByTier: st.ByTier, ByState: st.ByState, ByLayer: st.ByLayer,
 		Oldest: st.Oldest, Newest: st.Newest, IgnoredScopes: ignored, Warnings: ignoredWarning(acc, ignored, len(scopes) > 0)}
 	if acc.All() {
 		run, ok, err := s.LastMaintain(ctx)

@@ -304,6 +304,12 @@ type Stats struct {
 	// ByTier counts rows by lifecycle tier (core, working, peripheral; a
 	// row with no or an unknown tier counts as working).
 	ByTier map[string]int `json:"by_tier"`
-	Oldest int64          `json:"oldest_created_at,omitempty"`
+	// ByState counts rows by governance state (pending, confirmed,
+	// archived; a row with none is confirmed) and ByLayer by layer
+	// (durable, working, reflection, archive; a row with none gets
+	// memory-lancedb-pro's default for its source, state and category).
+	ByState map[string]int `json:"by_state"`
+	ByLayer map[string]int `json:"by_layer"`
+	Oldest  int64          `json:"oldest_created_at,omitempty"`
 	Newest int64          `json:"newest_created_at,omitempty"`
 }

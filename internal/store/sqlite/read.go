@@ -226,7 +226,7 @@ func (s *Store) Count(ctx context.Context, acc memory.Access, f store.Filter) (i
 
 func (s *Store) Stats(ctx context.Context, acc memory.Access, f store.Filter) (store.Stats, error) {
 	where, args := filterClause(acc, f)
-	st := store.Stats{ByScope: map[string]int{}, ByCategory: map[string]int{}, ByTier: map[string]int{}}
+	st := store.Stats{ByScope: map[string]int{}, ByCategory: map[string]int{}, ByTier: map[string]int{}, ByState: map[string]int{}, ByLayer: map[string]int{}}
 	// One read transaction so the figures agree with each other.
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -246,7 +246,7 @@ func (s *Store) Stats(ctx context.Context, acc memory.Access, f store.Filter) (s
 	for _, g := range []struct {
 		col string
 		out map[string]int
-	}{{"scope", st.ByScope}, {"category", st.ByCategory}, {tierExpr, st.ByTier}} {
+	}{{"scope", st.ByScope}, {"category", st.ByCategory}, {tierExpr, st.ByTier}, {stateExpr, st.ByState}, {layerExpr, st.ByLayer}} {
 		rows, err := tx.QueryContext(ctx, "SELECT "+g.col+", count(*) FROM memories WHERE "+where+" GROUP BY "+g.col, args...)
 		if err != nil {
 			return st, fmt.Errorf("stats: %w", err)
@@ -267,3 +267,20 @@ func (s *Store) Stats(ctx context.Context, acc memory.Access, f store.Filter) (s
 	}
 	return st, nil
 }
+
+// stateExpr is a row's governance state as memory/governance.go reads it:
+// archived (its archived_at column, kept from the metadata), pending, else
+// confirmed.
+const stateExpr = `CASE WHEN archived_at IS NOT NULL THEN 'archived' WHEN json_extract(metadata, '$.state') = 'pending' THEN 'pending' ELSE 'confirmed' END`
+
+// layerExpr is a row's layer: its memory_layer when it is one of the four,
+// else memory-lancedb-pro's default (deriveDefaultLayer): reflection for
+// rows a reflection wrote (but not reflection-mapped rows), archive for
+// archived rows, durable for profile, preferences and events, else working.
+const layerExpr = `CASE
+	WHEN json_extract(metadata, '$.memory_layer') IN ('durable', 'working', 'reflection', 'archive') THEN json_extract(metadata, '$.memory_layer')
+	WHEN json_extract(metadata, '$.source') IN ('reflection', 'dreaming-engine', 'session-summary')
+		AND coalesce(json_extract(metadata, '$.type'), '') <> 'memory-reflection-mapped' THEN 'reflection'
+	WHEN archived_at IS NOT NULL THEN 'archive'
+	WHEN smart_category IN ('profile', 'preferences', 'events') THEN 'durable'
+	ELSE 'working' END`
