@@ -311,5 +311,5 @@ type Stats struct {
 	ByState map[string]int `json:"by_state"`
 	ByLayer map[string]int `json:"by_layer"`
 	Oldest  int64          `json:"oldest_created_at,omitempty"`
-	Newest int64          `json:"newest_created_at,omitempty"`
+	Newest  int64          `json:"newest_created_at,omitempty"`
 }
