@@ -237,6 +237,11 @@ func TestFrontendsAgree(t *testing.T) {
 		{name: "facts without a selector", cli: []string{"facts"}, code: "invalid_argument",
 			rest: [4]string{"", "POST", "/v1/facts", `{}`},
 			mcp:  func() (string, string, map[string]any) { return "", "memory_fact_query", map[string]any{} }},
+		{name: "recall with debug", cli: []string{"search", "dark mode editor", "--debug", "--limit", "2"},
+			rest: [4]string{"", "POST", "/v1/search", `{"query":"dark mode editor","debug":true,"limit":2}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_recall", map[string]any{"query": "dark mode editor", "debug": true, "limit": 2}
+			}},
 		{name: "recall with a bad as_of", cli: []string{"search", "dark mode", "--as-of", "yesterday"}, code: "invalid_argument",
 			rest: [4]string{"", "POST", "/v1/search", `{"query":"dark mode","as_of":"yesterday"}`},
 			mcp: func() (string, string, map[string]any) {

@@ -155,6 +155,9 @@ type searchBody struct {
 	MemoryCategory string   `json:"memory_category"`
 	Limit          int      `json:"limit"`
 	MinScore       *float64 `json:"min_score"`
+	// Debug keeps every candidate's per-stage scores and the dropped
+	// candidates with the reason (as trove search --debug).
+	Debug bool `json:"debug"`
 	service.Validity
 }
 
@@ -171,7 +174,7 @@ func (a *api) search(w http.ResponseWriter, r *http.Request, c service.Caller) (
 	if in.MemoryCategory != "" {
 		smart = []string{in.MemoryCategory}
 	}
-	out, err := a.svc.Recall(r.Context(), c, service.RecallInput{Query: in.Query, Scopes: in.Scopes, Categories: cats, MemoryCategories: smart, Limit: in.Limit, MinScore: in.MinScore, Validity: in.Validity})
+	out, err := a.svc.Recall(r.Context(), c, service.RecallInput{Query: in.Query, Scopes: in.Scopes, Categories: cats, MemoryCategories: smart, Limit: in.Limit, MinScore: in.MinScore, Debug: in.Debug, Validity: in.Validity})
 	return http.StatusOK, out, err
 }
 

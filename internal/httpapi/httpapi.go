@@ -6,7 +6,7 @@
 //	GET    /v1/memories/{id}            one memory (id or unique prefix ≥ 8)
 //	PATCH  /v1/memories/{id}            change fields; expected_revision → 409 when stale
 //	DELETE /v1/memories/{id}            delete (?expected_revision=)
-//	POST   /v1/search                   {query, scopes, category, limit} → {"results":[...]}
+//	POST   /v1/search                   {query, scopes, category, memory_category, limit, min_score, as_of, include_history, debug} → {"results":[...]}
 //	GET    /v1/stats?scope=             counts
 //	POST   /v1/recall-context           {prompt, agent, limit?} → <relevant-memories> block
 //	POST   /v1/capture                  {session?, messages, agent?, scope?, flush?, async?} → decisions (202 + capture_id when async)

@@ -19,6 +19,7 @@ type recallArgs struct {
 	// MemoryCategory is the six-category vocabulary, not category's.
 	MemoryCategory string `json:"memory_category,omitempty" jsonschema:"only this memory_category: profile, preferences, entities, events, cases or patterns (legacy rows count by their category: fact as profile or cases, decision as events)"`
 	Limit          int    `json:"limit,omitempty" jsonschema:"at most this many memories, 1 to 50 (default 5)"`
+	Debug          bool   `json:"debug,omitempty" jsonschema:"also return every candidate's score after each stage, and the candidates dropped with the reason"`
 	service.Validity
 	// The description is service.MinScoreHelp (TestMinScoreSchema).
 	MinScore *float64 `json:"min_score,omitempty" jsonschema:"minimum relevance from 0 to 1, overriding retrieval.minScore (default 0.3). 0.3 keeps every memory that shares a word, or with a semantic model a meaning, with the query; 0.5 keeps clear matches (with the offline embedder most right answers score 0.5 to 0.65, most wrong ones under 0.45); 0.8 keeps only near-certain matches, which take a semantic model or a reranker"`
@@ -113,7 +114,7 @@ func (s *Server) register() {
 			return s.svc.Store(ctx, c, in)
 		})
 	recall := func(ctx context.Context, c service.Caller, in recallArgs) (service.RecallOutput, error) {
-		return s.svc.Recall(ctx, c, service.RecallInput{Query: in.Query, Scopes: one(in.Scope), Categories: one(in.Category), MemoryCategories: one(in.MemoryCategory), Limit: in.Limit, MinScore: in.MinScore, Validity: in.Validity})
+		return s.svc.Recall(ctx, c, service.RecallInput{Query: in.Query, Scopes: one(in.Scope), Categories: one(in.Category), MemoryCategories: one(in.MemoryCategory), Limit: in.Limit, MinScore: in.MinScore, Debug: in.Debug, Validity: in.Validity})
 	}
 	const recallDesc = "Recall the memories most relevant to a query, best first, with scores. " +
 		"Use it before answering anything that may depend on earlier conversations."
