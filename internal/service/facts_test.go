@@ -227,3 +227,39 @@ func TestCaptureBuffersPerSession(t *testing.T) {
 		t.Fatalf("flush: %+v %v", out, err)
 	}
 }
+
+// Purging a captured memory erases the conversation it was captured from
+// (the session's consumed buffer messages), in the same write; messages
+// still waiting are kept.
+func TestPurgeErasesTheCapturedConversation(t *testing.T) {
+	e := newEnv(t, func(o *service.Options) { o.Capture.MinMessages = 2 })
+	turn := func(content string) []capture.Message { return []capture.Message{{Role: "user", Content: content}} }
+	if _, err := e.svc.Capture(ctx, bot, service.CaptureInput{Session: "p", Messages: turn("I prefer green tea in the morning.")}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.svc.Capture(ctx, bot, service.CaptureInput{Session: "p", Messages: turn("We decided to move the standup to ten.")})
+	if err != nil || len(out.Stored) != 2 {
+		t.Fatalf("capture: %+v %v", out, err)
+	}
+	if _, err := e.svc.Capture(ctx, bot, service.CaptureInput{Session: "p", Messages: turn("still waiting in the buffer")}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := e.svc.Forget(ctx, owner, service.ForgetInput{ID: out.Stored[0].ID, Purge: true})
+	if err != nil || !f.Purged || f.Messages != 2 {
+		t.Fatalf("purge: %+v %v", f, err)
+	}
+	// The other memory of that conversation stays; its source is gone.
+	if _, err := e.svc.Get(ctx, bot, out.Stored[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	// The message not yet extracted is still there.
+	flushed, err := e.svc.Capture(ctx, bot, service.CaptureInput{Session: "p", Flush: true})
+	if err != nil || flushed.State != service.CaptureDone {
+		t.Fatalf("flush: %+v %v", flushed, err)
+	}
+	// A memory that was not captured erases no messages.
+	m, _ := e.svc.Store(ctx, bot, service.StoreInput{Text: "the lab is on the third floor"})
+	if f, err := e.svc.Forget(ctx, owner, service.ForgetInput{ID: m.ID, Purge: true}); err != nil || f.Messages != 0 {
+		t.Fatalf("purge of a stored memory: %+v %v", f, err)
+	}
+}

@@ -217,6 +217,20 @@ func (s *Service) Restore(ctx context.Context, c Caller, in RestoreInput) (Memor
 	return View(m), nil
 }
 
+// capturedFrom is the capture buffer's key of the session m was captured
+// from, "" when m was not captured.
+func capturedFrom(m memory.Memory) string {
+	session := memory.MetaString(m.Metadata, "session")
+	if session == "" || memory.MetaString(m.Metadata, memory.KeySource) != "auto-capture" {
+		return ""
+	}
+	agent := memory.MetaString(m.Metadata, "captured_by")
+	if agent == memory.OwnerName {
+		agent = ""
+	}
+	return bufferKey(agent, session)
+}
+
 // purge erases a memory for good (Forget with Purge): the owner only.
 func (s *Service) purge(ctx context.Context, c Caller, acc memory.Access, in ForgetInput) (ForgetOutput, error) {
 	if c.Agent != "" || !acc.All() {
@@ -231,14 +245,26 @@ func (s *Service) purge(ctx context.Context, c Caller, acc memory.Access, in For
 		return ForgetOutput{}, err
 	}
 	var e store.Erasure
+	var messages int
 	if err := s.opts.Store.Write(ctx, acc, func(tx store.Tx) error {
+		// A captured memory takes the conversation it came from with it:
+		// the session's consumed messages are erased in the same write.
+		key := ""
+		if m, err := tx.Get(id); err == nil {
+			key = capturedFrom(m)
+		}
 		var err error
-		e, err = tx.Purge(id)
+		if e, err = tx.Purge(id); err != nil {
+			return err
+		}
+		if btx, ok := tx.(store.BufferTx); ok && key != "" {
+			messages, err = btx.EraseSession(key)
+		}
 		return err
 	}); err != nil {
 		return ForgetOutput{}, ErrorOf(err)
 	}
-	return ForgetOutput{ID: id, Deleted: e.HadRow, Purged: true, Versions: e.Versions}, nil
+	return ForgetOutput{ID: id, Deleted: e.HadRow, Purged: true, Versions: e.Versions, Messages: messages}, nil
 }
 
 // TextDiff shows how text a became b: words (lines, when either has

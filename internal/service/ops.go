@@ -435,8 +435,11 @@ type ForgetOutput struct {
 	ID      string `json:"id"`
 	Deleted bool   `json:"deleted"`
 	// Purged: erased for good with Versions kept versions (ForgetInput.Purge).
-	Purged   bool `json:"purged,omitempty"`
-	Versions int  `json:"versions,omitempty"`
+	Purged bool `json:"purged,omitempty"`
+	// Messages is how many buffered messages of the conversation a purged
+	// memory was captured from were erased with it.
+	Messages int `json:"buffer_messages,omitempty"`
+	Versions int `json:"versions,omitempty"`
 }
 
 // Forget deletes one memory.

@@ -129,6 +129,11 @@ type BufferTx interface {
 	// session, an unknown state, or a Result that is not valid JSON is
 	// *memory.InvalidError; an empty Scope is global.
 	PutCaptureJob(j CaptureJob) error
+	// EraseSession deletes the session's consumed messages in scopes the
+	// Write's access reaches (a purge erases the conversation a memory was
+	// captured from) and returns how many it deleted. Pending messages stay:
+	// no memory was made of them yet.
+	EraseSession(session string) (int, error)
 }
 
 // JobLocker elects one runner per store for a named background job. The

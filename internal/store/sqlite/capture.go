@@ -78,6 +78,20 @@ func (t *tx) ConsumeMessages(session string, through int64, captureID string) (i
 	return int(n), nil
 }
 
+// EraseSession deletes a session's consumed messages: see store.BufferTx.
+func (t *tx) EraseSession(session string) (int, error) {
+	where, args := scopeClause(t.acc, nil)
+	res, err := t.exec(`DELETE FROM capture_buffer WHERE session = ? AND consumed_at IS NOT NULL AND `+where, append([]any{session}, args...)...)
+	if err != nil {
+		return 0, fmt.Errorf("erase the buffered messages of session %s: %w", session, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("erase the buffered messages of session %s: %w", session, err)
+	}
+	return int(n), nil
+}
+
 // PutCaptureJob inserts or replaces a job: see store.BufferTx.
 func (t *tx) PutCaptureJob(j store.CaptureJob) error {
 	if j.ID == "" {
