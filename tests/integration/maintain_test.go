@@ -18,7 +18,7 @@ import (
 // seedAged imports n memories created 100 days ago, never recalled: by the
 // thresholds every working one moves to peripheral (older than 60 days,
 // recalled fewer than 3 times). A fifth are peripheral already.
-func seedAged(t *testing.T, e *env, n int) {
+func seedAged(t testing.TB, e *env, n int) {
 	t.Helper()
 	var b strings.Builder
 	at := time.Now().Add(-100 * 24 * time.Hour).UnixMilli()
@@ -37,7 +37,7 @@ func seedAged(t *testing.T, e *env, n int) {
 	e.ok("import", file, "--batch-size", "1000")
 }
 
-func maintainJSON(t *testing.T, e *env, args ...string) service.MaintainOutput {
+func maintainJSON(t testing.TB, e *env, args ...string) service.MaintainOutput {
 	t.Helper()
 	var out service.MaintainOutput
 	raw := e.ok(append([]string{"maintain", "--json"}, args...)...)
