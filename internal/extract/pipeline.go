@@ -293,16 +293,6 @@ func (p *Pipeline) decide(ctx context.Context, in Input, plans []*plan, out *Out
 	}
 	for _, pl := range plans {
 		pl.dec = ApplyRules(pl.dec, pl.cand, pl.memories())
-		if pl.cand.Category == memory.SmartProfile && pl.dec.Kind == Create {
-			// The row holding the profile fact key is the scope's one
-			// profile row, whatever its format says: merge into it.
-			for i, m := range pl.matches {
-				if m.fact && m.writable {
-					pl.dec = Decision{Kind: Merge, Match: i, Reason: "the profile is one row per scope"}
-					break
-				}
-			}
-		}
 		if pl.dec.Match >= len(pl.matches) {
 			pl.dec = Decision{Kind: Create, Match: -1, Reason: "the decision named no offered memory"}
 		}
@@ -661,10 +651,6 @@ func insertCaptured(tx store.Tx, m *memory.Memory, kind Kind, now int64) (create
 	return true, "", nil
 }
 
-// The support contexts memory-lancedb-pro's decision prompt names; a
-// label outside them counts as general.
-var supportContexts = []string{"general", "morning", "afternoon", "evening", "night", "weekday", "weekend", "work", "leisure", "summer", "winter", "travel"}
-
 // maxSupportSlices bounds the per-context slices kept on a row.
 const maxSupportSlices = 8
 
@@ -674,7 +660,7 @@ const maxSupportSlices = 8
 // confirmations, contradictions, strength, last_observed_at}]}. Its
 // confidence follows the global strength.
 func supportRow(md map[string]any, label string, contradict bool, now int64) {
-	if !slices.Contains(supportContexts, label) {
+	if !slices.Contains(ContextLabels, label) { // a label the prompt does not offer counts as general
 		label = "general"
 	}
 	info, _ := md["support_info"].(map[string]any)

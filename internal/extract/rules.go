@@ -39,12 +39,12 @@ func ApplyRules(d Decision, c Candidate, matches []memory.Memory) Decision {
 	case memory.SmartProfile:
 		// One profile row per scope, always merged into (memory-lancedb-pro
 		// skips the dedup decision for profile altogether).
-		if d.Kind == Merge && d.Match >= 0 && d.Match < len(matches) && memory.SmartCategoryOf(matches[d.Match]) == memory.SmartProfile {
+		if d.Kind == Merge && d.Match >= 0 && d.Match < len(matches) && isProfileRow(matches[d.Match]) {
 			d.ContextLabel = ""
 			return d
 		}
 		for i, m := range matches {
-			if memory.SmartCategoryOf(m) == memory.SmartProfile {
+			if isProfileRow(m) {
 				return changed(d, Merge, i, "profile facts always merge into the profile row")
 			}
 		}
@@ -164,4 +164,11 @@ func FromRule(c capture.Candidate) Candidate {
 		Content:  c.Text,
 		Rule:     c.Rule,
 	}
+}
+
+// isProfileRow reports whether m is a scope's profile row: its memory
+// category says so, or it holds the profile's fact key (the row capture
+// keeps for it, whatever its format says).
+func isProfileRow(m memory.Memory) bool {
+	return memory.SmartCategoryOf(m) == memory.SmartProfile || memory.MetaString(m.Metadata, memory.KeyFactKey) == ProfileFactKey
 }

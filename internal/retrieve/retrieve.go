@@ -121,7 +121,7 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 	var wg sync.WaitGroup
 	if !r.opts.DisableVector {
 		wg.Go(func() {
-			if vecHits, qvec, vecErr = r.vectorCandidates(ctx, eff, req.Categories, req.MemoryCategories, at, q, pool(r.opts.VectorK, limit)); vecErr == nil {
+			if vecHits, qvec, vecErr = r.vectorCandidates(ctx, eff, req.Categories, req.MemoryCategories, at, q, req.Vector, pool(r.opts.VectorK, limit)); vecErr == nil {
 				vecRows, vecErr = r.st.GetMany(ctx, eff, idsOf(vecHits, func(h vecindex.Hit) string { return h.ID }))
 			}
 			if vecErr != nil {
@@ -234,15 +234,19 @@ func activeAt(req Request, now func() time.Time) int64 {
 // vectorCandidates embeds the query, within QueryEmbedTimeout, and
 // searches the in-memory index, filtered to the caller's scopes and to
 // rows active at at (0: all).
-func (r *Retriever) vectorCandidates(ctx context.Context, eff memory.Access, cats []memory.Category, smart []memory.SmartCategory, at int64, q string, k int) ([]vecindex.Hit, []float32, error) {
-	ectx, cancel := context.WithTimeout(ctx, r.opts.QueryEmbedTimeout)
-	vs, err := embedding.EmbedQuery(ectx, r.emb, []string{q})
-	cancel()
-	if err == nil {
-		err = embedding.CheckVectors(vs, 1, 0)
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("query embedding failed: %w", err)
+func (r *Retriever) vectorCandidates(ctx context.Context, eff memory.Access, cats []memory.Category, smart []memory.SmartCategory, at int64, q string, given []float32, k int) ([]vecindex.Hit, []float32, error) {
+	vs := [][]float32{given}
+	if len(given) == 0 {
+		ectx, cancel := context.WithTimeout(ctx, r.opts.QueryEmbedTimeout)
+		var err error
+		vs, err = embedding.EmbedQuery(ectx, r.emb, []string{q})
+		cancel()
+		if err == nil {
+			err = embedding.CheckVectors(vs, 1, 0)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("query embedding failed: %w", err)
+		}
 	}
 	if err := r.sync(ctx); err != nil {
 		return nil, nil, err

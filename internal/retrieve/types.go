@@ -32,6 +32,10 @@ type Request struct {
 	// IncludeHistory recalls rows whatever their validity: superseded,
 	// expired and not yet valid ones too. AsOf is then ignored.
 	IncludeHistory bool `json:"include_history,omitempty"`
+	// Vector, when set, is the query's vector: a caller that embedded the
+	// text already (capture's and memory_store's duplicate search) is not
+	// made to pay for a second embedding.
+	Vector []float32 `json:"-"`
 }
 
 // Result is one recalled memory.

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sort"
 	"strings"
@@ -307,8 +308,10 @@ func (s *Service) pipeline() *extract.Pipeline {
 	co := s.captureOpts()
 	p := &extract.Pipeline{
 		Rules: s.opts.Extractor, Store: s.opts.Store, Clock: s.opts.Clock,
-		Embed:            s.embed,
-		Near:             s.near,
+		Embed: s.embed,
+		Near: func(ctx context.Context, acc memory.Access, text string, vec []float32, k int) ([]extract.Neighbour, error) {
+			return s.near(ctx, acc, nil, text, vec, k)
+		},
 		IncludeAssistant: co.IncludeAssistant, MaxChars: co.MaxChars, Floor: co.Similarity, User: co.User,
 	}
 	if s.opts.LLM != nil && !co.RulesOnly {
@@ -319,11 +322,12 @@ func (s *Service) pipeline() *extract.Pipeline {
 	return p
 }
 
-// near finds the active rows nearest to text within acc: through the
-// searcher when there is one, else among the newest rows.
-func (s *Service) near(ctx context.Context, acc memory.Access, text string, vec []float32, k int) ([]extract.Neighbour, error) {
+// near finds the active rows nearest to text (vec is its vector, reused
+// for the search) within acc, in scopes (nil: every scope acc reaches):
+// through the searcher when there is one, else among the newest rows.
+func (s *Service) near(ctx context.Context, acc memory.Access, scopes []memory.Scope, text string, vec []float32, k int) ([]extract.Neighbour, error) {
 	if s.opts.Searcher != nil {
-		resp, err := s.opts.Searcher.Search(ctx, acc, retrieve.Request{Query: text, Limit: k, MinScore: new(float64)})
+		resp, err := s.opts.Searcher.Search(ctx, acc, retrieve.Request{Query: text, Scopes: scopes, Vector: vec, Limit: k, MinScore: new(float64)})
 		if err == nil {
 			out := make([]extract.Neighbour, 0, len(resp.Results))
 			for _, r := range resp.Results {
@@ -342,7 +346,7 @@ func (s *Service) near(ctx context.Context, acc memory.Access, text string, vec 
 			return nil, ErrorOf(ctx.Err())
 		}
 	}
-	page, err := s.opts.Store.List(ctx, acc, store.ListOptions{Filter: store.Filter{ActiveAt: s.opts.Clock().UnixMilli()}, Limit: fallbackScan, WithVectors: true})
+	page, err := s.opts.Store.List(ctx, acc, store.ListOptions{Filter: store.Filter{Scopes: scopes, ActiveAt: s.opts.Clock().UnixMilli()}, Limit: fallbackScan, WithVectors: true})
 	if err != nil {
 		return nil, ErrorOf(err)
 	}
@@ -400,7 +404,7 @@ func jobOutput(j store.CaptureJob) CaptureOutput {
 	out := CaptureOutput{CaptureID: j.ID, State: j.State, Session: sessionName(j.Session), Stored: []Memory{}, Skipped: []capture.Skip{}, Error: j.Error}
 	if j.State == store.JobDone && len(j.Result) > 0 {
 		var done CaptureOutput
-		if err := jsonUnmarshal(j.Result, &done); err == nil {
+		if err := json.Unmarshal(j.Result, &done); err == nil {
 			done.CaptureID, done.State = j.ID, j.State
 			return done
 		}

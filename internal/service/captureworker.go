@@ -160,5 +160,3 @@ func (s *Service) runJob(ctx context.Context, j store.CaptureJob) error {
 	}
 	return s.putJob(context.WithoutCancel(ctx), owner, j)
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

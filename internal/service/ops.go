@@ -199,7 +199,7 @@ func (s *Service) stampFact(m *memory.Memory, now time.Time) string {
 // says (the same normalised text, or near-identical wording close in
 // vector space), or nil.
 func (s *Service) duplicateOf(ctx context.Context, acc memory.Access, m memory.Memory) (*memory.Memory, error) {
-	near, err := s.near(ctx, acc, m.Text, m.Vector, 5)
+	near, err := s.near(ctx, acc, []memory.Scope{m.Scope}, m.Text, m.Vector, 5)
 	if err != nil {
 		return nil, err
 	}
