@@ -492,13 +492,18 @@ func (p *Pipeline) apply(tx store.Tx, in Input, pl *plan, now int64) (Action, bo
 			return a, false, nil
 		}
 	}
+	// A decision that changes its target was made on the revision it
+	// read: a target edited since is decided again, on its new state.
+	switch pl.dec.Kind {
+	case Merge, Support, Supersede, Contradict:
+		if cur.Revision != target.m.Revision {
+			return a, false, nil
+		}
+	}
 	switch pl.dec.Kind {
 	case Skip:
 		return a, true, nil
 	case Merge:
-		if cur.Revision != target.m.Revision {
-			return a, false, nil
-		}
 		m := p.mergedRow(cur, pl, now)
 		if err := tx.Update(&m); err != nil {
 			return a, false, err
@@ -514,10 +519,6 @@ func (p *Pipeline) apply(tx store.Tx, in Input, pl *plan, now int64) (Action, bo
 		}
 		a.Memory = &m
 		return a, true, nil
-	case Supersede:
-		if cur.Revision != target.m.Revision {
-			return a, false, nil
-		}
 	}
 	m := p.newRow(in, pl, now)
 	switch pl.dec.Kind {

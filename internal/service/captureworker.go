@@ -16,6 +16,9 @@ import (
 // works: with several servers on one store, one works and the others skip.
 const CaptureJobName = "capture"
 
+// idleSessionsPerPass bounds the idle sessions one worker pass extracts.
+const idleSessionsPerPass = 50
+
 // maxJobAttempts bounds how often an async capture is tried before it is
 // marked failed (its messages stay buffered for a later capture).
 const maxJobAttempts = 5
@@ -106,7 +109,9 @@ func (s *Service) RunCaptureJobs(ctx context.Context) error {
 			break
 		}
 	}
-	idle, err := buf.PendingSessions(ctx, s.opts.Clock().Add(-s.captureOpts().IdleFlush).UnixMilli(), 50)
+	// At most idleSessionsPerPass a pass, oldest first: the rest are
+	// extracted on the next tick, so one pass stays short.
+	idle, err := buf.PendingSessions(ctx, s.opts.Clock().Add(-s.captureOpts().IdleFlush).UnixMilli(), idleSessionsPerPass)
 	if err != nil {
 		return err
 	}
