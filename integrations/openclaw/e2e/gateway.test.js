@@ -1,0 +1,94 @@
+// Tools without a model: `openclaw gateway run` with this plugin in the
+// memory slot against a real `trove serve`, each of the 13 tools called
+// through the gateway's `POST /tools/invoke` as agent a, then agent b trying
+// to reach a's memories.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { freePort, openclawHome, poll, startTrove, stop, troveBin } from "./harness.js";
+
+const Token = "e2e-gateway-token";
+
+/** @type {(() => Promise<unknown>)[]} */
+const cleanups = [];
+let gateway = "";
+/** @type {() => string} */
+let gatewayLog = () => "";
+
+before(async () => {
+  if (!troveBin) return;
+  const trove = await startTrove(troveBin);
+  cleanups.push(() => trove.close());
+  const oc = await openclawHome({ baseUrl: trove.url, enableManagementTools: true }, {
+    agents: { list: [{ id: "main", default: true }, { id: "a" }, { id: "b" }] },
+  });
+  cleanups.push(() => oc.cleanup());
+  const port = await freePort();
+  const g = oc.start(["gateway", "run", "--bind", "loopback", "--auth", "token", "--token", Token, "--port", String(port), "--allow-unconfigured"]);
+  cleanups.push(() => stop(g.proc));
+  gatewayLog = g.log;
+  gateway = `http://127.0.0.1:${port}`;
+  const up = await poll(async () => g.proc.exitCode === null && (await invoke("a", "memory_stats", {})).ok, 300, 500);
+  if (!up) throw new Error(`the gateway did not come up: ${g.log()}`);
+});
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+/**
+ * POST /tools/invoke as an agent.
+ * @param {string} agentId @param {string} tool @param {Record<string, unknown>} args
+ * @returns {Promise<{ok: boolean, status: number, text: string, details: any, body: any}>}
+ */
+async function invoke(agentId, tool, args) {
+  const res = await fetch(`${gateway}/tools/invoke`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${Token}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ tool, agentId, args }),
+  });
+  const body = await res.json().catch(() => undefined);
+  return { ok: res.ok && body?.ok === true, status: res.status, text: body?.result?.content?.[0]?.text ?? "", details: body?.result?.details, body };
+}
+
+test("every tool through the gateway's POST /tools/invoke; agent isolation", { skip: troveBin ? false : "set TROVE_BIN to a built trove", timeout: 240_000 }, async (t) => {
+  /** @param {string} agent @param {string} tool @param {Record<string, unknown>} args */
+  const text = async (agent, tool, args) => {
+    const r = await invoke(agent, tool, args);
+    assert.ok(r.ok, `${tool} as ${agent}: ${r.status} ${JSON.stringify(r.body)}\n${gatewayLog().slice(-2000)}`);
+    return r;
+  };
+
+  const stored = await text("a", "memory_store", { text: "I prefer dark mode in every editor", category: "preference" });
+  assert.equal(stored.text, "Stored: \"I prefer dark mode in every editor\" in scope 'agent:a'");
+  const id = stored.details.id;
+  const extra = await text("a", "memory_store", { text: "The staging database is called billing-stg", category: "fact" });
+
+  await t.test("each tool as agent a", async () => {
+    const line = `1. [${id}] [preference:agent:a] I prefer dark mode in every editor`;
+    for (const name of ["memory_recall", "memory_search", "memory_get"]) {
+      const r = await text("a", name, { query: "dark mode editor", limit: 1 });
+      assert.equal(r.text, `<relevant-memories>\n<mode:summary>\nFound 1 memories:\n\n${line}\n</relevant-memories>`, name);
+    }
+    assert.match((await text("a", "memory_update", { memoryId: id, importance: 0.9 })).text, /^Updated memory [0-9a-f]{8}\.\.\.: "I prefer dark mode in every editor"$/);
+    assert.match((await text("a", "memory_fact_query", { query: "dark mode" })).text, /^Fact query returned \d+ result\(s\) as of \d{4}-/);
+    assert.match((await text("a", "memory_list", { limit: 1 })).text, /^Recent memories \(showing 1\):\n\n1\. \[[0-9a-f-]{36}\] \[\w+:agent:a\] /);
+    assert.match((await text("a", "memory_stats", {})).text, /^Memory Statistics:\n• Total memories: 2\n/);
+    assert.match((await text("a", "memory_debug", { query: "dark mode" })).text, /^Retrieval Debug Trace:[\s\S]*\nResults \(\d\):\n1\. /);
+    assert.equal((await text("a", "memory_promote", { memoryId: id })).text, `Promoted memory ${id.slice(0, 8)} to state=confirmed, layer=durable.`);
+    assert.match((await text("a", "memory_compact", {})).text, /^Compaction preview: 0 duplicate\(s\) detected across \d+ entries\.$/);
+    assert.equal((await text("a", "memory_archive", { memoryId: extra.details.id, reason: "moved" })).text, `Archived memory ${extra.details.id.slice(0, 8)}.`);
+    assert.equal((await text("a", "memory_forget", { memoryId: extra.details.id })).text, `Memory ${extra.details.id} forgotten.`);
+  });
+
+  await t.test("agent b cannot reach agent a's memories", async () => {
+    assert.equal((await text("b", "memory_recall", { query: "dark mode editor" })).text, "No relevant memories found.");
+    assert.equal((await text("b", "memory_search", { query: "dark mode editor", scope: "agent:a" })).text,
+      "Ignored inaccessible scope \"agent:a\" and searched accessible scopes instead.\nNo relevant memories found.");
+    assert.equal((await text("b", "memory_list", {})).text, "No memories found.");
+    assert.match((await text("b", "memory_stats", {})).text, /• Total memories: 0\n/);
+    assert.equal((await text("b", "memory_update", { memoryId: id, text: "b was here" })).text, `Memory ${id.slice(0, 8)}... not found or access denied.`);
+    assert.equal((await text("b", "memory_forget", { memoryId: id })).text, `Memory ${id} not found or access denied.`);
+    assert.equal((await text("b", "memory_store", { text: "b's secret is 42", scope: "agent:a" })).text, "Access denied to scope: agent:a");
+    assert.match((await text("a", "memory_recall", { query: "dark mode editor" })).text, /I prefer dark mode in every editor/, "a's memory is untouched");
+  });
+});
