@@ -26,7 +26,7 @@ after(async () => {
 
 const Prompt = "Which editor theme do I prefer? Remember that I deploy billing on Fridays.";
 
-/** The text of a chat message's content. @param {any} m */
+/** The text of a chat message's content. @param {any} m @returns {string} */
 function textOf(m) {
   if (typeof m?.content === "string") return m.content;
   return Array.isArray(m?.content) ? m.content.map((/** @type {any} */ p) => p.text ?? "").join("\n") : "";

@@ -4,60 +4,23 @@
 // (`go build -o /tmp/trove ./cmd/trove`); skipped without it.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import plugin from "../index.js";
 import { fakeApi } from "../test/fake.js";
+import { startTrove, troveBin as bin } from "./harness.js";
 
-const bin = process.env.TROVE_BIN;
-
-/** @returns {Promise<number>} */
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = /** @type {import("node:net").AddressInfo} */ (s.address()).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** @type {import("node:child_process").ChildProcess | undefined} */
-let proc;
-let dir = "";
+/** @type {Awaited<ReturnType<typeof startTrove>> | undefined} */
+let trove;
 let url = "";
 
 before(async () => {
   if (!bin) return;
-  dir = await mkdtemp(join(tmpdir(), "trove-e2e-"));
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  proc = spawn(bin, ["serve", "--http", `127.0.0.1:${port}`, "--db", join(dir, "trove.db")], {
-    env: { PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, "config"), XDG_DATA_HOME: join(dir, "data"), XDG_CACHE_HOME: join(dir, "cache") },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  proc.stderr?.on("data", (c) => { stderr += c; });
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch { /* not up yet */ }
-    if (i > 200 || proc.exitCode !== null) throw new Error(`trove serve did not come up: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  trove = await startTrove(bin);
+  url = trove.url;
 });
 
 after(async () => {
-  if (proc && proc.exitCode === null) {
-    const done = new Promise((r) => proc?.once("exit", r));
-    proc.kill("SIGTERM");
-    await done;
-  }
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await trove?.close();
 });
 
 function setup() {
