@@ -1,11 +1,17 @@
 // Tools without a model: `openclaw gateway run` with this plugin in the
-// memory slot against a real `trove serve`, each of the 13 tools called
-// through the gateway's `POST /tools/invoke` as agent a, then agent b trying
-// to reach a's memories.
+// memory slot, and the plugin's `command` starting a real `trove serve`
+// (nothing answers at baseUrl before). Each of the 13 tools is called
+// through the gateway's `POST /tools/invoke` as agent a, then agent b tries
+// to reach a's memories; the trove the plugin started stops with the
+// gateway.
 
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { freePort, openclawHome, poll, startTrove, stop, troveBin } from "./harness.js";
+import { answers } from "../lib/service.js";
+import { freePort, openclawHome, poll, stop, troveBin } from "./harness.js";
 
 const Token = "e2e-gateway-token";
 
@@ -15,20 +21,32 @@ let gateway = "";
 /** @type {() => string} */
 let gatewayLog = () => "";
 
+let troveUrl = "";
+/** @type {import("node:child_process").ChildProcess | undefined} */
+let gatewayProc;
+
 before(async () => {
   if (!troveBin) return;
-  const trove = await startTrove(troveBin);
-  cleanups.push(() => trove.close());
-  const oc = await openclawHome({ baseUrl: trove.url, enableManagementTools: true }, {
+  const dir = await mkdtemp(join(tmpdir(), "trove-e2e-"));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  troveUrl = `http://127.0.0.1:${await freePort()}`;
+  const command = [troveBin, "serve", "--http", troveUrl.slice("http://".length), "--db", join(dir, "trove.db")];
+  const oc = await openclawHome({ baseUrl: troveUrl, enableManagementTools: true, command }, {
     agents: { list: [{ id: "main", default: true }, { id: "a" }, { id: "b" }] },
   });
   cleanups.push(() => oc.cleanup());
   const port = await freePort();
   const g = oc.start(["gateway", "run", "--bind", "loopback", "--auth", "token", "--token", Token, "--port", String(port), "--allow-unconfigured"]);
+  gatewayProc = g.proc;
   cleanups.push(() => stop(g.proc));
   gatewayLog = g.log;
   gateway = `http://127.0.0.1:${port}`;
-  const up = await poll(async () => g.proc.exitCode === null && (await invoke("a", "memory_stats", {})).ok, 300, 500);
+  // The gateway answers HTTP before it starts plugin services: ready is
+  // when a tool reaches the trove the plugin started.
+  const up = await poll(async () => {
+    const r = g.proc.exitCode === null && await invoke("a", "memory_stats", {});
+    return r && r.ok && !r.details?.error;
+  }, 300, 500);
   if (!up) throw new Error(`the gateway did not come up: ${g.log()}`);
 });
 after(async () => {
@@ -50,7 +68,7 @@ async function invoke(agentId, tool, args) {
   return { ok: res.ok && body?.ok === true, status: res.status, text: body?.result?.content?.[0]?.text ?? "", details: body?.result?.details, body };
 }
 
-test("every tool through the gateway's POST /tools/invoke; agent isolation", { skip: troveBin ? false : "set TROVE_BIN to a built trove", timeout: 240_000 }, async (t) => {
+test("every tool through the gateway's POST /tools/invoke; agent isolation; the plugin starts and stops trove", { skip: troveBin ? false : "set TROVE_BIN to a built trove", timeout: 240_000 }, async (t) => {
   /** @param {string} agent @param {string} tool @param {Record<string, unknown>} args */
   const text = async (agent, tool, args) => {
     const r = await invoke(agent, tool, args);
@@ -90,5 +108,11 @@ test("every tool through the gateway's POST /tools/invoke; agent isolation", { s
     assert.equal((await text("b", "memory_forget", { memoryId: id })).text, `Memory ${id} not found or access denied.`);
     assert.equal((await text("b", "memory_store", { text: "b's secret is 42", scope: "agent:a" })).text, "Access denied to scope: agent:a");
     assert.match((await text("a", "memory_recall", { query: "dark mode editor" })).text, /I prefer dark mode in every editor/, "a's memory is untouched");
+  });
+
+  await t.test("the trove the plugin started stops with the gateway", async () => {
+    assert.equal(await answers(troveUrl, 1000), true);
+    await stop(gatewayProc);
+    assert.equal(await poll(async () => !(await answers(troveUrl, 500)), 50, 200), true, `trove still answers at ${troveUrl} after the gateway stopped`);
   });
 });
