@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { answers } from "../lib/service.js";
-import { freePort, openclawHome, poll, stop, troveBin } from "./harness.js";
+import { freePort, mockModel, mockProvider, openclawHome, poll, stop, troveBin } from "./harness.js";
 
 const Token = "e2e-gateway-token";
 
@@ -22,6 +22,9 @@ let gateway = "";
 let gatewayLog = () => "";
 
 let troveUrl = "";
+let gatewayPort = 0;
+/** @type {Awaited<ReturnType<typeof openclawHome>> | undefined} */
+let home;
 /** @type {import("node:child_process").ChildProcess | undefined} */
 let gatewayProc;
 
@@ -31,11 +34,17 @@ before(async () => {
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   troveUrl = `http://127.0.0.1:${await freePort()}`;
   const command = [troveBin, "serve", "--http", troveUrl.slice("http://".length), "--db", join(dir, "trove.db")];
+  const model = await mockModel({ tool: "memory_store", args: { text: "The release train leaves every second Tuesday" } });
+  cleanups.push(() => model.close());
+  const provider = mockProvider(model.url);
   const oc = await openclawHome({ baseUrl: troveUrl, enableManagementTools: true, command }, {
-    agents: { list: [{ id: "main", default: true }, { id: "a" }, { id: "b" }] },
+    ...provider,
+    agents: { ...provider.agents, list: [{ id: "main", default: true }, { id: "a" }, { id: "b" }] },
   });
+  home = oc;
   cleanups.push(() => oc.cleanup());
   const port = await freePort();
+  gatewayPort = port;
   const g = oc.start(["gateway", "run", "--bind", "loopback", "--auth", "token", "--token", Token, "--port", String(port), "--allow-unconfigured"]);
   gatewayProc = g.proc;
   cleanups.push(() => stop(g.proc));
@@ -108,6 +117,21 @@ test("every tool through the gateway's POST /tools/invoke; agent isolation; the 
     assert.equal((await text("b", "memory_forget", { memoryId: id })).text, `Memory ${id} not found or access denied.`);
     assert.equal((await text("b", "memory_store", { text: "b's secret is 42", scope: "agent:a" })).text, "Access denied to scope: agent:a");
     assert.match((await text("a", "memory_recall", { query: "dark mode editor" })).text, /I prefer dark mode in every editor/, "a's memory is untouched");
+  });
+
+  await t.test("a turn through the gateway (openclaw agent without --local): the tool stores, agent_end captures", async () => {
+    const oc = /** @type {NonNullable<typeof home>} */ (home);
+    const out = await oc.run(["agent", "--agent", "main", "--session-id", "g1", "-m", "Remember that I deploy billing on Fridays.", "--json"],
+      { OPENCLAW_GATEWAY_PORT: String(gatewayPort), OPENCLAW_GATEWAY_TOKEN: Token });
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.json?.status, "ok", out.stdout);
+    assert.match(out.json.result.payloads[0].text, /^From memory: Stored: "The release train leaves every second Tuesday" in scope 'agent:main'$/);
+    const captured = await poll(async () => {
+      const r = await invoke("main", "memory_list", { limit: 10 });
+      return /I deploy billing on Fridays/.test(r.text) && r.text;
+    }, 100, 200);
+    assert.ok(captured, "agent_end's capture in agent main's scope");
+    assert.match(captured, /The release train leaves every second Tuesday/);
   });
 
   await t.test("the trove the plugin started stops with the gateway", async () => {

@@ -200,10 +200,11 @@ export async function openclawHome(pluginConfig, extra = {}) {
   /**
    * Runs the openclaw CLI to its end.
    * @param {string[]} args
+   * @param {Record<string, string>} [moreEnv]
    * @returns {Promise<{code: number, stdout: string, stderr: string, json: any}>}
    */
-  const run = (args) => new Promise((resolve) => {
-    execFile(join(nodeBin, "node"), [cli, ...args], { env, timeout: 170_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+  const run = (args, moreEnv = {}) => new Promise((resolve) => {
+    execFile(join(nodeBin, "node"), [cli, ...args], { env: { ...env, ...moreEnv }, timeout: 170_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       let json;
       try { json = JSON.parse(stdout); } catch { json = undefined; }
       resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr, json });
