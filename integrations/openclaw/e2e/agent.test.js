@@ -87,6 +87,11 @@ test("a whole agent turn: recall hook, memory_recall, agent_end capture; trove h
     assert.ok(captured, "a memory about billing on Fridays in agent main's scope");
     assert.equal(captured.scope, "agent:main");
     assert.equal(captured.metadata.session, "t1");
+    // The injected block was in the user message OpenClaw kept; it is not
+    // captured back as a new memory.
+    const page = await tr.api("GET", "/v1/memories?limit=50", "main");
+    const echoed = page.memories.filter((/** @type {any} */ m) => m.id !== stored.id && /dark mode/.test(m.text));
+    assert.deepEqual(echoed, [], "the recalled memory is not captured again");
   });
 
   await t.test("trove hung: no memory injected, the tool answers with a timeout, the turn completes", () => {
