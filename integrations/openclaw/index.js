@@ -9,6 +9,7 @@
 import { TroveClient } from "./lib/client.js";
 import { resolveConfig } from "./lib/config.js";
 import { agentOf, makeHooks } from "./lib/hooks.js";
+import { troveService } from "./lib/service.js";
 import { CoreTools, ManagementTools, Tools } from "./lib/tools.js";
 
 /** @typedef {import("openclaw/plugin-sdk/plugin-entry").OpenClawPluginApi} OpenClawPluginApi */
@@ -71,6 +72,10 @@ export function register(api) {
     api.on("before_prompt_build", (event, ctx) => hooks.beforePromptBuild(event, ctx), {
       priority: 10, timeoutMs: config.autoRecallTimeoutMs + 250,
     });
+  }
+  // Only a live runtime starts processes; discovery and metadata passes do not.
+  if (config.command.length > 0 && (api.registrationMode ?? "full") === "full") {
+    api.registerService(troveService(config));
   }
   if (config.autoCapture) {
     // Return at once: OpenClaw awaits a void hook's promise.

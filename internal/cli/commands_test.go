@@ -115,7 +115,7 @@ func TestCommandsJSONShapes(t *testing.T) {
 		{"get --with-vector", []string{"get", "mem-0001", "--json", "--with-vector"}, append(slices.Clone(memoryKeys), "vector")},
 		{"update", []string{"update", "mem-0001", "--importance", "0.9", "--json"}, memoryKeys},
 		{"list", []string{"list", "--json", "--limit", "1"}, []string{"memories", "next_cursor"}},
-		{"stats", []string{"stats", "--json"}, []string{"by_category", "by_layer", "by_scope", "by_state", "by_tier", "inactive", "legacy", "newest_created_at", "oldest_created_at", "smart", "total"}},
+		{"stats", []string{"stats", "--json"}, []string{"by_category", "by_layer", "by_scope", "by_state", "by_tier", "inactive", "legacy", "newest_created_at", "oldest_created_at", "retrieval", "smart", "total"}},
 		{"search", []string{"search", "dark mode editor", "--json"}, []string{"results"}},
 		{"delete-bulk", []string{"delete-bulk", "--scope", "custom:none", "--dry-run", "--json"}, []string{"deleted", "dry_run"}},
 		{"upgrade --dry-run", []string{"upgrade", "--dry-run", "--json"}, nil},

@@ -11,8 +11,9 @@ import (
 func newCompactCommand(a *app) *cobra.Command {
 	var scopes []string
 	var apply, asJSON bool
+	var limit int
 	cmd := &cobra.Command{
-		Use:   "compact [--apply] [--scope SCOPE]",
+		Use:   "compact [--apply] [--scope SCOPE] [--limit N]",
 		Short: "Find memories that say the same thing; with --apply archive all but the newest of each group",
 		Long: "Group active memories by scope, memory category and normalised abstract (or text). Without --apply only\n" +
 			"report; with it archive the older ones (reason compact_duplicate, canonical_id the kept memory), as MCP\n" +
@@ -24,7 +25,7 @@ func newCompactCommand(a *app) *cobra.Command {
 				return err
 			}
 			dry := !apply
-			out, err := svc.Compact(cmd.Context(), a.caller(), service.CompactInput{Scopes: scopes, DryRun: &dry})
+			out, err := svc.Compact(cmd.Context(), a.caller(), service.CompactInput{Scopes: scopes, DryRun: &dry, Limit: limit})
 			if err != nil {
 				return err
 			}
@@ -51,6 +52,7 @@ func newCompactCommand(a *app) *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVar(&apply, "apply", false, "archive the duplicates (default: only report)")
 	f.StringArrayVar(&scopes, "scope", nil, "only this scope (repeatable)")
+	f.IntVar(&limit, "limit", 0, fmt.Sprintf("scan only the newest this many active memories (1 to %d; default every one)", service.MaxCompactLimit))
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }

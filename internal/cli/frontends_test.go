@@ -265,6 +265,28 @@ func TestFrontendsAgree(t *testing.T) {
 		{name: "stats", cli: []string{"stats"},
 			rest: [4]string{"", "GET", "/v1/stats", ""},
 			mcp:  func() (string, string, map[string]any) { return "", "memory_stats", map[string]any{} }},
+		{name: "list offset", cli: []string{"list", "--offset", "1", "--limit", "2"},
+			rest: [4]string{"", "GET", "/v1/memories?offset=1&limit=2", ""},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_list", map[string]any{"offset": 1, "limit": 2}
+			}},
+		{name: "list offset over the table", cli: []string{"list", "--offset", "10001"}, code: "invalid_argument",
+			rest: [4]string{"", "GET", "/v1/memories?offset=10001", ""},
+			mcp:  func() (string, string, map[string]any) { return "", "memory_list", map[string]any{"offset": 10001} }},
+		{name: "compact limit", cli: []string{"compact", "--limit", "2"},
+			rest: [4]string{"", "POST", "/v1/compact", `{"limit":2}`},
+			mcp:  func() (string, string, map[string]any) { return "", "memory_compact", map[string]any{"limit": 2} }},
+		{name: "compact limit out of range", cli: []string{"compact", "--limit", "-1"}, code: "invalid_argument",
+			rest: [4]string{"", "POST", "/v1/compact", `{"limit":-1}`},
+			mcp:  func() (string, string, map[string]any) { return "", "memory_compact", map[string]any{"limit": -1} }},
+		{name: "recall names the readable scopes when one is ignored", cli: []string{"--agent", "bob", "search", "billing deploys", "--scope", "project:billing"},
+			rest: [4]string{"bob", "POST", "/v1/search", `{"query":"billing deploys","scopes":["project:billing"]}`},
+			mcp: func() (string, string, map[string]any) {
+				return "bob", "memory_recall", map[string]any{"query": "billing deploys", "scope": "project:billing"}
+			}},
+		{name: "stats as an agent", cli: []string{"--agent", "bob", "stats"},
+			rest: [4]string{"bob", "GET", "/v1/stats", ""},
+			mcp:  func() (string, string, map[string]any) { return "bob", "memory_stats", map[string]any{} }},
 		{name: "stale update", cli: []string{"update", "mem-0001", "--importance", "0.2", "--expected-revision", "7"}, code: "conflict",
 			rest: [4]string{"", "PATCH", "/v1/memories/mem-0001", `{"importance":0.2,"expected_revision":7}`},
 			mcp: func() (string, string, map[string]any) {

@@ -48,6 +48,7 @@ func newListCommand(a *app) *cobra.Command {
 	fl.BoolVar(&in.IncludeHistory, "history", false, "also show superseded and expired memories (marked)")
 	fl.IntVar(&in.Limit, "limit", service.DefaultListLimit, fmt.Sprintf("rows per page (1 to %d)", service.MaxListLimit))
 	fl.StringVar(&in.Cursor, "cursor", "", "continue the listing that printed this cursor")
+	fl.IntVar(&in.Offset, "offset", 0, fmt.Sprintf("skip this many rows first (0 to %d; after the cursor's position with --cursor)", service.MaxListOffset))
 	fl.BoolVar(&asJSON, "json", false, `print {"memories":[...],"next_cursor":...}`)
 	return cmd
 }

@@ -31,6 +31,15 @@ func newStatsCommand(a *app) *cobra.Command {
 			printWarnings(cmd, s.Warnings)
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "total:  %d\nlegacy: %d (run trove upgrade to enrich them)\nsmart:  %d\n", s.Total, s.Legacy, s.Smart)
+			fts := "no full-text index"
+			if s.Retrieval.FTS {
+				fts = "BM25 full-text index"
+			}
+			fmt.Fprintf(w, "retrieval: %s, %s", s.Retrieval.Mode, fts)
+			if s.Retrieval.Embedding != "" {
+				fmt.Fprintf(w, ", vectors of %s (%d dimensions)", s.Retrieval.Embedding, s.Retrieval.Dimensions)
+			}
+			fmt.Fprintln(w)
 			if s.Inactive > 0 {
 				fmt.Fprintf(w, "inactive: %d (superseded or expired, kept as history: trove list --history)\n", s.Inactive)
 			}

@@ -118,7 +118,7 @@ func (a *api) restoreMemory(w http.ResponseWriter, r *http.Request, c service.Ca
 
 func (a *api) listMemories(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error) {
 	q := r.URL.Query()
-	if err := onlyParams(q, "scope", "category", "memory_category", "limit", "cursor", "as_of", "include_history"); err != nil {
+	if err := onlyParams(q, "scope", "category", "memory_category", "limit", "offset", "cursor", "as_of", "include_history"); err != nil {
 		return 0, nil, err
 	}
 	// category is the storage vocabulary, memory_category the six-category one.
@@ -140,6 +140,13 @@ func (a *api) listMemories(w http.ResponseWriter, r *http.Request, c service.Cal
 		if n == 0 {
 			return 0, nil, service.Invalid("limit 0 is out of range: use 1 to %d", service.MaxListLimit)
 		}
+	}
+	if s := q.Get("offset"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return 0, nil, service.Invalid("offset %q is not a whole number: use 0 to %d", s, service.MaxListOffset)
+		}
+		in.Offset = n
 	}
 	out, err := a.svc.List(r.Context(), c, in)
 	return http.StatusOK, out, err

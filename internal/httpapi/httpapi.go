@@ -2,7 +2,7 @@
 // over streamable HTTP mounted beside them on one handler:
 //
 //	POST   /v1/memories                 store a memory (201)
-//	GET    /v1/memories?scope=&category=&limit=&cursor=   one page, newest first
+//	GET    /v1/memories?scope=&category=&limit=&offset=&cursor=   one page, newest first
 //	GET    /v1/memories/{id}            one memory (id or unique prefix ≥ 8)
 //	PATCH  /v1/memories/{id}            change fields; expected_revision → 409 when stale
 //	DELETE /v1/memories/{id}            delete (?expected_revision=)

@@ -36,6 +36,7 @@ type listArgs struct {
 	MemoryCategory string `json:"memory_category,omitempty" jsonschema:"only this memory_category: profile, preferences, entities, events, cases or patterns (legacy rows count by their category: fact as profile or cases, decision as events)"`
 	Limit          int    `json:"limit,omitempty" jsonschema:"memories per page, 1 to 200 (default 20)"`
 	Cursor         string `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page"`
+	Offset         int    `json:"offset,omitempty" jsonschema:"skip this many memories first, 0 to 10000 (default 0); prefer cursor to page far"`
 	service.Validity
 }
 
@@ -74,6 +75,7 @@ type archiveArgs struct {
 type compactArgs struct {
 	Scope  string `json:"scope,omitempty" jsonschema:"only this scope (default: every scope you may write)"`
 	DryRun *bool  `json:"dryRun,omitempty" jsonschema:"only report what would be archived (default true); false archives the duplicates"`
+	Limit  int    `json:"limit,omitempty" jsonschema:"scan only the newest this many active memories, 1 to 100000 (default: every one)"`
 }
 
 type captureStatusArgs struct {
@@ -140,7 +142,7 @@ func (s *Server) register() {
 	add(s, &mcp.Tool{Name: ToolList, Annotations: readOnly,
 		Description: "List memories newest first, one page at a time; pass next_cursor as cursor for the next page."},
 		func(ctx context.Context, c service.Caller, in listArgs) (service.ListOutput, error) {
-			return s.svc.List(ctx, c, service.ListInput{Scopes: one(in.Scope), Categories: one(in.Category), MemoryCategories: one(in.MemoryCategory), Limit: in.Limit, Cursor: in.Cursor, Validity: in.Validity})
+			return s.svc.List(ctx, c, service.ListInput{Scopes: one(in.Scope), Categories: one(in.Category), MemoryCategories: one(in.MemoryCategory), Limit: in.Limit, Cursor: in.Cursor, Offset: in.Offset, Validity: in.Validity})
 		})
 	add(s, &mcp.Tool{Name: ToolStats, Annotations: readOnly,
 		Description: "Count the memories you can read, by scope, category, lifecycle tier and format."},
@@ -195,7 +197,7 @@ func (s *Server) register() {
 		Description: "Find memories that say the same thing (same scope, category and normalised abstract) and, with dryRun: false, " +
 			"archive all but the newest of each group, linked to it by canonical_id. By default only reports."},
 		func(ctx context.Context, c service.Caller, in compactArgs) (service.CompactOutput, error) {
-			return s.svc.Compact(ctx, c, service.CompactInput{Scopes: one(in.Scope), DryRun: in.DryRun})
+			return s.svc.Compact(ctx, c, service.CompactInput{Scopes: one(in.Scope), DryRun: in.DryRun, Limit: in.Limit})
 		})
 	add(s, &mcp.Tool{Name: ToolFeedback, Annotations: &mcp.ToolAnnotations{DestructiveHint: boolPtr(false), OpenWorldHint: boolPtr(false)},
 		Description: "Report which memories that auto-recall injected (recall-context with a session) your answer used: used ones " +

@@ -230,6 +230,9 @@ type CompactInput struct {
 	Scopes []string `json:"scopes,omitempty" jsonschema:"compact only these scopes (default every scope you may write)"`
 	// DryRun (the default) reports what would be archived.
 	DryRun *bool `json:"dry_run,omitempty" jsonschema:"only report what would be archived (default true); false archives"`
+	// Limit, when set, scans only the newest Limit active rows (as
+	// memory-lancedb-pro's memory_compact limit); 0 scans every row.
+	Limit int `json:"limit,omitempty" jsonschema:"scan only the newest this many active memories (default: every one)"`
 }
 
 // CompactGroup is one set of near-identical memories: Keep stays, the
@@ -270,7 +273,8 @@ const maxCompactGroups = 200
 //
 // Unlike memory-lancedb-pro, which compacts the newest 200 rows across
 // scopes, trove groups within a scope (an agent's row is not folded into
-// a global one) and scans every active row of the scopes.
+// a global one) and scans every active row of the scopes, or the newest
+// Limit of them.
 func (s *Service) Compact(ctx context.Context, c Caller, in CompactInput) (CompactOutput, error) {
 	acc, err := s.access(c)
 	if err != nil {
@@ -279,6 +283,9 @@ func (s *Service) Compact(ctx context.Context, c Caller, in CompactInput) (Compa
 	req, err := parseScopes(in.Scopes)
 	if err != nil {
 		return CompactOutput{}, err
+	}
+	if in.Limit < 0 || in.Limit > MaxCompactLimit {
+		return CompactOutput{}, Invalid("limit %d is out of range: use 1 to %d to scan the newest memories, or leave it out to scan every one", in.Limit, MaxCompactLimit)
 	}
 	scopes, ignored := readScopes(acc, req)
 	out := CompactOutput{DryRun: in.DryRun == nil || *in.DryRun, Groups: []CompactGroup{}, IgnoredScopes: ignored,
@@ -292,7 +299,7 @@ func (s *Service) Compact(ctx context.Context, c Caller, in CompactInput) (Compa
 	}
 	groups := map[string][]row{}
 	var keys []string
-	err = s.opts.Store.Scan(ctx, acc, store.ScanOptions{Filter: store.Filter{Scopes: scopes, ActiveAt: now}}, func(m memory.Memory) error {
+	visit := func(m memory.Memory) error {
 		out.Scanned++
 		key := compactKey(m)
 		if key == "" {
@@ -303,7 +310,13 @@ func (s *Service) Compact(ctx context.Context, c Caller, in CompactInput) (Compa
 		}
 		groups[key] = append(groups[key], row{m.ID, m.Revision, m.CreatedAt})
 		return nil
-	})
+	}
+	f := store.Filter{Scopes: scopes, ActiveAt: now}
+	if in.Limit > 0 {
+		err = s.scanNewest(ctx, acc, f, in.Limit, visit)
+	} else {
+		err = s.opts.Store.Scan(ctx, acc, store.ScanOptions{Filter: f}, visit)
+	}
 	if err != nil {
 		return CompactOutput{}, ErrorOf(err)
 	}
@@ -366,6 +379,28 @@ func (s *Service) Compact(ctx context.Context, c Caller, in CompactInput) (Compa
 		out.Skipped += skipped
 	}
 	return out, nil
+}
+
+// scanNewest calls visit for the newest n rows that f selects, newest
+// first, a page of List at a time.
+func (s *Service) scanNewest(ctx context.Context, acc memory.Access, f store.Filter, n int, visit func(memory.Memory) error) error {
+	cursor := ""
+	for n > 0 {
+		page, err := s.opts.Store.List(ctx, acc, store.ListOptions{Filter: f, Limit: min(n, MaxListLimit), Cursor: cursor})
+		if err != nil {
+			return err
+		}
+		for _, m := range page.Memories {
+			if err := visit(m); err != nil {
+				return err
+			}
+		}
+		n -= len(page.Memories)
+		if cursor = page.NextCursor; cursor == "" || len(page.Memories) == 0 {
+			return nil
+		}
+	}
+	return nil
 }
 
 // compactKey is the group a memory compacts in: its scope, memory

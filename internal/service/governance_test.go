@@ -1,7 +1,9 @@
 package service_test
 
 import (
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -270,6 +272,30 @@ func TestCompact(t *testing.T) {
 	// Nothing left to compact.
 	if again, err := e.svc.Compact(ctx, bot, service.CompactInput{DryRun: &no}); err != nil || again.Duplicates != 0 {
 		t.Fatalf("second compaction: %+v %v", again, err)
+	}
+}
+
+// A limit scans only the newest active rows: duplicates older than them
+// are not seen.
+func TestCompactLimit(t *testing.T) {
+	clk := newClock()
+	e := newEnv(t, withClock(clk))
+	for _, text := range []string{"The build uses Bazel.", "the build uses bazel", "Deploys go out on Fridays.", "Lunch is at noon.", "The office is in Oslo."} {
+		if _, err := e.svc.Store(ctx, bot, service.StoreInput{Text: text, Category: "fact", Force: true}); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(time.Second)
+	}
+	for _, tc := range []struct{ limit, scanned, dups int }{{0, 5, 1}, {3, 3, 0}, {4, 4, 0}, {5, 5, 1}, {50, 5, 1}} {
+		out, err := e.svc.Compact(ctx, bot, service.CompactInput{Limit: tc.limit})
+		if err != nil || out.Scanned != tc.scanned || out.Duplicates != tc.dups {
+			t.Fatalf("limit %d: scanned %d duplicates %d (%v), want %d and %d", tc.limit, out.Scanned, out.Duplicates, err, tc.scanned, tc.dups)
+		}
+	}
+	for _, bad := range []int{-1, service.MaxCompactLimit + 1} {
+		if _, err := e.svc.Compact(ctx, bot, service.CompactInput{Limit: bad}); !errors.Is(err, memory.ErrInvalid) || !strings.Contains(err.Error(), "limit") {
+			t.Fatalf("limit %d: %v", bad, err)
+		}
 	}
 }
 

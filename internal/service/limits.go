@@ -23,6 +23,10 @@ const (
 	// list
 	DefaultListLimit = 20
 	MaxListLimit     = 200
+	MaxListOffset    = 10000 // rows a list may skip (read and dropped: O(offset))
+
+	// compact: newest active rows one compaction may scan (0: every row)
+	MaxCompactLimit = 100000
 
 	// history: versions listed per call (the store keeps more: see
 	// config history.keep and history.retention)

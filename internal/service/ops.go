@@ -474,6 +474,11 @@ type ListInput struct {
 	MemoryCategories []string
 	Limit            int
 	Cursor           string
+	// Offset skips this many rows first (after the cursor's position when
+	// one is given), for callers that page by offset, as memory-lancedb-pro's
+	// memory_list does. The rows are read and dropped: use cursors to page
+	// far.
+	Offset int
 	Validity
 }
 
@@ -482,7 +487,10 @@ type ListOutput struct {
 	Memories      []Memory       `json:"memories"`
 	NextCursor    string         `json:"next_cursor,omitempty" jsonschema:"pass as cursor to get the next page; absent on the last page"`
 	IgnoredScopes []memory.Scope `json:"ignored_scopes,omitempty" jsonschema:"requested scopes you may not read"`
-	Warnings      []string       `json:"warnings,omitempty"`
+	// AccessibleScopes (when a scope was ignored) are the scopes the
+	// caller may read, to say where it looked instead.
+	AccessibleScopes []memory.Scope `json:"accessible_scopes,omitempty" jsonschema:"when a requested scope was ignored: the scopes you may read"`
+	Warnings         []string       `json:"warnings,omitempty"`
 }
 
 // List returns one page of memories the caller may read.
@@ -494,6 +502,9 @@ func (s *Service) List(ctx context.Context, c Caller, in ListInput) (ListOutput,
 	n, err := limit("limit", in.Limit, DefaultListLimit, MaxListLimit)
 	if err != nil {
 		return ListOutput{}, err
+	}
+	if in.Offset < 0 || in.Offset > MaxListOffset {
+		return ListOutput{}, Invalid("offset %d is out of range: use 0 to %d, or page with next_cursor", in.Offset, MaxListOffset)
 	}
 	req, err := parseScopes(in.Scopes)
 	if err != nil {
@@ -532,13 +543,24 @@ func (s *Service) List(ctx context.Context, c Caller, in ListInput) (ListOutput,
 		}
 	}
 	scopes, ignored := readScopes(acc, req)
-	page, err := s.opts.Store.List(ctx, acc, store.ListOptions{
-		Filter: store.Filter{Scopes: scopes, Categories: cats, MemoryCategories: smart, ActiveAt: at}, Limit: n, Cursor: after,
-	})
+	filter := store.Filter{Scopes: scopes, Categories: cats, MemoryCategories: smart, ActiveAt: at}
+	out := ListOutput{Memories: []Memory{}, IgnoredScopes: ignored, AccessibleScopes: accessible(acc, ignored), Warnings: ignoredWarning(acc, ignored, len(scopes) > 0)}
+	// The store pages by position only: an offset is pages read and dropped.
+	for skip := in.Offset; skip > 0; {
+		page, err := s.opts.Store.List(ctx, acc, store.ListOptions{Filter: filter, Limit: min(skip, MaxListLimit), Cursor: after})
+		if err != nil {
+			return ListOutput{}, ErrorOf(err)
+		}
+		skip -= len(page.Memories)
+		if after = page.NextCursor; after == "" || len(page.Memories) == 0 {
+			return out, nil
+		}
+	}
+	page, err := s.opts.Store.List(ctx, acc, store.ListOptions{Filter: filter, Limit: n, Cursor: after})
 	if err != nil {
 		return ListOutput{}, ErrorOf(err)
 	}
-	out := ListOutput{Memories: views(page.Memories), IgnoredScopes: ignored, Warnings: ignoredWarning(acc, ignored, len(scopes) > 0)}
+	out.Memories = views(page.Memories)
 	if page.NextCursor != "" {
 		out.NextCursor = listCursor{After: page.NextCursor, Scopes: req, Categories: cats, MemoryCategories: smart, At: at}.encode()
 	}
@@ -630,11 +652,25 @@ type StatsOutput struct {
 	ByState    map[string]int `json:"by_state" jsonschema:"rows by governance state (pending, confirmed, archived)"`
 	ByLayer    map[string]int `json:"by_layer" jsonschema:"rows by layer (durable, working, reflection, archive)"`
 	// LastMaintain is the last maintenance pass (the owner's view only).
-	LastMaintain  *store.MaintainRun `json:"last_maintain,omitempty"`
-	Oldest        int64              `json:"oldest_created_at,omitempty"`
-	Newest        int64              `json:"newest_created_at,omitempty"`
-	IgnoredScopes []memory.Scope     `json:"ignored_scopes,omitempty"`
-	Warnings      []string           `json:"warnings,omitempty"`
+	LastMaintain *store.MaintainRun `json:"last_maintain,omitempty"`
+	Oldest       int64              `json:"oldest_created_at,omitempty"`
+	Newest       int64              `json:"newest_created_at,omitempty"`
+	// Retrieval says how this server recalls.
+	Retrieval        RetrievalInfo  `json:"retrieval"`
+	IgnoredScopes    []memory.Scope `json:"ignored_scopes,omitempty"`
+	AccessibleScopes []memory.Scope `json:"accessible_scopes,omitempty" jsonschema:"when a requested scope was ignored: the scopes you may read"`
+	Warnings         []string       `json:"warnings,omitempty"`
+}
+
+// RetrievalInfo is what memory-lancedb-pro's memory_stats says of its
+// retrieval (mode, FTS support), as far as this server can state it.
+type RetrievalInfo struct {
+	Mode string `json:"mode" jsonschema:"hybrid (vector + BM25, fused), or unavailable when this server has no search pipeline"`
+	FTS  bool   `json:"fts" jsonschema:"the store has a full-text (BM25) index"`
+	// Embedding is the model the store's vectors are in (provider:model
+	// or the model's name), when recorded.
+	Embedding  string `json:"embedding_model,omitempty" jsonschema:"the embedding model the store's vectors are in"`
+	Dimensions int    `json:"dimensions,omitempty"`
 }
 
 // Stats counts memories by scope, category, tier and format; the owner
@@ -669,7 +705,10 @@ func (s *Service) Stats(ctx context.Context, c Caller, scopeNames []string) (Sta
 		st.ByLayer = map[string]int{}
 	}
 	out := StatsOutput{Total: st.Total, Inactive: st.Inactive, Legacy: st.Legacy, Smart: st.Smart, ByScope: st.ByScope, ByCategory: st.ByCategory, ByTier: st.ByTier, ByState: st.ByState, ByLayer: st.ByLayer,
-		Oldest: st.Oldest, Newest: st.Newest, IgnoredScopes: ignored, Warnings: ignoredWarning(acc, ignored, len(scopes) > 0)}
+		Oldest: st.Oldest, Newest: st.Newest, IgnoredScopes: ignored, AccessibleScopes: accessible(acc, ignored), Warnings: ignoredWarning(acc, ignored, len(scopes) > 0)}
+	if out.Retrieval, err = s.retrievalInfo(ctx); err != nil {
+		return StatsOutput{}, err
+	}
 	if acc.All() {
 		run, ok, err := s.LastMaintain(ctx)
 		if err != nil {
@@ -706,6 +745,9 @@ type RecallOutput struct {
 	Results       []RecallResult `json:"results"`
 	Warnings      []string       `json:"warnings,omitempty" jsonschema:"degraded paths and ignored scopes"`
 	IgnoredScopes []memory.Scope `json:"ignored_scopes,omitempty" jsonschema:"requested scopes you may not read"`
+	// AccessibleScopes (when a scope was ignored) are the scopes the
+	// caller may read: where the recall looked instead.
+	AccessibleScopes []memory.Scope `json:"accessible_scopes,omitempty" jsonschema:"when a requested scope was ignored: the scopes you may read, searched instead"`
 	// Dropped (with Debug) are candidates that did not make it, and why.
 	Dropped []RecallResult `json:"dropped,omitempty"`
 }
@@ -768,6 +810,7 @@ func (s *Service) Recall(ctx context.Context, c Caller, in RecallInput) (RecallO
 	}
 	out := RecallOutput{Results: make([]RecallResult, 0, len(resp.Results)), Warnings: resp.Warnings,
 		IgnoredScopes: dedupeScopes(ignored, resp.IgnoredScopes)}
+	out.AccessibleScopes = accessible(acc, out.IgnoredScopes)
 	out.Warnings = append(out.Warnings, ignoredWarning(acc, ignored, len(scopes) > 0)...)
 	ids := make([]string, 0, len(resp.Results))
 	for _, r := range resp.Results {
@@ -802,3 +845,20 @@ func (s *Service) search(ctx context.Context, acc memory.Access, req retrieve.Re
 
 // HasSearcher reports whether recall can be served.
 func (s *Service) HasSearcher() bool { return s.opts.Searcher != nil }
+
+// retrievalInfo says how this server recalls: hybrid when it has a search
+// pipeline over a store with a full-text index, and in which embedding
+// space the store's vectors are.
+func (s *Service) retrievalInfo(ctx context.Context) (RetrievalInfo, error) {
+	_, fts := s.opts.Store.(store.Searcher)
+	info := RetrievalInfo{Mode: "unavailable", FTS: fts}
+	if s.opts.Searcher != nil {
+		info.Mode = "hybrid"
+	}
+	sp, err := s.opts.Store.Space(ctx)
+	if err != nil {
+		return RetrievalInfo{}, ErrorOf(err)
+	}
+	info.Embedding, info.Dimensions = sp.Model, sp.Dimensions
+	return info, nil
+}

@@ -300,6 +300,16 @@ func readScopes(acc memory.Access, requested []memory.Scope) (scopes, ignored []
 	return allowed.List(), ignored
 }
 
+// accessible is what a response names as the scopes the caller may read
+// when it ignored some it asked for: the caller's scopes (nil otherwise,
+// and for the owner, who reads every scope).
+func accessible(acc memory.Access, ignored []memory.Scope) []memory.Scope {
+	if len(ignored) == 0 || acc.All() {
+		return nil
+	}
+	return slices.Clone(acc.List())
+}
+
 func ignoredWarning(acc memory.Access, ignored []memory.Scope, narrowed bool) []string {
 	if len(ignored) == 0 {
 		return nil

@@ -263,6 +263,18 @@ func TestReadsIgnoreUnreadableScopes(t *testing.T) {
 	if err != nil || len(rc.IgnoredScopes) != 1 || len(rc.Warnings) != 1 {
 		t.Fatalf("recall: %+v %v", rc, err)
 	}
+	// Where a read looked instead of an ignored scope: the caller's scopes,
+	// named only when a scope was ignored.
+	readable := []memory.Scope{"agent:bot", "global", "reflection:agent:bot"}
+	if !slices.Equal(rc.AccessibleScopes, readable) || !slices.Equal(st.AccessibleScopes, readable) {
+		t.Fatalf("accessible scopes: recall %v, stats %v", rc.AccessibleScopes, st.AccessibleScopes)
+	}
+	if out, _ := e.svc.List(ctx, bot, service.ListInput{Scopes: []string{"agent:other"}}); !slices.Equal(out.AccessibleScopes, readable) {
+		t.Fatalf("list accessible scopes: %v", out.AccessibleScopes)
+	}
+	if rc, _ := e.svc.Recall(ctx, bot, service.RecallInput{Query: "bot note", Scopes: []string{"agent:bot"}}); rc.AccessibleScopes != nil {
+		t.Fatalf("nothing ignored, accessible scopes named: %v", rc.AccessibleScopes)
+	}
 	for _, r := range rc.Results {
 		if r.Memory.Scope != "global" && r.Memory.Scope != "agent:bot" {
 			t.Fatalf("recall leaked %+v", r.Memory)
@@ -301,6 +313,78 @@ func TestListPaging(t *testing.T) {
 	}
 	if len(seen) != 7 || pages != 3 {
 		t.Fatalf("paged %d rows in %d pages", len(seen), pages)
+	}
+}
+
+// An offset skips that many rows of the listing (after the cursor's
+// position when one is given), as the same listing read page by page.
+func TestListOffset(t *testing.T) {
+	e := newEnv(t)
+	for i := range 7 {
+		e.store(t, owner, fmt.Sprintf("note %d", i), "")
+	}
+	all, err := e.svc.List(ctx, owner, service.ListInput{Limit: 7})
+	if err != nil || len(all.Memories) != 7 {
+		t.Fatalf("all: %d %v", len(all.Memories), err)
+	}
+	ids := func(ms []service.Memory) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.ID)
+		}
+		return out
+	}
+	want := ids(all.Memories)
+	for _, tc := range []struct {
+		offset, limit int
+		cursor        bool
+		want          []string
+		more          bool
+	}{
+		{offset: 2, limit: 3, want: want[2:5], more: true},
+		{offset: 4, limit: 3, want: want[4:7]},
+		{offset: 7, limit: 3, want: nil},
+		{offset: 250, limit: 3, want: nil},
+		{offset: 1, limit: 2, cursor: true, want: want[3:5], more: true}, // cursor after want[1]
+	} {
+		in := service.ListInput{Offset: tc.offset, Limit: tc.limit}
+		if tc.cursor {
+			first, _ := e.svc.List(ctx, owner, service.ListInput{Limit: 2})
+			in.Cursor = first.NextCursor
+		}
+		out, err := e.svc.List(ctx, owner, in)
+		if err != nil || !slices.Equal(ids(out.Memories), tc.want) || (out.NextCursor != "") != tc.more {
+			t.Fatalf("offset %d limit %d cursor %v: %v (next %q) %v, want %v", tc.offset, tc.limit, tc.cursor, ids(out.Memories), out.NextCursor, err, tc.want)
+		}
+		if tc.more {
+			next, _ := e.svc.List(ctx, owner, service.ListInput{Cursor: out.NextCursor, Limit: 1})
+			if len(next.Memories) != 1 || next.Memories[0].ID != want[slices.Index(want, tc.want[len(tc.want)-1])+1] {
+				t.Fatalf("the next page after offset %d does not continue it: %v", tc.offset, ids(next.Memories))
+			}
+		}
+	}
+	for _, bad := range []int{-1, service.MaxListOffset + 1} {
+		if _, err := e.svc.List(ctx, owner, service.ListInput{Offset: bad}); !errors.Is(err, memory.ErrInvalid) || !strings.Contains(err.Error(), "offset") {
+			t.Fatalf("offset %d: %v", bad, err)
+		}
+	}
+}
+
+// Stats says how the server recalls: hybrid over the store's BM25 index,
+// in the store's embedding space.
+func TestStatsRetrieval(t *testing.T) {
+	e := newEnv(t)
+	e.store(t, owner, "a note", "")
+	st, err := e.svc.Stats(ctx, bot, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Retrieval.Mode != "hybrid" || !st.Retrieval.FTS || st.Retrieval.Embedding == "" || st.Retrieval.Dimensions <= 0 {
+		t.Fatalf("retrieval: %+v", st.Retrieval)
+	}
+	none := newEnv(t, func(o *service.Options) { o.Searcher = nil })
+	if st, err := none.svc.Stats(ctx, owner, nil); err != nil || st.Retrieval.Mode != "unavailable" {
+		t.Fatalf("no searcher: %+v %v", st.Retrieval, err)
 	}
 }
 

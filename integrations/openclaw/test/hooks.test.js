@@ -54,6 +54,19 @@ describe("before_prompt_build", () => {
     assert.equal(trove.seen.length, from);
   });
 
+  test("sub-agent and memory-internal sessions get no recall and are not captured", async () => {
+    const h = hooksOf({ autoRecall: true });
+    const from = trove.seen.length;
+    const prompt = { prompt: "what did we decide about billing last time?" };
+    const said = { success: true, messages: [{ role: "user", content: "Remember that billing deploys on Fridays." }] };
+    for (const sessionKey of ["agent:main:subagent:3b1c", "agent:main:active-memory:x", "temp:memory-reflection:main"]) {
+      assert.equal(await h.beforePromptBuild(prompt, { agentId: "main", sessionKey }), undefined, sessionKey);
+      assert.equal(await h.agentEnd(said, { agentId: "main", sessionKey, sessionId: sessionKey }), undefined, sessionKey);
+    }
+    assert.equal(trove.seen.length, from, "no request for an internal session");
+    assert.deepEqual(await h.beforePromptBuild(prompt, { agentId: "main", sessionKey: "agent:main:main" }), { prependContext: Block });
+  });
+
   test("a slow trove: gives up within autoRecallTimeoutMs and injects nothing", async () => {
     trove.routes["POST /v1/recall-context"] = () => ({ delayMs: 3000, body: { context: Block, memories: [] } });
     const h = hooksOf({ autoRecall: true, autoRecallTimeoutMs: 500 });

@@ -11,14 +11,26 @@ let trove;
 
 before(async () => {
   trove = await fakeTrove({
-    "POST /v1/search": (r) => ({ body: r.body.query === "nothing" ? { results: [] } : { results: [{ memory: M, score: 0.82, sources: { vector: 0.8, bm25: 0.5 } }, { memory: M2, score: 0.61, sources: { bm25: 0.6 } }] } }),
+    "POST /v1/search": (r) => {
+      if (r.body.query === "nothing") return { body: { results: [] } };
+      if (r.body.scopes?.[0] === "agent:other") return { body: { results: [], ignored_scopes: ["agent:other"], accessible_scopes: ["agent:main", "global", "reflection:agent:main"] } };
+      const results = [{ memory: M, score: 0.82, sources: { vector: 0.8, bm25: 0.5 } }, { memory: M2, score: 0.61, sources: { bm25: 0.6 } }];
+      if (!r.body.debug) return { body: { results } };
+      const trace = (/** @type {number[]} */ ...scores) => ({ stages: scores.map((score, i) => ({ name: ["fuse", "score"][i], score })) });
+      return {
+        body: {
+          results: results.map((x) => ({ ...x, trace: trace(x.score + 0.1, x.score) })),
+          dropped: [{ memory: mem({ id: "0d0d0d0d-1111-4222-8333-444455556666" }), score: 0.1, sources: {}, trace: { ...trace(0.2, 0.1), dropped: "below min score" } }],
+        },
+      };
+    },
     "POST /v1/memories": (r) => ({ status: 201, body: { ...mem({ text: r.body.text, scope: r.body.scope ?? "agent:main" }), outcome: "created" } }),
     "PATCH /v1/memories/3f2a9c1e": (r) => ({ body: mem({ ...r.body, revision: 2 }) }),
     "PATCH /v1/memories/deadbeef": () => ({ status: 404, body: { error: { code: "not_found", message: "memory deadbeef not found" } } }),
     "DELETE /v1/memories/3f2a9c1e": () => ({ body: { id: M.id, deleted: true } }),
     "POST /v1/facts": () => ({ body: { at: Date.UTC(2026, 11, 1), facts: [{ fact_key: "entities:home city", active: true, valid_from: Date.UTC(2026, 0, 1), memory: mem({ text: "Home city is Oslo" }) }, { fact_key: "entities:home city", active: false, valid_from: Date.UTC(2025, 0, 1), valid_until: Date.UTC(2026, 0, 1), memory: mem({ text: "Home city is Bergen" }) }] } }),
-    "GET /v1/memories": () => ({ body: { memories: [M, M2] } }),
-    "GET /v1/stats": () => ({ body: { total: 2, inactive: 1, legacy: 0, smart: 2, by_scope: { "agent:main": 1, global: 1 }, by_category: { decision: 1, fact: 1 }, by_tier: { working: 2 } } }),
+    "GET /v1/memories": (r) => ({ body: { memories: [M, M2].slice(Number(r.query.offset?.[0] ?? 0)) } }),
+    "GET /v1/stats": () => ({ body: { total: 2, inactive: 1, legacy: 0, smart: 2, by_scope: { "agent:main": 1, global: 1 }, by_category: { decision: 1, fact: 1 }, by_tier: { working: 2 }, retrieval: { mode: "hybrid", fts: true, embedding_model: "hash-v1", dimensions: 256 } } }),
     "POST /v1/promote": (r) => ({ body: { memory: mem({ metadata: { state: r.body.state, memory_layer: r.body.layer ?? "durable" } }), changed: true } }),
     "POST /v1/archive": () => ({ body: { memory: mem({ metadata: { state: "archived" } }), changed: true } }),
     "POST /v1/compact": (r) => ({ body: { dry_run: r.body.dry_run, scanned: 40, duplicates: 2, archived: r.body.dry_run ? 0 : 2, groups: [{ key: "k", keep: M.id, archive: [M2.id, "x"] }] } }),
@@ -143,7 +155,7 @@ describe("tools", () => {
 
   test("memory_list pages by offset", async () => {
     const { text, reqs } = await call(all(), "memory_list", { limit: 1, offset: 1, scope: "global", category: "fact" });
-    assert.deepEqual(reqs[0].query, { scope: ["global"], category: ["fact"], limit: ["2"] });
+    assert.deepEqual(reqs[0].query, { scope: ["global"], category: ["fact"], limit: ["1"], offset: ["1"] });
     assert.equal(text, `Recent memories (showing 1):\n\n2. [${M2.id}] [fact:global] ${M2.text} (2026-11-05)`);
   });
 
@@ -151,6 +163,7 @@ describe("tools", () => {
     const { text, reqs } = await call(all(), "memory_stats", { scope: "global" });
     assert.deepEqual(reqs[0].query, { scope: ["global"] });
     assert.match(text, /^Memory Statistics:\n• Total memories: 2\n/);
+    assert.match(text, /\n• Retrieval mode: hybrid\n• FTS support: Yes\n• Embedding model: hash-v1 \(256 dimensions\)\n/);
     assert.match(text, /Memories by scope:\n {2}• agent:main: 1\n {2}• global: 1/);
   });
 
@@ -172,16 +185,27 @@ describe("tools", () => {
     const dry = await call(all(), "memory_compact", {});
     assert.deepEqual(dry.reqs[0].body, { dry_run: true });
     assert.equal(dry.text, "Compaction preview: 2 duplicate(s) detected across 40 entries.");
-    const apply = await call(all(), "memory_compact", { scope: "global", dryRun: false });
-    assert.deepEqual(apply.reqs[0].body, { scopes: ["global"], dry_run: false });
+    const apply = await call(all(), "memory_compact", { scope: "global", dryRun: false, limit: 200 });
+    assert.deepEqual(apply.reqs[0].body, { scopes: ["global"], dry_run: false, limit: 200 });
     assert.equal(apply.text, "Compaction complete: archived 2 duplicate memory record(s).");
   });
 
   test("memory_debug shows scores and sources", async () => {
     const { text, reqs } = await call(all(), "memory_debug", { query: "billing", limit: 50 });
     assert.equal(reqs[0].body.limit, 20);
+    assert.equal(reqs[0].body.debug, true);
     assert.match(text, /^Retrieval Debug Trace:/);
+    assert.match(text, /\n {2}Stages \(2 kept, 1 dropped\):\n {4}fuse: 3 scores=\[0\.200, 0\.920\]\n {4}score: 3 scores=\[0\.100, 0\.820\]\n {6}dropped \(below min score\): 0d0d0d0d\n/);
     assert.match(text, new RegExp(`1\\. \\[${M.id}\\] \\[decision:agent:main\\] ${M.text} \\(82\\.0%, vector\\+BM25\\)`));
+  });
+});
+
+describe("scopes", () => {
+  test("an ignored scope: the notice names the scopes searched instead", async () => {
+    const { text, res } = await call(all(), "memory_recall", { query: "billing", scope: "agent:other" });
+    assert.equal(text, "Ignored inaccessible scope \"agent:other\" and searched accessible scopes instead: agent:main, global, reflection:agent:main.\nNo relevant memories found.");
+    assert.equal(res.details.ignoredScope, "agent:other");
+    assert.deepEqual(res.details.accessibleScopes, ["agent:main", "global", "reflection:agent:main"]);
   });
 });
 
