@@ -15,8 +15,8 @@ import (
 // Greetings and acknowledgements are recognised only as whole texts. The
 // text is cut into segments at sentence punctuation, and every segment
 // must be a greeting or acknowledgement phrase ("Hi Bob!", "ok, thanks",
-// "好的，谢谢"), or the one word of address after one ("good morning,
-// team"). Phrases match as whole words, so "History of the project",
+// "Danke, alles klar", "好的，谢谢"), or the one word of address after one
+// ("good morning, team"). Phrases match as whole words, so "History of the project",
 // "Hiking on Sundays", "Okinawa trip" and "Thanksgiving plans" are kept
 // (memory-lancedb-pro's filter, matching a prefix, dropped every text
 // starting with "Hi"), and so is "Hi Bob, the deploy key is …": one of its
