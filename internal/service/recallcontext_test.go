@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -11,6 +12,7 @@ import (
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/retrieve"
 	"github.com/trove-memory/trove/internal/service"
+	"github.com/trove-memory/trove/internal/store"
 )
 
 // itemLine is one memory of a block: "- [tier][category:scope] date
@@ -358,6 +360,30 @@ func TestRecallContextRerankBudget(t *testing.T) {
 	}
 	out, err = e.svc.RecallContext(ctx, bot, service.ContextInput{Prompt: "what do we know about the billing service?"})
 	if err != nil || !out.TimedOut || out.Context != "" || len(out.Memories) != 0 {
+		t.Fatalf("%+v %v", out, err)
+	}
+}
+
+// A session's bookkeeping write that waits past the budget (another
+// process holds the write lock) answers with nothing: the block would
+// come too late.
+func TestRecallContextSessionWriteBudget(t *testing.T) {
+	e, _ := contextEnv(t, texts(1, 5), func(o *service.Options) { o.ContextBudget = 300 * time.Millisecond })
+	held, unblock := make(chan struct{}), make(chan struct{})
+	release := sync.OnceFunc(func() { close(unblock) })
+	time.AfterFunc(3*time.Second, release) // a recall that waits for the lock gets it late, not never
+	go e.st.Write(ctx, memory.Owner(), func(store.Tx) error { close(held); <-unblock; return nil })
+	<-held
+	start := time.Now()
+	out, err := e.svc.RecallContext(ctx, bot, service.ContextInput{Prompt: "what do we know about the billing service?", Session: "s1"})
+	waited := time.Since(start)
+	release()
+	if err != nil || !out.TimedOut || out.Context != "" || len(out.Memories) != 0 {
+		t.Fatalf("%+v %v (after %s)", out, err, waited)
+	}
+	// Once the lock is free the session works as before.
+	out, err = e.svc.RecallContext(ctx, bot, service.ContextInput{Prompt: "what do we know about the billing service?", Session: "s1"})
+	if err != nil || len(out.Memories) != 1 {
 		t.Fatalf("%+v %v", out, err)
 	}
 }
