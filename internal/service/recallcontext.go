@@ -88,10 +88,7 @@ func (s *Service) RecallContext(ctx context.Context, c Caller, in ContextInput) 
 		_, err := s.search(ctx, acc, retrieve.Request{})
 		return ContextOutput{}, err
 	}
-	query := textlang.StripEnvelope(in.Prompt)
-	if r := []rune(query); len(r) > maxPromptQuery {
-		query = string(r[:maxPromptQuery])
-	}
+	query := gateText(in.Prompt)
 
 	budget := s.opts.ContextBudget
 	bctx, cancel := context.WithTimeout(ctx, budget)
@@ -275,7 +272,7 @@ func contextBlock(results []retrieve.Result, l blockLimits) (string, []ContextMe
 		if len(used) == l.items || left <= 0 {
 			break
 		}
-		text := []rune(neutralise(itemText(r.Memory, l.full)))
+		text := shown(itemText(r.Memory, l.full), l.itemChars)
 		if len(text) == 0 {
 			continue // nothing to show: not injected
 		}
@@ -298,6 +295,26 @@ func contextBlock(results []retrieve.Result, l blockLimits) (string, []ContextMe
 		return "", used
 	}
 	return contextOpen + b.String() + contextClose, used
+}
+
+// shown is text neutralised, as much of it as an item of limit
+// characters can show: of a long text only the start is read, as long as
+// it still gives more than the item shows (neutralising collapses space).
+func shown(text string, limit int) []rune {
+	head, n := text, 0
+	for i := range text {
+		if n == 2*limit+64 {
+			head = text[:i]
+			break
+		}
+		n++
+	}
+	if len(head) < len(text) {
+		if rs := []rune(neutralise(head)); len(rs) > limit+32 { // a marker cut at the end of head is not shown
+			return rs
+		}
+	}
+	return []rune(neutralise(text))
 }
 
 // cut shortens rs to at most n runes, the last of them an ellipsis.
@@ -372,10 +389,27 @@ func neutralise(s string) string {
 		}
 		return r
 	}, s)
-	s = untrustedMarker.ReplaceAllStringFunc(s, func(m string) string {
-		return strings.NewReplacer("[", "［", "]", "］").Replace(strings.ToLower(m))
-	})
+	if strings.ContainsAny(s, "[［") { // every marker has one; most texts have none
+		s = untrustedMarker.ReplaceAllStringFunc(s, func(m string) string {
+			return strings.NewReplacer("[", "［", "]", "］").Replace(strings.ToLower(m))
+		})
+	}
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// gateText is what the gate judges and the search looks for: what the
+// user typed, at most maxPromptQuery characters of it (a host may send a
+// whole pasted document; every rule that skips one judges its start).
+func gateText(prompt string) string {
+	p := textlang.StripEnvelope(prompt)
+	n := 0
+	for i := range p {
+		if n == maxPromptQuery {
+			return strings.TrimSpace(p[:i])
+		}
+		n++
+	}
+	return p
 }
 
 // slashCommand is a host's or user's command: "/compact", "/new session".
@@ -384,7 +418,7 @@ var slashCommand = regexp.MustCompile(`^/[A-Za-z][\w-]*(?:\s|$)`)
 
 // NeedsRecall is the adaptive gate in front of recall-context: whether a
 // prompt is worth a recall, and why not when it is not. It judges what
-// the user typed (textlang.StripEnvelope). A prompt that asks about the
+// the user typed (gateText). A prompt that asks about the
 // past or the user ("remember", "last time", "what did I say", "my name",
 // "weißt du noch", "letztes Mal", 记得, 上次, 我叫什么 …) always recalls.
 // Otherwise these never do: emoji alone, slash commands, a host's system
@@ -392,7 +426,7 @@ var slashCommand = regexp.MustCompile(`^/[A-Za-z][\w-]*(?:\s|$)`)
 // acknowledgements, and short messages without a question (under 15
 // characters, 6 in CJK text, or under 5 even with a question mark).
 func NeedsRecall(prompt string) (bool, string) {
-	p := textlang.StripEnvelope(prompt)
+	p := gateText(prompt)
 	switch {
 	case p == "":
 		return false, "only a host's envelope"
