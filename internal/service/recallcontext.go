@@ -420,9 +420,10 @@ var slashCommand = regexp.MustCompile(`^/[A-Za-z][\w-]*(?:\s|$)`)
 // prompt is worth a recall, and why not when it is not. It judges what
 // the user typed (gateText). A prompt that asks about the
 // past or the user ("remember", "last time", "what did I say", "my name",
-// "weißt du noch", "letztes Mal", 记得, 上次, 我叫什么 …) always recalls.
-// Otherwise these never do: emoji alone, slash commands, a host's system
-// messages, shell commands ("git status", "ls -la"), greetings, bare
+// "weißt du noch", "letztes Mal", 记得, 上次, 我叫什么 …) always recalls,
+// unless it is a slash command or a host's system message: those are not
+// for the model. Otherwise these never recall: emoji alone, shell
+// commands ("git status", "ls -la"), greetings, bare
 // acknowledgements, and short messages without a question (under 15
 // characters, 6 in CJK text, or under 5 even with a question mark).
 func NeedsRecall(prompt string) (bool, string) {
@@ -430,14 +431,14 @@ func NeedsRecall(prompt string) (bool, string) {
 	switch {
 	case p == "":
 		return false, "only a host's envelope"
+	case slashCommand.MatchString(p): // the host's, even "/memory"
+		return false, "slash command"
+	case textlang.SystemMessage(p):
+		return false, "system message"
 	case textlang.MemoryIntent(p):
 		return true, ""
 	case textlang.OnlyEmoji(p):
 		return false, "only emoji"
-	case slashCommand.MatchString(p):
-		return false, "slash command"
-	case textlang.SystemMessage(p):
-		return false, "system message"
 	case textlang.ShellCommand(p):
 		return false, "shell command"
 	}

@@ -61,6 +61,8 @@ func TestNeedsRecall(t *testing.T) {
 		{"greetings and thanks", "Good morning everyone, thanks!", false, "greeting"},
 		{"slash command", "/compact", false, "slash command"},
 		{"slash command with arguments", "/model gpt-5 please switch to the big one", false, "slash command"},
+		{"a slash command is the host's, memory words or not", "/memory forget last time", false, "slash command"},
+		{"a system message, memory words or not", "[System] remember to flush the buffer", false, "system message"},
 		{"shell: ls -la", "ls -la", false, "shell command"},
 		{"shell: git status", "git status", false, "shell command"},
 		{"shell: npm install x", "npm install express", false, "shell command"},
