@@ -107,6 +107,8 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 	opts.Lifecycle = &lc
 	var svc *service.Service // the lifecycle task runs the service's pass
 	opts.SuppressTurns = cfg.AutoRecall.SuppressTurns
+	opts.ContextItems, opts.ContextChars, opts.ContextItemChars = cfg.AutoRecall.MaxItems, cfg.AutoRecall.MaxChars, cfg.AutoRecall.MaxItemChars
+	opts.ContextMode, opts.ContextBudget = cfg.AutoRecall.Mode, cfg.AutoRecall.Timeout.Duration
 	if opts.SuppressTurns == 0 {
 		opts.SuppressTurns = -1 // the config's 0 is "no limit"; the service's 0 is its default
 	}

@@ -229,6 +229,36 @@ func TestFrontendsAgree(t *testing.T) {
 			mcp: func() (string, string, map[string]any) {
 				return "", "memory_recall", map[string]any{"query": strings.Repeat("word ", 1000)}
 			}},
+		{name: "recall-context", cli: []string{"recall-context", "which editor theme do I prefer, dark mode?"},
+			rest: [4]string{"", "POST", "/v1/recall-context", `{"prompt":"which editor theme do I prefer, dark mode?"}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_recall_context", map[string]any{"prompt": "which editor theme do I prefer, dark mode?"}
+			}},
+		{name: "recall-context full mode, bounds", cli: []string{"recall-context", "what do we know about billing deploys?", "--mode", "full", "--limit", "2", "--max-item-chars", "12", "--min-score", "0.1"},
+			rest: [4]string{"", "POST", "/v1/recall-context", `{"prompt":"what do we know about billing deploys?","mode":"full","limit":2,"max_item_chars":12,"min_score":0.1}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_recall_context", map[string]any{"prompt": "what do we know about billing deploys?", "mode": "full", "limit": 2, "max_item_chars": 12, "min_score": 0.1}
+			}},
+		{name: "recall-context as an agent", cli: []string{"--agent", "bob", "recall-context", "what do we know about billing deploys?"},
+			rest: [4]string{"bob", "POST", "/v1/recall-context", `{"prompt":"what do we know about billing deploys?"}`},
+			mcp: func() (string, string, map[string]any) {
+				return "bob", "memory_recall_context", map[string]any{"prompt": "what do we know about billing deploys?"}
+			}},
+		{name: "recall-context skips small talk", cli: []string{"recall-context", "ok thanks"},
+			rest: [4]string{"", "POST", "/v1/recall-context", `{"prompt":"ok thanks"}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_recall_context", map[string]any{"prompt": "ok thanks"}
+			}},
+		{name: "recall-context bad mode", cli: []string{"recall-context", "what editor?", "--mode", "l2"}, code: "invalid_argument",
+			rest: [4]string{"", "POST", "/v1/recall-context", `{"prompt":"what editor?","mode":"l2"}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_recall_context", map[string]any{"prompt": "what editor?", "mode": "l2"}
+			}},
+		{name: "recall-context item budget over the table", cli: []string{"recall-context", "what editor?", "--max-item-chars", "5001"}, code: "invalid_argument",
+			rest: [4]string{"", "POST", "/v1/recall-context", `{"prompt":"what editor?","max_item_chars":5001}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_recall_context", map[string]any{"prompt": "what editor?", "max_item_chars": 5001}
+			}},
 		{name: "facts by key", cli: []string{"facts", "--key", "preferences:prefers dark mode in every editor", "--history", "--at", "2100-01-01"},
 			rest: [4]string{"", "POST", "/v1/facts", `{"fact_key":"preferences:prefers dark mode in every editor","include_history":true,"at":"2100-01-01"}`},
 			mcp: func() (string, string, map[string]any) {

@@ -73,7 +73,7 @@ func newRoot(deps Deps) (*cobra.Command, *app) {
 		newListCommand(a), newStatsCommand(a), newExportCommand(a), newImportCommand(a), newUpgradeCommand(a),
 		newImportMarkdownCommand(a), newSyncCommand(a),
 		newMigrateCommand(a),
-		newSearchCommand(a), newReembedCommand(a),
+		newSearchCommand(a), newRecallContextCommand(a), newReembedCommand(a),
 		newCaptureCommand(a), newFactsCommand(a),
 		newPromoteCommand(a), newArchiveCommand(a), newCompactCommand(a),
 		newServeCommand(a),

@@ -65,9 +65,18 @@ type Config struct {
 
 // AutoRecall tunes recall-context: a memory injected in a session is not
 // injected again within SuppressTurns of that session's recall-context
-// calls (0: no such limit).
+// calls (0: no such limit). MaxItems, MaxChars (memory text in all) and
+// MaxItemChars (one memory's) bound the block, Mode says what an item
+// shows (summary: the L0 abstract; full: the L2 content), and past
+// Timeout nothing is injected (a cross-encoder gets half of it). A
+// request may set its own limit, max_chars, max_item_chars and mode.
 type AutoRecall struct {
-	SuppressTurns int `json:"suppressTurns"`
+	SuppressTurns int      `json:"suppressTurns"`
+	MaxItems      int      `json:"maxItems"`
+	MaxChars      int      `json:"maxChars"`
+	MaxItemChars  int      `json:"maxItemChars"`
+	Mode          string   `json:"mode"`
+	Timeout       Duration `json:"timeout"`
 }
 
 // Expiry: the server's maintenance archives a memory whose valid_until
@@ -203,7 +212,7 @@ func Defaults(getenv func(string) string) Config {
 		TombstoneRetention: Duration{30 * 24 * time.Hour},
 		History:            History{Keep: 50, Retention: Duration{90 * 24 * time.Hour}},
 		Capture:            Capture{MinMessages: 4, IdleFlush: Duration{30 * time.Minute}, MaxChars: 8000, Similarity: 0.7},
-		AutoRecall:         AutoRecall{SuppressTurns: 8},
+		AutoRecall:         AutoRecall{SuppressTurns: 8, MaxItems: 3, MaxChars: 600, MaxItemChars: 180, Mode: "summary", Timeout: Duration{5 * time.Second}},
 		Expiry:             Expiry{Grace: Duration{7 * 24 * time.Hour}},
 	}
 }
@@ -345,6 +354,11 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	dur("TROVE_CAPTURE_IDLE_FLUSH", &c.Capture.IdleFlush)
 	num("TROVE_CAPTURE_MAX_CHARS", &c.Capture.MaxChars)
 	num("TROVE_AUTO_RECALL_SUPPRESS_TURNS", &c.AutoRecall.SuppressTurns)
+	num("TROVE_AUTO_RECALL_MAX_ITEMS", &c.AutoRecall.MaxItems)
+	num("TROVE_AUTO_RECALL_MAX_CHARS", &c.AutoRecall.MaxChars)
+	num("TROVE_AUTO_RECALL_MAX_ITEM_CHARS", &c.AutoRecall.MaxItemChars)
+	str("TROVE_AUTO_RECALL_MODE", &c.AutoRecall.Mode)
+	dur("TROVE_AUTO_RECALL_TIMEOUT", &c.AutoRecall.Timeout)
 	dur("TROVE_EXPIRY_GRACE", &c.Expiry.Grace)
 	boolean := func(name string, dst *bool) {
 		if v := getenv(name); v != "" {
@@ -385,6 +399,7 @@ func (c Config) Validate() error {
 	if c.AutoRecall.SuppressTurns < 0 || c.AutoRecall.SuppressTurns > 1000 {
 		errs = append(errs, fmt.Errorf("autoRecall.suppressTurns: %d: use 0 to 1000 turns (default 8; 0 injects a memory again on any turn) (TROVE_AUTO_RECALL_SUPPRESS_TURNS)", c.AutoRecall.SuppressTurns))
 	}
+	errs = append(errs, c.AutoRecall.validate()...)
 	if c.Expiry.Grace.Duration < 0 {
 		errs = append(errs, fmt.Errorf("expiry.grace: %s is negative: use a duration such as 168h (7 days), or 0s to archive expired memories at once (TROVE_EXPIRY_GRACE)", c.Expiry.Grace))
 	}
@@ -600,4 +615,27 @@ func (c Config) Access(agent string) memory.Access {
 		scopes[i] = memory.Scope(s)
 	}
 	return memory.GrantedAccess(agent, scopes)
+}
+
+// validate checks the auto-recall bounds against the ones a request may
+// give (service's limits table: 20 items, 20000 characters, 5000 per
+// item).
+func (a AutoRecall) validate() []error {
+	var errs []error
+	if a.MaxItems < 1 || a.MaxItems > 20 {
+		errs = append(errs, fmt.Errorf("autoRecall.maxItems: %d: use 1 to 20 memories (default 3) (TROVE_AUTO_RECALL_MAX_ITEMS)", a.MaxItems))
+	}
+	if a.MaxChars < 1 || a.MaxChars > 20000 {
+		errs = append(errs, fmt.Errorf("autoRecall.maxChars: %d: use 1 to 20000 characters of memory text (default 600) (TROVE_AUTO_RECALL_MAX_CHARS)", a.MaxChars))
+	}
+	if a.MaxItemChars < 1 || a.MaxItemChars > 5000 {
+		errs = append(errs, fmt.Errorf("autoRecall.maxItemChars: %d: use 1 to 5000 characters per memory (default 180) (TROVE_AUTO_RECALL_MAX_ITEM_CHARS)", a.MaxItemChars))
+	}
+	if a.Mode != "summary" && a.Mode != "full" {
+		errs = append(errs, fmt.Errorf("autoRecall.mode: %q: use summary (each memory's abstract) or full (its full content) (TROVE_AUTO_RECALL_MODE)", a.Mode))
+	}
+	if a.Timeout.Duration < 100*time.Millisecond || a.Timeout.Duration > time.Minute {
+		errs = append(errs, fmt.Errorf("autoRecall.timeout: %s: use 100ms to 1m (default 5s); past it nothing is injected (TROVE_AUTO_RECALL_TIMEOUT)", a.Timeout))
+	}
+	return errs
 }

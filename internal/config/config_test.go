@@ -194,6 +194,11 @@ func TestEnvSources(t *testing.T) {
 		{"TROVE_RECALL_BM25_K", "5", "retrieval.bm25K"},
 		{"TROVE_RECALL_FUSION", "rrf", "retrieval.fusion"},
 		{"TROVE_RECALL_ACCESS_FLUSH", "1s", "retrieval.accessFlush"},
+		{"TROVE_AUTO_RECALL_MAX_ITEMS", "5", "autoRecall.maxItems"},
+		{"TROVE_AUTO_RECALL_MAX_CHARS", "900", "autoRecall.maxChars"},
+		{"TROVE_AUTO_RECALL_MAX_ITEM_CHARS", "300", "autoRecall.maxItemChars"},
+		{"TROVE_AUTO_RECALL_MODE", "full", "autoRecall.mode"},
+		{"TROVE_AUTO_RECALL_TIMEOUT", "2s", "autoRecall.timeout"},
 	} {
 		getenv, _ := env(t, tc.env, tc.value)
 		cfg, err := Load(getenv)
@@ -294,6 +299,11 @@ func TestValidateNamesEachField(t *testing.T) {
 		{"vectorK", func(c *Config) { c.Retrieval.VectorK = 10001 }, "retrieval.vectorK/bm25K: use 1 to 10000"},
 		{"minScore", func(c *Config) { c.Retrieval.MinScore = 1.2 }, "retrieval.minScore: 1.2 is outside [0, 1]"},
 		{"minCosine", func(c *Config) { c.Retrieval.MinCosine = 3 }, "retrieval.minCosine: 3: use a cosine from -1 to 1"},
+		{"autoRecall.maxItems", func(c *Config) { c.AutoRecall.MaxItems = 21 }, "autoRecall.maxItems: 21: use 1 to 20"},
+		{"autoRecall.maxChars", func(c *Config) { c.AutoRecall.MaxChars = 0 }, "autoRecall.maxChars: 0: use 1 to 20000"},
+		{"autoRecall.maxItemChars", func(c *Config) { c.AutoRecall.MaxItemChars = 5001 }, "autoRecall.maxItemChars: 5001: use 1 to 5000"},
+		{"autoRecall.mode", func(c *Config) { c.AutoRecall.Mode = "l0" }, `autoRecall.mode: "l0": use summary`},
+		{"autoRecall.timeout", func(c *Config) { c.AutoRecall.Timeout.Duration = 0 }, "autoRecall.timeout: 0s: use 100ms to 1m"},
 		{"rerank", func(c *Config) { c.Rerank.Provider = "cohere" }, `rerank.provider: "cohere" is unknown`},
 		{"agentAccess", func(c *Config) { c.AgentAccess = map[string][]string{"bob": {"no where"}} }, "agentAccess.bob:"},
 		{"agentAccess bypass", func(c *Config) { c.AgentAccess = map[string][]string{" system ": {"global"}} }, `agentAccess. system : "system" is a reserved id`},

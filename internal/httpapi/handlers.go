@@ -232,12 +232,8 @@ func (a *api) stats(w http.ResponseWriter, r *http.Request, c service.Caller) (i
 
 // recallContextBody is POST /v1/recall-context.
 type recallContextBody struct {
-	Prompt   string   `json:"prompt"`
-	Agent    string   `json:"agent"`
-	Limit    int      `json:"limit"`
-	MaxChars int      `json:"max_chars"`
-	MinScore *float64 `json:"min_score"`
-	Session  string   `json:"session"`
+	service.ContextInput
+	Agent string `json:"agent"`
 }
 
 func (a *api) recallContext(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error) {
@@ -249,7 +245,7 @@ func (a *api) recallContext(w http.ResponseWriter, r *http.Request, c service.Ca
 	if err != nil {
 		return 0, nil, err
 	}
-	out, err := a.svc.RecallContext(r.Context(), c, service.ContextInput{Prompt: in.Prompt, Limit: in.Limit, MaxChars: in.MaxChars, MinScore: in.MinScore, Session: in.Session})
+	out, err := a.svc.RecallContext(r.Context(), c, in.ContextInput)
 	return http.StatusOK, out, err
 }
 

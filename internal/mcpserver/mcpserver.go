@@ -81,8 +81,9 @@ const (
 	ToolPromote = "memory_promote"
 	ToolArchive = "memory_archive"
 	ToolCompact = "memory_compact"
-	// Auto-recall feedback.
-	ToolFeedback = "memory_feedback"
+	// Auto-recall: the block to inject before a turn, and feedback on it.
+	ToolRecallContext = "memory_recall_context"
+	ToolFeedback      = "memory_feedback"
 )
 
 const instructions = "trove is long-term memory shared across sessions and agents. " +

@@ -199,6 +199,13 @@ func (s *Server) register() {
 		func(ctx context.Context, c service.Caller, in compactArgs) (service.CompactOutput, error) {
 			return s.svc.Compact(ctx, c, service.CompactInput{Scopes: one(in.Scope), DryRun: in.DryRun, Limit: in.Limit})
 		})
+	add(s, &mcp.Tool{Name: ToolRecallContext, Annotations: additive, // a session's turn is recorded
+		Description: "Auto-recall for an agent host: the block of memories to put before the model's turn for a prompt (empty, no tag at all, " +
+			"when the prompt needs no recall or nothing is relevant), framed as untrusted data, with the ids of the memories in it. " +
+			"With a session, a memory is not injected again for a few turns and memory_feedback can report on what was injected."},
+		func(ctx context.Context, c service.Caller, in service.ContextInput) (service.ContextOutput, error) {
+			return s.svc.RecallContext(ctx, c, in)
+		})
 	add(s, &mcp.Tool{Name: ToolFeedback, Annotations: &mcp.ToolAnnotations{DestructiveHint: boolPtr(false), OpenWorldHint: boolPtr(false)},
 		Description: "Report which memories that auto-recall injected (recall-context with a session) your answer used: used ones " +
 			"gain importance; ones injected but unused again and again are left out of auto-recall for a while."},

@@ -102,6 +102,9 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 		}
 		opts.MinScore, opts.minScoreSet = *req.MinScore, true
 	}
+	if req.RerankTimeout > 0 && req.RerankTimeout < opts.RerankTimeout {
+		opts.RerankTimeout = req.RerankTimeout
+	}
 	eff, ignored := acc.Narrow(req.Scopes)
 	resp := Response{IgnoredScopes: ignored, Results: []Result{}}
 	at := activeAt(req, opts.Now)
@@ -171,7 +174,7 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 	}
 	sortByScore(cands)
 	if r.rr != nil && len(cands) > 0 {
-		if w := r.rerank(ctx, q, cands, debug); w != "" {
+		if w := r.rerank(ctx, q, cands, opts.RerankTimeout, debug); w != "" {
 			resp.Warnings = append(resp.Warnings, w)
 		}
 		sortByScore(cands)
@@ -447,15 +450,16 @@ func (r *Retriever) collect(at int64, vh []vecindex.Hit, th []store.TextHit, row
 }
 
 // rerank sends the best fused candidates to the cross-encoder and blends;
-// on failure it falls back and returns a warning.
-func (r *Retriever) rerank(ctx context.Context, q string, cands []*candidate, debug bool) string {
+// on failure (or no answer within timeout) it falls back and returns a
+// warning.
+func (r *Retriever) rerank(ctx context.Context, q string, cands []*candidate, timeout time.Duration, debug bool) string {
 	n := min(len(cands), r.opts.RerankTopN)
 	top := cands[:n]
 	docs := make([]string, n)
 	for i, c := range top {
 		docs[i] = c.mem.Text
 	}
-	rctx, cancel := context.WithTimeout(ctx, r.opts.RerankTimeout)
+	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, err := r.rr.Rerank(rctx, q, docs)
 	if err == nil {

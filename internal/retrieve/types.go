@@ -9,6 +9,8 @@
 package retrieve
 
 import (
+	"time"
+
 	"github.com/trove-memory/trove/internal/memory"
 )
 
@@ -36,6 +38,11 @@ type Request struct {
 	// text already (capture's and memory_store's duplicate search) is not
 	// made to pay for a second embedding.
 	Vector []float32 `json:"-"`
+	// RerankTimeout, when shorter than Options.RerankTimeout, bounds this
+	// request's cross-encoder call: a caller with a time budget
+	// (recall-context) keeps time for the rest, and past it the order
+	// falls back to the blend with cosine.
+	RerankTimeout time.Duration `json:"-"`
 }
 
 // Result is one recalled memory.

@@ -14,45 +14,6 @@ import (
 	"github.com/trove-memory/trove/internal/store"
 )
 
-func TestNeedsRecall(t *testing.T) {
-	cases := []struct {
-		prompt string
-		need   bool
-		reason string
-	}{
-		{"hi", false, "greeting"},
-		{"Hello there!", false, "greeting"},
-		{"/compact", false, "slash command"},
-		{"ok", false, "short confirmation"},
-		{"thanks!", false, "short confirmation"},
-		{"好的", false, "short confirmation"},
-		{"继续", false, "short confirmation"},
-		{"👍🎉", false, "only emoji"},
-		{"fix the bug", false, "too short"},
-		{"what editor?", true, ""},
-		{"数据库用什么", true, ""},                // 6 CJK characters say enough
-		{"用什么", false, "too short"},         // 3 do not
-		{"remember", true, ""},              // forced though short
-		{"last time?", true, ""},            // forced
-		{"do it like previously", true, ""}, // forced
-		{"上次说的", true, ""},                  // forced (Chinese)
-		{"你还记得吗", true, ""},                 // forced (Chinese)
-		{"Please refactor the billing service to use the new client", true, ""},
-		{"HEARTBEAT check", false, "system message"},
-		// textlang's shared vocabulary: these asked for a recall before.
-		{"Good morning everyone, thanks!", false, "greeting"},
-		{"ok thanks, sounds good, go ahead", false, "short confirmation"},
-		{"new session started by the host", false, "system message"},
-		{"Hi! What did we pick for the queue?", true, ""},
-	}
-	for _, tc := range cases {
-		need, reason := service.NeedsRecall(tc.prompt)
-		if need != tc.need || !strings.Contains(reason, tc.reason) {
-			t.Errorf("NeedsRecall(%q) = %v %q, want %v %q", tc.prompt, need, reason, tc.need, tc.reason)
-		}
-	}
-}
-
 func TestRecallContext(t *testing.T) {
 	e := newEnv(t)
 	for _, s := range []string{
@@ -73,31 +34,32 @@ func TestRecallContext(t *testing.T) {
 		t.Fatalf("out: %+v", out)
 	}
 	block := out.Context
-	if !strings.HasPrefix(block, "<relevant-memories>\nUntrusted reference data") || !strings.HasSuffix(block, "</relevant-memories>") ||
-		strings.Count(block, "</relevant-memories>") != 1 || strings.Count(block, "<relevant-memories>") != 1 {
+	if !strings.HasPrefix(block, "<relevant-memories>\n[UNTRUSTED DATA — ") || !strings.HasSuffix(block, "\n[END UNTRUSTED DATA]\n</relevant-memories>") ||
+		strings.Count(block, "</relevant-memories>") != 1 || strings.Count(block, "<relevant-memories>") != 1 || strings.Count(block, "UNTRUSTED DATA") != 2 {
 		t.Fatalf("frame broken:\n%s", block)
 	}
 	if strings.Contains(block, "secret kept by other") {
 		t.Fatalf("another agent's memory leaked:\n%s", block)
 	}
-	body := strings.TrimSuffix(strings.SplitN(block, "\n", 3)[2], "</relevant-memories>")
-	if n := utf8.RuneCountInString(strings.ReplaceAll(body, "\n", "")); n > 600 {
-		t.Fatalf("%d characters of memories, over 600", n)
+	lines := strings.Split(block, "\n")
+	lines = lines[2 : len(lines)-2]
+	if len(lines) != len(out.Memories) {
+		t.Fatalf("%d lines for %d memories:\n%s", len(lines), len(out.Memories), block)
 	}
-	for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
-		if !strings.HasPrefix(line, "- [") {
-			t.Fatalf("a memory spilled over lines: %q", line)
+	for _, line := range lines {
+		if !itemLine.MatchString(line) {
+			t.Fatalf("a memory spilled over lines or lost its prefix: %q", line)
 		}
 	}
 
-	// Bounds: 1 item, 50 characters.
-	out, err = e.svc.RecallContext(ctx, owner, service.ContextInput{Prompt: "tell me about billing deploys and alerts", Limit: 1, MaxChars: 50})
+	// Bounds: 1 item, 30 characters.
+	out, err = e.svc.RecallContext(ctx, owner, service.ContextInput{Prompt: "tell me about billing deploys and alerts", Limit: 1, MaxChars: 30})
 	if err != nil || len(out.Memories) != 1 {
 		t.Fatalf("limit 1: %+v %v", out, err)
 	}
-	line := strings.Split(out.Context, "\n")[2]
-	if utf8.RuneCountInString(line) > 50 || !strings.HasSuffix(line, "…") {
-		t.Fatalf("line not cut to 50: %q", line)
+	text := itemLine.FindStringSubmatch(strings.Split(out.Context, "\n")[2])
+	if text == nil || utf8.RuneCountInString(text[1]) != 30 || !strings.HasSuffix(text[1], "…") {
+		t.Fatalf("text not cut to 30: %q", out.Context)
 	}
 
 	// A skipped prompt never reaches the searcher.
@@ -117,7 +79,7 @@ func TestRecallContextTimeBudget(t *testing.T) {
 	e.srch.Delay = time.Hour // the searcher never answers in time
 	start := time.Now()
 	out, err := e.svc.RecallContext(ctx, bot, service.ContextInput{Prompt: "what did we decide about the database last time?"})
-	if err != nil || !out.TimedOut || out.Context != "" || len(out.Warnings) != 1 {
+	if err != nil || !out.TimedOut || out.Context != "" || len(out.Memories) != 0 || len(out.Warnings) != 1 {
 		t.Fatalf("%+v %v", out, err)
 	}
 	if time.Since(start) > 10*time.Second {

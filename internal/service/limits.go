@@ -45,6 +45,11 @@ const (
 	MaxContextItems     = 20
 	DefaultContextChars = 600
 	MaxContextChars     = 20000
+	// An item's own share (memory-lancedb-pro's autoRecallPerItemMaxChars);
+	// in full mode the default is 3 times this, at most fullItemChars.
+	DefaultContextItemChars = 180
+	MaxContextItemChars     = 5000
+	fullItemChars           = 1000
 	// maxPromptQuery is how much of a prompt becomes the recall query: a
 	// host may send a whole pasted document as the prompt.
 	maxPromptQuery = 2000

@@ -90,10 +90,14 @@ type Options struct {
 	// Tracker records what recall returns (access_count and
 	// last_accessed_at, which slow decay); nil records nothing.
 	Tracker *AccessTracker
-	// Recall-context defaults: items, characters and the time budget.
-	ContextItems  int           // default 3
-	ContextChars  int           // default 600
-	ContextBudget time.Duration // default 5 s
+	// Recall-context defaults: items, characters of memory text in all
+	// and per item, what an item shows, and the time budget (the
+	// cross-encoder gets at most half of it).
+	ContextItems     int           // default 3
+	ContextChars     int           // default 600
+	ContextItemChars int           // default 180; in full mode 3 times that, at most 1000
+	ContextMode      string        // ContextSummary (default) or ContextFull
+	ContextBudget    time.Duration // default 5 s
 	// SuppressTurns: recall-context with a session does not inject a
 	// memory injected in that session within this many turns (default
 	// DefaultSuppressTurns; negative: no such limit).
@@ -138,6 +142,12 @@ func New(opts Options) *Service {
 	}
 	if opts.ContextChars <= 0 {
 		opts.ContextChars = DefaultContextChars
+	}
+	if opts.ContextItemChars <= 0 {
+		opts.ContextItemChars = DefaultContextItemChars
+	}
+	if opts.ContextMode == "" {
+		opts.ContextMode = ContextSummary
 	}
 	switch {
 	case opts.SuppressTurns == 0:

@@ -15,8 +15,8 @@ import (
 // Greetings and acknowledgements are recognised only as whole texts. The
 // text is cut into segments at sentence punctuation, and every segment
 // must be a greeting or acknowledgement phrase ("Hi Bob!", "ok, thanks",
-// "好的，谢谢"), or the one word of address after one ("good morning,
-// team"). Phrases match as whole words, so "History of the project",
+// "Danke, alles klar", "好的，谢谢"), or the one word of address after one
+// ("good morning, team"). Phrases match as whole words, so "History of the project",
 // "Hiking on Sundays", "Okinawa trip" and "Thanksgiving plans" are kept
 // (memory-lancedb-pro's filter, matching a prefix, dropped every text
 // starting with "Hi"), and so is "Hi Bob, the deploy key is …": one of its
@@ -62,7 +62,11 @@ var (
 	// A greeting may name whom it greets ("hi bob", "hello there", "good
 	// morning team"), and so may thanks ("thanks bob").
 	addressable = `(?:hi|hello|hey|heya|hiya|howdy|greetings|good ?(?:morning|afternoon|evening|night|day)|` +
-		`thanks|thank you|thanks a lot|thanks so much|thank you so much|thank you very much|thanks again|many thanks|thx|cheers)`
+		`thanks|thank you|thanks a lot|thanks so much|thank you so much|thank you very much|thanks again|many thanks|thx|cheers|` +
+		germanGreeting + `|danke|danke sch(?:ö|oe)n|vielen dank)`
+	// German greetings and go-aheads ("Hallo!", "Danke, passt", "alles klar").
+	germanGreeting = `(?:hallo|servus|moin|guten ?(?:morgen|tag|abend))`
+	germanAck      = `(?:ja|jo|nein|genau|alles klar|passt|gut|super|prima|verstanden|weiter|mach weiter|mach das|bitte|klar|gerne)`
 	// The rest stand alone: "no sugar" is a preference, not a "no", and
 	// "morning run" is not a greeting.
 	// The go-aheads at the end ("continue", "lgtm") are what a user types
@@ -71,12 +75,12 @@ var (
 		`ok|okay|okey|okie|k|kk|got it|gotcha|sure|sure thing|of course|yes|yep|yeah|yup|ya|no|nope|nah|` +
 		`alright|all right|cool|great|nice|perfect|awesome|noted|understood|roger|roger that|sounds good|will do|` +
 		`np|no problem|no worries|you're welcome|welcome|my pleasure|lol|haha|hahaha|hmm|mhm|uh huh|please|` +
-		`fine|good|done|next|continue|proceed|go ahead|do it|lgtm)`
+		`fine|good|done|next|continue|proceed|go ahead|do it|lgtm|` + germanAck + `)`
 	latinPhrase      = `(?:` + addressable + `(?: \pL+)?|` + standalone + `)`
 	latinSmallTalk   = regexp.MustCompile(`^` + latinPhrase + `(?: ` + latinPhrase + `)*$`)
 	latinAddressable = regexp.MustCompile(`^` + addressable + `$`)
 	latinWord        = regexp.MustCompile(`^\pL+$`)
-	latinGreetStart  = regexp.MustCompile(`^(?:hi|hello|hey|heya|hiya|howdy|greetings|good ?(?:morning|afternoon|evening|night|day)|yo|sup|what'?s up|how are you|how's it going)\b`)
+	latinGreetStart  = regexp.MustCompile(`^(?:hi|hello|hey|heya|hiya|howdy|greetings|good ?(?:morning|afternoon|evening|night|day)|yo|sup|what'?s up|how are you|how's it going|` + germanGreeting + `)\b`)
 
 	cjkGreeting      = `(?:你好|您好|嗨|哈喽|哈啰|早上好|早安|早|中午好|下午好|晚上好|晚安|大家好|在吗|在不在|你们好)`
 	cjkAck           = `(?:谢谢|多谢|感谢|谢了|辛苦了|好的|好吧|好滴|好嘞|好|嗯+|哦+|噢|行|可以|收到|明白了?|了解|知道了|懂了|没问题|不客气|不用谢|是的|对|继续|开始|ok|okay)`
