@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -102,6 +103,13 @@ func liveWriter(db string) int {
 		if i%2 == 0 || len(mine) == 0 {
 			m := memory.Memory{Text: text, Category: memory.CategoryFact, Scope: "agent:live", Vector: vecs[0]}
 			err = s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Insert(&m) })
+			if errors.Is(err, memory.ErrDimensions) {
+				// The store moved to another model (trove reembed) after
+				// the embedding: stored without a vector, as the service
+				// does (pending, embedded by reembed --pending).
+				m.Vector = nil
+				err = s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Insert(&m) })
+			}
 			if err == nil {
 				mine = append(mine, m.ID)
 			}

@@ -154,7 +154,7 @@ func liveCLI(e *env) (stop func() (writes int, failures []string)) {
 }
 
 // checkAllAPI wants every row with the fake API model's vector of its text.
-func checkAllAPI(t *testing.T, e *env, wantRows int) {
+func checkAllAPI(t testing.TB, e *env, wantRows int) {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), e.db, sqlite.Options{})
 	if err != nil {
