@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -71,7 +70,8 @@ func runHelper(name string) int {
 
 // liveWriter is a long-lived writing process like an agent's server: it
 // embeds (before the lock), then stores or updates, every interval, until
-// SIGTERM; then it prints one line per write: latency in µs, or "error ...".
+// SIGTERM; then it prints one line per write: its latency in µs and its
+// end (unix µs), or "error ...".
 func liveWriter(db string) int {
 	interval, _ := time.ParseDuration(os.Getenv("TROVE_LIVE_INTERVAL"))
 	s, err := sqlite.Open(context.Background(), db, sqlite.Options{Command: "live writer", Space: store.Space{Model: embedding.HashModel, Dimensions: 384}})
@@ -126,7 +126,7 @@ func liveWriter(db string) int {
 		if err != nil {
 			lines = append(lines, "error "+strings.ReplaceAll(err.Error(), "\n", " "))
 		} else {
-			lines = append(lines, strconv.FormatInt(time.Since(start).Microseconds(), 10))
+			lines = append(lines, fmt.Sprintf("%d %d", time.Since(start).Microseconds(), time.Now().UnixMicro()))
 		}
 		time.Sleep(interval)
 	}
