@@ -96,6 +96,9 @@ func printReembed(w io.Writer, r service.ReembedReport) {
 	}
 	fmt.Fprintf(w, "embedded %d (%d passes, %d batches, %d re-embedded after an edit), %d without a vector embedded after the switch, in %s (%.0f rows/s)\n",
 		r.Embedded, r.Passes, r.Batches, r.Requeued, r.Pending, time.Duration(r.DurationMS)*time.Millisecond, r.RowsPerSec)
+	if r.Cleared > 0 {
+		fmt.Fprintf(w, "cleared %d vectors of the old model in %s (short writes after the switch)\n", r.Cleared, time.Duration(r.ClearMS)*time.Millisecond)
+	}
 	if r.KeptOld > 0 {
 		fmt.Fprintf(w, "kept %d old vectors: trove reembed --rollback restores them\n", r.KeptOld)
 	}

@@ -218,7 +218,7 @@ func checkVectors(ctx context.Context, s Store, sp store.Space, spErr error) Che
 			}
 			if vc.Malformed > 0 {
 				fixes = append(fixes, fmt.Sprintf("trove cannot read a row whose vector is not whole float32s, so it cannot update or delete it either: "+
-					"clear the vector with sqlite3 %s \"UPDATE memories SET vector = NULL WHERE id = 'ID'\", then re-embed it with trove update ID --text '<its text>'", s.Path()))
+					"clear the vector with sqlite3 %s \"UPDATE memories SET vector = NULL, vector_b = NULL WHERE id = 'ID'\", then re-embed it with trove update ID --text '<its text>'", s.Path()))
 			}
 		}
 	}

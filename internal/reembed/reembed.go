@@ -34,6 +34,7 @@ type Backend interface {
 	PendingRows(ctx context.Context, afterRID int64, limit int) ([]store.EmbedRow, error)
 	PutVectors(ctx context.Context, sp store.Space, rows []store.EmbedRow) (int, error)
 	RollbackEmbedding(ctx context.Context) (store.SwitchResult, error)
+	ClearOtherSlot(ctx context.Context, batch int, progress func(cleared int, holdMS float64)) (int, error)
 	ReembedCounts(ctx context.Context) (store.ReembedCounts, error)
 }
 
@@ -41,6 +42,8 @@ type Backend interface {
 const (
 	DefaultBatchSize   = 64
 	DefaultConcurrency = 4
+	// ClearBatch is the vectors of another model cleared per write.
+	ClearBatch = 256
 	// maxPasses bounds the catch-up passes: rows a live writer keeps
 	// changing are left to the switch (pending) rather than chased forever.
 	maxPasses = 4
@@ -63,7 +66,7 @@ type Job struct {
 
 // Progress is reported after each committed batch.
 type Progress struct {
-	Phase   string // "embed" (before the switch) or "pending"
+	Phase   string // "clear", "embed" (before the switch) or "pending"
 	Done    int
 	Total   int
 	Elapsed time.Duration
@@ -85,7 +88,10 @@ type Report struct {
 	Queued      int     `json:"queued"`  // left without a vector by the switch (then embedded as pending)
 	Pending     int     `json:"pending"` // rows without a vector embedded
 	KeptOld     int     `json:"kept_old"`
+	Cleared     int     `json:"cleared"` // vectors of another model cleared from the other slot, after the switch (or before a new target)
 	SwitchMS    float64 `json:"switch_ms"`
+	ClearMaxMS  float64 `json:"clear_max_ms"` // the longest lock hold of the clear's writes
+	ClearMS     int64   `json:"clear_ms"`     // the clear's time, paced (not in rows_per_second)
 	DurationMS  int64   `json:"duration_ms"`
 	RowsPerSec  float64 `json:"rows_per_second"`
 	Interrupted bool    `json:"interrupted,omitempty"`
@@ -135,7 +141,9 @@ func (j *Job) Run(ctx context.Context) (rep Report, err error) {
 	rep = Report{To: j.Target.Model}
 	defer func() {
 		rep.DurationMS = j.Clock().Sub(start).Milliseconds()
-		if s := j.Clock().Sub(start).Seconds(); s > 0 {
+		// Rows embedded per second of the run, the clear (disk space only,
+		// after the store moved) left out.
+		if s := j.Clock().Sub(start).Seconds() - float64(rep.ClearMS)/1000; s > 0 {
 			rep.RowsPerSec = float64(rep.Embedded+rep.Pending) / s
 		}
 	}()
@@ -151,10 +159,18 @@ func (j *Job) Run(ctx context.Context) (rep Report, err error) {
 	rep.Dimensions = j.Target.Dimensions
 	if id.Model == j.Target.Model && id.Dimensions == j.Target.Dimensions {
 		rep.Already = true
-		err := j.pending(ctx, &rep, start)
+		if err := j.pending(ctx, &rep, start); err != nil {
+			return rep, err
+		}
+		err := j.clear(ctx, &rep, start)
 		return rep, err
 	}
 	if rep.Resumed, err = j.Store.BeginReembed(ctx, j.Target); err != nil {
+		return rep, err
+	}
+	// The other slot takes the target vectors: leftovers of another
+	// model go first.
+	if err := j.clear(ctx, &rep, start); err != nil {
 		return rep, err
 	}
 	c, err := j.Store.ReembedCounts(ctx)
@@ -199,8 +215,51 @@ func (j *Job) Run(ctx context.Context) (rep Report, err error) {
 	}
 	rep.Embedded += len(final)
 	rep.Switched, rep.SwitchRows, rep.Queued, rep.KeptOld, rep.SwitchMS = true, sw.Switched, sw.Queued, sw.KeptOld, sw.HoldMS
-	err = j.pending(ctx, &rep, start)
+	// Rows without a vector first (search misses them), then the old
+	// model's vectors (disk space only).
+	if err := j.pending(ctx, &rep, start); err != nil {
+		return rep, err
+	}
+	err = j.clear(ctx, &rep, start)
 	return rep, err
+}
+
+// clear empties the other vector slot of another model's vectors, if the
+// store says it holds any, in short writes. It is paced: after each write
+// it pauses twice as long as the write took (scan, lock and commit), so
+// the clear, which only frees disk space, takes at most a third of the
+// writer's time and disk from live writers (their p99 rose most while it
+// ran: BenchmarkReembedLiveWriter).
+func (j *Job) clear(ctx context.Context, rep *Report, start time.Time) error {
+	id, err := j.Store.Identity(ctx)
+	if err != nil || !id.Clearing {
+		return err
+	}
+	c, err := j.Store.ReembedCounts(ctx)
+	if err != nil {
+		return err
+	}
+	done := 0
+	began := time.Now()
+	last := began
+	n, err := j.Store.ClearOtherSlot(ctx, ClearBatch, func(n int, hold float64) {
+		done += n
+		rep.ClearMaxMS = max(rep.ClearMaxMS, hold)
+		j.Progress(Progress{Phase: "clear", Done: done, Total: max(c.Clear, done), Elapsed: j.Clock().Sub(start)})
+		pause := time.NewTimer(2 * time.Since(last))
+		select {
+		case <-pause.C:
+		case <-ctx.Done():
+			pause.Stop()
+		}
+		last = time.Now()
+	})
+	rep.Cleared += n
+	rep.ClearMS += time.Since(began).Milliseconds()
+	if err != nil {
+		return stop(ctx, rep, err)
+	}
+	return nil
 }
 
 // Pending embeds the rows without a vector with the store's model, which
@@ -210,8 +269,11 @@ func (j *Job) Pending(ctx context.Context) (Report, error) {
 	start := j.Clock()
 	rep := Report{To: j.Target.Model, From: j.Target.Model}
 	err := j.pending(ctx, &rep, start)
+	if err == nil {
+		err = j.clear(ctx, &rep, start)
+	}
 	rep.DurationMS = j.Clock().Sub(start).Milliseconds()
-	if s := j.Clock().Sub(start).Seconds(); s > 0 {
+	if s := j.Clock().Sub(start).Seconds() - float64(rep.ClearMS)/1000; s > 0 {
 		rep.RowsPerSec = float64(rep.Pending) / s
 	}
 	return rep, err
@@ -390,7 +452,11 @@ func Rollback(ctx context.Context, st Backend) (Report, error) {
 		return rep, err
 	}
 	rep.Switched, rep.SwitchRows, rep.Queued, rep.SwitchMS = true, sw.Switched, sw.Queued, sw.HoldMS
-	return rep, nil
+	// The vectors of the model rolled back from go, in short paced writes.
+	j := &Job{Store: st}
+	j.defaults()
+	err = j.clear(ctx, &rep, j.Clock())
+	return rep, err
 }
 
 // DryRun counts what Run would do.

@@ -191,7 +191,7 @@ func TestRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, err := Rollback(ctx, s)
-	if err != nil || rep.SwitchRows != 50 {
+	if err != nil || rep.SwitchRows != 50 || rep.Cleared != 50 {
 		t.Fatalf("rollback %+v %v", rep, err)
 	}
 	m, _ := s.Get(ctx, memory.Owner(), ids[7])
@@ -201,6 +201,37 @@ func TestRollback(t *testing.T) {
 	if id, _ := s.Identity(ctx); id.Space != oldSpace {
 		t.Fatalf("identity after rollback %+v", id)
 	}
+}
+
+// A run stopped while it clears the old model's vectors (after the
+// switch) has moved the store; the next run finds it on the target and
+// finishes the clear, embedding nothing again.
+func TestRunStoppedDuringClear(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, oldSpace)
+	seed(t, s, 700)
+	cctx, cancel := context.WithCancel(ctx)
+	j := &Job{Store: s, Embedder: &fakeEmbedder{}, Target: newSpace, Progress: func(p Progress) {
+		if p.Phase == "clear" {
+			cancel()
+		}
+	}}
+	rep, err := j.Run(cctx)
+	if !errors.Is(err, context.Canceled) || !rep.Switched || !rep.Interrupted || rep.Cleared == 0 || rep.Cleared >= 700 {
+		t.Fatalf("stopped run: %v %+v", err, rep)
+	}
+	if id, _ := s.Identity(ctx); !id.Clearing {
+		t.Fatalf("identity after a stopped clear: %+v", id)
+	}
+	emb := &fakeEmbedder{}
+	rep2, err := (&Job{Store: s, Embedder: emb, Target: newSpace}).Run(ctx)
+	if err != nil || !rep2.Already || rep2.Cleared != 700-rep.Cleared || emb.rows.Load() != 1 { // the probe alone
+		t.Fatalf("second run: %v %+v, %d rows embedded", err, rep2, emb.rows.Load())
+	}
+	if c, _ := s.ReembedCounts(ctx); c.Other != 0 {
+		t.Fatalf("counts: %+v", c)
+	}
+	checkMoved(t, s, 700)
 }
 
 // The guard embeds nothing until asked; then it refuses a store of

@@ -18,6 +18,15 @@ type Identity struct {
 	// OldKept reports whether the previous model's vectors were kept
 	// (reembed --keep-old), so that --rollback can restore them.
 	OldKept bool `json:"old_kept"`
+	// Slot is the vector slot holding the store's model's vectors (0 or
+	// 1); the other holds a reembed's target vectors, the kept ones, or
+	// leftovers being cleared (Clearing).
+	Slot     int  `json:"slot"`
+	Clearing bool `json:"clearing,omitempty"`
+	// Generation counts the switches and rollbacks of the store's
+	// vectors: an index or cache of vectors is valid for one (model,
+	// dimensions, generation), and every switch or rollback moves it.
+	Generation int64 `json:"generation"`
 }
 
 // EmbedRow is a row's text to embed, as read, and later its vector: RID
@@ -36,6 +45,8 @@ type ReembedCounts struct {
 	Rows     int // every row
 	Shadowed int // rows whose target-model vector is current (during a reembed)
 	Pending  int // rows without a vector
+	Clear    int // vectors left to clear from the other slot (Identity.Clearing)
+	Other    int // vectors in the other slot, whatever they are (target, kept, to clear)
 }
 
 // SwitchResult is the outcome of switching (or rolling back) a store's

@@ -18,6 +18,26 @@ import (
 
 // startLiveWriter starts a live-writer helper process.
 func startLiveWriter(t testing.TB, e *env, interval time.Duration) (stop func() (lat []time.Duration, failed int)) {
+	stopAt := startLiveWriterAt(t, e, interval)
+	return func() ([]time.Duration, int) {
+		samples, failed := stopAt()
+		lat := make([]time.Duration, len(samples))
+		for i, s := range samples {
+			lat[i] = s.lat
+		}
+		return lat, failed
+	}
+}
+
+// liveSample is one write of the live writer: when it ended, and its latency.
+type liveSample struct {
+	at  time.Time
+	lat time.Duration
+}
+
+// startLiveWriterAt starts a live-writer helper process; stop returns
+// each write's latency with the time it ended.
+func startLiveWriterAt(t testing.TB, e *env, interval time.Duration) (stop func() (samples []liveSample, failed int)) {
 	c := exec.Command(os.Args[0], "-test.run=^$")
 	c.Env = e.environ("TROVE_TEST_HELPER=live-writer", "TROVE_LIVE_INTERVAL="+interval.String())
 	out, _ := c.StdoutPipe()
@@ -25,9 +45,9 @@ func startLiveWriter(t testing.TB, e *env, interval time.Duration) (stop func() 
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return func() ([]time.Duration, int) {
+	return func() ([]liveSample, int) {
 		_ = c.Process.Signal(syscall.SIGTERM)
-		var lat []time.Duration
+		var samples []liveSample
 		failed := 0
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
@@ -37,12 +57,19 @@ func startLiveWriter(t testing.TB, e *env, interval time.Duration) (stop func() 
 				t.Log(line)
 				continue
 			}
-			if us, err := strconv.ParseInt(line, 10, 64); err == nil {
-				lat = append(lat, time.Duration(us)*time.Microsecond)
+			// "<latency µs> <end, unix µs>"
+			f := strings.Fields(line)
+			if len(f) != 2 {
+				continue
+			}
+			us, err1 := strconv.ParseInt(f[0], 10, 64)
+			at, err2 := strconv.ParseInt(f[1], 10, 64)
+			if err1 == nil && err2 == nil {
+				samples = append(samples, liveSample{time.UnixMicro(at), time.Duration(us) * time.Microsecond})
 			}
 		}
 		_ = c.Wait()
-		return lat, failed
+		return samples, failed
 	}
 }
 

@@ -2,10 +2,10 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -70,7 +70,8 @@ func runHelper(name string) int {
 
 // liveWriter is a long-lived writing process like an agent's server: it
 // embeds (before the lock), then stores or updates, every interval, until
-// SIGTERM; then it prints one line per write: latency in µs, or "error ...".
+// SIGTERM; then it prints one line per write: its latency in µs and its
+// end (unix µs), or "error ...".
 func liveWriter(db string) int {
 	interval, _ := time.ParseDuration(os.Getenv("TROVE_LIVE_INTERVAL"))
 	s, err := sqlite.Open(context.Background(), db, sqlite.Options{Command: "live writer", Space: store.Space{Model: embedding.HashModel, Dimensions: 384}})
@@ -102,6 +103,13 @@ func liveWriter(db string) int {
 		if i%2 == 0 || len(mine) == 0 {
 			m := memory.Memory{Text: text, Category: memory.CategoryFact, Scope: "agent:live", Vector: vecs[0]}
 			err = s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Insert(&m) })
+			if errors.Is(err, memory.ErrDimensions) {
+				// The store moved to another model (trove reembed) after
+				// the embedding: stored without a vector, as the service
+				// does (pending, embedded by reembed --pending).
+				m.Vector = nil
+				err = s.Write(ctx, memory.Owner(), func(tx store.Tx) error { return tx.Insert(&m) })
+			}
 			if err == nil {
 				mine = append(mine, m.ID)
 			}
@@ -118,7 +126,7 @@ func liveWriter(db string) int {
 		if err != nil {
 			lines = append(lines, "error "+strings.ReplaceAll(err.Error(), "\n", " "))
 		} else {
-			lines = append(lines, strconv.FormatInt(time.Since(start).Microseconds(), 10))
+			lines = append(lines, fmt.Sprintf("%d %d", time.Since(start).Microseconds(), time.Now().UnixMicro()))
 		}
 		time.Sleep(interval)
 	}

@@ -154,7 +154,7 @@ func liveCLI(e *env) (stop func() (writes int, failures []string)) {
 }
 
 // checkAllAPI wants every row with the fake API model's vector of its text.
-func checkAllAPI(t *testing.T, e *env, wantRows int) {
+func checkAllAPI(t testing.TB, e *env, wantRows int) {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), e.db, sqlite.Options{})
 	if err != nil {
@@ -273,6 +273,81 @@ func TestReembedLiveStore(t *testing.T) {
 	e.checkStore()
 	if out := e.runWith(target, "search", "seed memory 7 edited live", "--limit", "3"); out.code != 0 || !strings.Contains(out.out, "vec") {
 		t.Fatalf("new-model search: %s%s", out.out, out.err)
+	}
+}
+
+// A reembed SIGKILLed while it clears the old model's vectors (after the
+// switch) leaves a store already on the new model, every row with its
+// vector; the next run finishes the clear and embeds nothing again.
+func TestReembedKilledDuringClear(t *testing.T) {
+	const rows = 8000
+	api := newFakeAPI(t, 0)
+	e := newEnv(t)
+	seedRows(t, e, rows)
+	c := e.cmd(context.Background(), "reembed", "--provider", "openai", "--model", "fake-embed")
+	c.Env = append(c.Env, "TROVE_EMBED_BASE_URL="+api.URL, "TROVE_EMBED_API_KEY=test-key-0123456789")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlite.Open(context.Background(), e.db, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		id, err := s.Identity(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id.Clearing && id.Previous.Model != "" {
+			c, err := s.ReembedCounts(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Clear < rows { // the clear has begun
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reembed never reached its clear: %+v", id)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_ = c.Process.Signal(syscall.SIGKILL)
+	_ = c.Wait()
+	e.checkStore()
+	left, err := s.ReembedCounts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := s.Identity(context.Background()); !id.Clearing || left.Clear == 0 {
+		t.Fatalf("the clear was done before the kill (%+v): this test checks nothing", left)
+	}
+	t.Logf("killed with %d old vectors left to clear", left.Clear)
+	checkAllAPI(t, e, rows) // the store serves the new model already
+
+	sent := api.texts.Load()
+	r := e.runWith(api.env("fake-embed"), "reembed", "--provider", "openai", "--model", "fake-embed", "--json")
+	if r.code != 0 {
+		t.Fatalf("second run: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	var rep struct {
+		Already bool `json:"already_current"`
+		Cleared int  `json:"cleared"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &rep); err != nil {
+		t.Fatalf("report %q: %v", r.out, err)
+	}
+	if !rep.Already || rep.Cleared != left.Clear || api.texts.Load()-sent != 1 { // the probe alone
+		t.Fatalf("second run: %+v, %d texts embedded", rep, api.texts.Load()-sent)
+	}
+	if c, _ := s.ReembedCounts(context.Background()); c.Other != 0 || c.Pending != 0 {
+		t.Fatalf("counts after the second run: %+v", c)
+	}
+	checkAllAPI(t, e, rows)
+	if out := e.runWith(api.env("fake-embed"), "search", "seed memory topic 5", "--limit", "3"); out.code != 0 || !strings.Contains(out.out, "vec") {
+		t.Fatalf("search after the move: %s%s", out.out, out.err)
 	}
 }
 

@@ -10,10 +10,11 @@ import (
 	"github.com/trove-memory/trove/internal/memory"
 )
 
-// Columns read for a memory, without and with the vector.
+// Columns read for a memory, without and with the vector (of the active
+// slot, read in the same statement: see vecActive).
 const (
 	cols    = "id, text, category, scope, importance, created_at, updated_at, revision, format, metadata"
-	colsVec = cols + ", vector"
+	colsVec = cols + ", " + vecActive
 )
 
 func selectCols(withVectors bool) string {

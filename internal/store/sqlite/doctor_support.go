@@ -56,7 +56,7 @@ type VectorCensus struct {
 // not load the vectors.
 func (s *Store) VectorCensus(ctx context.Context) (VectorCensus, error) {
 	c := VectorCensus{ByDims: map[int]int{}}
-	rows, err := s.rdb.QueryContext(ctx, "SELECT length(vector), count(*) FROM memories GROUP BY 1")
+	rows, err := s.rdb.QueryContext(ctx, "SELECT length("+vecActive+"), count(*) FROM memories GROUP BY 1")
 	if err != nil {
 		return c, fmt.Errorf("count vectors: %w", err)
 	}
@@ -86,12 +86,12 @@ func (s *Store) VectorCensus(ctx context.Context) (VectorCensus, error) {
 // VectorOutliers returns up to limit ids (in id order) of rows that have a
 // vector which is not dims float32s long, malformed ones included.
 func (s *Store) VectorOutliers(ctx context.Context, dims, limit int) ([]string, error) {
-	return s.ids(ctx, "SELECT id FROM memories WHERE vector IS NOT NULL AND length(vector) != ? ORDER BY id LIMIT ?", 4*dims, limit)
+	return s.ids(ctx, "SELECT id FROM memories WHERE "+vecActive+" IS NOT NULL AND length("+vecActive+") != ? ORDER BY id LIMIT ?", 4*dims, limit)
 }
 
 // MissingVectors returns up to limit ids (in id order) of rows without a vector.
 func (s *Store) MissingVectors(ctx context.Context, limit int) ([]string, error) {
-	return s.ids(ctx, "SELECT id FROM memories WHERE vector IS NULL ORDER BY id LIMIT ?", limit)
+	return s.ids(ctx, "SELECT id FROM memories WHERE "+vecActive+" IS NULL ORDER BY id LIMIT ?", limit)
 }
 
 // BadMetadata counts the rows whose metadata is not a JSON object (reads of

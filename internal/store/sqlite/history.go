@@ -155,10 +155,10 @@ func (t *tx) Purge(id string) (store.Erasure, error) {
 		if err := t.statGone(rid); err != nil { // the scope's text statistics lose the row too
 			return e, fmt.Errorf("purge memory %s: %w", id, err)
 		}
-		for _, q := range []string{"DELETE FROM memories WHERE rid = ?", "DELETE FROM reembed_vectors WHERE rid = ?", "DELETE FROM reembed_old WHERE rid = ?"} {
-			if _, err := t.exec(q, rid); err != nil {
-				return e, fmt.Errorf("purge memory %s: %w", id, err)
-			}
+		// Both vector slots go with the row (a reembed's target vector, or
+		// one kept for --rollback, included).
+		if _, err := t.exec("DELETE FROM memories WHERE rid = ?", rid); err != nil {
+			return e, fmt.Errorf("purge memory %s: %w", id, err)
 		}
 		t.ftsDrop = append(t.ftsDrop, rid)
 	case !errors.Is(err, sql.ErrNoRows):

@@ -41,9 +41,7 @@ func TestPurgeLeavesNoTrace(t *testing.T) {
 	back.Revision++
 	back.Vector = []float32{1, 0, 0, 0}
 	must(s.Write(ctx, own, func(tx store.Tx) error { return tx.Restore(&back) }))
-	_, err = s.wdb.ExecContext(ctx, "INSERT INTO reembed_vectors(rid, seq, vector) SELECT rid, seq, vector FROM memories WHERE id = ?", m.ID)
-	must(err)
-	_, err = s.wdb.ExecContext(ctx, "INSERT INTO reembed_old(rid, seq, vector) SELECT rid, seq, vector FROM memories WHERE id = ?", m.ID)
+	_, err = s.wdb.ExecContext(ctx, "UPDATE memories SET vector_b = vector WHERE id = ?", m.ID) // a target or kept vector
 	must(err)
 	var rid int64
 	must(s.rdb.QueryRowContext(ctx, "SELECT rid FROM memories WHERE id = ?", m.ID).Scan(&rid))
@@ -56,8 +54,7 @@ func TestPurgeLeavesNoTrace(t *testing.T) {
 		{"row", "SELECT count(*) FROM memories WHERE id = 'secret-1'"},
 		{"history", "SELECT count(*) FROM history WHERE id = 'secret-1'"},
 		{"tombstone", "SELECT count(*) FROM tombstones WHERE id = 'secret-1'"},
-		{"shadow vector", "SELECT count(*) FROM reembed_vectors WHERE rid = " + itoa(rid)},
-		{"old vector", "SELECT count(*) FROM reembed_old WHERE rid = " + itoa(rid)},
+		{"vector in either slot", "SELECT count(*) FROM memories WHERE rid = " + itoa(rid)},
 		{"fts entry", "SELECT count(*) FROM memories_fts WHERE rowid = " + itoa(rid)},
 		{"fts words", "SELECT count(*) FROM memories_fts WHERE memories_fts MATCH 'hunter2 OR hunter3 OR password'"},
 		{"fts vocabulary", "SELECT count(*) FROM memories_fts_vocab WHERE term IN ('hunter2', 'hunter3', 'password')"},

@@ -348,9 +348,10 @@ func (s *Store) VectorChanges(ctx context.Context, since int64) (store.VectorCha
 	}
 	// A full load reads only rows with a vector; catching up also reads
 	// rows now without one, which leave the index (Deleted).
-	q := "SELECT id, scope, category, smart_category, vector, " + validFromExpr + ", coalesce(valid_until, 0), coalesce(invalidated_at, 0), coalesce(archived_at, 0) FROM memories WHERE seq > ? AND seq <= ?"
+	// The vectors are the active slot's, read in the same snapshot as seq.
+	q := "SELECT id, scope, category, smart_category, " + vecActive + ", " + validFromExpr + ", coalesce(valid_until, 0), coalesce(invalidated_at, 0), coalesce(archived_at, 0) FROM memories WHERE seq > ? AND seq <= ?"
 	if since == 0 {
-		q += " AND vector IS NOT NULL"
+		q += " AND " + vecActive + " IS NOT NULL"
 	}
 	rows, err := tx.QueryContext(ctx, q, since, ch.Seq)
 	if err != nil {

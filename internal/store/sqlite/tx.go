@@ -22,7 +22,11 @@ type tx struct {
 	now   int64
 	seq   int64
 	space *store.Space // read lazily once per transaction
-	stmts map[string]*sql.Stmt
+	// The active vector slot (meta embed_slot, see reembed.go), read
+	// lazily once per transaction; slotRead says it was.
+	slot     int
+	slotRead bool
+	stmts    map[string]*sql.Stmt
 
 	// Rows whose FTS entry must be (re)built or dropped before the caller's
 	// function ends: see syncFTS.
@@ -87,13 +91,17 @@ const (
 	// (validityArgs, facts.go) and smart_category from the row they
 	// write (memory.SmartCategoryOf: its format, category, text and
 	// metadata), so no write leaves either behind what the row says.
+	// They are templates over the vector slots: {vec} is the active
+	// slot's column, {other} the other's (see slotStatements); an update
+	// that changes the text empties the other slot (a target or kept
+	// vector of the old text).
 	sqlInsert = `INSERT INTO memories
-		(id, text, category, scope, importance, created_at, updated_at, revision, format, metadata, vector, seq,
+		(id, text, category, scope, importance, created_at, updated_at, revision, format, metadata, {vec}, seq,
 		fact_key, valid_from, valid_until, invalidated_at, archived_at, smart_category)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, x''), ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`
 	sqlUpdate = `UPDATE memories SET
 		text = ?, category = ?, scope = ?, importance = ?, updated_at = ?, revision = revision + 1,
-		format = ?, metadata = ?, vector = nullif(coalesce(?, vector), x''), seq = ?,
+		format = ?, metadata = ?, {vec} = nullif(coalesce(?, {vec}), x''), {other} = CASE WHEN text = ? THEN {other} END, seq = ?,
 		fact_key = ?, valid_from = ?, valid_until = ?, invalidated_at = ?, archived_at = ?, smart_category = ?
 		WHERE id = ? AND revision = ?`
 	sqlCurrent = `SELECT rid, scope, revision, json_extract(metadata, '$.access_count'), json_extract(metadata, '$.last_accessed_at'),
@@ -129,7 +137,7 @@ func (s *Store) prepareWrites(ctx context.Context) error {
 			return fmt.Errorf("create temporary tables: %w", err)
 		}
 	}
-	for _, q := range append([]string{sqlInsert, sqlUpdate, sqlCurrent, sqlDelete, sqlTombstone, sqlGetAll, sqlFTSDrop, sqlFTSAdd, sqlTouch, sqlKeepVersion, sqlAppend, sqlFactRows}, statStatements...) {
+	for _, q := range append([]string{sqlInsertSlot[0], sqlInsertSlot[1], sqlUpdateSlot[0], sqlUpdateSlot[1], sqlCurrent, sqlDelete, sqlTombstone, sqlGetAll, sqlFTSDrop, sqlFTSAdd, sqlTouch, sqlKeepVersion, sqlAppend, sqlFactRows}, statStatements...) {
 		st, err := s.wdb.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("prepare write statements: %w", err)
@@ -186,8 +194,12 @@ func (t *tx) Insert(m *memory.Memory) error {
 	if err != nil {
 		return fmt.Errorf("memory %s: %w", m.ID, err)
 	}
+	slot, err := t.vecSlot()
+	if err != nil {
+		return fmt.Errorf("insert memory %s: %w", m.ID, err)
+	}
 	key, from, until, inv, arch := validityArgs(m.Metadata)
-	res, err := t.exec(sqlInsert,
+	res, err := t.exec(sqlInsertSlot[slot],
 		m.ID, m.Text, string(m.Category), string(m.Scope), m.Importance, m.CreatedAt, m.UpdatedAt,
 		m.Revision, int(m.Format), md, encodeVector(m.Vector), t.seq, key, from, until, inv, arch, string(memory.SmartCategoryOf(*m)))
 	if err != nil {
@@ -268,10 +280,14 @@ func (t *tx) Update(m *memory.Memory) error {
 	if err := t.keepVersion(rid, store.ChangeUpdate); err != nil {
 		return fmt.Errorf("update memory %s: %w", m.ID, err)
 	}
+	slot, err := t.vecSlot()
+	if err != nil {
+		return fmt.Errorf("update memory %s: %w", m.ID, err)
+	}
 	key, from, until, inv, arch := validityArgs(m.Metadata)
-	res, err := t.exec(sqlUpdate,
+	res, err := t.exec(sqlUpdateSlot[slot],
 		m.Text, string(m.Category), string(m.Scope), m.Importance, updated,
-		int(m.Format), md, encodeVector(m.Vector), t.seq, key, from, until, inv, arch, string(memory.SmartCategoryOf(*m)), m.ID, rev)
+		int(m.Format), md, encodeVector(m.Vector), m.Text, t.seq, key, from, until, inv, arch, string(memory.SmartCategoryOf(*m)), m.ID, rev)
 	if err != nil {
 		return fmt.Errorf("update memory %s: %w", m.ID, err)
 	}
