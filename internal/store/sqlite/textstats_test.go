@@ -208,7 +208,7 @@ func TestTextStatsBuiltForOlderStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range append(append(append(undoSmartCategory, undoArchive...), undoFacts...), "DROP TABLE tier_transitions", "DROP TABLE capture_buffer", "DROP TABLE capture_jobs", "DROP TABLE history", "DROP TABLE erasures", "DROP TABLE scope_terms", "DROP TABLE scope_sizes", "DROP TABLE memories_fts_instance",
+	for _, q := range append(append(append(append(undoStemming, undoSmartCategory...), undoArchive...), undoFacts...), "DROP TABLE tier_transitions", "DROP TABLE capture_buffer", "DROP TABLE capture_jobs", "DROP TABLE history", "DROP TABLE erasures", "DROP TABLE scope_terms", "DROP TABLE scope_sizes", "DROP TABLE memories_fts_instance",
 		"DELETE FROM meta WHERE key = 'text_stats_rid'", "PRAGMA user_version = 3") {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(q, err)
