@@ -16,7 +16,7 @@ type Lang uint8
 
 const (
 	// Unknown: the text gives no sign either way (a short query, a name).
-	// A document is stemmed as English then; a query both ways.
+	// It is stemmed as English (see DocLang).
 	Unknown Lang = iota
 	English
 	German
@@ -58,9 +58,10 @@ func Guess(text string) Lang {
 	return Unknown
 }
 
-// DocLang is the language a document is stemmed in: German only when it
-// is guessed German, English otherwise (most memories are English, and a
-// text in a third language meets the same stemmer in its queries).
+// DocLang is the language a text is stemmed in, a document or a query
+// alike: German only when it is guessed German, English otherwise (most
+// memories are English, and a text in a third language meets the same
+// stemmer in its queries).
 func DocLang(text string) Lang {
 	if Guess(text) == German {
 		return German
@@ -93,21 +94,6 @@ func Stem(w string, lang Lang) string {
 	return w
 }
 
-// QueryStems are the forms a query word is searched in: its stem in the
-// query's language, or when that is Unknown its English and its German
-// stem (one if they agree), so a query too short to guess still finds
-// documents of either language.
-func QueryStems(w string, lang Lang) []string {
-	if lang != Unknown {
-		return []string{Stem(w, lang)}
-	}
-	en, de := Stem(w, English), Stem(w, German)
-	if en == de {
-		return []string{en}
-	}
-	return []string{en, de}
-}
-
 var envPool = sync.Pool{New: func() any { return snowballstem.NewEnv("") }}
 
 func latinLower(w string) bool {
@@ -125,8 +111,8 @@ func latinLower(w string) bool {
 	return true
 }
 
-// StemText returns text with every word of Latin letters replaced by its
-// stem in lang, lower-cased, and everything else left as it is: the
+// StemText returns text with every word of Latin letters that has a
+// shorter stem in lang replaced by it, and everything else left as it is: the
 // words stay where they were, one for one, so a tokenizer finds as many
 // tokens in the result (the same positions, the same phrases) as in the
 // text. A word is a run of letters and digits, as SQLite's unicode61
@@ -136,8 +122,8 @@ func StemText(text string, lang Lang) string {
 	last := 0
 	forEachWord(text, func(w string, start, end int) {
 		s := Stem(w, lang)
-		if s == text[start:end] {
-			return
+		if s == w {
+			return // the word as written (the index folds its case)
 		}
 		if b.Len() == 0 {
 			b.Grow(len(text))

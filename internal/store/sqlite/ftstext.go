@@ -204,22 +204,20 @@ const maxQueryTerms = 32
 // identifiers rank first. Stopwords are dropped when other words remain.
 //
 // For the stemmed index (ver 2) each word is searched as its stem in the
-// query's guessed language, or, when the query gives no sign of one, as
-// its English and its German stem; a phrase's words as their stems in the
-// language a document would be given (textlang.DocLang).
+// language the query is guessed to be in (textlang.DocLang: German only
+// when it looks German), as a document's words are indexed.
 func ftsTerms(text string, ver int) (phrases, tokens []string) {
 	phrases, tokens = plainTerms(text)
 	if ver < ftsStemmed {
 		return phrases, tokens
 	}
-	lang := textlang.Guess(text)
-	docLang := textlang.DocLang(text)
+	lang := textlang.DocLang(text)
 	seen := map[string]bool{}
 	var ps, ts []string
 	for _, p := range phrases {
 		words := strings.Fields(p)
 		for i, w := range words {
-			words[i] = textlang.Stem(w, docLang)
+			words[i] = textlang.Stem(w, lang)
 		}
 		if p := strings.Join(words, " "); !seen[p] {
 			seen[p] = true
@@ -227,11 +225,9 @@ func ftsTerms(text string, ver int) (phrases, tokens []string) {
 		}
 	}
 	for _, t := range tokens {
-		for _, s := range textlang.QueryStems(t, lang) {
-			if !seen[s] && len(ts) < maxQueryTerms {
-				seen[s] = true
-				ts = append(ts, s)
-			}
+		if s := textlang.Stem(t, lang); !seen[s] {
+			seen[s] = true
+			ts = append(ts, s)
 		}
 	}
 	return ps, ts
