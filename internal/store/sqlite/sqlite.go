@@ -160,7 +160,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 // BuildTextIndex), then the per-scope statistics (BuildTextStats).
 func (s *Store) startTextStats() {
 	var marks textMarks
-	if s.newer != nil || s.rdb.QueryRow("SELECT "+sqlTextMarks).Scan(&marks.stats, &marks.ftsVer, &marks.next) != nil ||
+	if !backgroundBuilds || s.newer != nil || s.rdb.QueryRow("SELECT "+sqlTextMarks).Scan(&marks.stats, &marks.ftsVer, &marks.next) != nil ||
 		marks.stats == textStatsDone && marks.ftsVer >= ftsStemmed && !s.oldTextIndexLeft() {
 		return
 	}
@@ -175,6 +175,9 @@ func (s *Store) startTextStats() {
 		}
 	}()
 }
+
+// backgroundBuilds is false in tests that run the builds themselves.
+var backgroundBuilds = true
 
 // oldTextIndexLeft reports whether a switch to the stemmed index left the
 // old one behind (the process stopped before it dropped it).
