@@ -22,6 +22,10 @@ import (
 // write drops the old index. The marks live in the store, so a build
 // killed at any point resumes where its last write left it.
 
+// TextIndexVersion is the text index version this binary builds and
+// searches: 2, Snowball stems.
+const TextIndexVersion = ftsStemmed
+
 // textIndexBatch is how many rows one BuildTextIndex write adds to the
 // next index.
 const textIndexBatch = 200
