@@ -96,6 +96,35 @@ var providerFloors = map[string]float64{
 type queryTerms struct {
 	words  []string // stems of the non-stopword words
 	bigram []string // CJK bigrams that are not function words (a lone character stays itself)
+	// heads are the words' first two letters (stemHead): a memory's word
+	// is stemmed only if it begins with one of them. nil when a stem is
+	// shorter than that: every word is stemmed then.
+	heads map[[2]rune]bool
+}
+
+// stemHead is the first two letters of a word or stem, umlauts folded: a
+// Snowball stem keeps the first letters of its word (R1 never reaches
+// them) except that German loses the umlauts, so a word whose head is no
+// query stem's head cannot have a query stem, and is not stemmed. Most
+// of a memory's words are skipped so.
+func stemHead(w string) ([2]rune, bool) {
+	var h [2]rune
+	n := 0
+	for _, r := range w {
+		switch r {
+		case 'ä':
+			r = 'a'
+		case 'ö':
+			r = 'o'
+		case 'ü':
+			r = 'u'
+		}
+		h[n] = r
+		if n++; n == 2 {
+			return h, true
+		}
+	}
+	return h, false
 }
 
 // termsOf splits a query into its content terms.
@@ -125,6 +154,15 @@ func termsOf(q string) queryTerms {
 			t.words = append(t.words, s)
 		}
 	}
+	t.heads = map[[2]rune]bool{}
+	for _, w := range t.words {
+		h, ok := stemHead(w)
+		if !ok {
+			t.heads = nil
+			break
+		}
+		t.heads[h] = true
+	}
 	return t
 }
 
@@ -153,6 +191,9 @@ func (t queryTerms) support(texts ...string) string {
 		}
 		for _, w := range splitWords(lower) {
 			if w.cjk || utf8.RuneCountInString(w.text) < 2 {
+				continue
+			}
+			if h, _ := stemHead(w.text); t.heads != nil && !t.heads[h] {
 				continue
 			}
 			s := textlang.Stem(w.text, lang)

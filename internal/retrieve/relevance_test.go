@@ -2,8 +2,10 @@ package retrieve
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -319,4 +321,34 @@ func contains(ids []string, id string) bool {
 		}
 	}
 	return false
+}
+
+// BenchmarkFloorSupport is the floor's lexical check of every labelled
+// memory against every query of the quality set: the work the floor does
+// per candidate, without the search.
+//
+//	go test -run '^$' -bench FloorSupport ./internal/retrieve/
+func BenchmarkFloorSupport(b *testing.B) {
+	raw, err := os.ReadFile("testdata/quality.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var qs qualitySet
+	if err := json.Unmarshal(raw, &qs); err != nil {
+		b.Fatal(err)
+	}
+	terms := make([]queryTerms, len(qs.Queries))
+	for i, q := range qs.Queries {
+		terms[i] = termsOf(q.Query)
+	}
+	checks := 0
+	for b.Loop() {
+		for _, t := range terms {
+			for _, m := range qs.Memories {
+				t.support(m.Text)
+				checks++
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(checks), "ns/check")
 }

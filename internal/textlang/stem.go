@@ -39,16 +39,47 @@ func (l Lang) String() string {
 // more signs wins; with none, or as many of each, it is Unknown.
 func Guess(text string) Lang {
 	en, de := 0, 0
-	forEachWord(text, func(w string, _, _ int) {
+	// Marks are short ASCII words: a word is looked up only if it is one,
+	// lower-cased in buf, so guessing allocates nothing.
+	var buf [8]byte
+	n, ascii, umlaut, in := 0, true, false, false
+	end := func() {
 		switch {
-		case englishMarks[w]:
-			en++
-		case germanMarks[w]:
+		case !in:
+		case umlaut:
 			de++
-		case strings.ContainsAny(w, "äöüß"):
-			de++
+		case ascii && n <= len(buf):
+			if englishMarks[string(buf[:n])] {
+				en++
+			} else if germanMarks[string(buf[:n])] {
+				de++
+			}
 		}
-	})
+		n, ascii, umlaut, in = 0, true, false, false
+	}
+	for _, r := range text {
+		if !unicode.IsLetter(r) && !unicode.IsNumber(r) {
+			end()
+			continue
+		}
+		in = true
+		switch {
+		case r < utf8.RuneSelf:
+			if n < len(buf) {
+				c := byte(r)
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				buf[n] = c
+			}
+			n++
+		case strings.ContainsRune("äöüßÄÖÜ", r):
+			umlaut, ascii = true, false
+		default:
+			ascii = false
+		}
+	}
+	end()
 	switch {
 	case de > en:
 		return German
