@@ -15,8 +15,10 @@ import (
 	"github.com/trove-memory/trove/internal/store/sqlite"
 )
 
-// toPlainIndex takes the store back to schema 10, as a trove from before
-// the stemmed index left it: the index holds the words as written.
+// toPlainIndex puts the store in the state migration 11 leaves a store
+// from before it in: the index holds the words as written, the stemmed
+// one is empty beside it, the build mark is 0. The schema version is left
+// alone, so later migrations need no undoing.
 func toPlainIndex(t *testing.T, path string) {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), path, sqlite.Options{}) // registers trove_fts with the driver
@@ -37,7 +39,10 @@ func toPlainIndex(t *testing.T, path string) {
 			trove_fts(coalesce(json_extract(metadata, '$.l1_overview'), '')),
 			trove_fts(coalesce(json_extract(metadata, '$.l2_content'), '')) FROM memories`,
 		"DELETE FROM meta WHERE key IN ('fts_version', 'fts_next_rid')",
-		"PRAGMA user_version = 10",
+		`CREATE VIRTUAL TABLE memories_fts_next USING fts5(text, l0, l1, l2,
+			content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2')`,
+		"INSERT INTO memories_fts_next(memories_fts_next, rank) VALUES ('rank', 'bm25(1.0, 1.0, 0.5, 0.25)')",
+		"INSERT INTO meta(key, value) VALUES ('fts_version', 1), ('fts_next_rid', 0)",
 	} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(q, err)

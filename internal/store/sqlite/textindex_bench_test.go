@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -50,16 +49,7 @@ func BenchmarkTextIndexBuild(b *testing.B) {
 				}
 			}
 			s.Close()
-			db, err := sql.Open("sqlite", "file:"+path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for _, q := range append(undoStemming, "PRAGMA user_version = 10") {
-				if _, err := db.Exec(q); err != nil {
-					b.Fatal(q, err)
-				}
-			}
-			db.Close()
+			downgradeToPlain(b, path)
 			s, err = Open(ctx, path, Options{Synchronous: "normal"})
 			if err != nil {
 				b.Fatal(err)

@@ -24,6 +24,18 @@ var undoStemming = []string{
 	"DELETE FROM meta WHERE key IN ('fts_version', 'fts_next_rid')",
 }
 
+// asMigrated11 puts a store with rows in the state migration 11 leaves
+// one from before it in: the index of the words as written, an empty
+// next index and the build mark at 0. The schema version is left alone,
+// so later migrations need no undoing.
+var asMigrated11 = []string{
+	"DROP TABLE IF EXISTS memories_fts_next",
+	"DELETE FROM memories_fts",
+	"INSERT INTO memories_fts(rowid, text, l0, l1, l2) SELECT rid, " + ftsPlainCols + " FROM memories",
+	"DELETE FROM meta WHERE key IN ('fts_version', 'fts_next_rid')",
+	loadMigrations()[10],
+}
+
 // The stemmed index finds a word by its other forms, for the owner and for
 // a caller limited to some scopes; German only where the text is German;
 // CJK text as bigrams, as before.
@@ -74,16 +86,16 @@ func TestStemmedSearchFindsInflections(t *testing.T) {
 	checkStats(t, s)
 }
 
-// downgradeToPlain takes the store at path back to schema 10, as a trove
-// before stemming left it.
-func downgradeToPlain(t *testing.T, path string) {
+// downgradeToPlain puts the store at path as migration 11 leaves a store
+// from before it (asMigrated11).
+func downgradeToPlain(t testing.TB, path string) {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, q := range append(undoStemming, "PRAGMA user_version = 10") {
+	for _, q := range asMigrated11 {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(q, err)
 		}
