@@ -20,8 +20,8 @@ func newDoctorCommand(a *app) *cobra.Command {
 		Long: "Check the store: the file's integrity, the schema version, the search index against the rows,\n" +
 			"the vectors against the recorded embedding model, scopes no agent can reach, who holds the\n" +
 			"write lock and how long a writer waits for it now. Exits 1 when a check fails (warnings pass).\n" +
-			"--repair performs only the safe fixes (rebuilding the search index) under the write lock and\n" +
-			"never changes a row.",
+			"--repair performs only the safe fixes (rebuilding the search index, or building the stemmed one\n" +
+			"of a store from before it to the end) under the write lock and never changes a row.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if a.agent != "" {
@@ -31,7 +31,7 @@ func newDoctorCommand(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as one JSON object")
-	cmd.Flags().BoolVar(&repair, "repair", false, "perform the safe fixes (rebuild the search index) under the write lock")
+	cmd.Flags().BoolVar(&repair, "repair", false, "perform the safe fixes (rebuild the search index, finish building the stemmed one) under the write lock")
 	return cmd
 }
 

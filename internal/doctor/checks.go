@@ -127,8 +127,23 @@ func checkFTS(ctx context.Context, s Store) Check {
 		return c
 	}
 	c.Figures = map[string]any{"rows": rep.Rows, "indexed": rep.Indexed, "missing": rep.Missing, "extra": rep.Extra}
+	ix, err := s.TextIndex(ctx)
+	if err != nil {
+		c.Status, c.Detail, c.Fix, c.repairable = Fail, fmt.Sprintf("could not read the search index version: %v", err), fixFTS, true
+		return c
+	}
+	c.Figures["index_version"] = ix.Version
+	if ix.Version < sqlite.TextIndexVersion {
+		c.Figures["stemmed_built"], c.Figures["stemmed_of"] = ix.Built, ix.Rows
+	}
 	if rep.Consistent() {
-		c.Status, c.Detail = OK, fmt.Sprintf("the search index matches the rows (%s indexed)", plural(rep.Rows, "row"))
+		c.Status, c.Detail = OK, fmt.Sprintf("the search index matches the rows (%s indexed, index version %d)", plural(rep.Rows, "row"), ix.Version)
+		if ix.Version < sqlite.TextIndexVersion {
+			c.Status = Warn
+			c.Detail += fmt.Sprintf("; the stemmed index (version %d) is being built beside it: %d of %d rows, "+
+				"and until it is done keyword search finds words only as written", sqlite.TextIndexVersion, ix.Built, ix.Rows)
+			c.Fix = "any trove process that opens the store builds it in the background; trove doctor --repair builds it to the end now"
+		}
 		return c
 	}
 	var parts []string

@@ -33,6 +33,8 @@ type Store interface {
 	SchemaInfo(ctx context.Context) (sqlite.SchemaInfo, error)
 	CheckFTS(ctx context.Context) (sqlite.FTSReport, error)
 	RebuildFTS(ctx context.Context) error
+	TextIndex(ctx context.Context) (sqlite.TextIndexStatus, error)
+	BuildTextIndex(ctx context.Context) error
 	BadMetadata(ctx context.Context, limit int) (int, []string, error)
 	VectorCensus(ctx context.Context) (sqlite.VectorCensus, error)
 	VectorOutliers(ctx context.Context, dims, limit int) ([]string, error)
@@ -129,6 +131,7 @@ const (
 // Names of the repairs.
 const (
 	RepairFTS         = "fts"
+	RepairTextIndex   = "text_index"
 	RepairVectorCache = "vector_cache"
 	RepairPermissions = "permissions"
 	RepairTombstones  = "tombstones"
@@ -247,6 +250,12 @@ func (r *Report) repair(ctx context.Context, s Store, blocked string, opts Optio
 		r.Repairs = append(r.Repairs, Repair{Name: RepairFTS, Status: "done",
 			Detail: fmt.Sprintf("rebuilt the search index from the rows under the write lock: %s indexed, no row changed", plural(rows, "row"))})
 	}
+	if i := r.index(CheckFTS); i >= 0 {
+		if v, _ := r.Checks[i].Figures["index_version"].(int); v > 0 && v < sqlite.TextIndexVersion {
+			r.Repairs = append(r.Repairs, repairTextIndex(ctx, s, blocked))
+			r.Checks[i] = checkFTS(ctx, s)
+		}
+	}
 	r.Repairs = append(r.Repairs, Repair{Name: RepairVectorCache, Status: "skipped",
 		Detail: "nothing to rebuild: trove keeps no vector cache on disk; each process indexes the vectors in memory from the rows " +
 			"and follows other processes' writes, so a restart or the next search is always current (rows with wrong vectors are listed under vectors)"})
@@ -275,6 +284,24 @@ func (r *Report) repair(ctx context.Context, s Store, blocked string, opts Optio
 		r.Repairs = append(r.Repairs, repairPermissions(s.Path()))
 		r.Checks[i] = checkPermissions(s.Path())
 	}
+}
+
+// repairTextIndex builds the stemmed search index of a store from before
+// it to the end now, in the short batches the server runs in the
+// background, and switches to it.
+func repairTextIndex(ctx context.Context, s Store, blocked string) Repair {
+	if blocked != "" {
+		return Repair{Name: RepairTextIndex, Status: "skipped", Detail: blocked}
+	}
+	if err := s.BuildTextIndex(ctx); err != nil {
+		return Repair{Name: RepairTextIndex, Status: "failed", Detail: fmt.Sprintf("build the stemmed search index: %v; run trove doctor --repair again to resume", err)}
+	}
+	st, err := s.TextIndex(ctx)
+	if err != nil {
+		return Repair{Name: RepairTextIndex, Status: "failed", Detail: err.Error()}
+	}
+	return Repair{Name: RepairTextIndex, Status: "done",
+		Detail: fmt.Sprintf("built the stemmed search index in batches and switched to it (index version %d); no row changed", st.Version)}
 }
 
 func (r *Report) index(name string) int {

@@ -20,8 +20,9 @@ import (
 // floor asks, of each candidate, for evidence that it is about the query
 // at all:
 //
-//   - lexical support: a content word of the query (not a stopword), or
-//     its light stem, occurs in the memory's text or its L0/L1/L2; for
+//   - lexical support: a content word of the query (not a stopword)
+//     occurs in the memory's text or its L0/L1/L2, both stemmed as the
+//     text index stems them (textlang.Stem); for
 //     Chinese and Japanese, a character bigram of the query that is not a
 //     function word occurs in it; or
 //   - semantic support: the cosine between query and memory reaches
@@ -93,13 +94,47 @@ var providerFloors = map[string]float64{
 
 // queryTerms are the content terms of a query, as the floor checks them.
 type queryTerms struct {
-	words  []string // light stems of the non-stopword words
+	words  []string // stems of the non-stopword words
 	bigram []string // CJK bigrams that are not function words (a lone character stays itself)
+	// heads are the words' first two letters (stemHead): a memory's word
+	// is stemmed only if it begins with one of them. nil when a stem is
+	// shorter than that: every word is stemmed then.
+	heads map[[2]rune]bool
+}
+
+// stemHead is the first two letters of a word or stem, umlauts folded: a
+// Snowball stem keeps the first letters of its word (R1 never reaches
+// them) except that German loses the umlauts, so a word whose head is no
+// query stem's head cannot have a query stem, and is not stemmed. Most
+// of a memory's words are skipped so.
+func stemHead(w string) ([2]rune, bool) {
+	var h [2]rune
+	n := 0
+	for _, r := range w {
+		switch r {
+		case 'ä':
+			r = 'a'
+		case 'ö':
+			r = 'o'
+		case 'ü':
+			r = 'u'
+		}
+		h[n] = r
+		if n++; n == 2 {
+			return h, true
+		}
+	}
+	return h, false
 }
 
 // termsOf splits a query into its content terms.
+//
+// Words are stemmed as the text index stems a query (textlang.Stem in
+// the language textlang.DocLang guesses), so the floor finds support
+// exactly where the index finds a match.
 func termsOf(q string) queryTerms {
 	var t queryTerms
+	lang := textlang.DocLang(q)
 	seen := map[string]bool{}
 	for _, w := range splitWords(q) {
 		if w.cjk {
@@ -114,10 +149,19 @@ func termsOf(q string) queryTerms {
 		if utf8.RuneCountInString(w.text) < 2 || textlang.IsStopword(w.text) {
 			continue
 		}
-		if s := stem(w.text); !seen[s] {
+		if s := textlang.Stem(w.text, lang); !seen[s] {
 			seen[s] = true
 			t.words = append(t.words, s)
 		}
+	}
+	t.heads = map[[2]rune]bool{}
+	for _, w := range t.words {
+		h, ok := stemHead(w)
+		if !ok {
+			t.heads = nil
+			break
+		}
+		t.heads[h] = true
 	}
 	return t
 }
@@ -125,10 +169,13 @@ func termsOf(q string) queryTerms {
 func (t queryTerms) empty() bool { return len(t.words) == 0 && len(t.bigram) == 0 }
 
 // support returns the first query term found in texts, "" if none is.
+// The texts are one memory's, its text first: their words are stemmed in
+// the language the index gives that memory (textlang.DocLang of its text).
 func (t queryTerms) support(texts ...string) string {
 	if t.empty() {
 		return ""
 	}
+	lang := textlang.DocLang(texts[0])
 	for _, text := range texts {
 		if text == "" {
 			continue
@@ -146,27 +193,18 @@ func (t queryTerms) support(texts ...string) string {
 			if w.cjk || utf8.RuneCountInString(w.text) < 2 {
 				continue
 			}
-			s := stem(w.text)
+			if h, _ := stemHead(w.text); t.heads != nil && !t.heads[h] {
+				continue
+			}
+			s := textlang.Stem(w.text, lang)
 			for _, q := range t.words {
-				if s == q || sharesStem(s, q) {
+				if s == q {
 					return q
 				}
 			}
 		}
 	}
 	return ""
-}
-
-// sharesStem catches derivations the light stemmer leaves apart
-// ("deploy"/"deployment", "Berlin"/"Berliner"): one stem, of at least 5
-// letters, begins the other, which goes at most 5 letters further. Two
-// words that only share a beginning ("starter"/"startup") do not count,
-// nor do short ones ("inter"/"international").
-func sharesStem(a, b string) bool {
-	if len(a) > len(b) {
-		a, b = b, a
-	}
-	return len(a) >= 5 && len(b)-len(a) <= 5 && strings.HasPrefix(b, a)
 }
 
 type word struct {
@@ -233,36 +271,6 @@ func cjkGrams(run string) []string {
 }
 
 func isHiragana(r rune) bool { return unicode.Is(unicode.Hiragana, r) }
-
-// stem is a light English suffix normaliser for the floor's check only
-// (the text index is not stemmed by it): it folds the common inflections
-// together, "moved"/"moving"/"moves" → "mov", "hikes"/"hiking" → "hik",
-// "studies"/"studied" → "study", "stopped" → "stop". Words of four letters
-// or fewer letters are left alone, so "bus" and "was" stay themselves.
-func stem(w string) string {
-	if len(w) <= 3 {
-		return w
-	}
-	switch {
-	case strings.HasSuffix(w, "ies") || strings.HasSuffix(w, "ied"):
-		return w[:len(w)-3] + "y"
-	case strings.HasSuffix(w, "ing") && len(w) >= 6:
-		w = w[:len(w)-3]
-	case strings.HasSuffix(w, "ed") && len(w) >= 5:
-		w = w[:len(w)-2]
-	case strings.HasSuffix(w, "es") && len(w) >= 5 && !strings.HasSuffix(w, "ses"):
-		w = w[:len(w)-1] // "hikes" → "hike", then the e goes below
-	case strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && !strings.HasSuffix(w, "us"):
-		w = w[:len(w)-1]
-	}
-	if n := len(w); n >= 4 && w[n-1] == w[n-2] && strings.IndexByte("bdgmnprt", w[n-1]) >= 0 {
-		w = w[:n-1] // "stopp" → "stop", "runn" → "run"
-	}
-	if n := len(w); n >= 4 && w[n-1] == 'e' {
-		w = w[:n-1] // "hike" → "hik", to meet "hik(ing)"
-	}
-	return w
-}
 
 // CheckMinScore checks a requested minimum score: a number in [0, 1].
 func CheckMinScore(v float64) error {

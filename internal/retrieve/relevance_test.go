@@ -2,8 +2,10 @@ package retrieve
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -199,29 +201,68 @@ func TestDefaultMinCosine(t *testing.T) {
 	}
 }
 
-func TestStem(t *testing.T) {
-	groups := [][]string{
-		{"moved", "moving", "moves", "move"},
-		{"hikes", "hiking", "hiked", "hike"},
-		{"studies", "studied", "study"},
-		{"stopped", "stop", "stops"},
-		{"deploys", "deployed", "deploying", "deploy"},
+// The floor stems as the text index does: for each query and memory, the
+// floor finds support exactly when the store's text search (bm25 alone)
+// matches the memory, inflections and German included.
+func TestFloorAgreesWithIndex(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "f.db"), sqlite.Options{Synchronous: "normal"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, g := range groups {
-		for _, w := range g[1:] {
-			if stem(w) != stem(g[0]) {
-				t.Errorf("stem(%q) = %q, stem(%q) = %q: want the same", w, stem(w), g[0], stem(g[0]))
+	defer st.Close()
+	texts := map[string]string{
+		"move":   "We moved to Lisbon last spring",
+		"hike":   "Hiking in the Alps every August",
+		"study":  "She studied chemistry in Leeds",
+		"deploy": "The deploys run on Fridays",
+		"haus":   "Die Häuser in der Altstadt sind alt und schön",
+		"coffee": "我喜欢喝咖啡",
+		"bus":    "Took the bus to work",
+	}
+	var ms []memory.Memory
+	for id, text := range texts {
+		ms = append(ms, memory.Memory{ID: id, Text: text, Scope: memory.GlobalScope})
+	}
+	if _, err := store.PutMany(ctx, st, memory.Owner(), ms); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		query string
+		want  []string // the memories both must find
+	}{
+		{"moving", []string{"move"}},
+		{"where did I move", []string{"move"}},
+		{"hikes", []string{"hike"}},
+		{"hiked", []string{"hike"}},
+		{"studies", []string{"study"}},
+		{"deploying", []string{"deploy"}},
+		{"Haus", []string{"haus"}},
+		{"Wo ist das Haus", []string{"haus"}},
+		{"咖啡", []string{"coffee"}},
+		{"business", nil},
+		{"startup", nil},
+	} {
+		hits, err := st.SearchText(ctx, memory.Owner(), store.Filter{}, c.query, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := map[string]bool{}
+		for _, h := range hits {
+			found[h.ID] = true
+		}
+		terms := termsOf(c.query)
+		for id, text := range texts {
+			floor := terms.support(text) != ""
+			if floor != found[id] {
+				t.Errorf("%q on %q: floor %v, index %v", c.query, text, floor, found[id])
 			}
 		}
-	}
-	for _, pair := range [][2]string{{"starter", "startup"}, {"inter", "international"}, {"bus", "business"}} {
-		a, b := stem(pair[0]), stem(pair[1])
-		if a == b || sharesStem(a, b) {
-			t.Errorf("%q and %q count as one word", pair[0], pair[1])
+		for _, id := range c.want {
+			if !found[id] {
+				t.Errorf("%q: %s not found", c.query, id)
+			}
 		}
-	}
-	if !sharesStem(stem("deployment"), stem("deploy")) || !sharesStem(stem("berliner"), stem("berlin")) {
-		t.Error("deployment/deploy or Berliner/Berlin do not count as one word")
 	}
 }
 
@@ -280,4 +321,34 @@ func contains(ids []string, id string) bool {
 		}
 	}
 	return false
+}
+
+// BenchmarkFloorSupport is the floor's lexical check of every labelled
+// memory against every query of the quality set: the work the floor does
+// per candidate, without the search.
+//
+//	go test -run '^$' -bench FloorSupport ./internal/retrieve/
+func BenchmarkFloorSupport(b *testing.B) {
+	raw, err := os.ReadFile("testdata/quality.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var qs qualitySet
+	if err := json.Unmarshal(raw, &qs); err != nil {
+		b.Fatal(err)
+	}
+	terms := make([]queryTerms, len(qs.Queries))
+	for i, q := range qs.Queries {
+		terms[i] = termsOf(q.Query)
+	}
+	checks := 0
+	for b.Loop() {
+		for _, t := range terms {
+			for _, m := range qs.Memories {
+				t.support(m.Text)
+				checks++
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(checks), "ns/check")
 }

@@ -1,14 +1,17 @@
 // Package textlang is trove's one vocabulary for reading text: which
-// characters are CJK or emoji, and which whole texts are small talk
+// characters are CJK or emoji, which whole texts are small talk
 // (greetings, acknowledgements), an assistant's refusal, or a system
-// marker rather than something a person said. Capture, recall and the
-// recall-context hook all read it, so a text is judged the same way
-// wherever it appears.
+// marker rather than something a person said, and how words are stemmed
+// (English, or German where a text is guessed German). Capture, recall,
+// the text index and the recall-context hook all read it, so a text is
+// judged the same way wherever it appears.
 //
 //	textlang.IsCJK('喝')                      // true
 //	textlang.Noise("Good morning, team!")     // textlang.Greeting
 //	textlang.Noise("ok, thanks")              // textlang.Acknowledgement
 //	textlang.Noise("Hi Bob, the key is in 1P") // "": one segment says something
+//	textlang.Stem("moving", textlang.English) // "move"
+//	textlang.Stem("häuser", textlang.German)  // "haus"
 package textlang
 
 import (

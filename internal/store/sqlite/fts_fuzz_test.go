@@ -45,7 +45,7 @@ func FuzzFTSQuery(f *testing.F) {
 		}
 		checkFTSText(t, text, ft)
 
-		phrases, tokens := ftsTerms(text)
+		phrases, tokens := ftsTerms(text, ftsStemmed)
 		if len(phrases) > maxQueryTerms || len(tokens) > maxQueryTerms {
 			t.Fatalf("ftsTerms(%q): %d phrases, %d tokens: over the limit %d", text, len(phrases), len(tokens), maxQueryTerms)
 		}

@@ -40,6 +40,14 @@ func registerFunctions() error {
 		if err != nil {
 			return
 		}
+		// trove_fts2(column, text) is what the stemmed index (version 2)
+		// holds of one column of a row whose text is text: see indexText.
+		err = msqlite.RegisterDeterministicScalarFunction("trove_fts2", 2, func(_ *msqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			return indexText(sqlText(args[0]), rowLang(sqlText(args[1])), ftsStemmed), nil
+		})
+		if err != nil {
+			return
+		}
 		// trove_doclen(sz) is a row's length in tokens from FTS5's docsize
 		// record: text search scores within the caller's scopes with it.
 		err = msqlite.RegisterDeterministicScalarFunction("trove_doclen", 1, func(_ *msqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
@@ -48,6 +56,85 @@ func registerFunctions() error {
 		})
 	})
 	return err
+}
+
+func sqlText(v driver.Value) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// The versions of the text index (meta.fts_version). Version 1 holds the
+// words as written (CJK as bigrams); version 2 (schema 11) holds their
+// Snowball stems, in the language each row's text is guessed to be in
+// (textlang.DocLang), so "moving" finds "moved" and "Haus" finds "Häuser".
+// A store from before schema 11 keeps answering from version 1 while
+// version 2 is built beside it (BuildTextIndex).
+const (
+	ftsPlain   = 1
+	ftsStemmed = 2
+)
+
+// The SQL that reads what each index version holds of rows of memories:
+// text, l0, l1, l2.
+const (
+	ftsPlainCols = `trove_fts(text),
+		trove_fts(coalesce(json_extract(metadata, '$.l0_abstract'), '')),
+		trove_fts(coalesce(json_extract(metadata, '$.l1_overview'), '')),
+		trove_fts(coalesce(json_extract(metadata, '$.l2_content'), ''))`
+	ftsStemCols = `trove_fts2(text, text),
+		trove_fts2(coalesce(json_extract(metadata, '$.l0_abstract'), ''), text),
+		trove_fts2(coalesce(json_extract(metadata, '$.l1_overview'), ''), text),
+		trove_fts2(coalesce(json_extract(metadata, '$.l2_content'), ''), text)`
+)
+
+// indexText is what index version ver holds of one column of a row in
+// language lang.
+func indexText(col string, lang textlang.Lang, ver int) string {
+	col = ftsText(col)
+	if ver < ftsStemmed {
+		return col
+	}
+	return textlang.StemText(col, lang)
+}
+
+// rowLang guesses the language of a row from its text. The four columns
+// of a row are indexed one after another with the same text, so the last
+// guess is kept.
+func rowLang(text string) textlang.Lang {
+	langMemo.Lock()
+	defer langMemo.Unlock()
+	if langMemo.ok && langMemo.text == text {
+		return langMemo.lang
+	}
+	langMemo.text, langMemo.lang, langMemo.ok = text, textlang.DocLang(text), true
+	return langMemo.lang
+}
+
+var langMemo struct {
+	sync.Mutex
+	text string
+	lang textlang.Lang
+	ok   bool
+}
+
+// indexCols is what index version ver holds of a row's four columns.
+func indexCols(cols statDocs, ver int) statDocs {
+	lang := textlang.English
+	if ver >= ftsStemmed {
+		lang = rowLang(cols[0])
+	}
+	for i, c := range cols {
+		cols[i] = indexText(c, lang, ver)
+	}
+	return cols
 }
 
 func isCJK(r rune) bool { return textlang.IsCJK(r) }
@@ -115,7 +202,39 @@ const maxQueryTerms = 32
 // that splits into several tokens (an identifier like ERR_CONN_RESET or
 // config/prod.yaml) also yields the phrase of its tokens, so exact
 // identifiers rank first. Stopwords are dropped when other words remain.
-func ftsTerms(text string) (phrases, tokens []string) {
+//
+// For the stemmed index (ver 2) each word is searched as its stem in the
+// language the query is guessed to be in (textlang.DocLang: German only
+// when it looks German), as a document's words are indexed.
+func ftsTerms(text string, ver int) (phrases, tokens []string) {
+	phrases, tokens = plainTerms(text)
+	if ver < ftsStemmed {
+		return phrases, tokens
+	}
+	lang := textlang.DocLang(text)
+	seen := map[string]bool{}
+	var ps, ts []string
+	for _, p := range phrases {
+		words := strings.Fields(p)
+		for i, w := range words {
+			words[i] = textlang.Stem(w, lang)
+		}
+		if p := strings.Join(words, " "); !seen[p] {
+			seen[p] = true
+			ps = append(ps, p)
+		}
+	}
+	for _, t := range tokens {
+		if s := textlang.Stem(t, lang); !seen[s] {
+			seen[s] = true
+			ts = append(ts, s)
+		}
+	}
+	return ps, ts
+}
+
+// plainTerms are the phrases and words of a query as written.
+func plainTerms(text string) (phrases, tokens []string) {
 	seen := map[string]bool{}
 	var words [][]string
 	nonStop := 0

@@ -6,6 +6,7 @@ import (
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/textlang"
 )
 
 // FTSReport compares the search index with the rows.
@@ -49,14 +50,22 @@ func (s *Store) RebuildFTS(ctx context.Context) error {
 		if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM memories_fts"); err != nil {
 			return fmt.Errorf("rebuild search index: %w", err)
 		}
-		_, err := t.tx.ExecContext(t.ctx, `INSERT INTO memories_fts(rowid, text, l0, l1, l2)
-			SELECT rid, trove_fts(text),
-				trove_fts(coalesce(json_extract(metadata, '$.l0_abstract'), '')),
-				trove_fts(coalesce(json_extract(metadata, '$.l1_overview'), '')),
-				trove_fts(coalesce(json_extract(metadata, '$.l2_content'), ''))
-			FROM memories`)
-		if err != nil {
+		cols := ftsPlainCols
+		if t.ftsVer >= ftsStemmed {
+			cols = ftsStemCols
+		}
+		if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO memories_fts(rowid, text, l0, l1, l2)
+			SELECT rid, `+cols+` FROM memories`); err != nil {
 			return fmt.Errorf("rebuild search index: %w", err)
+		}
+		// A next index being built is built again from the start.
+		if t.nextMark >= 0 {
+			for _, q := range []string{"DELETE FROM memories_fts_next", "UPDATE meta SET value = 0 WHERE key = 'fts_next_rid'"} {
+				if _, err := t.tx.ExecContext(t.ctx, q); err != nil {
+					return fmt.Errorf("rebuild search index: %w", err)
+				}
+			}
+			t.nextMark = 0
 		}
 		// The statistics are counted again from the new index.
 		for _, q := range []string{"DELETE FROM scope_terms", "DELETE FROM scope_sizes",
@@ -68,6 +77,9 @@ func (s *Store) RebuildFTS(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := s.BuildTextIndex(ctx); err != nil {
 		return err
 	}
 	return s.BuildTextStats(ctx)
@@ -97,6 +109,11 @@ func (s *Store) IntegrityCheck(ctx context.Context) ([]string, error) {
 // matchIDs returns the ids whose indexed text matches an FTS5 query; for
 // tests of index consistency until retrieval has its own search.
 func (s *Store) matchIDs(ctx context.Context, query string) ([]string, error) {
+	ver, err := s.textVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	query = indexText(query, textlang.DocLang(query), ver)
 	rows, err := s.rdb.QueryContext(ctx, `SELECT m.id FROM memories_fts f JOIN memories m ON m.rid = f.rowid
 		WHERE memories_fts MATCH ? ORDER BY m.id`, query)
 	if err != nil {

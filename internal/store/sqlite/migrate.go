@@ -45,6 +45,7 @@ var migrationSteps = map[int]func(context.Context, *sql.Tx) error{
 	6:  backfillFacts,
 	9:  backfillArchive,
 	10: backfillSmartCategory,
+	11: switchEmptyIndex,
 }
 
 // SchemaVersion is the schema this binary writes.

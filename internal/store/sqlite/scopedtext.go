@@ -240,7 +240,7 @@ func (s *Store) searchScoped(ctx context.Context, acc memory.Access, f store.Fil
 		for j, i := range others {
 			words[j] = plan.terms[i]
 		}
-		if err := s.countInText(ctx, ftsQuery(words, nil), func(rid int64, toks *[4][]string) {
+		if err := s.countInText(ctx, plan.ver, ftsQuery(words, nil), func(rid int64, toks *[4][]string) {
 			fr := at(rid)
 			for _, i := range others {
 				t := strings.Fields(plan.terms[i])
@@ -369,9 +369,9 @@ func (s *Store) occurrences(ctx context.Context, term string, fn func(doc int64,
 	return nil
 }
 
-// countInText calls fn with the indexed tokens of each row matching an
-// FTS query.
-func (s *Store) countInText(ctx context.Context, match string, fn func(rid int64, toks *[4][]string)) error {
+// countInText calls fn with the tokens index version ver holds of each
+// row matching an FTS query.
+func (s *Store) countInText(ctx context.Context, ver int, match string, fn func(rid int64, toks *[4][]string)) error {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT m.rid, m.text,
 			coalesce(json_extract(m.metadata, '$.l0_abstract'), ''),
 			coalesce(json_extract(m.metadata, '$.l1_overview'), ''),
@@ -383,12 +383,12 @@ func (s *Store) countInText(ctx context.Context, match string, fn func(rid int64
 	defer rows.Close()
 	for rows.Next() {
 		var rid int64
-		var cols [4]string
+		var cols statDocs
 		if err := rows.Scan(&rid, &cols[0], &cols[1], &cols[2], &cols[3]); err != nil {
 			return fmt.Errorf("text search: %w", err)
 		}
 		var toks [4][]string
-		for c, text := range cols {
+		for c, text := range indexCols(cols, ver) {
 			toks[c] = indexTokens(text)
 		}
 		fn(rid, &toks)
@@ -428,9 +428,9 @@ func (s *Store) docLengths(ctx context.Context, rids map[int64][]float64) (map[i
 	return out, nil
 }
 
-// indexTokens splits text into the tokens the FTS index holds for it.
+// indexTokens splits indexed text (indexText) into its tokens.
 func indexTokens(text string) []string {
-	return strings.FieldsFunc(strings.ToLower(ftsText(text)), func(r rune) bool {
+	return strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsNumber(r)
 	})
 }

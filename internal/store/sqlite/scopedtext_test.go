@@ -32,10 +32,12 @@ func TestTextScoresIgnoreHiddenScopes(t *testing.T) {
 		"mango season starts in May",
 		"the deploy key is in the vault",
 		"config/prod.yaml holds the kiwi flag",
+		"we moved the kiwi stand to the market",
+		"Die Häuser am Fluss sind alt",
 	}, memory.GlobalScope)
-	putTexts(t, s, 100, []string{"agent a likes kiwi jam", "banana bread recipe"}, "agent:a")
+	putTexts(t, s, 100, []string{"agent a likes kiwi jam", "banana bread recipe", "moving day for the mango crates"}, "agent:a")
 	acc := memory.AgentAccess("a")
-	queries := []string{"kiwi", "kiwi mango", "kiwi banana deploy", "config/prod.yaml kiwi"}
+	queries := []string{"kiwi", "kiwi mango", "kiwi banana deploy", "config/prod.yaml kiwi", "moves", "kiwi moving", "Haus"}
 	search := func(acc memory.Access, f store.Filter) []string {
 		var out []string
 		for _, q := range queries {
@@ -56,7 +58,10 @@ func TestTextScoresIgnoreHiddenScopes(t *testing.T) {
 
 	hidden := make([]string, 1000)
 	for i := range hidden {
-		hidden[i] = "kiwi kiwi mango orchard note " + fmt.Sprint(i)
+		hidden[i] = "kiwi kiwi mango orchard note moves moved " + fmt.Sprint(i)
+		if i%3 == 0 {
+			hidden[i] = "Das Haus und die Häuser der Nachbarn " + fmt.Sprint(i)
+		}
 	}
 	putTexts(t, s, 1000, hidden, "agent:b")
 

@@ -26,14 +26,22 @@ var _ store.Searcher = (*Store)(nil)
 // FTS5 scores every row that matches any query term (a few µs each here),
 // so the query is planned first: see planText.
 func (s *Store) SearchText(ctx context.Context, acc memory.Access, f store.Filter, query string, k int) ([]store.TextHit, error) {
-	phrases, tokens := ftsTerms(query)
-	if k <= 0 || len(phrases)+len(tokens) == 0 {
+	if k <= 0 {
+		return nil, nil
+	}
+	ver, err := s.textVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	phrases, tokens := ftsTerms(query, ver)
+	if len(phrases)+len(tokens) == 0 {
 		return nil, nil
 	}
 	plan, err := s.planText(ctx, acc, phrases, tokens)
 	if err != nil {
 		return nil, err
 	}
+	plan.ver = ver
 	if plan.ranked && !acc.All() {
 		return s.searchScoped(ctx, acc, f, plan, k)
 	}
@@ -92,6 +100,7 @@ type textPlan struct {
 	match  string
 	terms  []string // the phrases and words in match
 	ranked bool
+	ver    int     // the text index version the terms are in
 	score  float64 // for unranked plans: the score every hit gets
 	// For a caller limited to some scopes: the statistics planning read
 	// (the words' counts), which scoring reuses.

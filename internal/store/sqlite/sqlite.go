@@ -64,6 +64,7 @@ type Store struct {
 	prepared map[string]*sql.Stmt // on wdb; used only by the writer goroutine
 
 	commits atomic.Int64
+	ftsVer  atomic.Int64 // the text index version searches last saw (textVersion)
 
 	// The background BuildTextStats of a store whose statistics are not
 	// complete: Close stops it.
@@ -154,11 +155,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// startTextStats counts, in the background, the rows of a store whose
-// per-scope text statistics are not complete (see BuildTextStats).
+// startTextStats builds, in the background, what a store from before
+// the current schema lacks of its text search: the stemmed index (see
+// BuildTextIndex), then the per-scope statistics (BuildTextStats).
 func (s *Store) startTextStats() {
-	var mark int64
-	if s.newer != nil || s.rdb.QueryRow("SELECT value FROM meta WHERE key = 'text_stats_rid'").Scan(&mark) != nil || mark == textStatsDone {
+	var marks textMarks
+	if !backgroundBuilds || s.newer != nil || s.rdb.QueryRow("SELECT "+sqlTextMarks).Scan(&marks.stats, &marks.ftsVer, &marks.next) != nil ||
+		marks.stats == textStatsDone && marks.ftsVer >= ftsStemmed && !s.oldTextIndexLeft() {
 		return
 	}
 	ctx, stop := context.WithCancel(context.Background())
@@ -167,8 +170,20 @@ func (s *Store) startTextStats() {
 		defer close(s.buildDone)
 		// An error (the lock timed out, the store closed) leaves the rest
 		// to the next open, or to doctor --repair; search stays correct.
-		_ = s.BuildTextStats(ctx)
+		if s.BuildTextIndex(ctx) == nil {
+			_ = s.BuildTextStats(ctx)
+		}
 	}()
+}
+
+// backgroundBuilds is false in tests that run the builds themselves.
+var backgroundBuilds = true
+
+// oldTextIndexLeft reports whether a switch to the stemmed index left the
+// old one behind (the process stopped before it dropped it).
+func (s *Store) oldTextIndexLeft() bool {
+	var n int
+	return s.rdb.QueryRow("SELECT count(*) FROM sqlite_schema WHERE name IN ('memories_fts_old', 'scope_terms_old')").Scan(&n) == nil && n > 0
 }
 
 // checkFile refuses a file that exists but is not an SQLite database, so

@@ -31,15 +31,15 @@ func TestPlanTextBudget(t *testing.T) {
 	defer s.Close()
 	var texts []string
 	for i := range commonDocs + 100 {
-		w := []string{"everywhere"}
+		w := []string{"omega"}
 		if i < 5 {
-			w = append(w, "scarce")
+			w = append(w, "kappa")
 		}
 		if i < rankBudget-100 {
-			w = append(w, "plenty")
+			w = append(w, "sigma")
 		}
 		if i < rankBudget-50 {
-			w = append(w, "heaps")
+			w = append(w, "zebra")
 		}
 		texts = append(texts, strings.Join(w, " "))
 	}
@@ -48,17 +48,17 @@ func TestPlanTextBudget(t *testing.T) {
 	for _, c := range []struct {
 		query, want string
 	}{
-		// scarce (5) + plenty (budget-100) fit; heaps would not; everywhere is common.
-		{"everywhere heaps plenty scarce", `"plenty" OR "scarce"`},
+		// kappa (5) + sigma (budget-100) fit; zebra would not; omega is common.
+		{"omega zebra sigma kappa", `"sigma" OR "kappa"`},
 		// The rarest word is kept even past the budget.
-		{"heaps everywhere", `"heaps"`},
+		{"zebra omega", `"zebra"`},
 		// A word in no row (a typo) does not take the rarest word's place.
-		{"heaps tiemout", `"heaps" OR "tiemout"`},
-		{"everywhere tiemout", `"tiemout"`},
+		{"zebra tiemout", `"zebra" OR "tiemout"`},
+		{"omega tiemout", `"tiemout"`},
 		// A phrase (one identifier) always stays.
-		{"everywhere config/prod.yaml", `"config prod yaml" OR "config" OR "prod" OR "yaml"`},
+		{"omega config/prod.yaml", `"config prod yaml" OR "config" OR "prod" OR "yaml"`},
 	} {
-		phrases, tokens := ftsTerms(c.query)
+		phrases, tokens := ftsTerms(c.query, ftsStemmed) // words the stemmers leave as they are
 		p, err := s.planText(ctx, memory.Owner(), phrases, tokens)
 		if err != nil {
 			t.Fatal(err)
@@ -86,7 +86,7 @@ func TestSearchTextAllCommonWords(t *testing.T) {
 	putTexts(t, s, 0, texts, memory.GlobalScope)
 	putTexts(t, s, len(texts), []string{"alpha beta gamma private"}, "agent:x") // newest, but out of reach
 
-	phrases, tokens := ftsTerms("alpha beta gamma")
+	phrases, tokens := ftsTerms("alpha beta gamma", ftsStemmed)
 	p, err := s.planText(ctx, memory.Owner(), phrases, tokens)
 	if err != nil {
 		t.Fatal(err)

@@ -43,10 +43,9 @@ var statTemp = []string{
 
 const (
 	// sqlStatRows reads what the index holds of rows (as sqlFTSAdd gives it).
-	sqlStatRows = `SELECT rid, scope, trove_fts(text),
-			trove_fts(coalesce(json_extract(metadata, '$.l0_abstract'), '')),
-			trove_fts(coalesce(json_extract(metadata, '$.l1_overview'), '')),
-			trove_fts(coalesce(json_extract(metadata, '$.l2_content'), ''))
+	sqlStatRows = `SELECT rid, scope, ` + ftsPlainCols + `
+		FROM memories WHERE rid IN (SELECT value FROM json_each(?)) AND +rid <= ?`
+	sqlStatRows2 = `SELECT rid, scope, ` + ftsStemCols + `
 		FROM memories WHERE rid IN (SELECT value FROM json_each(?)) AND +rid <= ?`
 	sqlStatMark  = `SELECT value FROM meta WHERE key = 'text_stats_rid'`
 	sqlStatDoc   = `INSERT INTO temp.stat_docs(text, l0, l1, l2) VALUES (?, ?, ?, ?)`
@@ -65,7 +64,7 @@ const (
 )
 
 // statStatements are prepared once per store, after statTemp.
-var statStatements = []string{sqlStatRows, sqlStatMark, sqlStatDoc, sqlStatVocab, sqlStatSize, sqlStatClear,
+var statStatements = []string{sqlStatRows, sqlStatRows2, sqlStatMark, sqlStatDoc, sqlStatVocab, sqlStatSize, sqlStatClear,
 	sqlStatTerms, sqlStatZeros, sqlStatSizes, sqlStatEmpty}
 
 // statDocs is the indexed text of one row (the FTS columns).
@@ -195,7 +194,7 @@ func (t *tx) statInserted(m *memory.Memory, rid int64) {
 		t.statAdded(rid)
 		return
 	}
-	t.statCount(m.Scope, cols, 1)
+	t.statCount(m.Scope, indexCols(cols, t.ftsVer), 1)
 }
 
 // statGone counts out row rid before it changes or goes, if it is
@@ -211,7 +210,11 @@ func (t *tx) statGone(rid int64) error {
 
 // statRows counts the indexed text of rows in or out.
 func (t *tx) statRows(rids []int64, sign int64) error {
-	st, err := t.prep(sqlStatRows)
+	q := sqlStatRows
+	if t.ftsVer >= ftsStemmed {
+		q = sqlStatRows2
+	}
+	st, err := t.prep(q)
 	if err != nil {
 		return fmt.Errorf("update text statistics: %w", err)
 	}

@@ -208,7 +208,7 @@ func TestTextStatsBuiltForOlderStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range append(append(append(append(undoVectorSlots, undoSmartCategory...), undoArchive...), undoFacts...), "DROP TABLE tier_transitions", "DROP TABLE capture_buffer", "DROP TABLE capture_jobs", "DROP TABLE history", "DROP TABLE erasures", "DROP TABLE scope_terms", "DROP TABLE scope_sizes", "DROP TABLE memories_fts_instance",
+	for _, q := range append(append(append(append(append(undoVectorSlots, undoStemming...), undoSmartCategory...), undoArchive...), undoFacts...), "DROP TABLE tier_transitions", "DROP TABLE capture_buffer", "DROP TABLE capture_jobs", "DROP TABLE history", "DROP TABLE erasures", "DROP TABLE scope_terms", "DROP TABLE scope_sizes", "DROP TABLE memories_fts_instance",
 		"DELETE FROM meta WHERE key = 'text_stats_rid'", "PRAGMA user_version = 3") {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(q, err)
@@ -221,6 +221,15 @@ func TestTextStatsBuiltForOlderStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	// Migration 11 found rows: the stemmed index is built beside the old
+	// one and switched to (Open started that in the background; this
+	// joins it), which starts the statistics afresh.
+	if err := s.BuildTextIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.TextIndex(ctx); err != nil || v.Version != TextIndexVersion {
+		t.Fatalf("text index after the migration and build: %+v, %v", v, err)
+	}
 	if err := s.BuildTextStats(ctx); err != nil { // joins the one Open started
 		t.Fatal(err)
 	}

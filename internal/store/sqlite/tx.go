@@ -37,6 +37,12 @@ type tx struct {
 	// meta.text_stats_rid: read with the schema version when the
 	// transaction begins, raised by BuildTextStats.
 	statMark int64
+	// The text index: its version (meta.fts_version), and while the next
+	// version is built beside it (memories_fts_next), the highest rid
+	// built so far (meta.fts_next_rid, -1 when none is being built).
+	// Read with the schema version, changed by BuildTextIndex.
+	ftsVer   int
+	nextMark int64
 }
 
 // prep returns the statement for query bound to this transaction. The
@@ -108,12 +114,14 @@ const (
 		json_extract(metadata, '$.injected_count'), json_extract(metadata, '$.last_injected_at'), json_extract(metadata, '$.last_confirmed_use_at'),
 		` + tierExpr + ` FROM memories WHERE id = ?`
 	sqlFTSDrop = "DELETE FROM memories_fts WHERE rowid IN (SELECT value FROM json_each(?))"
-	sqlFTSAdd  = `INSERT INTO memories_fts(rowid, text, l0, l1, l2)
-		SELECT rid, trove_fts(text),
-			trove_fts(coalesce(json_extract(metadata, '$.l0_abstract'), '')),
-			trove_fts(coalesce(json_extract(metadata, '$.l1_overview'), '')),
-			trove_fts(coalesce(json_extract(metadata, '$.l2_content'), ''))
+	sqlFTSAdd  = `INSERT INTO memories_fts(rowid, text, l0, l1, l2) SELECT rid, ` + ftsPlainCols + `
 		FROM memories WHERE rid IN (SELECT value FROM json_each(?))`
+	// The stemmed index (version 2), as the index or as the next one.
+	sqlFTSAdd2 = `INSERT INTO memories_fts(rowid, text, l0, l1, l2) SELECT rid, ` + ftsStemCols + `
+		FROM memories WHERE rid IN (SELECT value FROM json_each(?))`
+	sqlNextDrop = "DELETE FROM memories_fts_next WHERE rowid IN (SELECT value FROM json_each(?1)) AND rowid <= ?2"
+	sqlNextAdd  = `INSERT INTO memories_fts_next(rowid, text, l0, l1, l2) SELECT rid, ` + ftsStemCols + `
+		FROM memories WHERE rid IN (SELECT value FROM json_each(?1)) AND +rid <= ?2`
 	sqlDelete = "DELETE FROM memories WHERE id = ?"
 	// A value of the wrong type in access_count counts as 0 rather than
 	// failing the recall that is being recorded. Only the recall counters
@@ -137,7 +145,7 @@ func (s *Store) prepareWrites(ctx context.Context) error {
 			return fmt.Errorf("create temporary tables: %w", err)
 		}
 	}
-	for _, q := range append([]string{sqlInsertSlot[0], sqlInsertSlot[1], sqlUpdateSlot[0], sqlUpdateSlot[1], sqlCurrent, sqlDelete, sqlTombstone, sqlGetAll, sqlFTSDrop, sqlFTSAdd, sqlTouch, sqlKeepVersion, sqlAppend, sqlFactRows}, statStatements...) {
+	for _, q := range append([]string{sqlInsertSlot[0], sqlInsertSlot[1], sqlUpdateSlot[0], sqlUpdateSlot[1], sqlCurrent, sqlDelete, sqlTombstone, sqlGetAll, sqlFTSDrop, sqlFTSAdd, sqlFTSAdd2, sqlTouch, sqlKeepVersion, sqlAppend, sqlFactRows}, statStatements...) {
 		st, err := s.wdb.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("prepare write statements: %w", err)
@@ -392,9 +400,27 @@ func (t *tx) syncFTS() error {
 			return fmt.Errorf("update search index: %w", err)
 		}
 	}
+	add := sqlFTSAdd
+	if t.ftsVer >= ftsStemmed {
+		add = sqlFTSAdd2
+	}
 	if len(t.ftsAdd) > 0 {
-		if _, err := t.exec(sqlFTSAdd, jsonInts(dedupe(t.ftsAdd))); err != nil {
+		if _, err := t.exec(add, jsonInts(dedupe(t.ftsAdd))); err != nil {
 			return fmt.Errorf("update search index: %w", err)
+		}
+	}
+	// While the next index is built, the rows it holds already follow
+	// every write; rows above its mark are built from what they hold then.
+	if t.nextMark >= 0 {
+		if len(t.ftsDrop) > 0 {
+			if _, err := t.exec(sqlNextDrop, jsonInts(t.ftsDrop), t.nextMark); err != nil {
+				return fmt.Errorf("update next search index: %w", err)
+			}
+		}
+		if len(t.ftsAdd) > 0 {
+			if _, err := t.exec(sqlNextAdd, jsonInts(dedupe(t.ftsAdd)), t.nextMark); err != nil {
+				return fmt.Errorf("update next search index: %w", err)
+			}
 		}
 	}
 	t.ftsAdd, t.ftsDrop = t.ftsAdd[:0], t.ftsDrop[:0]

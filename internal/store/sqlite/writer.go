@@ -124,7 +124,7 @@ func (s *Store) runGroup(group []*writeReq) error {
 		return fmt.Errorf("begin write: %w", err)
 	}
 	defer sqlTx.Rollback()
-	mark, err := s.checkSchema(ctx, sqlTx)
+	marks, err := s.checkSchema(ctx, sqlTx)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,8 @@ func (s *Store) runGroup(group []*writeReq) error {
 	if err := sqlTx.QueryRowContext(ctx, "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value").Scan(&seq); err != nil {
 		return fmt.Errorf("allocate change sequence: %w", err)
 	}
-	t := &tx{s: s, tx: sqlTx, ctx: ctx, now: s.opts.Clock().UnixMilli(), seq: seq, statMark: mark}
+	t := &tx{s: s, tx: sqlTx, ctx: ctx, now: s.opts.Clock().UnixMilli(), seq: seq,
+		statMark: marks.stats, ftsVer: marks.ftsVer, nextMark: marks.next}
 	results := make([]error, len(group))
 	taken := make([]bool, len(group))
 	for i, r := range group {
@@ -178,23 +179,23 @@ func (s *Store) runGroup(group []*writeReq) error {
 
 // checkSchema re-reads the schema version and the minimum writer version
 // inside the transaction: another process may have migrated the store
-// since we opened it. It returns meta.text_stats_rid (see textstats.go),
-// read in the same statement.
-func (s *Store) checkSchema(ctx context.Context, q *sql.Tx) (int64, error) {
+// since we opened it. It returns the marks of the text index and its
+// statistics (see textstats.go, textindex.go), read in the same statement.
+func (s *Store) checkSchema(ctx context.Context, q *sql.Tx) (textMarks, error) {
 	var v int
 	var min string
-	var mark int64
+	var m textMarks
 	if err := q.QueryRowContext(ctx, `SELECT user_version, coalesce((SELECT value FROM meta WHERE key = 'min_writer_version'), ''),
-		coalesce((SELECT value FROM meta WHERE key = 'text_stats_rid'), 0) FROM pragma_user_version`).Scan(&v, &min, &mark); err != nil {
-		return 0, fmt.Errorf("read schema version: %w", err)
+		`+sqlTextMarks+` FROM pragma_user_version`).Scan(&v, &min, &m.stats, &m.ftsVer, &m.next); err != nil {
+		return m, fmt.Errorf("read schema version: %w", err)
 	}
 	if v > SchemaVersion() {
-		return 0, s.newerError(ctx, v)
+		return m, s.newerError(ctx, v)
 	}
 	if OlderThan(s.opts.Version, min) {
-		return 0, s.tooOldError(min)
+		return m, s.tooOldError(min)
 	}
-	return mark, nil
+	return m, nil
 }
 
 // runSavepoint runs fn inside a savepoint so an error undoes only fn's
@@ -209,8 +210,9 @@ func (t *tx) runSavepoint(fn func(store.Tx) error) error {
 		if _, rerr := t.tx.ExecContext(t.ctx, "ROLLBACK TO w"); rerr != nil {
 			return errors.Join(err, rerr)
 		}
-		// BuildTextStats may have raised the mark inside the undone part.
-		if rerr := t.tx.QueryRowContext(t.ctx, sqlStatMark).Scan(&t.statMark); rerr != nil {
+		// BuildTextStats or BuildTextIndex may have moved a mark inside
+		// the undone part.
+		if rerr := t.tx.QueryRowContext(t.ctx, "SELECT "+sqlTextMarks).Scan(&t.statMark, &t.ftsVer, &t.nextMark); rerr != nil {
 			return errors.Join(err, rerr)
 		}
 	}

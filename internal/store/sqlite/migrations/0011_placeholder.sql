@@ -1,3 +1,0 @@
--- Schema 11: placeholder. Another branch's migration 0011 (the text
--- index) replaces this file when the branches merge; it keeps the
--- numbering of 0012 without a gap until then.
