@@ -2,6 +2,7 @@ package retrieve
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -94,7 +95,10 @@ var providerFloors = map[string]float64{
 
 // queryTerms are the content terms of a query, as the floor checks them.
 type queryTerms struct {
-	words  []string // stems of the non-stopword words
+	words []string // stems of the non-stopword words
+	// forms are the words of the query as written (lowercased), by stem:
+	// a memory's word in one of these forms is an exact match.
+	forms  map[string][]string
 	bigram []string // CJK bigrams that are not function words (a lone character stays itself)
 	// heads are the words' first two letters (stemHead): a memory's word
 	// is stemmed only if it begins with one of them. nil when a stem is
@@ -149,9 +153,16 @@ func termsOf(q string) queryTerms {
 		if utf8.RuneCountInString(w.text) < 2 || textlang.IsStopword(w.text) {
 			continue
 		}
-		if s := textlang.Stem(w.text, lang); !seen[s] {
+		s := textlang.Stem(w.text, lang)
+		if !seen[s] {
 			seen[s] = true
 			t.words = append(t.words, s)
+		}
+		if t.forms == nil {
+			t.forms = map[string][]string{}
+		}
+		if !slices.Contains(t.forms[s], w.text) {
+			t.forms[s] = append(t.forms[s], w.text)
 		}
 	}
 	t.heads = map[[2]rune]bool{}
@@ -168,14 +179,27 @@ func termsOf(q string) queryTerms {
 
 func (t queryTerms) empty() bool { return len(t.words) == 0 && len(t.bigram) == 0 }
 
-// support returns the first query term found in texts, "" if none is.
-// The texts are one memory's, its text first: their words are stemmed in
-// the language the index gives that memory (textlang.DocLang of its text).
+// support returns the query term that gives a memory lexical support,
+// "" if none does. The texts are one memory's, its text first: their words
+// are stemmed in the language the index gives that memory (textlang.DocLang
+// of its text).
+//
+// A CJK bigram, or a word in the form the query wrote it, supports on its
+// own. A word that matches only by its stem ("fits" for "fitted", "suite"
+// for "suits", German "plant" for English "plants") is weaker evidence: a
+// stem joins words of different meanings and, across languages, different
+// words. It supports when it is not a lone thread: when the memory
+// matches two of the query's stems, or the stem is at least half of the
+// query's content words ("cats" in "what are the cats called"). So a
+// question about something else that shares one inflected word with a
+// memory ("which wax suits Nordic skis" and a test suite) recalls
+// nothing, while the index still ranks by stems.
 func (t queryTerms) support(texts ...string) string {
 	if t.empty() {
 		return ""
 	}
 	lang := textlang.DocLang(texts[0])
+	var stemOnly []string
 	for _, text := range texts {
 		if text == "" {
 			continue
@@ -198,11 +222,20 @@ func (t queryTerms) support(texts ...string) string {
 			}
 			s := textlang.Stem(w.text, lang)
 			for _, q := range t.words {
-				if s == q {
+				if s != q {
+					continue
+				}
+				if slices.Contains(t.forms[q], w.text) {
 					return q
+				}
+				if !slices.Contains(stemOnly, q) {
+					stemOnly = append(stemOnly, q)
 				}
 			}
 		}
+	}
+	if len(stemOnly) >= 2 || len(stemOnly) > 0 && 2*len(stemOnly) >= len(t.words)+len(t.bigram) {
+		return stemOnly[0]
 	}
 	return ""
 }

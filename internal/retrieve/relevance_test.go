@@ -352,3 +352,37 @@ func BenchmarkFloorSupport(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(checks), "ns/check")
 }
+
+// A word matched only by its stem is support when it is not a lone
+// thread: a question about something else that shares one inflected word
+// with a memory recalls nothing; the same stem recalls when it is most of
+// the query, or with a second stem, or written as the memory writes it.
+func TestFloorStemOnlyIsALoneThread(t *testing.T) {
+	emb := embedding.NewHash(64)
+	st := floorStore(t, emb,
+		memory.Memory{ID: "suite", Text: "Alice dislikes testify's suite package"},
+		memory.Memory{ID: "bake", Text: "Alice bakes a rye loaf most Sundays"},
+	)
+	r := New(st, emb, nil, Options{})
+	for q, want := range map[string]string{
+		"Which wax suits Nordic skis?":                  "",
+		"Can baking soda substitute for baking powder?": "",
+		"suites":                          "suite",
+		"testify suites":                  "suite",
+		"what does Alice bake on Sundays": "bake",
+		"baking rye loaves":               "bake",
+		"Which wax suite Nordic skis?":    "suite",
+	} {
+		resp, err := r.Search(context.Background(), memory.Owner(), Request{Query: q, Limit: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := resultIDs(resp.Results)
+		if want == "" && len(ids) != 0 {
+			t.Errorf("%q recalled %v, want nothing", q, ids)
+		}
+		if want != "" && !contains(ids, want) {
+			t.Errorf("%q recalled %v, want %s", q, ids, want)
+		}
+	}
+}
