@@ -165,3 +165,14 @@ func (r *Retriever) takeFileWarning() string {
 	r.fileWarn = ""
 	return w
 }
+
+// WarmIndexFile brings st's vector index file up to date (writing it if
+// it is missing, out of date or of another model) without searching: what
+// a reembed runs after its switch, so that the first search on the new
+// model maps the file instead of reading every vector.
+func WarmIndexFile(ctx context.Context, st store.Searcher) error {
+	if _, ok := st.(vectorStater); !ok {
+		return nil
+	}
+	return New(st, nil, nil, Options{}).sync(ctx)
+}

@@ -228,3 +228,33 @@ func TestIndexFileOtherStoreOrModel(t *testing.T) {
 		sameIndex(t, st, r)
 	}
 }
+
+// What a reembed runs after its switch: the file is rewritten for the
+// store's new model without a search, and the next process starts from it.
+func TestWarmIndexFile(t *testing.T) {
+	ctx := context.Background()
+	st, path := fileStore(t, 300, 1)
+	if err := WarmIndexFile(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE meta SET value = 'test-model-2' WHERE key = 'embed_model'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := WarmIndexFile(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	_, raw, err := vecindex.OpenFile(path + ".vecindex")
+	if err != nil || !strings.Contains(string(raw), "test-model-2") {
+		t.Fatalf("after the switch the file is not of the new model: %s %v", raw, err)
+	}
+	r := New(st, nil, nil, Options{})
+	sameIndex(t, st, r)
+	if r.fileSeq == 0 {
+		t.Fatal("the first retriever after the switch did not start from the file")
+	}
+}
