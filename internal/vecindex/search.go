@@ -31,7 +31,7 @@ const (
 	// the ternary pass's list (as a share of the rows the 7-bit pass
 	// read), the 7-bit pass goes on down it to deepMult times as many rows
 	// (DESIGN.md, "Adaptive depth").
-	deepShare = 0.3
+	deepShare = 0.25
 	deepMult  = 3
 )
 
