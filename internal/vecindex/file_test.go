@@ -164,3 +164,30 @@ func TestFileEmpty(t *testing.T) {
 		t.Fatalf("hits %v", hits)
 	}
 }
+
+// Another process replacing the file while this one has it mapped changes
+// nothing for this one: the rename leaves the mapped file's pages alone.
+func TestFileReplacedWhileMapped(t *testing.T) {
+	d, ix, got, path := fileIndex(t, 1500)
+	q := d.query(0.7)
+	want, _ := ix.Search(q, SearchOptions{K: 10, AllGroups: true})
+	other := New(ix.Dims())
+	for i := range 50 {
+		if err := other.Upsert(id(9000+i), 0, d.vecs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		if err := other.WriteFile(path, []byte("other")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	have, _ := got.Search(q, SearchOptions{K: 10, AllGroups: true})
+	if !slices.Equal(have, want) {
+		t.Fatalf("after the file was replaced: %v, want %v", have, want)
+	}
+	temps, _ := filepath.Glob(path + ".tmp-*")
+	if len(temps) != 0 {
+		t.Fatalf("temporary files left: %v", temps)
+	}
+}
