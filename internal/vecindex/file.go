@@ -209,7 +209,7 @@ func OpenFile(path string) (*Index, []byte, error) {
 	if size < 8+8*headerWords+8 || size > 1<<46 {
 		return nil, nil, fmt.Errorf("%w: %d bytes", ErrBadFile, size)
 	}
-	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_POPULATE)
+	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE)
 	if err != nil {
 		return nil, nil, fmt.Errorf("map %s: %w", path, err)
 	}
