@@ -60,6 +60,10 @@ type Options struct {
 
 	Now func() time.Time // clock seam (default time.Now)
 
+	// NoIndexFile neither reads nor writes the store's vector index file
+	// (indexfile.go): every process reads every vector at its first search.
+	NoIndexFile bool
+
 	minScoreSet bool // MinScore came from a request: 0 means no minimum, not the default
 }
 

@@ -42,6 +42,12 @@ type qualitySet struct {
 // embedder (one store per test binary run).
 func qualityFixture(t testing.TB) (*sqlite.Store, embedding.Embedder, qualitySet, time.Time) {
 	t.Helper()
+	return qualityFixtureWith(t, embedding.NewHash(384))
+}
+
+// qualityFixtureWith is qualityFixture embedded with emb.
+func qualityFixtureWith(t testing.TB, emb embedding.Embedder) (*sqlite.Store, embedding.Embedder, qualitySet, time.Time) {
+	t.Helper()
 	b, err := os.ReadFile("testdata/quality.json")
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +62,6 @@ func qualityFixture(t testing.TB) (*sqlite.Store, embedding.Embedder, qualitySet
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	emb := embedding.NewHash(384)
 	texts := make([]string, len(qs.Memories))
 	for i, m := range qs.Memories {
 		texts[i] = m.Text

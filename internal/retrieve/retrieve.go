@@ -37,6 +37,17 @@ type Retriever struct {
 	ix     *vecindex.Index
 	seq    int64
 	groups map[groupKey]uint32
+	// key is the store.VectorState.Key the index is of (stores with an
+	// index file); a new key means a new index (indexfile.go).
+	key string
+	// fileSeq is the seq of the index file this process last read or
+	// wrote (0: none), sinceFile the vectors changed since, saving
+	// whether a search is writing it, fileWarn what to tell the next
+	// search about a file that could not be used.
+	fileSeq   int64
+	sinceFile int
+	saving    bool
+	fileWarn  string
 }
 
 // groupKey is what the vector index filters on: a row's scope, storage
@@ -145,6 +156,9 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 	wg.Wait()
 	if ctx.Err() != nil {
 		return resp, ctx.Err()
+	}
+	if w := r.takeFileWarning(); w != "" {
+		resp.Warnings = append(resp.Warnings, w)
 	}
 	switch {
 	case vecErr != nil && textErr != nil:
@@ -285,17 +299,66 @@ func (r *Retriever) groupsFor(eff memory.Access, cats []memory.Category, smart [
 
 // sync brings the vector index up to the store's last commit: a query never
 // misses a row whose commit finished before the query started. The check
-// is one indexed read; catching up reads only what changed.
+// is one indexed read; catching up reads only what changed. A store with
+// an index file (vectorStater) starts a process's index from it, and gets
+// it rewritten when enough has changed (indexfile.go).
 func (r *Retriever) sync(ctx context.Context) error {
-	seq, err := r.st.ChangeSeq(ctx)
+	st, err := r.state(ctx)
 	if err != nil {
 		return err
 	}
+	save, err := r.syncLocked(ctx, st)
+	if save != nil {
+		save() // outside r.mu: other searches go on meanwhile
+	}
+	return err
+}
+
+// syncLocked is sync under r.mu; it returns the write of the index file
+// to run once r.mu is released, if one is due.
+func (r *Retriever) syncLocked(ctx context.Context, st store.VectorState) (save func(), err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.ix != nil && seq == r.seq {
-		return nil
+	if r.ix != nil && st.Seq == r.seq && st.Key == r.key {
+		return nil, nil
 	}
+	// A switch of model between reading st and reading the changes would
+	// mix two models' vectors (it keeps the rows' seq): the key is read
+	// again after them, and the load is redone if it moved.
+	for range 3 {
+		if st.Key != r.key {
+			r.ix, r.seq, r.key, r.fileSeq = nil, 0, st.Key, 0
+			if vs, ok := r.st.(vectorStater); ok && st.File != "" && !r.opts.NoIndexFile {
+				r.fileWarn = r.loadFile(ctx, vs, st)
+			}
+		}
+		if err := r.catchUp(ctx); err != nil {
+			return nil, err
+		}
+		after, err := r.state(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if after.Key == r.key {
+			return r.saveDue(after), nil
+		}
+		st = after
+	}
+	return nil, fmt.Errorf("the store's embedding model changed during the search three times: search again")
+}
+
+// state reads the store's change seq and, where it has one, its vector
+// state (store.VectorState).
+func (r *Retriever) state(ctx context.Context) (store.VectorState, error) {
+	if vs, ok := r.st.(vectorStater); ok && !r.opts.NoIndexFile {
+		return vs.VectorState(ctx)
+	}
+	seq, err := r.st.ChangeSeq(ctx)
+	return store.VectorState{Seq: seq}, err
+}
+
+// catchUp applies the changes after r.seq to the index. Caller holds r.mu.
+func (r *Retriever) catchUp(ctx context.Context) error {
 	ch, err := r.st.VectorChanges(ctx, r.seq)
 	if err != nil {
 		return err
@@ -313,7 +376,7 @@ func (r *Retriever) sync(ctx context.Context) error {
 			if ch, err = r.st.VectorChanges(ctx, 0); err != nil {
 				return err
 			}
-			r.ix = nil
+			r.ix, r.fileSeq = nil, 0
 		}
 	}
 	for _, id := range ch.Deleted {
@@ -341,6 +404,7 @@ func (r *Retriever) sync(ctx context.Context) error {
 		}
 	}
 	r.seq = ch.Seq
+	r.sinceFile += len(ch.Deleted) + len(items)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/reembed"
+	"github.com/trove-memory/trove/internal/retrieve"
 	"github.com/trove-memory/trove/internal/store"
 )
 
@@ -75,6 +76,7 @@ func (s *Service) Reembed(ctx context.Context, c Caller, in ReembedInput) (Reemb
 		if err != nil {
 			return ReembedReport{Report: rep}, ErrorOf(err)
 		}
+		s.warmIndexFile(ctx, rep.Switched)
 		return ReembedReport{Report: rep}, nil
 	}
 	if in.Pending {
@@ -110,7 +112,18 @@ func (s *Service) Reembed(ctx context.Context, c Caller, in ReembedInput) (Reemb
 	}
 	j := &reembed.Job{Store: b, Embedder: emb, Target: sp, BatchSize: batch, Concurrency: conc, KeepOld: in.KeepOld, Progress: in.Progress}
 	rep, err := j.Run(ctx)
+	s.warmIndexFile(ctx, rep.Switched)
 	return ReembedReport{Report: rep}, errOrNil(err)
+}
+
+// warmIndexFile writes the vector index file of the model the store now
+// uses after a switch, so that the first search after it maps the file
+// instead of reading every vector (retrieve.WarmIndexFile). No lock is
+// held; a failure costs that search the read, and is not the job's.
+func (s *Service) warmIndexFile(ctx context.Context, switched bool) {
+	if ss, ok := s.opts.Store.(store.Searcher); ok && switched {
+		_ = retrieve.WarmIndexFile(ctx, ss)
+	}
 }
 
 func errOrNil(err error) error {

@@ -58,11 +58,13 @@ type Index struct {
 	spans  []span             // per slot: when the vector may be found, see SearchOptions.ActiveAt
 	ids    []string           // per slot
 
-	slot    map[string]int    // id → slot
-	groupOf map[uint32]uint32 // caller's group → dense group number
+	slot     map[string]int // id → slot; after OpenFile, built when first needed (slots)
+	slotOnce sync.Once
+	groupOf  map[uint32]uint32 // caller's group → dense group number
 
-	exactBelow   int // see the constant; tests lower it to reach the quantised pass
-	prefilterMin int // see the constant; tests lower it to reach the ternary pass
+	exactBelow   int     // see the constant; tests lower it to reach the quantised pass
+	prefilterMin int     // see the constant; tests lower it to reach the ternary pass
+	deepShare    float64 // see the constant; tests vary it
 }
 
 // New returns an empty index of vectors with dims components. It panics if
@@ -78,6 +80,7 @@ func New(dims int) *Index {
 		cuts:         cutsFor(dims),
 		exactBelow:   exactBelow,
 		prefilterMin: prefilterMin,
+		deepShare:    deepShare,
 		slot:         make(map[string]int),
 		groupOf:      make(map[uint32]uint32),
 	}
@@ -187,10 +190,10 @@ func (ix *Index) UpsertMany(items []Item) error {
 	slots := make([]int, len(items))
 	last := make(map[string]int, len(items))
 	for i, it := range items {
-		s, ok := ix.slot[it.ID]
+		s, ok := ix.slots()[it.ID]
 		if !ok {
 			s = len(ix.ids)
-			ix.slot[it.ID] = s
+			ix.slots()[it.ID] = s
 			ix.ids = append(ix.ids, it.ID)
 			ix.vecs = append(ix.vecs, make([]float32, ix.dims)...)
 			ix.frest = append(ix.frest, [maxCuts]float32{})
@@ -247,11 +250,12 @@ func (ix *Index) encode(s int, vec []float32, inv float64) {
 func (ix *Index) Delete(id string) bool {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	s, ok := ix.slot[id]
+	slot := ix.slots()
+	s, ok := slot[id]
 	if !ok {
 		return false
 	}
-	delete(ix.slot, id)
+	delete(slot, id)
 	last := len(ix.ids) - 1
 	if s != last {
 		copy(ix.vecs[s*ix.dims:(s+1)*ix.dims], ix.vecs[last*ix.dims:])
@@ -263,7 +267,7 @@ func (ix *Index) Delete(id string) bool {
 		ix.groups[s] = ix.groups[last]
 		ix.spans[s] = ix.spans[last]
 		ix.ids[s] = ix.ids[last]
-		ix.slot[ix.ids[s]] = s
+		slot[ix.ids[s]] = s
 	}
 	ix.ids[last] = "" // let the string be collected
 	ix.vecs = ix.vecs[:last*ix.dims]

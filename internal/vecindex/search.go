@@ -27,6 +27,12 @@ const (
 	// DESIGN.md for the recall each count buys).
 	prefilterShare = 32
 	prefilterMin   = 2000
+	// deepShare: when one of the K best re-scored hits sat this far down
+	// the ternary pass's list (as a share of the rows the 7-bit pass
+	// read), the 7-bit pass goes on down it to deepMult times as many rows
+	// (DESIGN.md, "Adaptive depth").
+	deepShare = 0.35
+	deepMult  = 3
 )
 
 // Hit is one search result.
@@ -63,9 +69,9 @@ type SearchOptions struct {
 // query. The scores are always exact. On an index of 20,000 vectors or
 // more, the set of hits comes from quantised passes by default and can
 // miss true top-K vectors whose scores are close to the K-th: measured
-// at 100k, recall@10 0.997–1.00 on dense model-like vectors and 0.98 on
-// the sparse vectors of the hash embedder (see DESIGN.md). Exact rules that out. Smaller indexes are always searched
-// exactly.
+// at 100k, recall@10 0.998–1.00 on dense model-like vectors and 0.989 on
+// the sparse vectors of the hash embedder (see DESIGN.md). Exact rules
+// that out. Smaller indexes are always searched exactly.
 func (ix *Index) Search(q []float32, opts SearchOptions) ([]Hit, error) {
 	if len(q) != ix.dims {
 		return nil, fmt.Errorf("%w: query has %d, want %d", ErrDims, len(q), ix.dims)
@@ -104,17 +110,43 @@ func (ix *Index) Search(q []float32, opts SearchOptions) ([]Hit, error) {
 	} else {
 		qt := make([]uint64, 2*ix.twords)
 		encodeTernary(qt, qn)
-		slots := ix.prefilter(qt, f, max(cands, ix.prefilterMin, n/prefilterShare))
+		want := max(cands, ix.prefilterMin, n/prefilterShare)
+		slots := ix.prefilter(qt, f, want, deepMult*want)
 		qc := make([]byte, ix.stride)
 		qm := quantize(qc, qn, ix.cuts)
 		qw := make([]uint64, ix.stride/4)
 		packQuery(qw, qc)
 		h := topK{k: cands, ids: ix.ids, items: make([]cand, 0, cands)}
-		ix.scanCodes(slots, qw, &qm, &h)
-		found = h.items
+		want = min(want, len(slots)) // fewer: every allowed row, in slot order
+		ix.scanCodes(slots[:want], 0, qw, &qm, &h)
+		found = ix.rescore(h.items, qn)
+		// A thin margin: one of the K best came from deep in the ternary
+		// pass's list, so more of them are likely just past its end. Read
+		// twice as many rows again (see "Adaptive depth" in DESIGN.md).
+		if len(slots) > want && deepest(found[:min(k, len(found))]) >= int32(float64(want)*ix.deepShare) {
+			ix.scanCodes(slots[want:], int32(want), qw, &qm, &h)
+			found = ix.rescore(h.items, qn)
+		}
+		hits := make([]Hit, min(k, len(found)))
+		for i := range hits {
+			hits[i] = Hit{ID: ix.ids[found[i].slot], Score: found[i].score}
+		}
+		return hits, nil
 	}
-	// Final scores come from one float32 dot over the whole row, so a
-	// vector's score does not depend on which path found it.
+	found = ix.rescore(found, qn)
+	hits := make([]Hit, min(k, len(found)))
+	for i := range hits {
+		hits[i] = Hit{ID: ix.ids[found[i].slot], Score: found[i].score}
+	}
+	return hits, nil
+}
+
+// rescore gives each candidate its float32 score, one dot over the whole
+// row, so a vector's score does not depend on which path found it, and
+// sorts them best first (ties by id). It sorts a copy: the 7-bit heap may
+// take more rows afterwards.
+func (ix *Index) rescore(cs []cand, qn []float32) []cand {
+	found := slices.Clone(cs)
 	for i := range found {
 		s := found[i].slot
 		found[i].score = vek32.Dot(ix.vecs[s*ix.dims:(s+1)*ix.dims], qn)
@@ -125,11 +157,16 @@ func (ix *Index) Search(q []float32, opts SearchOptions) ([]Hit, error) {
 		}
 		return cmp.Compare(ix.ids[a.slot], ix.ids[b.slot])
 	})
-	hits := make([]Hit, min(k, len(found)))
-	for i := range hits {
-		hits[i] = Hit{ID: ix.ids[found[i].slot], Score: found[i].score}
+	return found
+}
+
+// deepest is the largest place in the ternary pass's list among cs.
+func deepest(cs []cand) int32 {
+	var d int32
+	for _, c := range cs {
+		d = max(d, c.pos)
 	}
-	return hits, nil
+	return d
 }
 
 // filter is what a scan lets through: the groups in allow (nil: all) and,
@@ -234,11 +271,12 @@ func cutsFor(dims int) []int {
 	return cuts
 }
 
-// scanCodes ranks the given slots (already filtered by group) by their
+// scanCodes ranks the given slots (already filtered by group; the first
+// is at place first in the ternary pass's list) by their
 // approximate score from the codes: Σ q·q' times the slot's scale. The
 // query's own scale is a positive constant, left out because it does not
 // change the order.
-func (ix *Index) scanCodes(slots []int32, qw []uint64, qm *codeMeta, h *topK) {
+func (ix *Index) scanCodes(slots []int32, first int32, qw []uint64, qm *codeMeta, h *topK) {
 	stride, cuts := ix.stride, ix.cuts
 	// The parts of the biased dot that depend only on the query, per cut.
 	var qconst [maxCuts + 1]int64
@@ -249,7 +287,7 @@ func (ix *Index) scanCodes(slots []int32, qw []uint64, qm *codeMeta, h *topK) {
 	codes, meta := ix.codes, ix.cmeta
 	thr := h.threshold()
 rows:
-	for _, s32 := range slots {
+	for i, s32 := range slots {
 		s := int(s32)
 		row := codes[s*stride : (s+1)*stride]
 		m := &meta[s]
@@ -270,7 +308,7 @@ rows:
 		if score < thr {
 			continue
 		}
-		h.push(cand{score: score, slot: s})
+		h.push(cand{score: score, slot: s, pos: first + int32(i)})
 		thr = h.threshold()
 	}
 }
@@ -313,6 +351,7 @@ rows:
 type cand struct {
 	score float32
 	slot  int
+	pos   int32 // place in the ternary pass's list (quantised path)
 }
 
 // topK keeps the k best candidates seen, as a min-heap whose root is the

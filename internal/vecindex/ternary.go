@@ -129,8 +129,8 @@ var scorePool = sync.Pool{New: func() any { return new([]int32) }}
 // prefilter returns the want slots with the best ternary scores among
 // the allowed ones, best first (slots tied at the boundary are taken in
 // slot order), or every allowed slot, in slot order, when there are no
-// more than want.
-func (ix *Index) prefilter(qt []uint64, f filter, want int) []int32 {
+// more than all (≤ want), or best first when there are no more than want.
+func (ix *Index) prefilter(qt []uint64, f filter, all, want int) []int32 {
 	n := len(ix.ids)
 	sp := scorePool.Get().(*[]int32)
 	defer scorePool.Put(sp)
@@ -194,7 +194,7 @@ func (ix *Index) prefilter(qt []uint64, f filter, want int) []int32 {
 	for _, c := range hist {
 		allowed += c
 	}
-	if allowed <= want {
+	if allowed <= all {
 		out := make([]int32, 0, allowed)
 		for s, v := range scores {
 			if v != notAllowed {
@@ -218,6 +218,7 @@ func (ix *Index) prefilter(qt []uint64, f filter, want int) []int32 {
 		at += hist[b]
 	}
 	next[cut] = at
+	want = min(want, allowed)
 	out := make([]int32, want)
 	for s, v := range scores {
 		if v < minScore {

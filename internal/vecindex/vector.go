@@ -4,7 +4,7 @@ package vecindex
 func (ix *Index) Vector(id string) ([]float32, bool) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	s, ok := ix.slot[id]
+	s, ok := ix.slots()[id]
 	if !ok {
 		return nil, false
 	}
