@@ -3,7 +3,7 @@ package capture
 import (
 	"context"
 	"fmt"
-	"regexp"
+	"github.com/trove-memory/trove/internal/lazyre"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -25,7 +25,7 @@ const MaxCandidates = 20
 // A rule recognises one kind of explicit statement.
 type rule struct {
 	name string
-	re   *regexp.Regexp
+	re   *lazyre.Regexp
 	// category is the memory's category; "" means classify the text.
 	category   memory.Category
 	importance float64
@@ -33,10 +33,10 @@ type rule struct {
 
 // remember rules: the matched prefix is an instruction to the memory, not
 // part of it, so only the "rest" group is kept.
-var rememberRules = []*regexp.Regexp{
-	regexp.MustCompile(`(?is)^(?:please\s+|pls\s+|also\s+)?(?:remember|note|keep in mind|don'?t forget|do not forget|never forget)(?:\s+that)?\s*[:,]?\s+(?P<rest>.+)$`),
-	regexp.MustCompile(`(?s)^(?:请你?|你要|帮我)?(?:记住|记一下|记下|记得|别忘了|不要忘记|千万记住)(?:一下)?[：:，,、\s]*(?P<rest>.+)$`),
-	regexp.MustCompile(`(?is)^(?:bitte\s+)?(?:merk(?:e)?\s+dir|merken\s+Sie\s+sich|denk(?:e)?\s+daran|vergiss\s+nicht|vergessen\s+Sie\s+nicht|notier(?:e)?\s+dir)(?:\s*,)?(?:\s+(?:dass|das))?\s*[:,]?\s+(?P<rest>.+)$`),
+var rememberRules = []*lazyre.Regexp{
+	lazyre.New(`(?is)^(?:please\s+|pls\s+|also\s+)?(?:remember|note|keep in mind|don'?t forget|do not forget|never forget)(?:\s+that)?\s*[:,]?\s+(?P<rest>.+)$`),
+	lazyre.New(`(?s)^(?:请你?|你要|帮我)?(?:记住|记一下|记下|记得|别忘了|不要忘记|千万记住)(?:一下)?[：:，,、\s]*(?P<rest>.+)$`),
+	lazyre.New(`(?is)^(?:bitte\s+)?(?:merk(?:e)?\s+dir|merken\s+Sie\s+sich|denk(?:e)?\s+daran|vergiss\s+nicht|vergessen\s+Sie\s+nicht|notier(?:e)?\s+dir)(?:\s*,)?(?:\s+(?:dass|das))?\s*[:,]?\s+(?P<rest>.+)$`),
 }
 
 // IsRemember reports whether a user message asks, in so many words, for
@@ -55,14 +55,14 @@ func IsRemember(text string) bool {
 
 // statement rules, in order of precedence: the first match names the rule.
 var statementRules = []rule{
-	{"prefer", regexp.MustCompile(`(?i)\bI\s+(?:really\s+|much\s+|strongly\s+|usually\s+|generally\s+|mostly\s+)?(?:prefer|like|love|hate|dislike|enjoy|can'?t stand|don'?t like|do not like|would rather)\b|\bI'd rather\b|\bmy\s+favou?rite\b`), memory.CategoryPreference, 0.7},
-	{"prefer", regexp.MustCompile(`我(?:很|更|比较|非常|最|特别|一直|不太)?(?:喜欢|偏好|偏爱|讨厌|不喜欢|爱用|习惯|更喜欢)|我最爱`), memory.CategoryPreference, 0.7},
-	{"decision", regexp.MustCompile(`(?i)\b(?:we|I)\s+(?:have\s+|'ve\s+)?(?:decided|agreed|chose|settled on|switched to)\b|\b(?:we|I)(?:'ll| will| are going to| am going to)\s+(?:use|go with|stick with)\b|\b(?:from now on|going forward)\b|\blet'?s\s+(?:use|go with|stick with)\b`), memory.CategoryDecision, 0.75},
-	{"decision", regexp.MustCompile(`决定|定下来|改用|换成|以后用|统一用|今后用`), memory.CategoryDecision, 0.75},
-	{"always-never", regexp.MustCompile(`(?i)\b(?:always|never)\b`), "", 0.7},
-	{"always-never", regexp.MustCompile(`总是|从不|从来不|永远不要|永远别|千万别|一定要|以后都|每次都`), "", 0.7},
-	{"my-is", regexp.MustCompile(`(?i)\bmy\s+(?:[\p{L}\p{N}'’-]+\s+){1,3}(?:is|are)\b|\b(?:call me|my name'?s)\b`), memory.CategoryEntity, 0.7},
-	{"my-is", regexp.MustCompile(`我的.{1,12}?是|叫我|我叫|我的名字`), memory.CategoryEntity, 0.7},
+	{"prefer", lazyre.New(`(?i)\bI\s+(?:really\s+|much\s+|strongly\s+|usually\s+|generally\s+|mostly\s+)?(?:prefer|like|love|hate|dislike|enjoy|can'?t stand|don'?t like|do not like|would rather)\b|\bI'd rather\b|\bmy\s+favou?rite\b`), memory.CategoryPreference, 0.7},
+	{"prefer", lazyre.New(`我(?:很|更|比较|非常|最|特别|一直|不太)?(?:喜欢|偏好|偏爱|讨厌|不喜欢|爱用|习惯|更喜欢)|我最爱`), memory.CategoryPreference, 0.7},
+	{"decision", lazyre.New(`(?i)\b(?:we|I)\s+(?:have\s+|'ve\s+)?(?:decided|agreed|chose|settled on|switched to)\b|\b(?:we|I)(?:'ll| will| are going to| am going to)\s+(?:use|go with|stick with)\b|\b(?:from now on|going forward)\b|\blet'?s\s+(?:use|go with|stick with)\b`), memory.CategoryDecision, 0.75},
+	{"decision", lazyre.New(`决定|定下来|改用|换成|以后用|统一用|今后用`), memory.CategoryDecision, 0.75},
+	{"always-never", lazyre.New(`(?i)\b(?:always|never)\b`), "", 0.7},
+	{"always-never", lazyre.New(`总是|从不|从来不|永远不要|永远别|千万别|一定要|以后都|每次都`), "", 0.7},
+	{"my-is", lazyre.New(`(?i)\bmy\s+(?:[\p{L}\p{N}'’-]+\s+){1,3}(?:is|are)\b|\b(?:call me|my name'?s)\b`), memory.CategoryEntity, 0.7},
+	{"my-is", lazyre.New(`我的.{1,12}?是|叫我|我叫|我的名字`), memory.CategoryEntity, 0.7},
 }
 
 // classify names a category for text that matched no categorising rule.
@@ -78,7 +78,7 @@ func classify(text string) memory.Category {
 	return memory.CategoryFact
 }
 
-var alwaysNever = regexp.MustCompile(`(?i)\b(?:always|never)\b|总是|从不|从来不|永远不要|千万别|一定要`)
+var alwaysNever = lazyre.New(`(?i)\b(?:always|never)\b|总是|从不|从来不|永远不要|千万别|一定要`)
 
 // Extract implements Extractor.
 func (Explicit) Extract(ctx context.Context, msgs []Message) ([]Candidate, []Skip, error) {
@@ -171,7 +171,7 @@ func capitalise(s string) string {
 // injected matches blocks that are context trove or a host put into the
 // conversation (recalled memories, system reminders) and code blocks:
 // neither is a statement by the user.
-var injected = regexp.MustCompile("(?is)<(relevant-memories|system-reminder|memories|memory-context)\\b[^>]*>.*?</(?:relevant-memories|system-reminder|memories|memory-context)\\s*>|```.*?(?:```|$)")
+var injected = lazyre.New("(?is)<(relevant-memories|system-reminder|memories|memory-context)\\b[^>]*>.*?</(?:relevant-memories|system-reminder|memories|memory-context)\\s*>|```.*?(?:```|$)")
 
 func stripInjected(s string) (rest, removed string) {
 	locs := injected.FindAllStringIndex(s, -1)

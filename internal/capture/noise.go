@@ -2,7 +2,7 @@ package capture
 
 import (
 	"fmt"
-	"regexp"
+	"github.com/trove-memory/trove/internal/lazyre"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -11,12 +11,12 @@ import (
 )
 
 var (
-	question   = regexp.MustCompile(`(?i)[?？]\s*$|[吗呢]\s*[。.!！]?\s*$|^(?:do|did|can|could|would|will) you\b`)
-	metaMemory = regexp.MustCompile(`(?i)\b(?:do|can|did) you (?:remember|recall|know about)\b|\b(?:did|have) I (?:tell|told|mention|mentioned|say|said|share|shared)\b|\bwhat did I (?:tell|say|mention)\b|你(?:还)?记得|我(?:有没有|是否|之前)(?:说过|提到过|告诉过)`)
-	denial     = regexp.MustCompile(`(?i)\bI (?:don'?t|do not) have (?:any )?(?:information|data|memory|memories|record|access)\b|\bI'?m not sure about\b|\bI (?:don'?t|do not) (?:recall|remember)\b|\bit looks like I (?:don'?t|do not)\b|\bI (?:wasn'?t|was not) able to find\b|\bno (?:relevant )?memories (?:were )?found\b|我不记得|没有找到相关`)
-	secretWord = regexp.MustCompile(`(?i)\b(?:password|passwd|passphrase|passcode|pin code|api[\s_-]?keys?|secret|access[\s_-]?token|auth[\s_-]?token|bearer|private[\s_-]?key|credit card|card number|cvv|ssn|social security number)\b|密码|口令|密钥|私钥|信用卡|身份证号`)
-	secretLike = regexp.MustCompile(`\b(?:sk|pk|rk|ghp|gho|ghs|github_pat|xox[abpr]|AKIA|AIza)[-_A-Za-z0-9]{12,}|\b[A-Za-z0-9+/_=-]{32,}\b|-----BEGIN`)
-	codeChars  = regexp.MustCompile(`[{};=<>$\\|]`)
+	question   = lazyre.New(`(?i)[?？]\s*$|[吗呢]\s*[。.!！]?\s*$|^(?:do|did|can|could|would|will) you\b`)
+	metaMemory = lazyre.New(`(?i)\b(?:do|can|did) you (?:remember|recall|know about)\b|\b(?:did|have) I (?:tell|told|mention|mentioned|say|said|share|shared)\b|\bwhat did I (?:tell|say|mention)\b|你(?:还)?记得|我(?:有没有|是否|之前)(?:说过|提到过|告诉过)`)
+	denial     = lazyre.New(`(?i)\bI (?:don'?t|do not) have (?:any )?(?:information|data|memory|memories|record|access)\b|\bI'?m not sure about\b|\bI (?:don'?t|do not) (?:recall|remember)\b|\bit looks like I (?:don'?t|do not)\b|\bI (?:wasn'?t|was not) able to find\b|\bno (?:relevant )?memories (?:were )?found\b|我不记得|没有找到相关`)
+	secretWord = lazyre.New(`(?i)\b(?:password|passwd|passphrase|passcode|pin code|api[\s_-]?keys?|secret|access[\s_-]?token|auth[\s_-]?token|bearer|private[\s_-]?key|credit card|card number|cvv|ssn|social security number)\b|密码|口令|密钥|私钥|信用卡|身份证号`)
+	secretLike = lazyre.New(`\b(?:sk|pk|rk|ghp|gho|ghs|github_pat|xox[abpr]|AKIA|AIza)[-_A-Za-z0-9]{12,}|\b[A-Za-z0-9+/_=-]{32,}\b|-----BEGIN`)
+	codeChars  = lazyre.New(`[{};=<>$\\|]`)
 )
 
 // Noise says why text is not worth storing as a memory, or "" when it may

@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trove-memory/trove/internal/lazyre"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -23,9 +23,9 @@ import (
 // so one bad item is rejected on its own and never fails the rest.
 
 var (
-	thinkBlock = regexp.MustCompile(`(?is)<(think|thinking|reasoning)>.*?</(?:think|thinking|reasoning)>`)
-	thinkClose = regexp.MustCompile(`(?i)</(?:think|thinking|reasoning)>`)
-	thinkOpen  = regexp.MustCompile(`(?i)^<(?:think|thinking|reasoning)>`)
+	thinkBlock = lazyre.New(`(?is)<(think|thinking|reasoning)>.*?</(?:think|thinking|reasoning)>`)
+	thinkClose = lazyre.New(`(?i)</(?:think|thinking|reasoning)>`)
+	thinkOpen  = lazyre.New(`(?i)^<(?:think|thinking|reasoning)>`)
 )
 
 // maxStarts bounds how many opening braces JSONObject tries before it
@@ -345,7 +345,7 @@ const minAbstractRunes = 5
 
 // groundingWord reads a grounding tag as its word, as memory-lancedb-pro
 // does: "constructed (in-story)" and "Constructed." are constructed.
-var groundingWord = regexp.MustCompile(`^(real|constructed)\b`)
+var groundingWord = lazyre.New(`^(real|constructed)\b`)
 
 func constructed(g string) bool {
 	m := groundingWord.FindStringSubmatch(strings.ToLower(strings.TrimSpace(g)))
@@ -379,9 +379,9 @@ func secretIn(texts ...string) string {
 // Greetings and small talk are textlang's (whole texts only, so "Hiking:
 // every Sunday" is kept, which memory-lancedb-pro's prefix match drops).
 var (
-	denialNoise   = regexp.MustCompile(`(?i)\bI don'?t have (?:any )?(?:information|data|memory|record)|\bI'?m not sure about\b|\bI don'?t (?:recall|remember)\b|\bit looks like I don'?t\b|\bI wasn'?t able to find\b|\bno (?:relevant )?memories found\b|\bI don'?t have access to\b|我不记得|没有找到相关|ich erinnere mich nicht|keine (?:passenden )?Erinnerungen gefunden`)
-	metaNoise     = regexp.MustCompile(`(?i)\bdo you (?:remember|recall|know about)\b|\bcan you (?:remember|recall)\b|\bdid I (?:tell|mention|say|share)\b|\bhave I (?:told|mentioned|said)\b|\bwhat did I (?:tell|say|mention)\b|\byou (?:never|don'?t|do not|can'?t|cannot) (?:remember|recall)\b|\bwhy (?:do|can) you (?:keep )?(?:forget|not remember|never remember)\b|\bwhy (?:is|are) (?:my|the) memor(?:y|ies) (?:wrong|missing|broken|not working)\b|你还?记得|记不记得|还记得.*吗|你[知晓]道.+吗|我(?:之前|上次|以前)(?:说|提|讲).*(?:吗|呢|？|\?)|只回复|erinnerst du dich|weißt du (?:noch|was ich)|hab(?:e)? ich (?:dir )?(?:gesagt|erzählt)`)
-	artifactNoise = regexp.MustCompile(`(?i)\bquery\s*->\s*(?:none|no explicit solution|unknown|not found)\b|\buser asked for\b.*\b(?:none|no explicit solution|unknown|not found)\b|\bno explicit solution\b`)
+	denialNoise   = lazyre.New(`(?i)\bI don'?t have (?:any )?(?:information|data|memory|record)|\bI'?m not sure about\b|\bI don'?t (?:recall|remember)\b|\bit looks like I don'?t\b|\bI wasn'?t able to find\b|\bno (?:relevant )?memories found\b|\bI don'?t have access to\b|我不记得|没有找到相关|ich erinnere mich nicht|keine (?:passenden )?Erinnerungen gefunden`)
+	metaNoise     = lazyre.New(`(?i)\bdo you (?:remember|recall|know about)\b|\bcan you (?:remember|recall)\b|\bdid I (?:tell|mention|say|share)\b|\bhave I (?:told|mentioned|said)\b|\bwhat did I (?:tell|say|mention)\b|\byou (?:never|don'?t|do not|can'?t|cannot) (?:remember|recall)\b|\bwhy (?:do|can) you (?:keep )?(?:forget|not remember|never remember)\b|\bwhy (?:is|are) (?:my|the) memor(?:y|ies) (?:wrong|missing|broken|not working)\b|你还?记得|记不记得|还记得.*吗|你[知晓]道.+吗|我(?:之前|上次|以前)(?:说|提|讲).*(?:吗|呢|？|\?)|只回复|erinnerst du dich|weißt du (?:noch|was ich)|hab(?:e)? ich (?:dir )?(?:gesagt|erzählt)`)
+	artifactNoise = lazyre.New(`(?i)\bquery\s*->\s*(?:none|no explicit solution|unknown|not found)\b|\buser asked for\b.*\b(?:none|no explicit solution|unknown|not found)\b|\bno explicit solution\b`)
 )
 
 // abstractNoise says why an abstract is noise, or "".

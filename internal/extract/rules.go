@@ -2,7 +2,7 @@ package extract
 
 import (
 	"fmt"
-	"regexp"
+	"github.com/trove-memory/trove/internal/lazyre"
 	"strings"
 
 	"github.com/trove-memory/trove/internal/capture"
@@ -110,10 +110,10 @@ func Importance(c memory.SmartCategory) float64 {
 const ProfileFactKey = "profile"
 
 var (
-	factColon = regexp.MustCompile(`^([^\n]{1,120}?)[：:]`)
-	factArrow = regexp.MustCompile(`^([^\n]{1,120}?)(?:\s*->|\s*=>)`)
-	spaces    = regexp.MustCompile(`\s+`)
-	endPunct  = regexp.MustCompile(`[。.!?]+$`)
+	factColon = lazyre.New(`^([^\n]{1,120}?)[：:]`)
+	factArrow = lazyre.New(`^([^\n]{1,120}?)(?:\s*->|\s*=>)`)
+	spaces    = lazyre.New(`\s+`)
+	endPunct  = lazyre.New(`[。.!?]+$`)
 )
 
 // FactKey names the fact an abstract states, as memory-lancedb-pro's

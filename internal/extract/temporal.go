@@ -1,7 +1,7 @@
 package extract
 
 import (
-	"regexp"
+	"github.com/trove-memory/trove/internal/lazyre"
 	"strings"
 	"time"
 	"unicode"
@@ -47,13 +47,13 @@ func Temporal(text string, now time.Time) (typ string, validUntil int64) {
 
 // words compiles phrases matched case-insensitively as whole words (Go's
 // \b knows only ASCII letters, and German words end in ü and ä).
-func words(phrases ...string) *regexp.Regexp {
-	return regexp.MustCompile(`(?i)(?:^|[^\pL\pN_])(?:` + strings.Join(phrases, "|") + `)(?:$|[^\pL\pN_])`)
+func words(phrases ...string) *lazyre.Regexp {
+	return lazyre.New(`(?i)(?:^|[^\pL\pN_])(?:` + strings.Join(phrases, "|") + `)(?:$|[^\pL\pN_])`)
 }
 
 type expiryRule struct {
 	after    time.Duration
-	re       *regexp.Regexp
+	re       *lazyre.Regexp
 	zh       []string
 	tomorrow bool // German "morgen", judged by tomorrowDE
 }

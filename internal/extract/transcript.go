@@ -1,7 +1,7 @@
 package extract
 
 import (
-	"regexp"
+	"github.com/trove-memory/trove/internal/lazyre"
 	"strings"
 	"unicode/utf8"
 
@@ -138,7 +138,7 @@ func UserMessages(msgs []Message) int {
 
 // speakerTag matches a transcript tag written inside a message, with any
 // padding, attributes or self-closing slash.
-var speakerTag = regexp.MustCompile(`(?i)<[\s\x{200B}-\x{200F}\x{2060}\x{FEFF}]*/?[\s\x{200B}-\x{200F}\x{2060}\x{FEFF}]*(?:user_message|assistant_message)\b[^<>]{0,200}>`)
+var speakerTag = lazyre.New(`(?i)<[\s\x{200B}-\x{200F}\x{2060}\x{FEFF}]*/?[\s\x{200B}-\x{200F}\x{2060}\x{FEFF}]*(?:user_message|assistant_message)\b[^<>]{0,200}>`)
 
 func defuseTags(s string) string {
 	return speakerTag.ReplaceAllStringFunc(s, func(t string) string {
@@ -150,31 +150,31 @@ func defuseTags(s string) string {
 var (
 	// Context blocks: trove's recall block (service.RecallContext), and
 	// the tags memory-lancedb-pro and agent hosts use for the same.
-	injectedBlock = regexp.MustCompile(`(?is)<(relevant-memories|system-reminder|memories|memory-context|recalled-memories)\b[^>]*>.*?</(?:relevant-memories|system-reminder|memories|memory-context|recalled-memories)\s*>`)
+	injectedBlock = lazyre.New(`(?is)<(relevant-memories|system-reminder|memories|memory-context|recalled-memories)\b[^>]*>.*?</(?:relevant-memories|system-reminder|memories|memory-context|recalled-memories)\s*>`)
 	// memory-lancedb-pro's untrusted-data frame, and OpenClaw's frame
 	// around fetched external content (a web page, an email): neither is
 	// the user's words.
-	untrustedBlock = regexp.MustCompile(`(?s)\[UNTRUSTED DATA[^\n\]]*\].*?\[END UNTRUSTED DATA\]|<<<EXTERNAL_UNTRUSTED_CONTENT\b.*?(?:<<<END_EXTERNAL_UNTRUSTED_CONTENT\b[^\n]*|$)`)
+	untrustedBlock = lazyre.New(`(?s)\[UNTRUSTED DATA[^\n\]]*\].*?\[END UNTRUSTED DATA\]|<<<EXTERNAL_UNTRUSTED_CONTENT\b.*?(?:<<<END_EXTERNAL_UNTRUSTED_CONTENT\b[^\n]*|$)`)
 	// Channel envelopes: a label such as "Sender (untrusted metadata):"
 	// followed by a fenced JSON block.
-	envelopeBlock = regexp.MustCompile("(?m)^[ \\t]*(?:Conversation info|Sender|Thread starter|Replied message|Forwarded message context|Chat history since last reply)\\s*\\(untrusted[^)\\n]*\\):[ \\t]*\\n```(?:json)?[ \\t]*\\n(?s:.*?)\\n[ \\t]*```[ \\t]*$")
+	envelopeBlock = lazyre.New("(?m)^[ \\t]*(?:Conversation info|Sender|Thread starter|Replied message|Forwarded message context|Chat history since last reply)\\s*\\(untrusted[^)\\n]*\\):[ \\t]*\\n```(?:json)?[ \\t]*\\n(?s:.*?)\\n[ \\t]*```[ \\t]*$")
 	// Any fenced JSON block that is a message envelope (message_id and
 	// sender_id).
-	jsonFence = regexp.MustCompile("(?s)```json[ \\t]*\\n.*?```")
+	jsonFence = lazyre.New("(?s)```json[ \\t]*\\n.*?```")
 	// "System: [2025-01-01 10:00:00 GMT+8] Feishu[acct] …" and "System:
 	// [..] Exec completed …" lines.
-	systemLine = regexp.MustCompile(`(?m)^[ \t]*System:[ \t]*\[[0-9][0-9\-:+ .TZGMTUC/]*\][^\n]*$`)
+	systemLine = lazyre.New(`(?m)^[ \t]*System:[ \t]*\[[0-9][0-9\-:+ .TZGMTUC/]*\][^\n]*$`)
 	// Host markers on a line of their own.
-	hostLine = regexp.MustCompile(`(?m)^[ \t]*\[Queued messages while agent was busy\][ \t]*$`)
+	hostLine = lazyre.New(`(?m)^[ \t]*\[Queued messages while agent was busy\][ \t]*$`)
 	// The session-reset preamble OpenClaw puts before the first message.
 	resetPrefix = "A new session was started via /new or /reset."
 	// A Discord mention id at the start: <@123456>.
-	mentionPrefix = regexp.MustCompile(`^<@!?[0-9]+>\s*`)
+	mentionPrefix = lazyre.New(`^<@!?[0-9]+>\s*`)
 	// Sub-agent wrappers and their boilerplate.
-	wrapperLine    = regexp.MustCompile(`(?i)^\[(?:Subagent Context|Subagent Task)\][ \t]*`)
-	wrapperNoise   = regexp.MustCompile(`(?i)^(?:You are running as a subagent\b[^\n]*?(?:\.\s+|$)|Results auto-announce to your requester\.?\s*|do not busy-poll for status\.?\s*|Reply with a brief acknowledgment only\.?\s*|Do not use any memory tools\.?\s*)+`)
-	blankLines     = regexp.MustCompile(`\n[ \t]*\n(?:[ \t]*\n)+`)
-	trailingSpaces = regexp.MustCompile(`(?m)[ \t]+$`)
+	wrapperLine    = lazyre.New(`(?i)^\[(?:Subagent Context|Subagent Task)\][ \t]*`)
+	wrapperNoise   = lazyre.New(`(?i)^(?:You are running as a subagent\b[^\n]*?(?:\.\s+|$)|Results auto-announce to your requester\.?\s*|do not busy-poll for status\.?\s*|Reply with a brief acknowledgment only\.?\s*|Do not use any memory tools\.?\s*)+`)
+	blankLines     = lazyre.New(`\n[ \t]*\n(?:[ \t]*\n)+`)
+	trailingSpaces = lazyre.New(`(?m)[ \t]+$`)
 )
 
 // Clean strips from a message what a host or trove put into it rather

@@ -18,8 +18,8 @@ package redact
 import (
 	"encoding/base64"
 	"encoding/json"
+	"github.com/trove-memory/trove/internal/lazyre"
 	"math"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -134,8 +134,8 @@ func (f *finder) add(kind string, start, end int) {
 }
 
 var (
-	pemBegin = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----`)
-	pemEnd   = regexp.MustCompile(`-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----`)
+	pemBegin = lazyre.New(`-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----`)
+	pemEnd   = lazyre.New(`-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----`)
 )
 
 // pem finds private key blocks; one cut off before its END line runs to
@@ -160,24 +160,24 @@ type pattern struct {
 	// cue is a string every match contains (lower case): a text without
 	// it is not searched, which keeps Find cheap on ordinary prose.
 	cue   string
-	re    *regexp.Regexp
+	re    *lazyre.Regexp
 	check func(secret string) bool // nil: every match counts
 }
 
 // patterns are the provider formats, most specific first.
 var patterns = []pattern{
-	{AnthropicKey, "sk-ant-", regexp.MustCompile(`\bsk-ant-[A-Za-z0-9_-]{20,}`), mixed},
-	{StripeKey, "k_", regexp.MustCompile(`\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}`), nil},
-	{OpenAIKey, "sk-", regexp.MustCompile(`\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}`), func(s string) bool { return mixed(s) && variety(s) >= 10 }},
-	{GitHubToken, "_", regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})`), nil},
-	{SlackWebhook, "hooks.slack.com", regexp.MustCompile(`https://hooks\.slack\.com/services/[A-Za-z0-9]+/[A-Za-z0-9]+/[A-Za-z0-9]+`), nil},
-	{SlackToken, "xox", regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}`), mixed},
-	{AWSKey, "ia", regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`), nil},
-	{GoogleKey, "aiza", regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}`), nil},
-	{JWT, "eyj", regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}={0,2}\.[A-Za-z0-9_-]{8,}={0,2}\.[A-Za-z0-9_-]*`), jwtHeader},
-	{URLPassword, "://", regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]{0,20}://[^/\s:@]{1,128}:([^/\s@]{1,256})@`), func(s string) bool { return !placeholder(s) }},
-	{BasicAuth, "basic", regexp.MustCompile(`(?i)\bauthorization["']?\s*[:=]\s*["']?basic\s+([A-Za-z0-9+/]{8,}={0,2})`), nil},
-	{Bearer, "bearer", regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)`), func(s string) bool { return hasDigit(s) || (hasUpper(s) && hasLower(s)) }},
+	{AnthropicKey, "sk-ant-", lazyre.New(`\bsk-ant-[A-Za-z0-9_-]{20,}`), mixed},
+	{StripeKey, "k_", lazyre.New(`\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}`), nil},
+	{OpenAIKey, "sk-", lazyre.New(`\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}`), func(s string) bool { return mixed(s) && variety(s) >= 10 }},
+	{GitHubToken, "_", lazyre.New(`\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})`), nil},
+	{SlackWebhook, "hooks.slack.com", lazyre.New(`https://hooks\.slack\.com/services/[A-Za-z0-9]+/[A-Za-z0-9]+/[A-Za-z0-9]+`), nil},
+	{SlackToken, "xox", lazyre.New(`\bxox[abposr]-[A-Za-z0-9-]{10,}`), mixed},
+	{AWSKey, "ia", lazyre.New(`\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`), nil},
+	{GoogleKey, "aiza", lazyre.New(`\bAIza[0-9A-Za-z_-]{35}`), nil},
+	{JWT, "eyj", lazyre.New(`\beyJ[A-Za-z0-9_-]{8,}={0,2}\.[A-Za-z0-9_-]{8,}={0,2}\.[A-Za-z0-9_-]*`), jwtHeader},
+	{URLPassword, "://", lazyre.New(`(?i)\b[a-z][a-z0-9+.-]{0,20}://[^/\s:@]{1,128}:([^/\s@]{1,256})@`), func(s string) bool { return !placeholder(s) }},
+	{BasicAuth, "basic", lazyre.New(`(?i)\bauthorization["']?\s*[:=]\s*["']?basic\s+([A-Za-z0-9+/]{8,}={0,2})`), nil},
+	{Bearer, "bearer", lazyre.New(`(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)`), func(s string) bool { return hasDigit(s) || (hasUpper(s) && hasLower(s)) }},
 }
 
 // jwtHeader checks that a JWT's first part is a base64url JSON object.
@@ -193,13 +193,13 @@ func jwtHeader(tok string) bool {
 
 var (
 	// Password assignments: password=..., "password": "...", db_passwd: ...
-	passwordAssign = regexp.MustCompile(`(?i)(?:password|passwd|passwort|kennwort|passphrase|passcode|pwd)["']?\s*[:=]\s*`)
+	passwordAssign = lazyre.New(`(?i)(?:password|passwd|passwort|kennwort|passphrase|passcode|pwd)["']?\s*[:=]\s*`)
 	// Password statements: my password is ..., the password for the NAS is ..., das Passwort ist ...
-	passwordSaid = regexp.MustCompile(`(?i)\b(?:password|passwort|kennwort|passphrase|passcode)(?:\s+(?:for|to|of|on|für|von|zum|zur)(?:\s+\S+){1,3}?)?\s+(?:is|was|ist|lautet|war)\s*:?\s+`)
+	passwordSaid = lazyre.New(`(?i)\b(?:password|passwort|kennwort|passphrase|passcode)(?:\s+(?:for|to|of|on|für|von|zum|zur)(?:\s+\S+){1,3}?)?\s+(?:is|was|ist|lautet|war)\s*:?\s+`)
 	// Chinese: 密码是..., 密码为..., 密码：..., 口令是...
-	passwordZH = regexp.MustCompile(`(?:密码|口令)(?:是|为|：|:)\s*`)
+	passwordZH = lazyre.New(`(?:密码|口令)(?:是|为|：|:)\s*`)
 	// Secret assignments: api_key=..., "token": "...", CLIENT_SECRET: ...
-	secretAssign = regexp.MustCompile(`(?i)(?:api[_-]?key|apikey|secret[_-]?key|secret|access[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|private[_-]?key|token)["']?\s*[:=]\s*`)
+	secretAssign = lazyre.New(`(?i)(?:api[_-]?key|apikey|secret[_-]?key|secret|access[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|client[_-]?secret|private[_-]?key|token)["']?\s*[:=]\s*`)
 )
 
 // assignments finds the values after password and secret labels.
@@ -354,7 +354,7 @@ const (
 	minSwitchRatio = 0.4
 )
 
-var urlRe = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]{0,20}://[^\s"'<>]+`)
+var urlRe = lazyre.New(`(?i)\b[a-z][a-z0-9+.-]{0,20}://[^\s"'<>]+`)
 
 // highEntropy flags long random-looking tokens not already found.
 func (f *finder) highEntropy() {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
+	"github.com/trove-memory/trove/internal/lazyre"
 	"slices"
 	"strings"
 	"time"
@@ -365,7 +365,7 @@ func itemPrefix(m memory.Memory) string {
 
 // untrustedMarker is memory-lancedb-pro's data marker in any case,
 // spacing or bracket width ("[END UNTRUSTED DATA]", "［untrusted  data").
-var untrustedMarker = regexp.MustCompile(`(?i)[\[［]\s*(?:end\s+)?untrusted\s+data[^\]］]*[\]］]?`)
+var untrustedMarker = lazyre.New(`(?i)[\[［]\s*(?:end\s+)?untrusted\s+data[^\]］]*[\]］]?`)
 
 // neutralise makes stored text safe to place inside the frame: one line
 // (every line or paragraph separator and control character becomes a
@@ -414,7 +414,7 @@ func gateText(prompt string) string {
 
 // slashCommand is a host's or user's command: "/compact", "/new session".
 // A path ("/etc/hosts is empty, why?") is not one.
-var slashCommand = regexp.MustCompile(`^/[A-Za-z][\w-]*(?:\s|$)`)
+var slashCommand = lazyre.New(`^/[A-Za-z][\w-]*(?:\s|$)`)
 
 // NeedsRecall is the adaptive gate in front of recall-context: whether a
 // prompt is worth a recall, and why not when it is not. It judges what

@@ -1,7 +1,7 @@
 package textlang
 
 import (
-	"regexp"
+	"github.com/trove-memory/trove/internal/lazyre"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -37,23 +37,23 @@ const (
 )
 
 var (
-	refusalPatterns = []*regexp.Regexp{
+	refusalPatterns = []*lazyre.Regexp{
 		// "I'm sorry, but I can't help with that", "Sorry, I cannot provide …"
-		regexp.MustCompile(`^(?:(?:i'm|i am|im)(?: so| very| really| truly)? )?sorry[,.!]?(?: but)?,? i(?: can't| cannot| can not| won't| am unable to|'m unable to| am not able to|'m not able to| am not allowed to) (?:help|assist|provide|comply|fulfill|fulfil|answer|generate|engage|support|do that|do this|share that|give you|offer|create that|write that|continue with|discuss that|respond)\b`),
+		lazyre.New(`^(?:(?:i'm|i am|im)(?: so| very| really| truly)? )?sorry[,.!]?(?: but)?,? i(?: can't| cannot| can not| won't| am unable to|'m unable to| am not able to|'m not able to| am not allowed to) (?:help|assist|provide|comply|fulfill|fulfil|answer|generate|engage|support|do that|do this|share that|give you|offer|create that|write that|continue with|discuss that|respond)\b`),
 		// "I cannot help with that", "I can't assist you with this request"
-		regexp.MustCompile(`^i(?: can't| cannot| can not| won't| am unable to|'m unable to| am not able to|'m not able to) (?:help|assist)(?: you)?(?: with)? (?:that|this|your request|the request|such requests?)\b`),
-		regexp.MustCompile(`^i(?: can't| cannot| can not| won't| am unable to|'m unable to| am not able to|'m not able to) (?:comply|fulfill|fulfil)(?: with)?(?: that| this| your| the)? ?request\b`),
+		lazyre.New(`^i(?: can't| cannot| can not| won't| am unable to|'m unable to| am not able to|'m not able to) (?:help|assist)(?: you)?(?: with)? (?:that|this|your request|the request|such requests?)\b`),
+		lazyre.New(`^i(?: can't| cannot| can not| won't| am unable to|'m unable to| am not able to|'m not able to) (?:comply|fulfill|fulfil)(?: with)?(?: that| this| your| the)? ?request\b`),
 		// "As an AI, …", "As an AI language model, I …", "As a language model, …"
-		regexp.MustCompile(`^as an ai(?: language model| assistant| model| chatbot)?(?:,| i\b)`),
-		regexp.MustCompile(`^as an? (?:large )?language model(?:,| i\b)`),
+		lazyre.New(`^as an ai(?: language model| assistant| model| chatbot)?(?:,| i\b)`),
+		lazyre.New(`^as an? (?:large )?language model(?:,| i\b)`),
 		// Memory tools' own empty answers.
-		regexp.MustCompile(`^no (?:relevant )?memories (?:were )?found\b`),
+		lazyre.New(`^no (?:relevant )?memories (?:were )?found\b`),
 		// "抱歉，我无法提供…", "对不起，我不能帮助…", "很抱歉，但我无法回答…"
-		regexp.MustCompile(`^(?:很|非常|十分)?(?:抱歉|对不起|不好意思)[，,。.！! ]*(?:但是?)?[，, ]*我?(?:无法|不能|没法|没办法|不可以)(?:为你|为您|帮你|帮您)?(?:帮助|协助|提供|回答|完成|满足|处理|执行|生成|回复|讨论|参与)`),
+		lazyre.New(`^(?:很|非常|十分)?(?:抱歉|对不起|不好意思)[，,。.！! ]*(?:但是?)?[，, ]*我?(?:无法|不能|没法|没办法|不可以)(?:为你|为您|帮你|帮您)?(?:帮助|协助|提供|回答|完成|满足|处理|执行|生成|回复|讨论|参与)`),
 		// "作为一个AI，…", "作为人工智能语言模型，…"
-		regexp.MustCompile(`^作为(?:一个|一名)?(?:ai|人工智能)(?:语言模型|助手|模型)?[，,]`),
+		lazyre.New(`^作为(?:一个|一名)?(?:ai|人工智能)(?:语言模型|助手|模型)?[，,]`),
 		// "我无法满足这个请求"
-		regexp.MustCompile(`^我(?:无法|不能)(?:帮助|协助|满足|完成|处理)(?:你|您)?(?:的)?(?:这个|此|该|这一)?请求`),
+		lazyre.New(`^我(?:无法|不能)(?:帮助|协助|满足|完成|处理)(?:你|您)?(?:的)?(?:这个|此|该|这一)?请求`),
 	}
 
 	// The first letters of refusalPatterns: other texts skip them.
@@ -77,15 +77,15 @@ var (
 		`np|no problem|no worries|you're welcome|welcome|my pleasure|lol|haha|hahaha|hmm|mhm|uh huh|please|` +
 		`fine|good|done|next|continue|proceed|go ahead|do it|lgtm|` + germanAck + `)`
 	latinPhrase      = `(?:` + addressable + `(?: \pL+)?|` + standalone + `)`
-	latinSmallTalk   = regexp.MustCompile(`^` + latinPhrase + `(?: ` + latinPhrase + `)*$`)
-	latinAddressable = regexp.MustCompile(`^` + addressable + `$`)
-	latinWord        = regexp.MustCompile(`^\pL+$`)
-	latinGreetStart  = regexp.MustCompile(`^(?:hi|hello|hey|heya|hiya|howdy|greetings|good ?(?:morning|afternoon|evening|night|day)|yo|sup|what'?s up|how are you|how's it going|` + germanGreeting + `)\b`)
+	latinSmallTalk   = lazyre.New(`^` + latinPhrase + `(?: ` + latinPhrase + `)*$`)
+	latinAddressable = lazyre.New(`^` + addressable + `$`)
+	latinWord        = lazyre.New(`^\pL+$`)
+	latinGreetStart  = lazyre.New(`^(?:hi|hello|hey|heya|hiya|howdy|greetings|good ?(?:morning|afternoon|evening|night|day)|yo|sup|what'?s up|how are you|how's it going|` + germanGreeting + `)\b`)
 
 	cjkGreeting      = `(?:你好|您好|嗨|哈喽|哈啰|早上好|早安|早|中午好|下午好|晚上好|晚安|大家好|在吗|在不在|你们好)`
 	cjkAck           = `(?:谢谢|多谢|感谢|谢了|辛苦了|好的|好吧|好滴|好嘞|好|嗯+|哦+|噢|行|可以|收到|明白了?|了解|知道了|懂了|没问题|不客气|不用谢|是的|对|继续|开始|ok|okay)`
-	cjkSmallTalk     = regexp.MustCompile(`^(?:(?:` + cjkGreeting + `|` + cjkAck + `)(?:你|您|大家|老师)?[呀啊哦啦吗呢哈嘛的吧~]*)+$`)
-	cjkGreetingStart = regexp.MustCompile(`^` + cjkGreeting)
+	cjkSmallTalk     = lazyre.New(`^(?:(?:` + cjkGreeting + `|` + cjkAck + `)(?:你|您|大家|老师)?[呀啊哦啦吗呢哈嘛的吧~]*)+$`)
+	cjkGreetingStart = lazyre.New(`^` + cjkGreeting)
 
 	// Where a text is cut into segments.
 	segmentBreaks = ",.!?;:…，。！？；：、~～"
@@ -169,7 +169,7 @@ func normaliseNoiseText(text string) string {
 
 // systemMarker is how messages that no person wrote begin: a host's
 // heartbeat, a system notice, a session-start marker.
-var systemMarker = regexp.MustCompile(`(?i)^(?:heartbeat|\[system|new session|fresh session)`)
+var systemMarker = lazyre.New(`(?i)^(?:heartbeat|\[system|new session|fresh session)`)
 
 // SystemMessage reports whether text is a host's or system's message
 // rather than something a person said.

@@ -1,7 +1,7 @@
 package textlang
 
 import (
-	"regexp"
+	"github.com/trove-memory/trove/internal/lazyre"
 	"slices"
 	"strings"
 	"unicode"
@@ -102,7 +102,7 @@ var (
 	shellVerbs = setOf(`run build test find start stop install open watch deploy echo source touch diff sort ` +
 		`go make node which export head tail kill top less cat env ping bun tar helm`)
 	// An argument only a command line has.
-	shellArg = regexp.MustCompile(`^(?:--?[A-Za-z0-9][\w-]*(?:=\S*)?|\.{1,2}(?:/\S*)?|~\S*|/\S+|\S*/\S*|\S+\.(?:js|ts|go|py|json|ya?ml|toml|txt|md|sh|log|lock)|\||\|\||&&|>>?|<|\S+=\S*|\$\S+|\*\S*)$`)
+	shellArg = lazyre.New(`^(?:--?[A-Za-z0-9][\w-]*(?:=\S*)?|\.{1,2}(?:/\S*)?|~\S*|/\S+|\S*/\S*|\S+\.(?:js|ts|go|py|json|ya?ml|toml|txt|md|sh|log|lock)|\||\|\||&&|>>?|<|\S+=\S*|\$\S+|\*\S*)$`)
 )
 
 func setOf(words string) map[string]bool {
@@ -153,8 +153,8 @@ func ShellCommand(prompt string) bool {
 // GMT+8]" timestamp. They come first, so only the start is read.
 var (
 	envelopeHeaders = []string{"Conversation info (untrusted metadata):", "Sender (untrusted metadata):"}
-	cronPrefix      = regexp.MustCompile(`(?i)^\[cron:[^\]]+\]\s*`)
-	stampPrefix     = regexp.MustCompile(`^\[[A-Za-z]{3} \d{4}-\d{2}-\d{2} \d{2}:\d{2} [^\]]+\]\s*`)
+	cronPrefix      = lazyre.New(`(?i)^\[cron:[^\]]+\]\s*`)
+	stampPrefix     = lazyre.New(`^\[[A-Za-z]{3} \d{4}-\d{2}-\d{2} \d{2}:\d{2} [^\]]+\]\s*`)
 )
 
 // StripEnvelope returns what the user typed: the prompt without the
