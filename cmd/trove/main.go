@@ -235,7 +235,10 @@ func newSearcher(st store.Store, query embedding.Embedder, cfg config.Config) (*
 	opts := retrieve.Options{VectorK: cfg.Retrieval.VectorK, BM25K: cfg.Retrieval.BM25K,
 		Fusion: retrieve.Fusion(cfg.Retrieval.Fusion), MinScore: cfg.Retrieval.MinScore,
 		// 0: the retriever takes the floor for the model emb says it is.
-		MinCosine:     cfg.Retrieval.MinCosine,
+		MinCosine:    cfg.Retrieval.MinCosine,
+		VectorWeight: cfg.Retrieval.VectorWeight, BM25Weight: cfg.Retrieval.BM25Weight,
+		Expansion: retrieve.Expansion{Enabled: cfg.Retrieval.Expansion.Enabled, Docs: cfg.Retrieval.Expansion.Docs,
+			Terms: cfg.Retrieval.Expansion.Terms, OriginalWeight: cfg.Retrieval.Expansion.OriginalWeight},
 		RerankTimeout: cfg.Rerank.Timeout.Duration, Lifecycle: &lc}
 	return retrieve.New(ss, query, rr, opts), nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/trove-memory/trove/internal/config"
 	"github.com/trove-memory/trove/internal/embedding"
+	"github.com/trove-memory/trove/internal/retrieve"
 	"github.com/trove-memory/trove/internal/service"
 	"github.com/trove-memory/trove/internal/service/servicetest"
 	"github.com/trove-memory/trove/internal/store"
@@ -53,9 +54,17 @@ func openTestService(ctx context.Context, cfg config.Config, o OpenOptions) (*se
 	if err != nil {
 		return nil, err
 	}
+	var search service.Searcher = &servicetest.Searcher{Store: st, Embedder: emb}
+	if realRecall != nil {
+		search = retrieve.New(st, emb, nil, retrieve.Options{Now: realRecall})
+	}
 	return service.New(service.Options{Store: st, Embedder: emb, Access: cfg.Access, Declared: cfg.Declared, DefaultScope: cfg.DefaultScope(),
-		Searcher: &servicetest.Searcher{Store: st, Embedder: emb}}), nil
+		Searcher: search}), nil
 }
+
+// realRecall, when set, makes openTestService search with the real recall
+// pipeline, on this clock, instead of servicetest's brute-force cosine.
+var realRecall func() time.Time
 
 func (e *cliEnv) run(args ...string) cliResult {
 	e.t.Helper()

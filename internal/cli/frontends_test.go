@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -150,6 +151,34 @@ func decodeAny(t *testing.T, s string) any {
 	return v
 }
 
+// checkExplain wants a debug answer's explanation, with every stage
+// (lexical to limit) and a trace per result, and sets each stage's time
+// to 0: the front ends must agree on everything else.
+func checkExplain(t *testing.T, a answer) {
+	t.Helper()
+	res, _ := a.Result.(map[string]any)
+	ex, _ := res["explain"].(map[string]any)
+	stages, _ := ex["stages"].([]any)
+	var names []string
+	for _, s := range stages {
+		st := s.(map[string]any)
+		names = append(names, st["name"].(string))
+		if _, ok := st["ms"].(json.Number); !ok {
+			t.Fatalf("stage %v has no time", st)
+		}
+		st["ms"] = json.Number("0")
+	}
+	if want := "lexical vector fusion floor rerank score decay noise dedup limit"; strings.Join(names, " ") != want {
+		t.Fatalf("explained stages %q, want %q in %+v", names, want, a)
+	}
+	results, _ := res["results"].([]any)
+	for _, r := range results {
+		if tr, _ := r.(map[string]any)["trace"].(map[string]any); tr["components"] == nil {
+			t.Fatalf("result without its components: %v", r)
+		}
+	}
+}
+
 // TestFrontendsAgree sends the same requests through the CLI, REST and
 // MCP, and wants the same answer, or the same error code and message.
 func TestFrontendsAgree(t *testing.T) {
@@ -158,13 +187,7 @@ func TestFrontendsAgree(t *testing.T) {
 	if err := os.WriteFile(noMessages, []byte("[]"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		name string
-		cli  []string
-		rest [4]string // agent, method, path, body
-		mcp  func() (string, string, map[string]any)
-		code string // "" for success
-	}{
+	for _, c := range []frontendCase{
 		{name: "get", cli: []string{"get", "mem-0001"},
 			rest: [4]string{"", "GET", "/v1/memories/mem-0001", ""},
 			mcp:  func() (string, string, map[string]any) { return "", "memory_get", map[string]any{"id": "mem-0001"} }},
@@ -405,18 +428,76 @@ func TestFrontendsAgree(t *testing.T) {
 				return "", "memory_store", map[string]any{"text": "x", "category": "stress"}
 			}},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			cli := f.viaCLI(t, c.cli...)
-			rest := f.viaREST(t, c.rest[0], c.rest[1], c.rest[2], c.rest[3])
-			agent, tool, args := c.mcp()
-			mc := f.viaMCP(t, agent, tool, args)
-			if cli.Code != c.code {
-				t.Fatalf("CLI answered %+v, want code %q", cli, c.code)
-			}
-			if !reflect.DeepEqual(cli, rest) || !reflect.DeepEqual(cli, mc) {
-				b := func(a answer) string { j, _ := json.Marshal(a); return string(j) }
-				t.Fatalf("front ends disagree:\nCLI  %s\nREST %s\nMCP  %s", b(cli), b(rest), b(mc))
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { f.agree(t, c, nil) })
+	}
+}
+
+// frontendCase is one request to every front end.
+type frontendCase struct {
+	name string
+	cli  []string
+	rest [4]string // agent, method, path, body
+	mcp  func() (string, string, map[string]any)
+	code string // "" for success
+}
+
+// agree sends c through the CLI, REST and MCP and wants the same answer,
+// after norm (when not nil) has checked and normalised each.
+func (f *frontends) agree(t *testing.T, c frontendCase, norm func(*testing.T, answer)) {
+	t.Helper()
+	cli := f.viaCLI(t, c.cli...)
+	rest := f.viaREST(t, c.rest[0], c.rest[1], c.rest[2], c.rest[3])
+	agent, tool, args := c.mcp()
+	mc := f.viaMCP(t, agent, tool, args)
+	if cli.Code != c.code {
+		t.Fatalf("CLI answered %+v, want code %q", cli, c.code)
+	}
+	if norm != nil {
+		for _, a := range []answer{cli, rest, mc} {
+			norm(t, a)
+		}
+	}
+	if !reflect.DeepEqual(cli, rest) || !reflect.DeepEqual(cli, mc) {
+		b := func(a answer) string { j, _ := json.Marshal(a); return string(j) }
+		t.Fatalf("front ends disagree:\nCLI  %s\nREST %s\nMCP  %s", b(cli), b(rest), b(mc))
+	}
+}
+
+// TestFrontendsAgreeOnDebug runs the real recall pipeline behind every
+// front end and wants the same explanation from trove search --debug,
+// POST /v1/search with debug and MCP memory_debug (and memory_recall
+// with debug): the same stages, counts, score ranges, components and
+// dropped candidates; only the stages' times differ.
+func TestFrontendsAgreeOnDebug(t *testing.T) {
+	now := time.Now().Add(time.Hour) // one clock: recency and decay give every front end the same scores
+	realRecall = func() time.Time { return now }
+	t.Cleanup(func() { realRecall = nil })
+	f := newFrontends(t)
+	for _, c := range []frontendCase{
+		{name: "memory_debug", cli: []string{"search", "dark mode editor", "--debug", "--limit", "1"},
+			rest: [4]string{"", "POST", "/v1/search", `{"query":"dark mode editor","debug":true,"limit":1}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_debug", map[string]any{"query": "dark mode editor", "limit": 1}
+			}},
+		{name: "memory_debug of another agent", cli: []string{"--agent", "bob", "search", "billing deploys", "--debug"},
+			rest: [4]string{"bob", "POST", "/v1/search", `{"query":"billing deploys","debug":true}`},
+			mcp: func() (string, string, map[string]any) {
+				return "bob", "memory_debug", map[string]any{"query": "billing deploys"}
+			}},
+		{name: "memory_recall with debug", cli: []string{"search", "billing deploys on Fridays", "--debug"},
+			rest: [4]string{"", "POST", "/v1/search", `{"query":"billing deploys on Fridays","debug":true}`},
+			mcp: func() (string, string, map[string]any) {
+				return "", "memory_recall", map[string]any{"query": "billing deploys on Fridays", "debug": true}
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) { f.agree(t, c, checkExplain) })
+	}
+	// The text form shows the same: components per memory, a row per stage.
+	out := f.cli.ok("search", "dark mode editor", "--debug")
+	for _, want := range []string{"components: fused ", "lexical ", "lifecycle ×", "dropped mem-", "fusion: seed: 0.70·vector + 0.30·bm25",
+		"stage       in   out       ms  scores", "\nfloor        3     1 ", "\nrerank       1     1 ", "0.746–0.746  (no cross-encoder configured)", "\nlimit        1     1 "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("trove search --debug lacks %q:\n%s", want, out)
+		}
 	}
 }

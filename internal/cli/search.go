@@ -50,6 +50,7 @@ func newSearchCommand(a *app) *cobra.Command {
 				fmt.Fprintf(w, " -  dropped %s: %s\n    %s\n", res.Memory.ID, dropReason(res.Trace), oneLine(res.Memory.Text, 100))
 				printTrace(w, res.Trace)
 			}
+			printExplain(w, resp.Explain)
 			return nil
 		},
 	}
@@ -90,6 +91,52 @@ func printTrace(w io.Writer, t *service.Trace) {
 		parts = append(parts, fmt.Sprintf("%s %.3f", st.Name, st.Score))
 	}
 	fmt.Fprintf(w, "    stages: %s\n", strings.Join(parts, " → "))
+	c := t.Components
+	parts = []string{fmt.Sprintf("fused %.3f", c.Fused)}
+	if c.Lexical != nil {
+		lex := fmt.Sprintf("lexical %.3f", *c.Lexical)
+		if c.Expanded {
+			lex += " (expansion only)"
+		}
+		parts = append(parts, lex)
+	}
+	if c.Vector != nil {
+		vec := fmt.Sprintf("cosine %.3f", *c.Vector)
+		if c.VectorFromIndex {
+			vec += " (from the index)"
+		}
+		parts = append(parts, vec)
+	}
+	if c.Rerank != nil {
+		parts = append(parts, fmt.Sprintf("rerank %.3f", *c.Rerank))
+	}
+	if c.Lifecycle != nil {
+		parts = append(parts, fmt.Sprintf("lifecycle ×%.3f", *c.Lifecycle))
+	}
+	fmt.Fprintf(w, "    components: %s\n", strings.Join(parts, ", "))
+}
+
+// printExplain prints the stages of a --debug recall: counts, time and
+// score range of what each let through.
+func printExplain(w io.Writer, e *service.Explain) {
+	if e == nil {
+		return
+	}
+	fmt.Fprintf(w, "fusion: %s\n", e.Fusion)
+	if len(e.Expansion) > 0 {
+		fmt.Fprintf(w, "expansion terms: %s\n", strings.Join(e.Expansion, ", "))
+	}
+	fmt.Fprintf(w, "%-8s %5s %5s %8s  %s\n", "stage", "in", "out", "ms", "scores")
+	for _, st := range e.Stages {
+		scores := "-"
+		if st.Out > 0 {
+			scores = fmt.Sprintf("%.3f–%.3f", st.Min, st.Max)
+		}
+		if st.Note != "" {
+			scores += "  (" + st.Note + ")"
+		}
+		fmt.Fprintf(w, "%-8s %5d %5d %8.3f  %s\n", st.Name, st.In, st.Out, st.Ms, scores)
+	}
 }
 
 func dropReason(t *service.Trace) string {

@@ -174,6 +174,22 @@ type Retrieval struct {
 	// AccessFlush is how often `trove serve` writes which memories recall
 	// returned (access_count, last_accessed_at); 0 turns recording off.
 	AccessFlush Duration `json:"accessFlush"`
+	// VectorWeight and BM25Weight weigh the two sides in fusion: both 0
+	// for the default (0.7 and 0.3 with seed fusion, equal with rrf), or
+	// both set.
+	VectorWeight float64 `json:"vectorWeight"`
+	BM25Weight   float64 `json:"bm25Weight"`
+	// Expansion is RM3 query expansion of the BM25 side (off by default).
+	Expansion Expansion `json:"expansion"`
+}
+
+// Expansion configures pseudo-relevance feedback (retrieve.Expansion);
+// zero values take retrieve's defaults.
+type Expansion struct {
+	Enabled        bool    `json:"enabled"`
+	Docs           int     `json:"docs"`           // feedback documents (default 10)
+	Terms          int     `json:"terms"`          // expansion terms (default 10)
+	OriginalWeight float64 `json:"originalWeight"` // the query's share, λ (default 0.5)
 }
 
 // Configured reports whether an LLM endpoint is set.
@@ -373,6 +389,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	}
 	boolean("TROVE_CAPTURE_INCLUDE_ASSISTANT", &c.Capture.IncludeAssistant)
 	boolean("TROVE_ALLOW_SECRETS", &c.AllowSecrets)
+	boolean("TROVE_RECALL_EXPANSION", &c.Retrieval.Expansion.Enabled)
 	if v := getenv("TROVE_CAPTURE_SMART"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -486,6 +503,7 @@ func (c Config) Validate() error {
 	if c.Retrieval.VectorK < 0 || c.Retrieval.BM25K < 0 || c.Retrieval.VectorK > 10000 || c.Retrieval.BM25K > 10000 {
 		errs = append(errs, errors.New("retrieval.vectorK/bm25K: use 1 to 10000, or 0 for the default (20, or twice the limit if more) (TROVE_RECALL_VECTOR_K, TROVE_RECALL_BM25_K)"))
 	}
+	errs = append(errs, c.Retrieval.check()...)
 	if p := c.Rerank.Provider; p != "" && !slices.Contains(provider.Rerankers(), p) {
 		errs = append(errs, fmt.Errorf("rerank.provider: %q is unknown: use %s (TROVE_RERANK_PROVIDER)", p, provider.List(provider.Rerankers())))
 	}
@@ -636,6 +654,29 @@ func (a AutoRecall) validate() []error {
 	}
 	if a.Timeout.Duration < 100*time.Millisecond || a.Timeout.Duration > time.Minute {
 		errs = append(errs, fmt.Errorf("autoRecall.timeout: %s: use 100ms to 1m (default 5s); past it nothing is injected (TROVE_AUTO_RECALL_TIMEOUT)", a.Timeout))
+	}
+	return errs
+}
+
+// check validates the fusion weights and the expansion.
+func (r Retrieval) check() []error {
+	var errs []error
+	vw, bw := r.VectorWeight, r.BM25Weight
+	switch {
+	case !(vw >= 0 && vw <= 1) || !(bw >= 0 && bw <= 1):
+		errs = append(errs, fmt.Errorf("retrieval.vectorWeight/bm25Weight: %v/%v: use weights from 0 to 1, e.g. 0.7 and 0.3 (the default), or 0 and 0 for the default", vw, bw))
+	case (vw == 0) != (bw == 0):
+		errs = append(errs, fmt.Errorf("retrieval.vectorWeight/bm25Weight: %v/%v: set both (e.g. 0.5 and 0.5), or neither for the default 0.7 and 0.3", vw, bw))
+	}
+	e := r.Expansion
+	if e.Docs < 0 || e.Docs > 100 {
+		errs = append(errs, fmt.Errorf("retrieval.expansion.docs: %d: use 1 to 100 feedback documents, or 0 for the default 10", e.Docs))
+	}
+	if e.Terms < 0 || e.Terms > 50 {
+		errs = append(errs, fmt.Errorf("retrieval.expansion.terms: %d: use 1 to 50 expansion terms, or 0 for the default 10", e.Terms))
+	}
+	if w := e.OriginalWeight; !(w >= 0 && w <= 1) {
+		errs = append(errs, fmt.Errorf("retrieval.expansion.originalWeight: %v: use a weight from 0 to 1 for the query as given (0 for the default 0.5)", w))
 	}
 	return errs
 }

@@ -65,6 +65,7 @@ const (
 	ToolStore  = "memory_store"
 	ToolRecall = "memory_recall"
 	ToolSearch = "memory_search"
+	ToolDebug  = "memory_debug" // memory_recall with debug
 	ToolGet    = "memory_get"
 	ToolUpdate = "memory_update"
 	ToolForget = "memory_forget"

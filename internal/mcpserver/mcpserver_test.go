@@ -143,7 +143,7 @@ func TestToolList(t *testing.T) {
 		}
 	}
 	slices.Sort(names)
-	want := []string{"memory_archive", "memory_capture", "memory_capture_status", "memory_compact", "memory_fact_query", "memory_feedback", "memory_forget", "memory_get", "memory_history", "memory_list", "memory_promote", "memory_recall", "memory_recall_context", "memory_revert", "memory_search", "memory_stats", "memory_store", "memory_update"}
+	want := []string{"memory_archive", "memory_capture", "memory_capture_status", "memory_compact", "memory_debug", "memory_fact_query", "memory_feedback", "memory_forget", "memory_get", "memory_history", "memory_list", "memory_promote", "memory_recall", "memory_recall_context", "memory_revert", "memory_search", "memory_stats", "memory_store", "memory_update"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("tools %v, want %v", names, want)
 	}

@@ -13,16 +13,26 @@ import (
 // agent sees: descriptions live in the jsonschema tags.
 
 type recallArgs struct {
+	recallQuery
+	Debug bool `json:"debug,omitempty" jsonschema:"also return every candidate's score after each stage, the candidates dropped with the reason, and each stage's counts, time and score range (as memory_debug)"`
+}
+
+// recallQuery is what memory_recall and memory_debug share.
+type recallQuery struct {
 	Query    string `json:"query" jsonschema:"what to recall, in natural language"`
 	Scope    string `json:"scope,omitempty" jsonschema:"only this scope (default: every scope you can read)"`
 	Category string `json:"category,omitempty" jsonschema:"only this category: preference, fact, decision, entity, reflection or other"`
 	// MemoryCategory is the six-category vocabulary, not category's.
 	MemoryCategory string `json:"memory_category,omitempty" jsonschema:"only this memory_category: profile, preferences, entities, events, cases or patterns (legacy rows count by their category: fact as profile or cases, decision as events)"`
 	Limit          int    `json:"limit,omitempty" jsonschema:"at most this many memories, 1 to 50 (default 5)"`
-	Debug          bool   `json:"debug,omitempty" jsonschema:"also return every candidate's score after each stage, and the candidates dropped with the reason"`
 	service.Validity
 	// The description is service.MinScoreHelp (TestMinScoreSchema).
 	MinScore *float64 `json:"min_score,omitempty" jsonschema:"minimum relevance from 0 to 1, overriding retrieval.minScore (default 0.3). 0.3 keeps every memory that shares a word, or with a semantic model a meaning, with the query; 0.5 keeps clear matches (with the offline embedder most right answers score 0.5 to 0.65, most wrong ones under 0.45); 0.8 keeps only near-certain matches, which take a semantic model or a reranker"`
+}
+
+func (in recallQuery) input(debug bool) service.RecallInput {
+	return service.RecallInput{Query: in.Query, Scopes: one(in.Scope), Categories: one(in.Category), MemoryCategories: one(in.MemoryCategory),
+		Limit: in.Limit, MinScore: in.MinScore, Debug: debug, Validity: in.Validity}
 }
 
 type idArgs struct {
@@ -93,7 +103,7 @@ func one(s string) []string {
 	return []string{s}
 }
 
-var toolNames = []string{ToolStore, ToolRecall, ToolSearch, ToolGet, ToolUpdate, ToolForget, ToolList, ToolStats, ToolHistory, ToolRevert,
+var toolNames = []string{ToolStore, ToolRecall, ToolSearch, ToolDebug, ToolGet, ToolUpdate, ToolForget, ToolList, ToolStats, ToolHistory, ToolRevert,
 	ToolCapture, ToolCaptureStatus, ToolFactQuery, ToolPromote, ToolArchive, ToolCompact, ToolFeedback}
 
 func isTool(name string) bool { return slices.Contains(toolNames, name) }
@@ -116,12 +126,20 @@ func (s *Server) register() {
 			return s.svc.Store(ctx, c, in)
 		})
 	recall := func(ctx context.Context, c service.Caller, in recallArgs) (service.RecallOutput, error) {
-		return s.svc.Recall(ctx, c, service.RecallInput{Query: in.Query, Scopes: one(in.Scope), Categories: one(in.Category), MemoryCategories: one(in.MemoryCategory), Limit: in.Limit, MinScore: in.MinScore, Debug: in.Debug, Validity: in.Validity})
+		return s.svc.Recall(ctx, c, in.input(in.Debug))
 	}
 	const recallDesc = "Recall the memories most relevant to a query, best first, with scores. " +
 		"Use it before answering anything that may depend on earlier conversations."
 	add(s, &mcp.Tool{Name: ToolRecall, Annotations: readOnly, Description: recallDesc}, recall)
 	add(s, &mcp.Tool{Name: ToolSearch, Annotations: readOnly, Description: "Alias of memory_recall. " + recallDesc}, recall)
+	add(s, &mcp.Tool{Name: ToolDebug, Annotations: readOnly,
+		Description: "Explain a recall: memory_recall's answer with, per stage (lexical, vector, fusion, floor, rerank, score, " +
+			"decay, noise, dedup, limit), the candidates in and out, its time and score range; per memory its lexical, vector, " +
+			"rerank and lifecycle components and its score after each stage; and every candidate dropped, with the reason. " +
+			"The same as memory_recall with debug, trove search --debug and POST /v1/search with debug."},
+		func(ctx context.Context, c service.Caller, in recallQuery) (service.RecallOutput, error) {
+			return s.svc.Recall(ctx, c, in.input(true))
+		})
 	add(s, &mcp.Tool{Name: ToolGet, Annotations: readOnly,
 		Description: "Read one memory by id (or a unique id prefix of at least 8 characters)."},
 		func(ctx context.Context, c service.Caller, in idArgs) (service.Memory, error) {

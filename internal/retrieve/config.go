@@ -23,6 +23,18 @@ type Options struct {
 	BM25K   int    // BM25 candidates (likewise)
 	Fusion  Fusion // default FusionSeed
 	RRFK    float64
+	// VectorWeight and BM25Weight weigh the two sides in fusion, in both
+	// modes. Both 0: the seed's 0.7 and 0.3 for FusionSeed, equal for
+	// FusionRRF (plain RRF). DESIGN.md, "Fusion weights", has what other
+	// weights measured: with the hash embedder too the vector side earns
+	// its 0.7.
+	VectorWeight float64
+	BM25Weight   float64
+
+	// Expansion adds pseudo-relevance feedback (RM3) to the BM25 side:
+	// terms drawn from the best BM25 hits make a second BM25 query, whose
+	// scores are interpolated with the original's. See prf.go.
+	Expansion Expansion
 
 	// Rerank: blend 0.6·cross-encoder + 0.4·fused, with lexical floors.
 	RerankTopN    int           // candidates sent to the reranker (default 20)
@@ -89,6 +101,13 @@ func (o Options) withDefaults() Options {
 		o.Fusion = FusionSeed
 	}
 	deff(&o.RRFK, 60)
+	switch {
+	case o.VectorWeight != 0 || o.BM25Weight != 0:
+	case o.Fusion == FusionRRF:
+		o.VectorWeight, o.BM25Weight = 0.5, 0.5 // plain RRF
+	default:
+		o.VectorWeight, o.BM25Weight = seedVectorWeight, seedBM25Weight
+	}
 	defd(&o.RerankTimeout, 5*time.Second)
 	defd(&o.QueryEmbedTimeout, 5*time.Second)
 	defd(&o.RecencyHalfLife, 14*24*time.Hour)

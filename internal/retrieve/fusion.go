@@ -83,9 +83,14 @@ const (
 	seedLiftFactor   = 0.92
 )
 
-// fuseSeed scores each candidate by the seed's formula (see Score spaces
-// above) and records stage "fuse".
-func fuseSeed(cs []*candidate, debug bool) {
+// weights are the two sides' weights in fusion (Options.VectorWeight and
+// BM25Weight; the seed's 0.7 and 0.3 by default).
+type weights struct{ vector, bm25 float64 }
+
+// fuseSeed scores each candidate by the seed's formula with the sides
+// weighted by w (see Score spaces above; the seed's weights are 0.7 and
+// 0.3) and records stage "fuse".
+func fuseSeed(cs []*candidate, w weights, debug bool) {
 	for _, c := range cs {
 		if c.drop != "" {
 			continue
@@ -97,13 +102,14 @@ func fuseSeed(cs []*candidate, debug bool) {
 		switch {
 		case c.cos != nil:
 			v = vectorScore(*c.cos)
-			c.score = seedVectorWeight*v + seedBM25Weight*b
+			c.score = w.vector*v + w.bm25*b
 			if b >= seedLiftAt {
 				c.score = max(c.score, seedLiftFactor*b)
 			}
 		default:
 			c.score = b // no cosine: the vector side failed or the row has no vector
 		}
+		c.fused = c.score
 		if debug && c.cosFilled {
 			// Sources do not list the vector side, so say where v came from.
 			c.stage(debug, fmt.Sprintf("fuse (cosine %.2f from the index)", *c.cos))
@@ -113,15 +119,16 @@ func fuseSeed(cs []*candidate, debug bool) {
 	}
 }
 
-// fuseRRF scores candidates by reciprocal rank fusion: Σ 1/(k + rank) over
-// the vector list (ranked by cosine) and the BM25 list (ranked by BM25
-// score), ranks from 1, among the candidates each list found. The sum is
-// divided by its maximum 2/(k + 1) (first in both lists) so that scores lie
-// in (0, 1] and MinScore keeps a meaning: first in one list only is ≈ 0.5,
-// and with k = 60 a one-list hit stays above 0.3 down to rank 41. Equal
-// scores rank by memory id, so the result does not depend on input order.
-// k ≤ 0 means 60. Records stage "fuse-rrf".
-func fuseRRF(cs []*candidate, k float64, debug bool) {
+// fuseRRF scores candidates by reciprocal rank fusion: Σ w/(k + rank) over
+// the vector list (ranked by cosine, weight w.vector) and the BM25 list
+// (ranked by BM25 score, weight w.bm25), ranks from 1, among the candidates
+// each list found. The sum is divided by its maximum (w.vector +
+// w.bm25)/(k + 1) (first in both lists) so that scores lie in (0, 1] and
+// MinScore keeps a meaning: with equal weights first in one list only is
+// ≈ 0.5, and with k = 60 a one-list hit stays above 0.3 down to rank 41.
+// Equal scores rank by memory id, so the result does not depend on input
+// order. k ≤ 0 means 60. Records stage "fuse-rrf".
+func fuseRRF(cs []*candidate, k float64, w weights, debug bool) {
 	if k <= 0 {
 		k = 60
 	}
@@ -132,7 +139,7 @@ func fuseRRF(cs []*candidate, k float64, debug bool) {
 		}
 	}
 	sum := make(map[*candidate]float64, len(live))
-	addRanks := func(get func(*candidate) *float64) {
+	addRanks := func(weight float64, get func(*candidate) *float64) {
 		var list []*candidate
 		for _, c := range live {
 			if p := get(c); p != nil && !math.IsNaN(*p) {
@@ -146,19 +153,20 @@ func fuseRRF(cs []*candidate, k float64, debug bool) {
 			return strings.Compare(a.mem.ID, b.mem.ID)
 		})
 		for i, c := range list {
-			sum[c] += 1 / (k + float64(i+1))
+			sum[c] += weight / (k + float64(i+1))
 		}
 	}
-	addRanks(func(c *candidate) *float64 { // ranks in the vector list: only what it found
+	addRanks(w.vector, func(c *candidate) *float64 { // ranks in the vector list: only what it found
 		if c.cosFilled {
 			return nil
 		}
 		return c.cos
 	})
-	addRanks(func(c *candidate) *float64 { return c.bm25 })
-	best := 2 / (k + 1)
+	addRanks(w.bm25, func(c *candidate) *float64 { return c.bm25 })
+	best := (w.vector + w.bm25) / (k + 1)
 	for _, c := range live {
 		c.score = sum[c] / best
+		c.fused = c.score
 		c.stage(debug, "fuse-rrf")
 	}
 }

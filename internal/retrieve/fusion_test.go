@@ -71,7 +71,7 @@ func TestFuseSeed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := mkCand("a", -1, tc.cos, tc.bm25)
-			fuseSeed([]*candidate{c}, false)
+			fuseSeed([]*candidate{c}, seedWeights, false)
 			if !near(c.score, tc.want) {
 				t.Fatalf("score = %v, want %v", c.score, tc.want)
 			}
@@ -82,7 +82,7 @@ func TestFuseSeed(t *testing.T) {
 func TestFuseSeedSkipsDropped(t *testing.T) {
 	c := mkCand("a", 0.42, f64p(1), nil)
 	c.drop = "gone"
-	fuseSeed([]*candidate{c}, true)
+	fuseSeed([]*candidate{c}, seedWeights, true)
 	if c.score != 0.42 || c.trace != nil {
 		t.Fatalf("dropped candidate changed: score %v, trace %v", c.score, c.trace)
 	}
@@ -105,7 +105,7 @@ func TestFuseRRF(t *testing.T) {
 		"d": (1.0 / 63) / (2.0 / 61),
 	}
 	cs := mk()
-	fuseRRF(cs, k, false)
+	fuseRRF(cs, k, equalWeights, false)
 	for _, c := range cs {
 		if !near(c.score, want[c.mem.ID]) {
 			t.Errorf("%s: score %v, want %v", c.mem.ID, c.score, want[c.mem.ID])
@@ -115,7 +115,7 @@ func TestFuseRRF(t *testing.T) {
 	// Input order does not matter.
 	rev := mk()
 	slices.Reverse(rev)
-	fuseRRF(rev, k, false)
+	fuseRRF(rev, k, equalWeights, false)
 	for _, c := range rev {
 		if !near(c.score, want[c.mem.ID]) {
 			t.Errorf("reversed input, %s: score %v, want %v", c.mem.ID, c.score, want[c.mem.ID])
@@ -124,7 +124,7 @@ func TestFuseRRF(t *testing.T) {
 
 	// k <= 0 means 60; first in both lists is exactly 1.
 	one := []*candidate{mkCand("x", 0, f64p(0.1), f64p(0.5))}
-	fuseRRF(one, 0, false)
+	fuseRRF(one, 0, equalWeights, false)
 	if !near(one[0].score, 1) {
 		t.Errorf("first in both lists: %v, want 1", one[0].score)
 	}
@@ -134,8 +134,8 @@ func TestFuseTraceOnlyWithDebug(t *testing.T) {
 	for _, debug := range []bool{false, true} {
 		seed := mkCand("a", 0, f64p(0), nil)
 		rrf := mkCand("b", 0, f64p(0), nil)
-		fuseSeed([]*candidate{seed}, debug)
-		fuseRRF([]*candidate{rrf}, 60, debug)
+		fuseSeed([]*candidate{seed}, seedWeights, debug)
+		fuseRRF([]*candidate{rrf}, 60, equalWeights, debug)
 		if !debug {
 			if seed.trace != nil || rrf.trace != nil {
 				t.Fatalf("trace recorded without debug: %v %v", seed.trace, rrf.trace)
@@ -174,3 +174,9 @@ func TestFillCosines(t *testing.T) {
 	}
 	fillCosines([]*candidate{{vec: []float32{1, 0}}}, []float32{0, 0}) // a zero query fills nothing, without NaN
 }
+
+// The seed's weights, and RRF's unweighted sum.
+var (
+	seedWeights  = weights{seedVectorWeight, seedBM25Weight}
+	equalWeights = weights{1, 1}
+)

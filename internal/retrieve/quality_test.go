@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,10 +221,51 @@ func evaluateContext(t testing.TB, r *Retriever, qs qualitySet) contextScore {
 
 func modes(now time.Time) map[string]Options {
 	clock := func() time.Time { return now }
+	prf := Expansion{Enabled: true}
 	return map[string]Options{
-		"vector": {DisableBM25: true, Now: clock},
-		"bm25":   {DisableVector: true, Now: clock},
-		"hybrid": {Now: clock},
+		"vector":     {DisableBM25: true, Now: clock},
+		"bm25":       {DisableVector: true, Now: clock},
+		"bm25+prf":   {DisableVector: true, Expansion: prf, Now: clock},
+		"hybrid":     {Now: clock},
+		"hybrid+prf": {Expansion: prf, Now: clock},
+		// Other fusion weights (the default is the seed's 0.7 / 0.3).
+		"hybrid 0.5/0.5":     {VectorWeight: 0.5, BM25Weight: 0.5, Now: clock},
+		"hybrid 0.3/0.7":     {VectorWeight: 0.3, BM25Weight: 0.7, Now: clock},
+		"hybrid-rrf":         {Fusion: FusionRRF, Now: clock},
+		"hybrid-rrf 0.7/0.3": {Fusion: FusionRRF, VectorWeight: 0.7, BM25Weight: 0.3, Now: clock},
+	}
+}
+
+// qualityModes are the rows of the quality table, in order.
+var qualityModes = []string{"bm25", "bm25+prf", "vector", "hybrid", "hybrid+prf", "hybrid 0.5/0.5", "hybrid 0.3/0.7", "hybrid-rrf", "hybrid-rrf 0.7/0.3"}
+
+// BenchmarkQualityTable prints the quality set's figures for every
+// retrieval mode as the Markdown table in DESIGN.md ("Measurements"):
+// recall@1/5/10 and MRR over the positive queries, and false recall
+// (the share of negative queries that return anything) for the off-topic
+// and near-miss negatives. It is the one command to re-run after the set
+// or the pipeline changes:
+//
+//	go test -run '^$' -bench QualityTable -benchtime 1x ./internal/retrieve/
+func BenchmarkQualityTable(b *testing.B) {
+	st, emb, qs, now := qualityFixture(b)
+	pos, neg := 0, 0
+	for _, q := range qs.Queries {
+		if len(q.Relevant) > 0 {
+			pos++
+		} else {
+			neg++
+		}
+	}
+	fmt.Printf("\n%d memories, %d positive and %d negative queries, hash embedder\n\n", len(qs.Memories), pos, neg)
+	fmt.Println("| mode | recall@1 | recall@5 | recall@10 | MRR | false recall, off-topic | near miss |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+	for _, mode := range qualityModes {
+		r := New(st, emb, nil, modes(now)[mode])
+		s := evaluate(b, r, qs, "", "")
+		off, _ := falseRecall(b, r, qs, kindOffTopic, "")
+		near, _ := falseRecall(b, r, qs, kindNearMiss, "")
+		fmt.Printf("| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", mode, s.recall1, s.recall5, s.recall10, s.mrr, off, near)
 	}
 }
 
@@ -276,6 +318,14 @@ func TestRecallQualityFloor(t *testing.T) {
 	const maxOffTopic = 0.05 // measured 0.023 (2 of 86) with the stemmed index and its lone-thread rule, as before it; 0.029, 2 of 70, on the first pass
 	if off > maxOffTopic {
 		t.Fatalf("false recall on off-topic queries %.3f, over the ceiling %.2f", off, maxOffTopic)
+	}
+	// Expansion terms are no evidence for the floor: with expansion on,
+	// negatives recall no more than without it.
+	prf := New(st, emb, nil, modes(now)["hybrid+prf"])
+	offPRF, _ := falseRecall(t, prf, qs, kindOffTopic, "")
+	nearPRF, _ := falseRecall(t, prf, qs, kindNearMiss, "")
+	if offPRF > off || nearPRF > near {
+		t.Fatalf("with query expansion false recall rose: off-topic %.3f → %.3f, near miss %.3f → %.3f", off, offPRF, near, nearPRF)
 	}
 }
 
@@ -368,13 +418,11 @@ func BenchmarkRecallQualityAtScale(b *testing.B) {
 				}
 			}
 			ms := modes(now)
-			rrf := ms["hybrid"]
-			rrf.Fusion = FusionRRF
-			ms["hybrid-rrf"] = rrf
-			for _, mode := range []string{"vector", "bm25", "hybrid", "hybrid-rrf"} {
+			for _, mode := range []string{"vector", "bm25", "bm25+prf", "hybrid", "hybrid+prf", "hybrid 0.5/0.5", "hybrid-rrf"} {
 				s := evaluate(b, New(st, emb, nil, ms[mode]), qs, "", "")
-				b.ReportMetric(s.recall10, mode+"-recall@10")
-				b.ReportMetric(s.mrr, mode+"-MRR")
+				unit := strings.ReplaceAll(mode, " ", "-") // a unit has no spaces
+				b.ReportMetric(s.recall10, unit+"-recall@10")
+				b.ReportMetric(s.mrr, unit+"-MRR")
 			}
 		})
 	}

@@ -340,8 +340,11 @@ func applyFloor(cs []*candidate, t queryTerms, minCos float64, embedder string, 
 // floorReason says why a candidate had no support.
 func floorReason(c *candidate, t queryTerms, minCos float64, embedder string) string {
 	lex := "no query word in its text"
-	if t.empty() {
+	switch {
+	case t.empty():
 		lex = "the query has no content word to match"
+	case c.expanded:
+		lex = "no query word in its text (BM25 found it only through the expansion terms, which are not evidence)"
 	}
 	switch {
 	case c.cos == nil:

@@ -127,30 +127,43 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 	// Each side also loads its own rows (through the caller's access once
 	// more: the SQL enforces scopes on this path too), so that reading
 	// them overlaps as well.
+	debug := req.Debug
+	ex := newExplainer(debug, r)
 	var vecHits []vecindex.Hit
 	var textHits []store.TextHit
 	var vecRows, textRows []memory.Memory
 	var qvec []float32
 	var vecErr, textErr error
+	var vecTook, textTook time.Duration
+	var exp expansionOut
+	vecK, textK := pool(r.opts.VectorK, limit), pool(r.opts.BM25K, limit)
 	var wg sync.WaitGroup
 	if !r.opts.DisableVector {
 		wg.Go(func() {
-			if vecHits, qvec, vecErr = r.vectorCandidates(ctx, eff, req.Categories, req.MemoryCategories, at, q, req.Vector, pool(r.opts.VectorK, limit)); vecErr == nil {
+			start := time.Now()
+			if vecHits, qvec, vecErr = r.vectorCandidates(ctx, eff, req.Categories, req.MemoryCategories, at, q, req.Vector, vecK); vecErr == nil {
 				vecRows, vecErr = r.st.GetMany(ctx, eff, idsOf(vecHits, func(h vecindex.Hit) string { return h.ID }))
 			}
 			if vecErr != nil {
 				vecHits = nil // the warning says so: no vector scores at all
 			}
+			vecTook = time.Since(start)
 		})
 	}
 	if !r.opts.DisableBM25 {
 		wg.Go(func() {
-			if textHits, textErr = r.st.SearchText(ctx, eff, store.Filter{Categories: req.Categories, MemoryCategories: req.MemoryCategories, ActiveAt: at}, q, pool(r.opts.BM25K, limit)); textErr == nil {
+			start := time.Now()
+			f := store.Filter{Categories: req.Categories, MemoryCategories: req.MemoryCategories, ActiveAt: at}
+			if textHits, textErr = r.st.SearchText(ctx, eff, f, q, textK); textErr == nil {
 				textRows, textErr = r.st.GetMany(ctx, eff, idsOf(textHits, func(h store.TextHit) string { return h.ID }))
+			}
+			if textErr == nil && r.opts.Expansion.Enabled {
+				textHits, textRows, exp = r.expand(ctx, eff, f, q, textHits, textRows, textK)
 			}
 			if textErr != nil {
 				textHits = nil
 			}
+			textTook = time.Since(start)
 		})
 	}
 	wg.Wait()
@@ -168,23 +181,37 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 	case textErr != nil:
 		resp.Warnings = append(resp.Warnings, fmt.Sprintf("text search unavailable (%v): results come from vector search only", textErr))
 	}
+	if exp.err != nil {
+		resp.Warnings = append(resp.Warnings, expansionWarning(exp.err))
+	}
+	if ex != nil {
+		ex.list("lexical", textK, bm25s(textHits), textTook, sideNote(r.opts.DisableBM25, textErr, exp))
+		ex.list("vector", vecK, cosines(vecHits), vecTook, sideNote(r.opts.DisableVector, vecErr, expansionOut{}))
+	}
 
 	cands := r.collect(at, vecHits, textHits, vecRows, textRows)
+	for _, c := range cands {
+		c.expanded = exp.added[c.mem.ID]
+	}
 	if vecErr == nil && qvec != nil {
 		fillCosines(cands, qvec)
 	}
-	debug := req.Debug
 	switch r.opts.Fusion {
 	case FusionRRF:
-		fuseRRF(cands, r.opts.RRFK, debug)
+		fuseRRF(cands, r.opts.RRFK, r.weights(), debug)
 	default:
-		fuseSeed(cands, debug)
+		fuseSeed(cands, r.weights(), debug)
 	}
+	ex.stage("fusion", len(vecHits)+len(textHits), cands, "")
 	var floored []*candidate
 	if !r.opts.DisableFloor {
 		// Before the reranker: its slots go to candidates that can be shown.
+		n := len(cands)
 		applyFloor(cands, termsOf(q), r.opts.MinCosine, r.embName, debug)
+		ex.stage("floor", n, cands, "")
 		cands, floored = splitDropped(cands)
+	} else {
+		ex.stage("floor", len(cands), cands, "disabled")
 	}
 	sortByScore(cands)
 	if r.rr != nil && len(cands) > 0 {
@@ -192,15 +219,26 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 			resp.Warnings = append(resp.Warnings, w)
 		}
 		sortByScore(cands)
+		ex.stage("rerank", len(cands), cands, "the best %d sent", min(len(cands), r.opts.RerankTopN))
+	} else {
+		ex.stage("rerank", len(cands), cands, "no cross-encoder configured")
 	}
-	applyScoring(cands, opts, debug)
+	now := opts.Now()
+	n := len(cands)
+	scoreRelevance(cands, opts, now, debug)
+	ex.stage("score", n, cands, "recency, importance, length; minimum %.2f", opts.MinScore)
+	n = live(cands)
+	applyDecay(cands, opts, now, debug)
+	ex.stage("decay", n, cands, "")
 	// The noise check works on each text (folding, splitting, patterns), so
 	// without --debug it runs only on candidates that can still be shown:
 	// in score order, until the head dedup looks at is clean, and again
 	// for the final cut. --debug checks all, to say why each was dropped.
 	noise := !r.opts.DisableNoise
 	if noise && debug {
+		n = live(cands)
 		filterNoise(cands, debug)
+		ex.stage("noise", n, cands, "")
 	}
 	cands, dropped := splitDropped(cands)
 	dropped = append(floored, dropped...)
@@ -212,11 +250,13 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 		// Only the head can reach the results: demotion only lowers scores,
 		// so comparing the tail (O(n²) cosines) would change nothing shown.
 		demoteDuplicates(cands[:min(len(cands), 4*limit)], r.opts, debug)
+		ex.stage("dedup", len(cands), cands, "the best %d compared; a near-duplicate is demoted, not dropped", min(len(cands), 4*limit))
 	}
 	sortByScore(cands)
 	if noise && !debug {
 		cands = dropNoise(cands, limit)
 	}
+	n = len(cands)
 	if len(cands) > limit {
 		for _, c := range cands[limit:] {
 			c.drop = fmt.Sprintf("below the top %d", limit)
@@ -224,6 +264,7 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 		dropped = append(dropped, cands[limit:]...)
 		cands = cands[:limit]
 	}
+	ex.stage("limit", n, cands, "top %d", limit)
 	for _, c := range cands {
 		resp.Results = append(resp.Results, c.result(debug))
 	}
@@ -232,8 +273,27 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 			resp.Dropped = append(resp.Dropped, c.result(true))
 		}
 	}
+	resp.Explain = ex.result(exp.terms)
 	return resp, nil
 }
+
+// sideNote says, for the explanation, why a candidate list is empty or
+// what it added.
+func sideNote(disabled bool, err error, exp expansionOut) string {
+	switch {
+	case disabled:
+		return "disabled"
+	case err != nil:
+		return "failed: " + err.Error()
+	case exp.err != nil:
+		return "expansion failed: " + exp.err.Error()
+	case len(exp.terms) > 0:
+		return fmt.Sprintf("with %d expansion terms; %d hits found through them only", len(exp.terms), len(exp.added))
+	}
+	return ""
+}
+
+func (r *Retriever) weights() weights { return weights{r.opts.VectorWeight, r.opts.BM25Weight} }
 
 // activeAt is the time a request recalls rows active at (store.Filter's
 // ActiveAt): its AsOf, else now; 0 (no validity filter) with
@@ -586,7 +646,10 @@ func (c *candidate) result(debug bool) Result {
 	}
 	res.Memory.Vector = nil
 	if debug {
-		res.Trace = &Trace{Stages: c.trace, Dropped: c.drop}
+		res.Trace = &Trace{Stages: c.trace, Dropped: c.drop, Components: Components{
+			Lexical: c.bm25, Expanded: c.expanded, Vector: c.cos, VectorFromIndex: c.cosFilled,
+			Fused: c.fused, Rerank: c.rerank, Lifecycle: c.lifecycle,
+		}}
 	}
 	return res
 }

@@ -31,6 +31,12 @@ import (
 func applyScoring(cs []*candidate, o Options, debug bool) {
 	o = o.withDefaults()
 	now := o.Now()
+	scoreRelevance(cs, o, now, debug)
+	applyDecay(cs, o, now, debug)
+}
+
+// scoreRelevance is applyScoring's stages 1 to 4; o has its defaults.
+func scoreRelevance(cs []*candidate, o Options, now time.Time, debug bool) {
 	if !o.DisableRecency {
 		boostRecency(cs, now, o.RecencyHalfLife, o.RecencyWeight, debug)
 	}
@@ -41,6 +47,10 @@ func applyScoring(cs []*candidate, o Options, debug bool) {
 		normaliseLength(cs, o.LengthAnchor, debug)
 	}
 	dropBelowMinimum(cs, o.MinScore)
+}
+
+// applyDecay is applyScoring's stage 5; o has its defaults.
+func applyDecay(cs []*candidate, o Options, now time.Time, debug bool) {
 	if !o.DisableDecay {
 		decayByLifecycle(cs, now, *o.Lifecycle, debug)
 	}
@@ -119,7 +129,9 @@ func decayByLifecycle(cs []*candidate, now time.Time, lc lifecycle.Config, debug
 			continue
 		}
 		if c.mem.CreatedAt > 0 {
-			c.score *= lc.SearchMultiplier(lifecycle.FromMemory(c.mem), now)
+			m := lc.SearchMultiplier(lifecycle.FromMemory(c.mem), now)
+			c.score *= m
+			c.lifecycle = &m
 		}
 		c.stage(debug, "decay")
 	}

@@ -750,7 +750,13 @@ type RecallOutput struct {
 	AccessibleScopes []memory.Scope `json:"accessible_scopes,omitempty" jsonschema:"when a requested scope was ignored: the scopes you may read, searched instead"`
 	// Dropped (with Debug) are candidates that did not make it, and why.
 	Dropped []RecallResult `json:"dropped,omitempty"`
+	// Explain (with Debug) is each stage's count in and out, time and
+	// score range, the fusion and the expansion terms.
+	Explain *Explain `json:"explain,omitempty" jsonschema:"with debug: each stage's candidates in and out, time and score range"`
 }
+
+// Explain is a ranking's account (with Debug).
+type Explain = retrieve.Explain
 
 // Sources says which signals found a memory and with what raw score.
 type Sources = retrieve.Sources
@@ -809,7 +815,7 @@ func (s *Service) Recall(ctx context.Context, c Caller, in RecallInput) (RecallO
 		return RecallOutput{}, err
 	}
 	out := RecallOutput{Results: make([]RecallResult, 0, len(resp.Results)), Warnings: resp.Warnings,
-		IgnoredScopes: dedupeScopes(ignored, resp.IgnoredScopes)}
+		IgnoredScopes: dedupeScopes(ignored, resp.IgnoredScopes), Explain: resp.Explain}
 	out.AccessibleScopes = accessible(acc, out.IgnoredScopes)
 	out.Warnings = append(out.Warnings, ignoredWarning(acc, ignored, len(scopes) > 0)...)
 	ids := make([]string, 0, len(resp.Results))

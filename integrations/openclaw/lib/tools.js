@@ -337,6 +337,23 @@ function stageLines(kept, dropped) {
   return out;
 }
 
+/**
+ * trove's own account of the ranking (explain, with debug: true): the
+ * fusion, the expansion terms, and per stage the candidates in and out,
+ * its time and the scores it let through — what trove search --debug and
+ * MCP memory_debug show.
+ * @param {{fusion?: string, expansion?: string[], stages?: {name: string, in: number, out: number, ms: number, min: number, max: number, note?: string}[]} | undefined} ex
+ */
+function explainLines(ex) {
+  if (!ex) return [];
+  return [
+    ...(ex.fusion ? [`  Fusion: ${ex.fusion}`] : []),
+    ...(ex.expansion?.length ? [`  Expansion terms: ${ex.expansion.join(", ")}`] : []),
+    ...(ex.stages ?? []).map((st) => `    ${st.name}: ${st.in} → ${st.out} in ${st.ms.toFixed(2)}ms` +
+      (st.out > 0 ? `, scores [${st.min.toFixed(3)}, ${st.max.toFixed(3)}]` : "") + (st.note ? ` (${st.note})` : "")),
+  ];
+}
+
 /** @type {ToolDef["run"]} */
 async function debug(client, agent, p, signal) {
   const scope = opt(p.scope);
@@ -356,6 +373,7 @@ async function debug(client, agent, p, signal) {
     "  Mode: hybrid",
     `  Total: ${ms}ms (round trip from the plugin)`,
     ...(r.body.warnings ?? []).map((/** @type {string} */ w) => `  Warning: ${w}`),
+    ...explainLines(r.body.explain),
     `  Stages (${results.length} kept, ${dropped.length} dropped):`,
     ...stageLines(results, dropped),
   ];

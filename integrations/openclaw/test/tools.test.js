@@ -198,6 +198,19 @@ describe("tools", () => {
     assert.match(text, /\n {2}Stages \(2 kept, 1 dropped\):\n {4}fuse: 3 scores=\[0\.200, 0\.920\]\n {4}score: 3 scores=\[0\.100, 0\.820\]\n {6}dropped \(below min score\): 0d0d0d0d\n/);
     assert.match(text, new RegExp(`1\\. \\[${M.id}\\] \\[decision:agent:main\\] ${M.text} \\(82\\.0%, vector\\+BM25\\)`));
   });
+
+  test("memory_debug shows trove's explanation: fusion, expansion, each stage", async () => {
+    const explain = { fusion: "seed: 0.70·vector + 0.30·bm25", expansion: ["invoice"],
+      stages: [{ name: "lexical", in: 20, out: 2, ms: 1.25, min: 0.5, max: 0.6 }, { name: "rerank", in: 2, out: 2, ms: 0, min: 0.7, max: 0.8, note: "no cross-encoder configured" }] };
+    const plain = trove.routes["POST /v1/search"];
+    trove.routes["POST /v1/search"] = () => ({ body: { explain, results: [{ memory: M, score: 0.82, sources: { vector: 0.8, bm25: 0.6 } }] } });
+    try {
+      const { text } = await call(all(), "memory_debug", { query: "billing", limit: 1 });
+      assert.match(text, /  Fusion: seed: 0\.70·vector \+ 0\.30·bm25\n  Expansion terms: invoice\n    lexical: 20 → 2 in 1\.25ms, scores \[0\.500, 0\.600\]\n    rerank: 2 → 2 in 0\.00ms, scores \[0\.700, 0\.800\] \(no cross-encoder configured\)\n/);
+    } finally {
+      trove.routes["POST /v1/search"] = plain;
+    }
+  });
 });
 
 describe("scopes", () => {
