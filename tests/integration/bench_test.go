@@ -18,6 +18,24 @@ import (
 
 // startLiveWriter starts a live-writer helper process.
 func startLiveWriter(t testing.TB, e *env, interval time.Duration) (stop func() (lat []time.Duration, failed int)) {
+	stopRun := startLiveRun(t, e, interval)
+	return func() ([]time.Duration, int) {
+		r := stopRun()
+		return r.lat, r.failed
+	}
+}
+
+// liveRun is what a live writer saw: each write's latency, and its lock
+// figures (the wait for the write lock, and the hold: its transaction and
+// commit), and how many writes failed.
+type liveRun struct {
+	lat, waits, holds []time.Duration
+	failed            int
+}
+
+// startLiveRun starts a live-writer helper process; stop ends it and
+// returns what it saw.
+func startLiveRun(t testing.TB, e *env, interval time.Duration) (stop func() liveRun) {
 	c := exec.Command(os.Args[0], "-test.run=^$")
 	c.Env = e.environ("TROVE_TEST_HELPER=live-writer", "TROVE_LIVE_INTERVAL="+interval.String())
 	out, _ := c.StdoutPipe()
@@ -25,24 +43,36 @@ func startLiveWriter(t testing.TB, e *env, interval time.Duration) (stop func() 
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return func() ([]time.Duration, int) {
+	micros := func(fields []string) []time.Duration {
+		var ds []time.Duration
+		for _, f := range fields {
+			if us, err := strconv.ParseInt(f, 10, 64); err == nil {
+				ds = append(ds, time.Duration(us)*time.Microsecond)
+			}
+		}
+		return ds
+	}
+	return func() liveRun {
 		_ = c.Process.Signal(syscall.SIGTERM)
-		var lat []time.Duration
-		failed := 0
+		var r liveRun
 		sc := bufio.NewScanner(out)
+		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
-			if strings.HasPrefix(line, "error") {
-				failed++
+			switch f := strings.Fields(line); {
+			case strings.HasPrefix(line, "error"):
+				r.failed++
 				t.Log(line)
-				continue
-			}
-			if us, err := strconv.ParseInt(line, 10, 64); err == nil {
-				lat = append(lat, time.Duration(us)*time.Microsecond)
+			case len(f) > 0 && f[0] == "waits":
+				r.waits = micros(f[1:])
+			case len(f) > 0 && f[0] == "holds":
+				r.holds = micros(f[1:])
+			default:
+				r.lat = append(r.lat, micros(f)...)
 			}
 		}
 		_ = c.Wait()
-		return lat, failed
+		return r
 	}
 }
 
