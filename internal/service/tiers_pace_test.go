@@ -10,21 +10,16 @@ type fakeSeq struct{ seq int64 }
 
 func (f *fakeSeq) ChangeSeq(context.Context) (int64, error) { return f.seq, nil }
 
-type fakeCheckpoint struct{ n int }
-
-func (f *fakeCheckpoint) Checkpoint(context.Context, bool) error { f.n++; return nil }
-
 // A pass does not pause while it is the only writer; once another
 // process's commit is seen it pauses 49 times its last write (the lock
 // held 2% of the time) until maintainQuietFor passes with no other
-// commit; it checkpoints every maintainCheckpointEvery writes.
+// commit.
 func TestPacer(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1000, 0)
 	seq := &fakeSeq{seq: 10}
-	cp := &fakeCheckpoint{}
 	var slept []time.Duration
-	p := &pacer{ctx: ctx, seqs: seq, cp: cp, seq: 10, share: DefaultLockShare, now: func() time.Time { return now },
+	p := &pacer{seqs: seq, seq: 10, share: DefaultLockShare, now: func() time.Time { return now },
 		sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }}
 	write := func(hold time.Duration, others int) {
 		t.Helper()
@@ -51,11 +46,5 @@ func TestPacer(t *testing.T) {
 	write(4*time.Millisecond, 0)
 	if len(slept) != 2 {
 		t.Fatalf("still paused %v after %s with no other commit", slept, maintainQuietFor)
-	}
-	for range maintainCheckpointEvery {
-		write(time.Millisecond, 0)
-	}
-	if cp.n != 1 {
-		t.Fatalf("%d checkpoints after %d writes, want 1", cp.n, p.writes)
 	}
 }
