@@ -14,6 +14,7 @@ import (
 func newMaintainCommand(a *app) *cobra.Command {
 	var asJSON, dryRun bool
 	var batch int
+	var share float64
 	cmd := &cobra.Command{
 		Use:   "maintain",
 		Short: "Run a maintenance pass now: move memories between tiers as they age and are used",
@@ -30,7 +31,7 @@ func newMaintainCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out, err := svc.Maintain(cmd.Context(), a.caller(), service.MaintainInput{DryRun: dryRun, BatchSize: batch})
+			out, err := svc.Maintain(cmd.Context(), a.caller(), service.MaintainInput{DryRun: dryRun, BatchSize: batch, LockShare: share})
 			if err != nil {
 				return err
 			}
@@ -43,6 +44,7 @@ func newMaintainCommand(a *app) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would move and move nothing")
 	cmd.Flags().IntVar(&batch, "batch", 0, fmt.Sprintf("tier moves per write (default %d)", service.DefaultMaintainBatch))
+	cmd.Flags().Float64Var(&share, "lock-share", 0, fmt.Sprintf("while others write, hold the write lock at most this fraction of the time, pausing between writes (default %g; 1: never pause)", service.DefaultLockShare))
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the outcome as one JSON object")
 	return cmd
 }

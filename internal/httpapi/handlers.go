@@ -195,21 +195,23 @@ func (a *api) facts(w http.ResponseWriter, r *http.Request, c service.Caller) (i
 }
 
 // maintain runs a maintenance pass now (the owner only; the service
-// refuses agents). The body is optional: {"dry_run": true, "batch_size": n}.
+// refuses agents). The body is optional: {"dry_run": true, "batch_size": n,
+// "lock_share": f}.
 func (a *api) maintain(w http.ResponseWriter, r *http.Request, c service.Caller) (int, any, error) {
 	if err := onlyParams(r.URL.Query()); err != nil {
 		return 0, nil, err
 	}
 	var body struct {
-		DryRun    bool `json:"dry_run"`
-		BatchSize int  `json:"batch_size"`
+		DryRun    bool    `json:"dry_run"`
+		BatchSize int     `json:"batch_size"`
+		LockShare float64 `json:"lock_share"`
 	}
 	if r.ContentLength != 0 {
 		if err := decode(w, r, &body); err != nil {
 			return 0, nil, err
 		}
 	}
-	out, err := a.svc.Maintain(r.Context(), c, service.MaintainInput{DryRun: body.DryRun, BatchSize: body.BatchSize})
+	out, err := a.svc.Maintain(r.Context(), c, service.MaintainInput{DryRun: body.DryRun, BatchSize: body.BatchSize, LockShare: body.LockShare})
 	return http.StatusOK, out, err
 }
 

@@ -316,6 +316,11 @@ func TestMaintainLockDryRunAccess(t *testing.T) {
 	if _, err := s.svc.Maintain(ctx, service.Caller{Agent: "bot"}, service.MaintainInput{}); !errors.Is(err, memory.ErrScopeDenied) {
 		t.Fatalf("an agent ran maintenance: %v", err)
 	}
+	for _, share := range []float64{-0.1, 1.5} {
+		if _, err := s.svc.Maintain(ctx, service.Caller{}, service.MaintainInput{LockShare: share}); !errors.Is(err, memory.ErrInvalid) {
+			t.Fatalf("lock share %g: %v", share, err)
+		}
+	}
 	out, err = s.svc.Maintain(ctx, service.Caller{}, service.MaintainInput{})
 	if err != nil || out.Transitions != 1 || out.Batches != 1 || out.LockMS <= 0 {
 		t.Fatalf("after release: %+v %v", out, err)

@@ -18,14 +18,10 @@ import (
 
 // startLiveWriter starts a live-writer helper process.
 func startLiveWriter(t testing.TB, e *env, interval time.Duration) (stop func() (lat []time.Duration, failed int)) {
-	stopAt := startLiveWriterAt(t, e, interval)
+	stopRun := startLiveRun(t, e, interval)
 	return func() ([]time.Duration, int) {
-		samples, failed := stopAt()
-		lat := make([]time.Duration, len(samples))
-		for i, s := range samples {
-			lat[i] = s.lat
-		}
-		return lat, failed
+		r := stopRun()
+		return r.lat, r.failed
 	}
 }
 
@@ -38,6 +34,25 @@ type liveSample struct {
 // startLiveWriterAt starts a live-writer helper process; stop returns
 // each write's latency with the time it ended.
 func startLiveWriterAt(t testing.TB, e *env, interval time.Duration) (stop func() (samples []liveSample, failed int)) {
+	stopRun := startLiveRun(t, e, interval)
+	return func() ([]liveSample, int) {
+		r := stopRun()
+		return r.samples, r.failed
+	}
+}
+
+// liveRun is what a live writer saw: each write's latency (in samples,
+// with when it ended), its lock figures (the wait for the write lock, and
+// the hold: its transaction and commit), and how many writes failed.
+type liveRun struct {
+	samples           []liveSample
+	lat, waits, holds []time.Duration
+	failed            int
+}
+
+// startLiveRun starts a live-writer helper process; stop ends it and
+// returns what it saw.
+func startLiveRun(t testing.TB, e *env, interval time.Duration) (stop func() liveRun) {
 	c := exec.Command(os.Args[0], "-test.run=^$")
 	c.Env = e.environ("TROVE_TEST_HELPER=live-writer", "TROVE_LIVE_INTERVAL="+interval.String())
 	out, _ := c.StdoutPipe()
@@ -45,31 +60,42 @@ func startLiveWriterAt(t testing.TB, e *env, interval time.Duration) (stop func(
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return func() ([]liveSample, int) {
+	micros := func(fields []string) []time.Duration {
+		var ds []time.Duration
+		for _, f := range fields {
+			if us, err := strconv.ParseInt(f, 10, 64); err == nil {
+				ds = append(ds, time.Duration(us)*time.Microsecond)
+			}
+		}
+		return ds
+	}
+	return func() liveRun {
 		_ = c.Process.Signal(syscall.SIGTERM)
-		var samples []liveSample
-		failed := 0
+		var r liveRun
 		sc := bufio.NewScanner(out)
+		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
-			if strings.HasPrefix(line, "error") {
-				failed++
+			switch f := strings.Fields(line); {
+			case strings.HasPrefix(line, "error"):
+				r.failed++
 				t.Log(line)
-				continue
-			}
-			// "<latency µs> <end, unix µs>"
-			f := strings.Fields(line)
-			if len(f) != 2 {
-				continue
-			}
-			us, err1 := strconv.ParseInt(f[0], 10, 64)
-			at, err2 := strconv.ParseInt(f[1], 10, 64)
-			if err1 == nil && err2 == nil {
-				samples = append(samples, liveSample{time.UnixMicro(at), time.Duration(us) * time.Microsecond})
+			case len(f) > 0 && f[0] == "waits":
+				r.waits = micros(f[1:])
+			case len(f) > 0 && f[0] == "holds":
+				r.holds = micros(f[1:])
+			case len(f) == 2: // "<latency µs> <end, unix µs>"
+				us, err1 := strconv.ParseInt(f[0], 10, 64)
+				at, err2 := strconv.ParseInt(f[1], 10, 64)
+				if err1 == nil && err2 == nil {
+					lat := time.Duration(us) * time.Microsecond
+					r.samples = append(r.samples, liveSample{time.UnixMicro(at), lat})
+					r.lat = append(r.lat, lat)
+				}
 			}
 		}
 		_ = c.Wait()
-		return samples, failed
+		return r
 	}
 }
 

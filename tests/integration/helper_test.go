@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -90,6 +91,11 @@ func liveWriter(db string) int {
 		select {
 		case <-term:
 			fmt.Println(strings.Join(lines, "\n"))
+			// Where the time went: waiting for the write lock, and holding
+			// it (the transaction and its commit's fsync).
+			st := s.Lock().Stats()
+			fmt.Println("waits " + joinMicros(st.Waits))
+			fmt.Println("holds " + joinMicros(st.Holds))
 			return 0
 		default:
 		}
@@ -130,4 +136,12 @@ func liveWriter(db string) int {
 		}
 		time.Sleep(interval)
 	}
+}
+
+func joinMicros(ds []time.Duration) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = strconv.FormatInt(d.Microseconds(), 10)
+	}
+	return strings.Join(parts, " ")
 }

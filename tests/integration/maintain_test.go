@@ -62,7 +62,9 @@ func TestMaintainWithLiveWriter(t *testing.T) {
 	done := make(chan service.MaintainOutput)
 	go func() {
 		var out service.MaintainOutput
-		c := e.cmd(context.Background(), "maintain", "--json", "--batch", "50")
+		// Paced as while anyone writes, at a larger lock share than the
+		// default so that the test stays short.
+		c := e.cmd(context.Background(), "maintain", "--json", "--batch", "50", "--lock-share", "0.25")
 		raw, err := c.Output()
 		if err == nil {
 			err = json.Unmarshal(raw, &out)

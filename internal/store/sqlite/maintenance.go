@@ -130,3 +130,20 @@ func (s *Store) matchIDs(ctx context.Context, query string) ([]string, error) {
 	}
 	return ids, rows.Err()
 }
+
+// Checkpoint copies the pages committed to the WAL into the store file
+// (PRAGMA wal_checkpoint), outside the write lock and on a connection of
+// the read pool, so neither other processes' writes nor this store's
+// writer wait for it. PASSIVE copies what no reader still needs and never
+// waits; truncate waits for readers and writers (busy_timeout) and
+// empties the WAL file.
+func (s *Store) Checkpoint(ctx context.Context, truncate bool) error {
+	mode := "PASSIVE"
+	if truncate {
+		mode = "TRUNCATE"
+	}
+	if _, err := s.rdb.ExecContext(ctx, "PRAGMA wal_checkpoint("+mode+")"); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
