@@ -453,8 +453,16 @@ func ArchiveExpired(ctx context.Context, st store.Store, grace time.Duration, no
 		return 0, err
 	}
 	archived := 0
+	// A backlog of expiries (a first run, or a large import of dated
+	// facts) is many writes: paced like the maintenance pass, so a live
+	// writer does not queue behind them.
+	pace := newPacer(ctx, st, DefaultLockShare)
 	for batch := range slices.Chunk(rows, CompactBatch) {
+		if err := pace.wait(ctx); err != nil {
+			return archived, err
+		}
 		n := 0
+		start := time.Now()
 		err := st.Write(ctx, memory.Owner(), func(tx store.Tx) error {
 			n = 0
 			for _, r := range batch {
@@ -476,6 +484,7 @@ func ArchiveExpired(ctx context.Context, st store.Store, grace time.Duration, no
 			}
 			return nil
 		})
+		pace.wrote(time.Since(start))
 		if err != nil {
 			return archived, err
 		}
