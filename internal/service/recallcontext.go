@@ -371,10 +371,14 @@ var untrustedMarker = lazyre.New(`(?i)[\[［]\s*(?:end\s+)?untrusted\s+data[^\]�
 // (every line or paragraph separator and control character becomes a
 // space, and runs of space one), no markup (every < and > becomes its
 // full-width form, so no tag can open or close: not the frame's, not a
-// chat template's <|im_end|>, not <system>), no invisible characters
-// (zero-width spaces and bidirectional overrides, which hide text from a
-// reader or split a marker so a filter misses it), and no copy of the
-// untrusted-data markers (brackets full-width, words in lower case).
+// chat template's <|im_end|>, not <system>), no square brackets (every [
+// and ] becomes its full-width form, so no copy of the untrusted-data
+// markers can form, whatever is hidden between its letters), no
+// invisible characters (format characters such as zero-width spaces and
+// bidirectional overrides, and the default-ignorable ones a font draws
+// as nothing: combining grapheme joiner, variation selectors, Hangul
+// fillers, the blank Braille pattern), and the markers' words in lower
+// case where someone wrote them with full-width brackets.
 func neutralise(s string) string {
 	s = strings.Map(func(r rune) rune {
 		switch {
@@ -382,19 +386,38 @@ func neutralise(s string) string {
 			return '＜'
 		case r == '>':
 			return '＞'
+		case r == '[':
+			return '［'
+		case r == ']':
+			return '］'
 		case unicode.IsSpace(r) || unicode.IsControl(r):
 			return ' '
-		case unicode.Is(unicode.Cf, r):
+		case unicode.Is(unicode.Cf, r) || invisible(r):
 			return -1
 		}
 		return r
 	}, s)
-	if strings.ContainsAny(s, "[［") { // every marker has one; most texts have none
-		s = untrustedMarker.ReplaceAllStringFunc(s, func(m string) string {
-			return strings.NewReplacer("[", "［", "]", "］").Replace(strings.ToLower(m))
-		})
+	if strings.ContainsRune(s, '［') { // every marker has one; most texts have none
+		s = untrustedMarker.ReplaceAllStringFunc(s, strings.ToLower)
 	}
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// invisible reports the default-ignorable characters that are not format
+// characters (unicode.Cf) but still draw as nothing, so that one hidden
+// inside a marker's word ("UNTRUS\u034FTED") would hide it from a filter
+// but not from a reader.
+func invisible(r rune) bool {
+	switch {
+	case r == 0x034F, // combining grapheme joiner
+		r >= 0xFE00 && r <= 0xFE0F, r >= 0xE0100 && r <= 0xE01EF, // variation selectors
+		r == 0x115F, r == 0x1160, r == 0x3164, r == 0xFFA0, // Hangul fillers
+		r == 0x2800,                // Braille pattern blank
+		r >= 0x180B && r <= 0x180F, // Mongolian variation selectors
+		r == 0x17B4, r == 0x17B5:   // Khmer inherent vowels
+		return true
+	}
+	return false
 }
 
 // gateText is what the gate judges and the search looks for: what the
