@@ -108,7 +108,8 @@ type queryTerms struct {
 
 // stemHead is the first two letters of a word or stem, umlauts folded: a
 // Snowball stem keeps the first letters of its word (R1 never reaches
-// them) except that German loses the umlauts, so a word whose head is no
+// them) except that German loses the umlauts and English's exceptions
+// turn a second y into i (both folded here), so a word whose head is no
 // query stem's head cannot have a query stem, and is not stemmed. Most
 // of a memory's words are skipped so.
 func stemHead(w string) ([2]rune, bool) {
@@ -122,6 +123,12 @@ func stemHead(w string) ([2]rune, bool) {
 			r = 'o'
 		case 'ü':
 			r = 'u'
+		case 'y':
+			// English Snowball's exceptions turn a second y into i:
+			// dying → die, lying → lie, tying → tie.
+			if n == 1 {
+				r = 'i'
+			}
 		}
 		h[n] = r
 		if n++; n == 2 {

@@ -386,3 +386,19 @@ func TestFloorStemOnlyIsALoneThread(t *testing.T) {
 		}
 	}
 }
+
+// A stem whose first letters differ from its word's (English Snowball's
+// exceptions: dying → die) is still found by the floor's shortcut.
+func TestFloorStemExceptions(t *testing.T) {
+	for q, text := range map[string]string{
+		"who is dying":   "the old dying tree in the garden",
+		"lying":          "Tom keeps lying about the budget",
+		"die tree":       "the old dying tree in the garden",
+		"tying knots":    "tying sailing knots for the boat",
+		"Häuser am Meer": "Das Haus am Meer gehört der Familie",
+	} {
+		if termsOf(q).support(text) == "" {
+			t.Errorf("%q gives %q no support", q, text)
+		}
+	}
+}
