@@ -675,8 +675,8 @@ func (r Retrieval) check() []error {
 	if e.Terms < 0 || e.Terms > 50 {
 		errs = append(errs, fmt.Errorf("retrieval.expansion.terms: %d: use 1 to 50 expansion terms, or 0 for the default 10", e.Terms))
 	}
-	if w := e.OriginalWeight; !(w >= 0 && w <= 1) {
-		errs = append(errs, fmt.Errorf("retrieval.expansion.originalWeight: %v: use a weight from 0 to 1 for the query as given (0 for the default 0.5)", w))
+	if w := e.OriginalWeight; !(w >= 0 && w < 1) {
+		errs = append(errs, fmt.Errorf("retrieval.expansion.originalWeight: %v: use a weight from 0 up to (not including) 1 for the query as given (0 for the default 0.5; 1 would give the expansion no weight: turn it off with retrieval.expansion.enabled instead)", w))
 	}
 	return errs
 }

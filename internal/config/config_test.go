@@ -308,7 +308,7 @@ func TestValidateNamesEachField(t *testing.T) {
 		{"weight over 1", func(c *Config) { c.Retrieval.VectorWeight, c.Retrieval.BM25Weight = 2, 1 }, "retrieval.vectorWeight/bm25Weight: 2/1: use weights from 0 to 1"},
 		{"expansion docs", func(c *Config) { c.Retrieval.Expansion.Docs = 1000 }, "retrieval.expansion.docs: 1000: use 1 to 100"},
 		{"expansion terms", func(c *Config) { c.Retrieval.Expansion.Terms = -1 }, "retrieval.expansion.terms: -1: use 1 to 50"},
-		{"expansion weight", func(c *Config) { c.Retrieval.Expansion.OriginalWeight = 1.5 }, "retrieval.expansion.originalWeight: 1.5: use a weight from 0 to 1"},
+		{"expansion weight", func(c *Config) { c.Retrieval.Expansion.OriginalWeight = 1.5 }, "retrieval.expansion.originalWeight: 1.5: use a weight from 0 up to (not including) 1"},
 		{"rerank", func(c *Config) { c.Rerank.Provider = "cohere" }, `rerank.provider: "cohere" is unknown`},
 		{"agentAccess", func(c *Config) { c.AgentAccess = map[string][]string{"bob": {"no where"}} }, "agentAccess.bob:"},
 		{"agentAccess bypass", func(c *Config) { c.AgentAccess = map[string][]string{" system ": {"global"}} }, `agentAccess. system : "system" is a reserved id`},

@@ -24,8 +24,9 @@ type Options struct {
 	Fusion  Fusion // default FusionSeed
 	RRFK    float64
 	// VectorWeight and BM25Weight weigh the two sides in fusion, in both
-	// modes. Both 0: the seed's 0.7 and 0.3 for FusionSeed, equal for
-	// FusionRRF (plain RRF). DESIGN.md, "Fusion weights", has what other
+	// modes; only their ratio counts (they are normalised to sum 1).
+	// Both 0: the seed's 0.7 and 0.3 for FusionSeed, equal for FusionRRF
+	// (plain RRF). DESIGN.md, "Fusion weights", has what other
 	// weights measured: with the hash embedder too the vector side earns
 	// its 0.7.
 	VectorWeight float64
@@ -102,7 +103,12 @@ func (o Options) withDefaults() Options {
 	}
 	deff(&o.RRFK, 60)
 	switch {
-	case o.VectorWeight != 0 || o.BM25Weight != 0:
+	case o.VectorWeight > 0 || o.BM25Weight > 0:
+		// Only their ratio counts: normalised to sum 1, so the seed's
+		// fused score stays in [0, 1] and MinScore keeps its meaning
+		// whatever weights were configured (1 and 1 are 0.5 and 0.5).
+		sum := o.VectorWeight + o.BM25Weight
+		o.VectorWeight, o.BM25Weight = o.VectorWeight/sum, o.BM25Weight/sum
 	case o.Fusion == FusionRRF:
 		o.VectorWeight, o.BM25Weight = 0.5, 0.5 // plain RRF
 	default:

@@ -122,10 +122,12 @@ func fuseSeed(cs []*candidate, w weights, debug bool) {
 // fuseRRF scores candidates by reciprocal rank fusion: Σ w/(k + rank) over
 // the vector list (ranked by cosine, weight w.vector) and the BM25 list
 // (ranked by BM25 score, weight w.bm25), ranks from 1, among the candidates
-// each list found. The sum is divided by its maximum (w.vector +
-// w.bm25)/(k + 1) (first in both lists) so that scores lie in (0, 1] and
-// MinScore keeps a meaning: with equal weights first in one list only is
-// ≈ 0.5, and with k = 60 a one-list hit stays above 0.3 down to rank 41.
+// each list found. The sum is divided by its maximum, Σ w/(k + 1) over the
+// lists that found anything (first in each), so that scores lie in (0, 1]
+// and MinScore keeps a meaning: with equal weights first in one list only
+// is ≈ 0.5, and with k = 60 a one-list hit stays above 0.3 down to rank
+// 41; when one side found nothing (the vector side failed), the other's
+// first is 1, not its weight's share.
 // Equal scores rank by memory id, so the result does not depend on input
 // order. k ≤ 0 means 60. Records stage "fuse-rrf".
 func fuseRRF(cs []*candidate, k float64, w weights, debug bool) {
@@ -139,6 +141,7 @@ func fuseRRF(cs []*candidate, k float64, w weights, debug bool) {
 		}
 	}
 	sum := make(map[*candidate]float64, len(live))
+	best := 0.0 // the most a candidate can get: first in every list that found something
 	addRanks := func(weight float64, get func(*candidate) *float64) {
 		var list []*candidate
 		for _, c := range live {
@@ -155,6 +158,9 @@ func fuseRRF(cs []*candidate, k float64, w weights, debug bool) {
 		for i, c := range list {
 			sum[c] += weight / (k + float64(i+1))
 		}
+		if len(list) > 0 {
+			best += weight / (k + 1)
+		}
 	}
 	addRanks(w.vector, func(c *candidate) *float64 { // ranks in the vector list: only what it found
 		if c.cosFilled {
@@ -163,9 +169,11 @@ func fuseRRF(cs []*candidate, k float64, w weights, debug bool) {
 		return c.cos
 	})
 	addRanks(w.bm25, func(c *candidate) *float64 { return c.bm25 })
-	best := (w.vector + w.bm25) / (k + 1)
 	for _, c := range live {
-		c.score = sum[c] / best
+		c.score = 0
+		if best > 0 {
+			c.score = sum[c] / best
+		}
 		c.fused = c.score
 		c.stage(debug, "fuse-rrf")
 	}

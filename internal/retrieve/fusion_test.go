@@ -145,7 +145,8 @@ func TestFuseTraceOnlyWithDebug(t *testing.T) {
 		if len(seed.trace) != 1 || seed.trace[0] != (Stage{Name: "fuse", Score: 0.35}) {
 			t.Errorf("seed trace = %v", seed.trace)
 		}
-		if len(rrf.trace) != 1 || rrf.trace[0].Name != "fuse-rrf" || !near(rrf.trace[0].Score, 0.5) {
+		// The only list that found anything is the vector list: first in it is 1.
+		if len(rrf.trace) != 1 || rrf.trace[0].Name != "fuse-rrf" || !near(rrf.trace[0].Score, 1) {
 			t.Errorf("rrf trace = %v", rrf.trace)
 		}
 	}
@@ -180,3 +181,24 @@ var (
 	seedWeights  = weights{seedVectorWeight, seedBM25Weight}
 	equalWeights = weights{1, 1}
 )
+
+// Weights count by their ratio (normalised to sum 1), and RRF's scale is
+// the lists that found something: with the vector side down, BM25's first
+// is 1 whatever its weight, so MinScore does not drop a text-only answer.
+func TestFusionWeightsNormalised(t *testing.T) {
+	o := Options{VectorWeight: 1, BM25Weight: 1}.withDefaults()
+	if !near(o.VectorWeight, 0.5) || !near(o.BM25Weight, 0.5) {
+		t.Fatalf("weights 1/1 became %v/%v, want 0.5/0.5", o.VectorWeight, o.BM25Weight)
+	}
+	o = Options{VectorWeight: 0.1, BM25Weight: 0.1}.withDefaults()
+	c := mkCand("a", 0, f64p(0.9), f64p(0.9))
+	fuseSeed([]*candidate{c}, weights{vector: o.VectorWeight, bm25: o.BM25Weight}, false)
+	if c.score > 1 || c.score < 0.5 {
+		t.Fatalf("a row strong on both sides scored %v with weights 0.1/0.1", c.score)
+	}
+	bm := []*candidate{mkCand("a", 0, nil, f64p(3)), mkCand("b", 0, nil, f64p(2))}
+	fuseRRF(bm, 60, weights{vector: 0.7, bm25: 0.3}, false)
+	if !near(bm[0].score, 1) || bm[1].score < 0.9 {
+		t.Fatalf("BM25-only ranks scored %v, %v; want 1 and just under", bm[0].score, bm[1].score)
+	}
+}
