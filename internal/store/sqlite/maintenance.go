@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
@@ -87,7 +88,15 @@ func (s *Store) RebuildFTS(ctx context.Context) error {
 
 // IntegrityCheck runs PRAGMA integrity_check and returns its findings
 // (nil when the database is sound).
+//
+// While the old text index of a switch to the stemmed one is being
+// dropped (one table per write, dropOldTextIndex), its FTS5 table can be
+// left without its data table by a process that stopped between two of
+// those writes, and FTS5's own check then reports it corrupt. That table
+// is never read again and the next open drops the rest, so findings about
+// it are left out while it is pending removal.
 func (s *Store) IntegrityCheck(ctx context.Context) ([]string, error) {
+	dropping := s.oldTextIndexLeft()
 	rows, err := s.rdb.QueryContext(ctx, "PRAGMA integrity_check")
 	if err != nil {
 		return nil, err
@@ -99,7 +108,7 @@ func (s *Store) IntegrityCheck(ctx context.Context) ([]string, error) {
 		if err := rows.Scan(&line); err != nil {
 			return nil, err
 		}
-		if line != "ok" {
+		if line != "ok" && !(dropping && strings.Contains(line, "memories_fts_old")) {
 			out = append(out, line)
 		}
 	}
