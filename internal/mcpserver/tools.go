@@ -104,7 +104,7 @@ func one(s string) []string {
 }
 
 var toolNames = []string{ToolStore, ToolRecall, ToolSearch, ToolDebug, ToolGet, ToolUpdate, ToolForget, ToolList, ToolStats, ToolHistory, ToolRevert,
-	ToolCapture, ToolCaptureStatus, ToolFactQuery, ToolPromote, ToolArchive, ToolCompact, ToolFeedback}
+	ToolCapture, ToolCaptureStatus, ToolFactQuery, ToolPromote, ToolArchive, ToolCompact, ToolRecallContext, ToolFeedback}
 
 func isTool(name string) bool { return slices.Contains(toolNames, name) }
 
