@@ -138,7 +138,7 @@ func TestToolList(t *testing.T) {
 	var names []string
 	for _, tool := range res.Tools {
 		names = append(names, tool.Name)
-		if !isTool(tool.Name) { // its calls would be counted and logged as "unknown"
+		if !mcpserver.IsTool(tool.Name) { // its calls would be counted and logged as "unknown"
 			t.Errorf("%s is not in toolNames", tool.Name)
 		}
 		if tool.Description == "" || tool.InputSchema == nil || tool.OutputSchema == nil || tool.Annotations == nil {

@@ -1,0 +1,4 @@
+package mcpserver
+
+// IsTool exposes isTool to the external tests.
+var IsTool = isTool
