@@ -29,8 +29,9 @@ type ContextInput struct {
 	Mode         string `json:"mode,omitempty" jsonschema:"summary (each memory's one-line abstract) or full (its full content); default summary"`
 	// MinScore, when set, replaces retrieval.minScore for this recall.
 	MinScore *float64 `json:"min_score,omitempty" jsonschema:"drop memories scoring below this, 0 to 1 (default retrieval.minScore)"`
-	// Session names the conversation: each call with it is one turn, a
-	// memory injected in it is not injected again within the configured
+	// Session names the conversation: each call with it that reaches the
+	// search is one turn (a prompt the gate skips, or a call out of time,
+	// is not), a memory injected in it is not injected again within the configured
 	// number of turns (Options.SuppressTurns), and feedback can report on
 	// what the last turn injected.
 	Session string `json:"session,omitempty" jsonschema:"the conversation's id: a memory injected in it is not injected again for a few turns, and memory_feedback can report on what was injected"`
