@@ -7,9 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trove-memory/trove/internal/lazyre"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,7 +54,7 @@ type MarkdownFile struct {
 	Workspace string       `json:"workspace,omitempty"` // the workspace it belongs to ("" for the root)
 }
 
-var datedFile = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}`)
+var datedFile = lazyre.New(`^\d{4}-\d{2}-\d{2}`)
 
 // FindMarkdownFiles lists the memory files of the OpenClaw workspace
 // directory root (usually ~/.openclaw/workspace), in the order above and

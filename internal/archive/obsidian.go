@@ -7,10 +7,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/trove-memory/trove/internal/lazyre"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -391,8 +391,8 @@ func noteTitle(m memory.Memory) string {
 }
 
 var (
-	slugUnsafe = regexp.MustCompile(`[\\/:*?"<>|#^\[\]]+`)
-	slugSpace  = regexp.MustCompile(`\s+`)
+	slugUnsafe = lazyre.New(`[\\/:*?"<>|#^\[\]]+`)
+	slugSpace  = lazyre.New(`\s+`)
 )
 
 // obsidianSlug is memory-lancedb-pro's safeObsidianSlug: NFKD, characters

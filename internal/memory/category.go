@@ -1,7 +1,7 @@
 package memory
 
 import (
-	"regexp"
+	"github.com/trove-memory/trove/internal/lazyre"
 	"strings"
 )
 
@@ -86,7 +86,7 @@ func NormalizeSmartCategory(s string) (SmartCategory, bool) {
 // without the u flag are ASCII-only, as Go's \b is; the letters are
 // spelt out so that Go's Unicode case folding (ſ for s, K for k) does not
 // widen the match.
-var profileText = regexp.MustCompile(`\b([Mm][Yy] |[Ii] [Aa][Mm] |[Ii]'[Mm] |[Nn][Aa][Mm][Ee] [Ii][Ss] |叫我|我的|我是)\b`)
+var profileText = lazyre.New(`\b([Mm][Yy] |[Ii] [Aa][Mm] |[Ii]'[Mm] |[Nn][Aa][Mm][Ee] [Ii][Ss] |叫我|我的|我是)\b`)
 
 // SmartCategoryFor is the six-category memory_category a row answers to
 // in a memory_category filter. A smart row (format 1) answers to its

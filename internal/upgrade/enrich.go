@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
+	"github.com/trove-memory/trove/internal/lazyre"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -51,7 +51,7 @@ func smartCategory(c memory.Category, text string) memory.SmartCategory {
 // identityEN matches English identity statements on word boundaries; the
 // Chinese forms are matched separately because \b does not work between
 // CJK characters (the seed's single regex never matched them).
-var identityEN = regexp.MustCompile(`(?i)\b(my name is|i am|i'm|call me)\b`)
+var identityEN = lazyre.New(`(?i)\b(my name is|i am|i'm|call me)\b`)
 
 var identityZH = []string{"我是", "我叫", "我的"}
 
@@ -147,7 +147,7 @@ func enrichLLM(ctx context.Context, c llm.Client, m memory.Memory) (Enrichment, 
 }
 
 var (
-	thinkBlock = regexp.MustCompile(`(?s)<think>.*?</think>`)
+	thinkBlock = lazyre.New(`(?s)<think>.*?</think>`)
 	errNoJSON  = errors.New("reply holds no JSON object")
 )
 

@@ -6,8 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/trove-memory/trove/internal/lazyre"
 	"maps"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,7 +74,7 @@ func filterClauseOf(p string, acc memory.Access, f store.Filter) (string, []any)
 	return strings.Join(conds, " AND "), args
 }
 
-var metaKey = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+var metaKey = lazyre.New(`^[A-Za-z0-9_]{1,64}$`)
 
 func (s *Store) Get(ctx context.Context, acc memory.Access, id string) (memory.Memory, error) {
 	where, args := scopeClause(acc, nil)
