@@ -8,7 +8,7 @@
 
 import { TroveClient } from "./lib/client.js";
 import { resolveConfig } from "./lib/config.js";
-import { agentOf, makeHooks } from "./lib/hooks.js";
+import { agentOf, makeHooks, recallHookTimeoutMs } from "./lib/hooks.js";
 import { troveService } from "./lib/service.js";
 import { CoreTools, ManagementTools, Tools } from "./lib/tools.js";
 
@@ -68,9 +68,11 @@ export function register(api) {
   }
   const hooks = makeHooks({ client, config, logger: api.logger });
   if (config.autoRecall) {
-    // OpenClaw would wait up to 15 s; never hold the turn past our own bound.
+    // OpenClaw would wait up to 15 s; the hook gives up by itself at
+    // autoRecallTimeoutMs + RecallGraceMs, and the host's timeout, just above
+    // that, is only a backstop.
     api.on("before_prompt_build", (event, ctx) => hooks.beforePromptBuild(event, ctx), {
-      priority: 10, timeoutMs: config.autoRecallTimeoutMs + 250,
+      priority: 10, timeoutMs: recallHookTimeoutMs(config),
     });
   }
   // Only a live runtime starts processes; discovery and metadata passes do not.

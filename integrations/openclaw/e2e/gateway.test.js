@@ -110,7 +110,7 @@ test("every tool through the gateway's POST /tools/invoke; agent isolation; the 
   await t.test("agent b cannot reach agent a's memories", async () => {
     assert.equal((await text("b", "memory_recall", { query: "dark mode editor" })).text, "No relevant memories found.");
     assert.equal((await text("b", "memory_search", { query: "dark mode editor", scope: "agent:a" })).text,
-      "Ignored inaccessible scope \"agent:a\" and searched accessible scopes instead: agent:b, global, reflection:agent:b.\nNo relevant memories found.");
+      "Ignored inaccessible scope \"agent:a\"; this agent may read: agent:b, global, reflection:agent:b.\nNo relevant memories found.");
     assert.equal((await text("b", "memory_list", {})).text, "No memories found.");
     assert.match((await text("b", "memory_stats", {})).text, /• Total memories: 0\n/);
     assert.equal((await text("b", "memory_update", { memoryId: id, text: "b was here" })).text, `Memory ${id.slice(0, 8)}... not found or access denied.`);

@@ -55,7 +55,7 @@ test("tools, isolation and hooks against trove serve", { skip: bin ? false : "se
     const b = await call("bob", "memory_recall", { query: "dark mode editor" });
     assert.equal(b.text, "No relevant memories found.");
     const bs = await call("bob", "memory_search", { query: "dark mode editor", scope: "agent:alice" });
-    assert.match(bs.text, /^Ignored inaccessible scope "agent:alice" and searched accessible scopes instead: agent:bob, global, reflection:agent:bob\.\nNo relevant memories found\.$/);
+    assert.match(bs.text, /^Ignored inaccessible scope "agent:alice"; this agent may read: agent:bob, global, reflection:agent:bob\.\nNo relevant memories found\.$/);
   });
 
   await t.test("update, facts, list, stats, debug, promote, archive, compact", async () => {

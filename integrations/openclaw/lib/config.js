@@ -12,7 +12,7 @@
  * @property {number} autoRecallMaxItems
  * @property {number} autoRecallMaxChars
  * @property {number} autoRecallMinLength     0: leave the gate to trove
- * @property {number} autoRecallTimeoutMs
+ * @property {number} autoRecallTimeoutMs      trove's recall budget (its autoRecall.timeout); the hook waits 500 ms more
  * @property {number} autoRecallMaxQueryLength
  * @property {string[]} autoRecallIncludeAgents
  * @property {string[]} autoRecallExcludeAgents

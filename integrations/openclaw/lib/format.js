@@ -47,15 +47,18 @@ export function serialize(m) {
 }
 
 /**
- * The notice memory-lancedb-pro prints when a read named a scope the agent
- * may not read, with the scopes it may read (trove's accessible_scopes).
+ * The notice for a read that named a scope the agent may not read, as
+ * memory-lancedb-pro prints one, with trove's accessible_scopes: the scopes
+ * the agent may read. That is not a claim about what was searched (trove
+ * searches the other requested scopes, or every readable one when none is
+ * left), and list and stats do not search at all.
  * @param {{ignored_scopes?: string[], accessible_scopes?: string[]}} body
  */
 export function ignoredNotice(body) {
   const ig = body?.ignored_scopes;
   if (!ig || ig.length === 0) return undefined;
   const readable = body.accessible_scopes?.length ? body.accessible_scopes.join(", ") : "(none)";
-  return `Ignored inaccessible scope "${ig.join(", ")}" and searched accessible scopes instead: ${readable}.`;
+  return `Ignored inaccessible scope "${ig.join(", ")}"; this agent may read: ${readable}.`;
 }
 
 /**

@@ -1,8 +1,8 @@
 // Auto-recall and auto-capture: before_prompt_build asks trove for the block
 // to put before the turn, agent_end sends the turn's new messages to trove's
 // capture buffer, session_end flushes it. A hook never throws and never holds
-// the turn longer than autoRecallTimeoutMs: when trove is slow or down it
-// does nothing.
+// the turn longer than autoRecallTimeoutMs + RecallGraceMs: when trove is
+// slow or down it does nothing.
 
 /** @typedef {import("./client.js").TroveClient} TroveClient */
 /** @typedef {import("./config.js").PluginConfig} PluginConfig */
@@ -11,6 +11,27 @@
 export const DefaultAgent = "main";
 const MaxTrackedSessions = 1000;
 const MaxCaptureMessages = 100; // trove's limit per capture request
+
+/**
+ * How much longer than autoRecallTimeoutMs before_prompt_build waits for
+ * trove's answer. autoRecallTimeoutMs is meant to match trove's own recall
+ * budget (autoRecall.timeout, 5 s by default; /v1/recall-context takes no
+ * budget of its own). Trove records the memories it injects when it
+ * answers, so an answer committed just within that budget must still reach
+ * us: aborting at the same moment would drop a block trove counts as
+ * injected (and then suppresses for the next turns).
+ */
+export const RecallGraceMs = 500;
+
+/**
+ * The host timeout before_prompt_build is registered with: above the
+ * plugin's own bound (autoRecallTimeoutMs + RecallGraceMs), so that the
+ * plugin, not OpenClaw, gives up first.
+ * @param {PluginConfig} config
+ */
+export function recallHookTimeoutMs(config) {
+  return config.autoRecallTimeoutMs + RecallGraceMs + 250;
+}
 
 /**
  * What agent_end has already sent per session: how many eligible messages
@@ -117,7 +138,7 @@ export function makeHooks({ client, config, logger }) {
       if (!prompt) return undefined;
       if (config.autoRecallMinLength > 0 && prompt.length < config.autoRecallMinLength) return undefined;
       prompt = prompt.slice(0, config.autoRecallMaxQueryLength);
-      const limit = config.autoRecallTimeoutMs;
+      const limit = config.autoRecallTimeoutMs + RecallGraceMs;
       const ask = client.request("POST", "/v1/recall-context", {
         agent, timeoutMs: limit,
         body: { prompt, agent, session: sessionOf(ctx) || undefined, limit: config.autoRecallMaxItems, max_chars: config.autoRecallMaxChars },
