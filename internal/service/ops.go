@@ -747,7 +747,7 @@ type RecallOutput struct {
 	IgnoredScopes []memory.Scope `json:"ignored_scopes,omitempty" jsonschema:"requested scopes you may not read"`
 	// AccessibleScopes (when a scope was ignored) are the scopes the
 	// caller may read: where the recall looked instead.
-	AccessibleScopes []memory.Scope `json:"accessible_scopes,omitempty" jsonschema:"when a requested scope was ignored: the scopes you may read, searched instead"`
+	AccessibleScopes []memory.Scope `json:"accessible_scopes,omitempty" jsonschema:"when a requested scope was ignored: every scope you may read (not necessarily what was searched)"`
 	// Dropped (with Debug) are candidates that did not make it, and why.
 	Dropped []RecallResult `json:"dropped,omitempty"`
 	// Explain (with Debug) is each stage's count in and out, time and

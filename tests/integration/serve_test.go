@@ -240,7 +240,7 @@ func TestServeStdio(t *testing.T) {
 		t.Fatalf("connect: %v\n%s", err, errb.String())
 	}
 	tools, err := cs.ListTools(context.Background(), nil)
-	if err != nil || len(tools.Tools) != 17 {
+	if err != nil || len(tools.Tools) != 19 {
 		t.Fatalf("tools: %v %v", tools, err)
 	}
 	m := mustTool(t, cs, "memory_store", map[string]any{"text": "the deploy window is Friday 14:00 UTC", "category": "decision", "scope": "agent:bot"})

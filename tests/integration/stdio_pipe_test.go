@@ -42,7 +42,7 @@ func TestServeStdioPipedRequests(t *testing.T) {
 			replies = append(replies, r)
 		}
 		if len(replies) != 2 || replies[0].ID != 1 || replies[0].Result.ServerInfo.Name != "trove" ||
-			replies[1].ID != 2 || len(replies[1].Result.Tools) != 17 {
+			replies[1].ID != 2 || len(replies[1].Result.Tools) != 19 {
 			t.Fatalf("replies to initialize + tools/list:\n%s\nstderr:\n%s", out.String(), errb.String())
 		}
 	}
