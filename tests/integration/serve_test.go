@@ -101,7 +101,14 @@ func (s *served) stop() {
 			s.t.Fatalf("trove serve after SIGTERM: %v\n%s", err, s.log())
 		}
 	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
+		// SIGQUIT: the Go runtime prints every goroutine's stack, so the
+		// log says what the server was waiting on.
+		_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-s.exited:
+		case <-time.After(5 * time.Second):
+			_ = s.cmd.Process.Kill()
+		}
 		s.t.Fatalf("trove serve did not stop after SIGTERM:\n%s", s.log())
 	}
 }
