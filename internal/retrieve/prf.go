@@ -179,7 +179,7 @@ func contentTerms(text string, qt queryTerms) []string {
 		if utf8.RuneCountInString(w.text) < 3 || textlang.IsStopword(w.text) {
 			continue
 		}
-		if slices.Contains(qt.words, textlang.Stem(w.text, lang)) {
+		if qt.hasStem(textlang.Stem(w.text, lang)) {
 			continue
 		}
 		out = append(out, w.text)

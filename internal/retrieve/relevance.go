@@ -95,12 +95,15 @@ var providerFloors = map[string]float64{
 
 // queryTerms are the content terms of a query, as the floor checks them.
 type queryTerms struct {
-	words []string // stems of the non-stopword words
+	// words are the non-stopword words, each as its distinct stems in
+	// English and German: the text index searches a query word as any of
+	// them, since a row is stemmed in its own language (see termsOf).
+	words [][]string
 	// forms are the words of the query as written (lowercased), by stem:
 	// a memory's word in one of these forms is an exact match.
 	forms  map[string][]string
 	bigram []string // CJK bigrams that are not function words (a lone character stays itself)
-	// heads are the words' first two letters (stemHead): a memory's word
+	// heads are the stems' first two letters (stemHead): a memory's word
 	// is stemmed only if it begins with one of them. nil when a stem is
 	// shorter than that: every word is stemmed then.
 	heads map[[2]rune]bool
@@ -141,11 +144,10 @@ func stemHead(w string) ([2]rune, bool) {
 // termsOf splits a query into its content terms.
 //
 // Words are stemmed as the text index stems a query (textlang.Stem in
-// the language textlang.DocLang guesses), so the floor finds support
-// exactly where the index finds a match.
+// English and in German: the index matches a row stemmed in either), so
+// the floor finds support exactly where the index finds a match.
 func termsOf(q string) queryTerms {
 	var t queryTerms
-	lang := textlang.DocLang(q)
 	seen := map[string]bool{}
 	for _, w := range splitWords(q) {
 		if w.cjk {
@@ -160,28 +162,43 @@ func termsOf(q string) queryTerms {
 		if utf8.RuneCountInString(w.text) < 2 || textlang.IsStopword(w.text) {
 			continue
 		}
-		s := textlang.Stem(w.text, lang)
-		if !seen[s] {
-			seen[s] = true
-			t.words = append(t.words, s)
+		var stems []string
+		for _, lang := range [...]textlang.Lang{textlang.English, textlang.German} {
+			if s := textlang.Stem(w.text, lang); !slices.Contains(stems, s) {
+				stems = append(stems, s)
+			}
+		}
+		if key := "\x00" + strings.Join(stems, "\x00"); !seen[key] {
+			seen[key] = true
+			t.words = append(t.words, stems)
 		}
 		if t.forms == nil {
 			t.forms = map[string][]string{}
 		}
-		if !slices.Contains(t.forms[s], w.text) {
-			t.forms[s] = append(t.forms[s], w.text)
+		for _, s := range stems {
+			if !slices.Contains(t.forms[s], w.text) {
+				t.forms[s] = append(t.forms[s], w.text)
+			}
 		}
 	}
 	t.heads = map[[2]rune]bool{}
-	for _, w := range t.words {
-		h, ok := stemHead(w)
-		if !ok {
-			t.heads = nil
-			break
+	for _, stems := range t.words {
+		for _, w := range stems {
+			h, ok := stemHead(w)
+			if !ok {
+				t.heads = nil
+				return t
+			}
+			t.heads[h] = true
 		}
-		t.heads[h] = true
 	}
 	return t
+}
+
+// hasStem reports whether s is a stem of one of the query's words.
+func (t queryTerms) hasStem(s string) bool {
+	_, ok := t.forms[s]
+	return ok
 }
 
 func (t queryTerms) empty() bool { return len(t.words) == 0 && len(t.bigram) == 0 }
@@ -206,7 +223,8 @@ func (t queryTerms) support(texts ...string) string {
 		return ""
 	}
 	lang := textlang.DocLang(texts[0])
-	var stemOnly []string
+	var stemOnly []int // the query words matched by stem only
+	var stemOf []string
 	for _, text := range texts {
 		if text == "" {
 			continue
@@ -228,21 +246,23 @@ func (t queryTerms) support(texts ...string) string {
 				continue
 			}
 			s := textlang.Stem(w.text, lang)
-			for _, q := range t.words {
-				if s != q {
+			for i, stems := range t.words {
+				if !slices.Contains(stems, s) {
 					continue
 				}
-				if slices.Contains(t.forms[q], w.text) {
-					return q
+				if slices.Contains(t.forms[s], w.text) {
+					return s
 				}
-				if !slices.Contains(stemOnly, q) {
-					stemOnly = append(stemOnly, q)
+				if !slices.Contains(stemOnly, i) {
+					stemOnly = append(stemOnly, i)
+					stemOf = append(stemOf, s)
 				}
 			}
 		}
 	}
+	// A query word counts once, whichever of its stems matched.
 	if len(stemOnly) >= 2 || len(stemOnly) > 0 && 2*len(stemOnly) >= len(t.words)+len(t.bigram) {
-		return stemOnly[0]
+		return stemOf[0]
 	}
 	return ""
 }

@@ -219,6 +219,10 @@ func TestFloorAgreesWithIndex(t *testing.T) {
 		"haus":   "Die Häuser in der Altstadt sind alt und schön",
 		"coffee": "我喜欢喝咖啡",
 		"bus":    "Took the bus to work",
+		// German rows queried by a word a short query gets no German
+		// stem for: the index and the floor search both languages' stems.
+		"kinder":  "Die Kinder spielen im Garten",
+		"release": "Deployment der neuen Version am Montag geplant",
 	}
 	var ms []memory.Memory
 	for id, text := range texts {
@@ -242,6 +246,10 @@ func TestFloorAgreesWithIndex(t *testing.T) {
 		{"咖啡", []string{"coffee"}},
 		{"business", nil},
 		{"startup", nil},
+		{"kinder", []string{"kinder"}},
+		{"garten", []string{"kinder"}},
+		{"deployment", []string{"release", "deploy"}},
+		{"Kinder im Garten", []string{"kinder"}},
 	} {
 		hits, err := st.SearchText(ctx, memory.Owner(), store.Filter{}, c.query, 10)
 		if err != nil {

@@ -202,36 +202,83 @@ const maxQueryTerms = 32
 // that splits into several tokens (an identifier like ERR_CONN_RESET or
 // config/prod.yaml) also yields the phrase of its tokens, so exact
 // identifiers rank first. Stopwords are dropped when other words remain.
-//
-// For the stemmed index (ver 2) each word is searched as its stem in the
-// language the query is guessed to be in (textlang.DocLang: German only
-// when it looks German), as a document's words are indexed.
+// The tokens are those of ftsTermGroups, one after another.
 func ftsTerms(text string, ver int) (phrases, tokens []string) {
-	phrases, tokens = plainTerms(text)
-	if ver < ftsStemmed {
-		return phrases, tokens
+	phrases, groups := ftsTermGroups(text, ver)
+	for _, g := range groups {
+		tokens = append(tokens, g...)
 	}
-	lang := textlang.DocLang(text)
-	seen := map[string]bool{}
-	var ps, ts []string
-	for _, p := range phrases {
-		words := strings.Fields(p)
-		for i, w := range words {
-			words[i] = textlang.Stem(w, lang)
-		}
-		if p := strings.Join(words, " "); !seen[p] {
-			seen[p] = true
-			ps = append(ps, p)
-		}
-	}
-	for _, t := range tokens {
-		if s := textlang.Stem(t, lang); !seen[s] {
-			seen[s] = true
-			ts = append(ts, s)
-		}
-	}
-	return ps, ts
+	return phrases, tokens
 }
+
+// ftsTermGroups is ftsTerms with the tokens grouped by the query word
+// they stand for.
+//
+// For the stemmed index (ver 2) a row is indexed in the language its own
+// text is guessed to be in, and a query cannot know which that is (a
+// short query is rarely guessed German, and a German row often holds an
+// English word such as "Deployment"). So each query word is searched as
+// its stems in both languages, English and German ("kinder" as "kinder"
+// and "kind"; most words have one stem in both), and a row indexed in
+// either finds it. The alternatives of one word are ORed like all terms,
+// and bm25 sums what each contributes: a row holds almost always one of
+// them, as its language stems the word one way, so the word counts once
+// for it; a row holding both (two different words of the query's word's
+// stems, "deploy" and "deployment" in one German row) counts both. That
+// is the rare cost of scoring with FTS5's own bm25, which both the owner's
+// and the scoped search use, so the two keep agreeing. A phrase is
+// searched likewise in both languages' stems.
+func ftsTermGroups(text string, ver int) (phrases []string, groups [][]string) {
+	phrases, tokens := plainTerms(text)
+	groups = make([][]string, 0, len(tokens))
+	if ver < ftsStemmed {
+		for _, t := range tokens {
+			groups = append(groups, []string{t})
+		}
+		return phrases, groups
+	}
+	seen := map[string]bool{}
+	var ps []string
+	for _, p := range phrases {
+		var alts []string
+		for _, lang := range stemLangs {
+			words := strings.Fields(p)
+			for i, w := range words {
+				words[i] = textlang.Stem(w, lang)
+			}
+			if p := strings.Join(words, " "); !seen[p] {
+				seen[p] = true
+				alts = append(alts, p)
+			}
+		}
+		if len(ps)+len(alts) > maxQueryTerms {
+			break
+		}
+		ps = append(ps, alts...)
+	}
+	n := 0
+	for _, t := range tokens {
+		var alts []string
+		for _, lang := range stemLangs {
+			if s := textlang.Stem(t, lang); !seen[s] {
+				seen[s] = true
+				alts = append(alts, s)
+			}
+		}
+		if len(alts) == 0 {
+			continue // a word already searched (as another word's stem)
+		}
+		if n+len(alts) > maxQueryTerms {
+			break
+		}
+		n += len(alts)
+		groups = append(groups, alts)
+	}
+	return ps, groups
+}
+
+// stemLangs are the languages each query word is stemmed in.
+var stemLangs = [...]textlang.Lang{textlang.English, textlang.German}
 
 // plainTerms are the phrases and words of a query as written.
 func plainTerms(text string) (phrases, tokens []string) {

@@ -34,10 +34,12 @@ func TestTextScoresIgnoreHiddenScopes(t *testing.T) {
 		"config/prod.yaml holds the kiwi flag",
 		"we moved the kiwi stand to the market",
 		"Die Häuser am Fluss sind alt",
+		"Die Kinder spielen im Garten",
+		"Das Deployment der neuen Version ist am Montag geplant",
 	}, memory.GlobalScope)
 	putTexts(t, s, 100, []string{"agent a likes kiwi jam", "banana bread recipe", "moving day for the mango crates"}, "agent:a")
 	acc := memory.AgentAccess("a")
-	queries := []string{"kiwi", "kiwi mango", "kiwi banana deploy", "config/prod.yaml kiwi", "moves", "kiwi moving", "Haus"}
+	queries := []string{"kiwi", "kiwi mango", "kiwi banana deploy", "config/prod.yaml kiwi", "moves", "kiwi moving", "Haus", "kinder", "deployment", "garten deploy"}
 	search := func(acc memory.Access, f store.Filter) []string {
 		var out []string
 		for _, q := range queries {
@@ -61,6 +63,10 @@ func TestTextScoresIgnoreHiddenScopes(t *testing.T) {
 		hidden[i] = "kiwi kiwi mango orchard note moves moved " + fmt.Sprint(i)
 		if i%3 == 0 {
 			hidden[i] = "Das Haus und die Häuser der Nachbarn " + fmt.Sprint(i)
+		}
+		if i%5 == 0 {
+			// Both stems of "deployment" (German "deployen" is "deploy").
+			hidden[i] = "Die Kinder deployen das Deployment im Garten " + fmt.Sprint(i)
 		}
 	}
 	putTexts(t, s, 1000, hidden, "agent:b")
@@ -92,8 +98,12 @@ func TestScopedScoresMatchFTS5(t *testing.T) {
 		"mango season starts in May",
 		"config/prod.yaml holds the kiwi flag",
 		"我喜欢喝咖啡 kiwi",
+		"Die Kinder spielen im Garten",
+		"Das Deployment der neuen Version ist am Montag geplant",
+		"The deploys run on Fridays, kinder than before",
+		"Wir deployen das Deployment",
 	}, memory.GlobalScope)
-	for _, q := range []string{"kiwi", "kiwi mango", "config/prod.yaml", "咖啡"} {
+	for _, q := range []string{"kiwi", "kiwi mango", "config/prod.yaml", "咖啡", "kinder", "deployment", "garten kinder"} {
 		all, err := s.SearchText(ctx, memory.Owner(), store.Filter{}, q, 10)
 		if err != nil {
 			t.Fatal(err)

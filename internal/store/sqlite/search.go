@@ -33,11 +33,11 @@ func (s *Store) SearchText(ctx context.Context, acc memory.Access, f store.Filte
 	if err != nil {
 		return nil, err
 	}
-	phrases, tokens := ftsTerms(query, ver)
-	if len(phrases)+len(tokens) == 0 {
+	phrases, groups := ftsTermGroups(query, ver)
+	if len(phrases)+len(groups) == 0 {
 		return nil, nil
 	}
-	plan, err := s.planText(ctx, acc, phrases, tokens)
+	plan, err := s.planText(ctx, acc, phrases, groups)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,15 @@ type textPlan struct {
 //
 // The counts are those of the scopes acc reaches (see scopeStats), so
 // what is searched, like how it scores, depends on no other scope.
-func (s *Store) planText(ctx context.Context, acc memory.Access, phrases, tokens []string) (textPlan, error) {
+//
+// groups are the query's words, each as its alternative stems (see
+// ftsTermGroups): a ranked plan treats every alternative as a word of its
+// own, an unranked one requires a word as any of its alternatives.
+func (s *Store) planText(ctx context.Context, acc memory.Access, phrases []string, groups [][]string) (textPlan, error) {
+	var tokens []string
+	for _, g := range groups {
+		tokens = append(tokens, g...)
+	}
 	var st termStats
 	var scoped *scopedStats
 	switch {
@@ -137,6 +145,20 @@ func (s *Store) planText(ctx context.Context, acc memory.Access, phrases, tokens
 		if st, err = s.docFreqs(ctx, tokens); err != nil {
 			return textPlan{}, err
 		}
+	}
+	// An alternative in no row must not stand in for its word when another
+	// is common: "running" is searched as "run" and German "running", and
+	// with "run" left out as common, the plan would search "running" alone
+	// and find nothing, where the word's rows should be matched unranked.
+	groups = slices.Clone(groups)
+	for i, g := range groups {
+		if slices.ContainsFunc(g, func(t string) bool { return st.df[t] > commonDocs }) {
+			groups[i] = slices.DeleteFunc(slices.Clone(g), func(t string) bool { return st.df[t] == 0 })
+		}
+	}
+	tokens = tokens[:0]
+	for _, g := range groups {
+		tokens = append(tokens, g...)
 	}
 	byDocs := slices.Clone(tokens)
 	slices.SortStableFunc(byDocs, func(a, b string) int { return st.df[a] - st.df[b] })
@@ -160,12 +182,32 @@ func (s *Store) planText(ctx context.Context, acc memory.Access, phrases, tokens
 		kept = slices.DeleteFunc(slices.Clone(tokens), func(t string) bool { return !slices.Contains(kept, t) })
 		return textPlan{match: ftsQuery(phrases, kept), terms: append(slices.Clone(phrases), kept...), ranked: true, scoped: scoped}, nil
 	}
-	all := andWords(byDocs, st)
-	var score float64
-	for _, t := range all {
-		score += bm25IDF(st.rows, st.df[t])
+	// A word's alternatives are rows of one word: its count is theirs
+	// added up (a row rarely holds two of them).
+	words := make([]string, len(groups))
+	group := make(map[string][]string, len(groups))
+	wst := termStats{df: make(map[string]int, len(groups)), rows: st.rows}
+	for i, g := range groups {
+		words[i] = strings.Join(g, " ")
+		group[words[i]] = g
+		for _, t := range g {
+			wst.df[words[i]] += st.df[t]
+		}
 	}
-	return textPlan{match: strings.ReplaceAll(ftsQuery(nil, all), " OR ", " AND "), terms: all, score: score, scoped: scoped}, nil
+	slices.SortStableFunc(words, func(a, b string) int { return wst.df[a] - wst.df[b] })
+	var score float64
+	var all, match []string
+	for _, w := range andWords(words, wst) {
+		g := group[w]
+		score += bm25IDF(wst.rows, wst.df[w])
+		all = append(all, g...)
+		if q := ftsQuery(nil, g); len(g) > 1 {
+			match = append(match, "("+q+")")
+		} else {
+			match = append(match, q)
+		}
+	}
+	return textPlan{match: strings.Join(match, " AND "), terms: all, score: score, scoped: scoped}, nil
 }
 
 // andWords picks the words an unranked plan requires, rarest first: the

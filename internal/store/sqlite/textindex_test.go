@@ -86,6 +86,57 @@ func TestStemmedSearchFindsInflections(t *testing.T) {
 	checkStats(t, s)
 }
 
+// A row is stemmed in its own language and a query cannot tell which that
+// is: a word written in a row is found whatever language the query and
+// the row are guessed to be in (German "Kinder" is indexed as "kind", an
+// English query stems "kinder" as "kinder"; "Deployment" in a German row
+// stays "deployment", in English it is "deploy").
+func TestStemmedSearchAcrossLanguages(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	defer s.Close()
+	putTexts(t, s, 0, []string{
+		"Die Kinder spielen im Garten",
+		"Das Deployment der neuen Version ist am Montag geplant",
+		"The deploys run on Fridays",
+		"Our kids love the garden",
+	}, memory.GlobalScope)
+	putTexts(t, s, 10, []string{"Wir deployen die Kinder-App im Garten-Center"}, "agent:a")
+	putTexts(t, s, 20, []string{"Die Kinder im Garten der Nachbarn, Deployment"}, "agent:b")
+	for _, acc := range []memory.Access{memory.Owner(), memory.AgentAccess("a")} {
+		for _, c := range []struct {
+			query string
+			want  string
+		}{
+			{"kinder", "r0000 r0010 r0020"},
+			{"garten", "r0000 r0010 r0020"},
+			// German "deployen" stems to "deploy", as English "deployment" does.
+			{"deployment", "r0001 r0002 r0010 r0020"},
+			{"Kinder", "r0000 r0010 r0020"},
+			{"die Kinder", "r0000 r0010 r0020"},
+			{"deploying", "r0002 r0010"},
+		} {
+			want := c.want
+			if !acc.All() {
+				want = strings.TrimSpace(strings.ReplaceAll(want, "r0020", ""))
+			}
+			hits, err := s.SearchText(ctx, acc, store.Filter{}, c.query, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, h := range hits {
+				ids = append(ids, h.ID)
+			}
+			slices.Sort(ids)
+			if got := strings.Join(ids, " "); got != want {
+				t.Errorf("%v: %q found %q, want %q", acc, c.query, got, want)
+			}
+		}
+	}
+	checkStats(t, s)
+}
+
 // downgradeToPlain puts the store at path as migration 11 leaves a store
 // from before it (asMigrated11).
 func downgradeToPlain(t testing.TB, path string) {

@@ -57,9 +57,12 @@ func TestPlanTextBudget(t *testing.T) {
 		{"omega tiemout", `"tiemout"`},
 		// A phrase (one identifier) always stays.
 		{"omega config/prod.yaml", `"config prod yaml" OR "config" OR "prod" OR "yaml"`},
+		// "omegas" is "omega" in English, "omegas" in German, in no row:
+		// that alternative does not stand in for the word.
+		{"omegas kappa", `"kappa"`},
 	} {
-		phrases, tokens := ftsTerms(c.query, ftsStemmed) // words the stemmers leave as they are
-		p, err := s.planText(ctx, memory.Owner(), phrases, tokens)
+		phrases, groups := ftsTermGroups(c.query, ftsStemmed) // words the stemmers leave as they are
+		p, err := s.planText(ctx, memory.Owner(), phrases, groups)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,14 +89,23 @@ func TestSearchTextAllCommonWords(t *testing.T) {
 	putTexts(t, s, 0, texts, memory.GlobalScope)
 	putTexts(t, s, len(texts), []string{"alpha beta gamma private"}, "agent:x") // newest, but out of reach
 
-	phrases, tokens := ftsTerms("alpha beta gamma", ftsStemmed)
-	p, err := s.planText(ctx, memory.Owner(), phrases, tokens)
+	phrases, groups := ftsTermGroups("alpha beta gamma", ftsStemmed)
+	p, err := s.planText(ctx, memory.Owner(), phrases, groups)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// alpha and beta are in every row, so requiring them too keeps plenty.
 	if p.ranked || p.match != `"gamma" AND "alpha" AND "beta"` {
 		t.Fatalf("plan %+v, want unranked AND of all three, rarest first", p)
+	}
+	// A word whose German stem is in no row ("alphas": "alpha" in English,
+	// "alphas" in German) is still matched by its English one.
+	phrases, groups = ftsTermGroups("alphas betas", ftsStemmed)
+	if p, err = s.planText(ctx, memory.Owner(), phrases, groups); err != nil {
+		t.Fatal(err)
+	}
+	if p.ranked || p.match != `"alpha" AND "beta"` {
+		t.Fatalf("plan %+v, want unranked AND of alpha and beta", p)
 	}
 	hits, err := s.SearchText(ctx, memory.Scopes(memory.GlobalScope), store.Filter{}, "alpha beta gamma", 3)
 	if err != nil {
