@@ -756,9 +756,19 @@ func TestServeGracefulShutdown(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			signalled := false
+			defer func() {
+				if !signalled { // stopped early: say so, and do not hold up the others
+					started <- struct{}{}
+				}
+			}()
 			for i := 0; !stop.Load(); i++ {
 				r, err := s.do("POST", "/v1/memories", "", fmt.Sprintf(`{"text":"shutdown test %d-%d"}`, w, i))
 				if err != nil {
+					if !stop.Load() && !signalled {
+						bad.Add(1)
+						t.Errorf("writer %d, write %d, before shutdown: %v", w, i, err)
+					}
 					return // the listener is closed: expected once shutdown starts
 				}
 				if r.status != 201 {
@@ -768,6 +778,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 				}
 				acked.Store(r.body["id"], true)
 				if i == 2 {
+					signalled = true
 					started <- struct{}{}
 				}
 			}

@@ -100,6 +100,10 @@ func (s *Store) scopeStats(ctx context.Context, acc memory.Access, terms []strin
 		return st, fmt.Errorf("text search: %w", err)
 	}
 	if mark != textStatsDone {
+		// Release the read connection first: countScopeStats takes its
+		// own, and with every connection held by a search waiting for a
+		// second one, searches would wait on each other for ever.
+		_ = tx.Rollback()
 		return s.countScopeStats(ctx, acc, terms)
 	}
 	var simple, other []string
@@ -130,6 +134,8 @@ func (s *Store) scopeStats(ctx context.Context, acc memory.Access, terms []strin
 			return st, fmt.Errorf("text search: %w", err)
 		}
 	}
+	// As above: countScopeStats takes its own read connection.
+	_ = tx.Rollback()
 	if len(other) > 0 {
 		counted, err := s.countScopeStats(ctx, acc, other)
 		if err != nil {

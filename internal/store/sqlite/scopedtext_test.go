@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
@@ -137,6 +140,41 @@ func TestDocLen(t *testing.T) {
 	} {
 		if got := docLen(c.sz); got != c.want {
 			t.Errorf("docLen(% x) = %d, want %d", c.sz, got, c.want)
+		}
+	}
+}
+
+// Many scoped searches at once, more than the read pool's connections,
+// while the per-scope statistics are counted at query time (a new store)
+// and with phrases (counted apart): none may hold a read connection while
+// it waits for another, or they wait on each other for ever.
+func TestConcurrentScopedSearchesDoNotStarveThePool(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "s.db"), Options{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var texts []string
+	for i := range 40 {
+		texts = append(texts, fmt.Sprintf("shutdown test %d-%d of the deploy", i, i%3))
+	}
+	putTexts(t, s, 0, texts, "agent:a")
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for i := range 32 {
+		wg.Go(func() {
+			_, err := s.SearchText(ctx, memory.AgentAccess("a"), store.Filter{}, fmt.Sprintf("shutdown test %d-0 deploy", i), 10)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a search failed (the pool starved if it ran out of time): %v", err)
 		}
 	}
 }
