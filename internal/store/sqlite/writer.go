@@ -30,10 +30,6 @@ type writeReq struct {
 	fn    func(store.Tx) error
 	state atomic.Int32 // 0 queued, 1 taken by the writer, 2 abandoned by the caller
 	done  chan error
-	// result is fn's outcome in a committed group, handed over by deliver
-	// once the lock is released (pending: there is one).
-	result  error
-	pending bool
 }
 
 // Write runs fn in one transaction under the cross-process write lock.
@@ -99,17 +95,10 @@ func (s *Store) commitGroup(group []*writeReq) {
 	}
 	// Requests that arrived while we waited for the lock ride along.
 	group = s.gather(group)
-	purged, rerr := s.runGroup(group)
-	err = explainDisk(s.path, rerr, false)
+	err = explainDisk(s.path, s.runGroup(group), false)
 	g.Release()
-	if purged {
-		// Outside the lock, before the callers hear of their commit.
-		s.removeIndexFile()
-	}
 	if err != nil {
 		finish(group, err)
-	} else {
-		deliver(group)
 	}
 	if s.commits.Add(1)%checkpointEvery == 0 {
 		_, _ = s.wdb.Exec("PRAGMA wal_checkpoint(PASSIVE)")
@@ -128,25 +117,22 @@ func finish(group []*writeReq, err error) {
 	}
 }
 
-// runGroup runs and commits group's functions in one transaction. Each
-// request's result waits in r.result for deliver (after the lock is
-// released); purged says the commit erased a memory (tx.Purge).
-func (s *Store) runGroup(group []*writeReq) (purged bool, err error) {
+func (s *Store) runGroup(group []*writeReq) error {
 	ctx := context.Background()
 	sqlTx, err := s.wdb.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock)
 	if err != nil {
-		return false, fmt.Errorf("begin write: %w", err)
+		return fmt.Errorf("begin write: %w", err)
 	}
 	defer sqlTx.Rollback()
 	marks, err := s.checkSchema(ctx, sqlTx)
 	if err != nil {
-		return false, err
+		return err
 	}
 	// One change-sequence number per transaction, taken outside the
 	// savepoints so a rolled-back caller cannot make two commits share it.
 	var seq int64
 	if err := sqlTx.QueryRowContext(ctx, "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value").Scan(&seq); err != nil {
-		return false, fmt.Errorf("allocate change sequence: %w", err)
+		return fmt.Errorf("allocate change sequence: %w", err)
 	}
 	t := &tx{s: s, tx: sqlTx, ctx: ctx, now: s.opts.Clock().UnixMilli(), seq: seq,
 		statMark: marks.stats, ftsVer: marks.ftsVer, nextMark: marks.next}
@@ -167,7 +153,7 @@ func (s *Store) runGroup(group []*writeReq) (purged bool, err error) {
 			// cheaper: FTS5 flushes its pending index at every savepoint).
 			if results[i] = explainDisk(s.path, t.run(r.fn), false); results[i] != nil {
 				r.done <- results[i]
-				return false, nil // the deferred Rollback undoes it
+				return nil // the deferred Rollback undoes it
 			}
 			continue
 		}
@@ -178,26 +164,22 @@ func (s *Store) runGroup(group []*writeReq) (purged bool, err error) {
 		// transaction; its plain explanation beats "no transaction is active".
 		for _, r := range results {
 			if de := (*diskError)(nil); errors.As(r, &de) {
-				return false, de
+				return de
 			}
 		}
-		return false, fmt.Errorf("commit write: %w", err)
+		return fmt.Errorf("commit write: %w", err)
+	}
+	if t.purged {
+		// Before the callers hear of the commit. Under the write lock:
+		// two unlinks and a glob, cheaper than moving the delivery.
+		s.removeIndexFile()
 	}
 	for i, r := range group {
 		if taken[i] {
-			r.result, r.pending = results[i], true
+			r.done <- results[i]
 		}
 	}
-	return t.purged, nil
-}
-
-// deliver hands each request run by a committed group its result.
-func deliver(group []*writeReq) {
-	for _, r := range group {
-		if r.pending {
-			r.done <- r.result
-		}
-	}
+	return nil
 }
 
 // checkSchema re-reads the schema version and the minimum writer version
