@@ -239,7 +239,10 @@ func newSearcher(st store.Store, query embedding.Embedder, cfg config.Config) (*
 		VectorWeight: cfg.Retrieval.VectorWeight, BM25Weight: cfg.Retrieval.BM25Weight,
 		Expansion: retrieve.Expansion{Enabled: cfg.Retrieval.Expansion.Enabled, Docs: cfg.Retrieval.Expansion.Docs,
 			Terms: cfg.Retrieval.Expansion.Terms, OriginalWeight: cfg.Retrieval.Expansion.OriginalWeight},
-		RerankTimeout: cfg.Rerank.Timeout.Duration, Lifecycle: &lc}
+		RerankTimeout: cfg.Rerank.Timeout.Duration, Lifecycle: &lc,
+		IndexFileError: func(err error) {
+			slog.New(slog.NewTextHandler(os.Stderr, nil)).Warn("could not write the vector index file; the next process reads every vector", "error", err.Error())
+		}}
 	return retrieve.New(ss, query, rr, opts), nil
 }
 

@@ -109,18 +109,31 @@ func (r *Retriever) samplesMatch(ctx context.Context, vs vectorStater, ix *vecin
 	return checked > 0
 }
 
+// fileWriter lets one index file write run at a time in the process:
+// each holds a copy of the index's slabs while it writes (the file's
+// size), and a second at the same time would only write the same file.
+var fileWriter = make(chan struct{}, 1)
+
+// closeWait bounds how long Close waits for a write under way.
+const closeWait = 10 * time.Second
+
 // saveDue returns the write of the index file if enough has changed since
-// the file (caller holds r.mu; the caller runs it after releasing r.mu,
-// so that only the search that found it due waits for it). The meta is
-// taken now; the index may have moved on by the time it is written,
-// which is safe: every row it holds that is newer than meta.Seq has a seq
-// above it, so a process starting from the file reads it again (Upsert
-// and Delete replayed on the state they produced change nothing), and a
-// group number the meta does not list belongs only to such rows, which
-// get their group again from the replay.
+// the file (caller holds r.mu; the caller runs it in the background, so
+// that no search waits for it). The meta is taken now; the index may
+// have moved on by the time its slabs are copied, which is safe: every
+// row it holds that is newer than meta.Seq has a seq above it, so a
+// process starting from the file reads it again (Upsert and Delete
+// replayed on the state they produced change nothing), and a group
+// number the meta does not list belongs only to such rows, which get
+// their group again from the replay.
 func (r *Retriever) saveDue(st store.VectorState) func() {
-	if st.File == "" || r.ix == nil || r.saving || (r.fileSeq > 0 && r.sinceFile < saveEvery(r.ix.Len())) {
+	if st.File == "" || r.ix == nil || r.saving || r.closed || (r.fileSeq > 0 && r.sinceFile < saveEvery(r.ix.Len())) {
 		return nil
+	}
+	select {
+	case fileWriter <- struct{}{}:
+	default:
+		return nil // another retriever of this process is writing: a later search will
 	}
 	meta := fileMeta{Key: st.Key, Seq: r.seq}
 	for k, g := range r.groups {
@@ -128,21 +141,77 @@ func (r *Retriever) saveDue(st store.VectorState) func() {
 	}
 	raw, err := json.Marshal(meta)
 	if err != nil {
+		<-fileWriter
 		return nil
 	}
 	ix := r.ix
 	r.saving = true
+	r.saves.Add(1)
 	r.fileSeq, r.sinceFile = r.seq, 0
 	return func() {
+		defer func() {
+			<-fileWriter
+			r.mu.Lock()
+			r.saving = false
+			r.mu.Unlock()
+			r.saves.Done()
+		}()
 		removeStaleTemps(st.File)
-		// A failed write costs the next process a full load and nothing
-		// else (a read-only directory, a full disk): not worth failing or
-		// warning a search for.
-		_ = ix.WriteFile(st.File, raw)
-		r.mu.Lock()
-		r.saving = false
-		r.mu.Unlock()
+		if err := ix.WriteFile(st.File, raw); err != nil {
+			// It costs the next process a full load and nothing else (a
+			// read-only directory, a full disk).
+			if r.opts.IndexFileError != nil {
+				r.opts.IndexFileError(fmt.Errorf("write vector index file %s: %w", st.File, err))
+			}
+			return
+		}
+		r.dropIfPurged(st.File, meta.Seq)
 	}
+}
+
+// dropIfPurged removes the file just written at seq if a purge committed
+// after seq (the tombstone horizon moved past it: store/sqlite's Purge
+// raises it): the index it was copied from may hold the purged row, and
+// the purge's own removal of the file may have come before this rename.
+// Reading the horizon after the rename closes the gap: a purge that
+// commits later removes the file itself.
+func (r *Retriever) dropIfPurged(file string, seq int64) {
+	h, ok := r.st.(horizoner)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+	defer cancel()
+	horizon, err := h.TombstoneHorizon(ctx)
+	if err != nil || horizon > seq {
+		// Unknown or behind the horizon: a process starting from it would
+		// reload in full anyway (catchUp).
+		_ = os.Remove(file)
+	}
+}
+
+// Close waits, up to closeWait or ctx, for an index file write under way
+// and starts no more: a one-shot process (trove search) that did a full
+// load writes the file before it exits, so that the next one maps it. A
+// write cut short leaves a temporary file that a later write removes; it
+// is not an error of the caller's, so Close returns none. Searches after
+// Close still work; they write no file.
+func (r *Retriever) Close(ctx context.Context) error {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		r.saves.Wait()
+		close(done)
+	}()
+	ctx, cancel := context.WithTimeout(ctx, closeWait)
+	defer cancel()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	return nil
 }
 
 // removeStaleTemps removes temporary files a killed process left behind
@@ -174,5 +243,8 @@ func WarmIndexFile(ctx context.Context, st store.Searcher) error {
 	if _, ok := st.(vectorStater); !ok {
 		return nil
 	}
-	return New(st, nil, nil, Options{}).sync(ctx)
+	r := New(st, nil, nil, Options{})
+	err := r.sync(ctx)
+	r.Close(ctx)
+	return err
 }

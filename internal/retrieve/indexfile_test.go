@@ -3,7 +3,9 @@ package retrieve
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -40,6 +42,24 @@ func fileStore(t *testing.T, n int, seed uint64) (*sqlite.Store, string) {
 	return st, path
 }
 
+// syncSaved is sync, then waits for the index file write it started:
+// tests look at the file.
+func (r *Retriever) syncSaved(ctx context.Context) error {
+	err := r.sync(ctx)
+	r.saves.Wait()
+	return err
+}
+
+// replaceFile puts data at path by rename, as the index file must only
+// ever be replaced (a process may have it mapped).
+func replaceFile(path string, data []byte) error {
+	tmp := path + ".test"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
 func randVec(rng *rand.Rand) []float32 {
 	v := make([]float32, 16)
 	for i := range v {
@@ -55,10 +75,10 @@ func sameIndex(t *testing.T, st *sqlite.Store, got *Retriever) {
 	t.Helper()
 	ctx := context.Background()
 	want := New(st, nil, nil, Options{NoIndexFile: true})
-	if err := want.sync(ctx); err != nil {
+	if err := want.syncSaved(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := got.sync(ctx); err != nil {
+	if err := got.syncSaved(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got.ix.Len() != want.ix.Len() {
@@ -93,7 +113,7 @@ func TestIndexFileStale(t *testing.T) {
 	ctx := context.Background()
 	st, path := fileStore(t, 600, 1)
 	first := New(st, nil, nil, Options{})
-	if err := first.sync(ctx); err != nil {
+	if err := first.syncSaved(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(path + ".vecindex"); err != nil {
@@ -141,7 +161,7 @@ func TestIndexFileStale(t *testing.T) {
 func TestIndexFileCorrupt(t *testing.T) {
 	ctx := context.Background()
 	st, path := fileStore(t, 300, 1)
-	if err := New(st, nil, nil, Options{}).sync(ctx); err != nil {
+	if err := New(st, nil, nil, Options{}).syncSaved(ctx); err != nil {
 		t.Fatal(err)
 	}
 	file := path + ".vecindex"
@@ -154,7 +174,7 @@ func TestIndexFileCorrupt(t *testing.T) {
 		"flipped":   append(append(slices.Clone(good[:len(good)/3]), good[len(good)/3]^1), good[len(good)/3+1:]...),
 		"garbage":   []byte(strings.Repeat("not an index ", 100)),
 	} {
-		if err := os.WriteFile(file, bad, 0o600); err != nil {
+		if err := replaceFile(file, bad); err != nil {
 			t.Fatal(err)
 		}
 		r := New(st, nil, nil, Options{})
@@ -177,14 +197,14 @@ func TestIndexFileOtherStoreOrModel(t *testing.T) {
 	ctx := context.Background()
 	st, path := fileStore(t, 300, 1)
 	other, otherPath := fileStore(t, 200, 9)
-	if err := New(other, nil, nil, Options{}).sync(ctx); err != nil {
+	if err := New(other, nil, nil, Options{}).syncSaved(ctx); err != nil {
 		t.Fatal(err)
 	}
 	foreign, err := os.ReadFile(otherPath + ".vecindex")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path+".vecindex", foreign, 0o600); err != nil {
+	if err := replaceFile(path+".vecindex", foreign); err != nil {
 		t.Fatal(err)
 	}
 	r := New(st, nil, nil, Options{})
@@ -201,7 +221,7 @@ func TestIndexFileOtherStoreOrModel(t *testing.T) {
 	// started from the old file, and one that already holds an index,
 	// must both see the new vectors.
 	held := New(st, nil, nil, Options{})
-	if err := held.sync(ctx); err != nil {
+	if err := held.syncSaved(ctx); err != nil {
 		t.Fatal(err)
 	}
 	db, err := sql.Open("sqlite", path)
@@ -218,7 +238,7 @@ func TestIndexFileOtherStoreOrModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, r := range map[string]*Retriever{"new process": New(st, nil, nil, Options{}), "running process": held} {
-		if err := r.sync(ctx); err != nil {
+		if err := r.syncSaved(ctx); err != nil {
 			t.Fatal(err)
 		}
 		v, _ := r.ix.Vector("r00001")
@@ -256,5 +276,78 @@ func TestWarmIndexFile(t *testing.T) {
 	sameIndex(t, st, r)
 	if r.fileSeq == 0 {
 		t.Fatal("the first retriever after the switch did not start from the file")
+	}
+}
+
+// After a purge no index file holds the erased row: the purge removes the
+// file, the running retriever reloads (the purge raised the tombstone
+// horizon) and writes one without it, and a write from before the purge
+// that renames after it removes its own file.
+func TestIndexFilePurge(t *testing.T) {
+	ctx := context.Background()
+	st, path := fileStore(t, 300, 1)
+	file := path + ".vecindex"
+	r := New(st, nil, nil, Options{})
+	if err := r.syncSaved(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := r.seq
+	if err := st.Write(ctx, memory.Owner(), func(tx store.Tx) error { _, err := tx.Purge("r00007"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the purge left the index file (%v)", err)
+	}
+	if err := r.syncSaved(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.ix.Vector("r00007"); ok {
+		t.Fatal("the running retriever still holds the purged row")
+	}
+	ix, _, err := vecindex.OpenFile(file)
+	if err != nil {
+		t.Fatalf("no index file was written after the purge: %v", err)
+	}
+	if _, ok := ix.Vector("r00007"); ok || ix.Len() != 299 {
+		t.Fatalf("the new file holds the purged row (%d vectors)", ix.Len())
+	}
+	sameIndex(t, st, New(st, nil, nil, Options{}))
+
+	// A write of the index as it was before the purge, renamed after it.
+	r.dropIfPurged(file, before)
+	if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a file older than the purge was kept (%v)", err)
+	}
+}
+
+// Close waits for the write a search started, and no write starts after
+// it: a one-shot process's file is whole when it exits.
+func TestIndexFileClose(t *testing.T) {
+	ctx := context.Background()
+	st, path := fileStore(t, 300, 1)
+	r := New(st, nil, nil, Options{})
+	if err := r.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := vecindex.OpenFile(path + ".vecindex"); err != nil {
+		t.Fatalf("after Close the file is not written: %v", err)
+	}
+	if err := os.Remove(path + ".vecindex"); err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	r.fileSeq = 0 // due again
+	r.mu.Unlock()
+	if _, err := store.PutMany(ctx, st, memory.Owner(), []memory.Memory{{ID: "late", Text: "late row", Vector: randVec(rand.New(rand.NewPCG(1, 1)))}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.syncSaved(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + ".vecindex"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a search after Close wrote the file (%v)", err)
 	}
 }

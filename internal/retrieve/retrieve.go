@@ -48,6 +48,10 @@ type Retriever struct {
 	sinceFile int
 	saving    bool
 	fileWarn  string
+	// saves counts index file writes under way (in the background);
+	// closed stops new ones (Close).
+	saves  sync.WaitGroup
+	closed bool
 }
 
 // groupKey is what the vector index filters on: a row's scope, storage
@@ -369,7 +373,9 @@ func (r *Retriever) sync(ctx context.Context) error {
 	}
 	save, err := r.syncLocked(ctx, st)
 	if save != nil {
-		save() // outside r.mu: other searches go on meanwhile
+		// In the background: neither this search nor any other waits for
+		// the disk (Close waits for it, for a process about to exit).
+		go save()
 	}
 	return err
 }

@@ -464,8 +464,10 @@ func dedupeScopes(a ...[]memory.Scope) []memory.Scope {
 	return out
 }
 
-// Close flushes what the access tracker holds and closes the store. The
-// Service must not be used afterwards.
+// Close flushes what the access tracker holds, lets the searcher finish
+// what it writes beside the store (retrieve: the vector index file, so
+// that a one-shot command's full load is not lost) and closes the store.
+// The Service must not be used afterwards.
 func (s *Service) Close(ctx context.Context) error {
 	var errs []error
 	if s.maint != nil {
@@ -473,6 +475,11 @@ func (s *Service) Close(ctx context.Context) error {
 	}
 	if s.worker != nil {
 		s.worker.stop()
+	}
+	if c, ok := s.opts.Searcher.(interface{ Close(context.Context) error }); ok {
+		if err := c.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if s.opts.Tracker != nil {
 		if err := s.opts.Tracker.Close(ctx); err != nil {

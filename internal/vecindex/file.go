@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -70,8 +71,18 @@ func bytesOf[T any](s []T) section {
 // the index holds) to path atomically: a temporary file in the same
 // directory, renamed over path once whole. Readers that mapped the old
 // file keep it; concurrent writers each rename a whole file, and the last
-// rename wins. Searches may run meanwhile; Upsert and Delete wait.
+// rename wins. The file is only ever replaced by rename, never written in
+// place: a process that mapped it (MAP_PRIVATE) would see the new bytes
+// in the pages it has not copied, and a shorter file would fault.
+//
+// The index's lock is held only while its slabs are copied (a memcpy of
+// the index's size), never for the disk: Upsert and Delete wait for the
+// copy, not for the write.
 func (ix *Index) WriteFile(path string, meta []byte) (err error) {
+	snap, err := ix.snapshot()
+	if err != nil {
+		return err
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
@@ -84,7 +95,7 @@ func (ix *Index) WriteFile(path string, meta []byte) (err error) {
 	}()
 	// No fsync: a file that a crash leaves partly written fails its
 	// checksums and is rebuilt, and it is never the only copy of anything.
-	if err = ix.write(f, meta); err != nil {
+	if err = snap.write(f, meta); err != nil {
 		return err
 	}
 	if err = f.Close(); err != nil {
@@ -93,7 +104,19 @@ func (ix *Index) WriteFile(path string, meta []byte) (err error) {
 	return os.Rename(f.Name(), path)
 }
 
-func (ix *Index) write(w io.Writer, meta []byte) error {
+// fileImage is a copy of an index's slabs, taken under its read lock, that
+// WriteFile writes without the lock.
+type fileImage struct {
+	dims, stride, twords int
+	sections             []section // vecs … spans, groupOf, idEnds
+	ids                  []string
+	idBytes              int
+}
+
+// snapshot copies the slabs under the read lock. The copies are owned by
+// the image (a mapped index's slabs included), so the write reads neither
+// the index nor its mapping.
+func (ix *Index) snapshot() (*fileImage, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	ends := make([]uint32, len(ix.ids))
@@ -103,12 +126,24 @@ func (ix *Index) write(w io.Writer, meta []byte) error {
 		ends[i] = uint32(idBytes)
 	}
 	if uint64(idBytes) > 1<<32-1 {
-		return fmt.Errorf("vecindex: ids too long for an index file (%d bytes)", idBytes)
+		return nil, fmt.Errorf("vecindex: ids too long for an index file (%d bytes)", idBytes)
 	}
 	groupOf := make([]uint32, len(ix.groupOf))
 	for caller, dense := range ix.groupOf {
 		groupOf[dense] = caller
 	}
+	img := &fileImage{dims: ix.dims, stride: ix.stride, twords: ix.twords, ids: slices.Clone(ix.ids), idBytes: idBytes}
+	for _, s := range []section{bytesOf(ix.vecs), bytesOf(ix.frest), ix.codes, bytesOf(ix.cmeta), bytesOf(ix.tcodes),
+		bytesOf(ix.tscale), bytesOf(ix.groups), bytesOf(ix.spans)} {
+		img.sections = append(img.sections, slices.Clone(s))
+	}
+	img.sections = append(img.sections, bytesOf(groupOf), bytesOf(ends))
+	return img, nil
+}
+
+func (img *fileImage) write(w io.Writer, meta []byte) error {
+	idBytes := img.idBytes
+	groups := len(img.sections[8]) / 4
 	sums := &chunkSums{}
 	bw := bufio.NewWriterSize(io.MultiWriter(w, sums), 1<<16)
 	var off int
@@ -119,20 +154,19 @@ func (ix *Index) write(w io.Writer, meta []byte) error {
 	pad := func() { put(make([]byte, (fileAlign-off%fileAlign)%fileAlign)) }
 	head := make([]byte, 8+8*headerWords)
 	copy(head, fileMagic)
-	for i, v := range []uint64{fileVersion, layout(), uint64(ix.dims), uint64(ix.stride), uint64(ix.twords),
-		uint64(len(ix.ids)), uint64(len(groupOf)), uint64(idBytes), uint64(len(meta)), 0, 0, 0, 0} {
+	for i, v := range []uint64{fileVersion, layout(), uint64(img.dims), uint64(img.stride), uint64(img.twords),
+		uint64(len(img.ids)), uint64(groups), uint64(idBytes), uint64(len(meta)), 0, 0, 0, 0} {
 		binary.LittleEndian.PutUint64(head[8+8*i:], v)
 	}
 	put(head)
 	pad()
 	put(meta)
-	for _, s := range []section{bytesOf(ix.vecs), bytesOf(ix.frest), ix.codes, bytesOf(ix.cmeta), bytesOf(ix.tcodes),
-		bytesOf(ix.tscale), bytesOf(ix.groups), bytesOf(ix.spans), bytesOf(groupOf), bytesOf(ends)} {
+	for _, s := range img.sections {
 		pad()
 		put(s)
 	}
 	pad()
-	for _, id := range ix.ids {
+	for _, id := range img.ids {
 		put([]byte(id))
 	}
 	if err := bw.Flush(); err != nil {

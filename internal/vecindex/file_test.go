@@ -2,11 +2,13 @@ package vecindex
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
+	"time"
 )
 
 // fileIndex is a data set's index, with the quantised passes forced, and
@@ -189,5 +191,56 @@ func TestFileReplacedWhileMapped(t *testing.T) {
 	temps, _ := filepath.Glob(path + ".tmp-*")
 	if len(temps) != 0 {
 		t.Fatalf("temporary files left: %v", temps)
+	}
+}
+
+// WriteFile writes a copy of the slabs taken under the read lock: Upsert
+// and Delete do not wait for the disk, and what they change after the
+// copy is not in the file, even for an index mapped from a file.
+func TestFileWriteDoesNotHoldLock(t *testing.T) {
+	d, ix, got, _ := fileIndex(t, 600)
+	img, err := got.snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	written := make(chan []byte)
+	go func() {
+		raw, _ := io.ReadAll(pr)
+		written <- raw
+	}()
+	go func() { pw.CloseWithError(img.write(pw, []byte("before"))) }()
+	// The writer is blocked on the pipe until the reader drains it; the
+	// index must change meanwhile.
+	changed := make(chan error)
+	go func() {
+		got.Delete(id(3))
+		changed <- got.Upsert(id(17), 1, d.query(0.5))
+	}()
+	select {
+	case err := <-changed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Upsert waited for an index file write")
+	}
+	path := filepath.Join(t.TempDir(), "snap.idx")
+	if err := os.WriteFile(path, <-written, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	snap, meta, err := OpenFile(path)
+	if err != nil || string(meta) != "before" {
+		t.Fatalf("%q %v", meta, err)
+	}
+	if snap.Len() != ix.Len() {
+		t.Fatalf("the file holds %d vectors, the index had %d when copied", snap.Len(), ix.Len())
+	}
+	for _, i := range []int{3, 17, 200} {
+		v, ok := snap.Vector(id(i))
+		w, _ := ix.Vector(id(i))
+		if !ok || !slices.Equal(v, w) {
+			t.Fatalf("%s: the file does not hold the vector from before the copy", id(i))
+		}
 	}
 }

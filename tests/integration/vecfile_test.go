@@ -88,7 +88,12 @@ func TestIndexFileAcrossProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(file, good[:len(good)/2], 0o600); err != nil {
+	// Replaced by rename, as the file must only ever be (a process may
+	// have it mapped): a truncated file in its place.
+	if err := os.WriteFile(file+".test", good[:len(good)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(file+".test", file); err != nil {
 		t.Fatal(err)
 	}
 	r := e.run("search", "zebra3 quokka3")
@@ -97,6 +102,37 @@ func TestIndexFileAcrossProcesses(t *testing.T) {
 	}
 	if r = e.run("search", "zebra3 quokka3"); r.code != 0 || r.err != "" {
 		t.Fatalf("the search after the rebuild: exit %d, stderr %q", r.code, r.err)
+	}
+}
+
+// delete --purge erases a memory's vector and id from the index file as
+// from the store: the purge removes the file (and temporary ones), and
+// the next search writes one without the row.
+func TestVecFilePurge(t *testing.T) {
+	e := newEnv(t)
+	importWords(t, e, 500, "m")
+	file := e.db + ".vecindex"
+	e.ok("search", "anything at all")
+	if _, err := os.Stat(file); err != nil {
+		t.Fatalf("the first search left no index file: %v", err)
+	}
+	if err := os.WriteFile(file+".tmp-1", []byte("a temporary file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const gone = "m000123"
+	e.ok("delete", gone, "--purge")
+	for _, f := range []string{file, file + ".tmp-1"} {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Fatalf("after the purge %s is still there (%v)", f, err)
+		}
+	}
+	e.ok("search", "anything at all")
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("the search after the purge wrote no index file: %v", err)
+	}
+	if strings.Contains(string(raw), gone) || !strings.Contains(string(raw), "m000124") {
+		t.Fatal("the index file written after the purge holds the purged id")
 	}
 }
 

@@ -190,6 +190,7 @@ func (t *tx) Purge(id string) (store.Erasure, error) {
 		id, e.At, e.By, e.Versions, e.HadRow); err != nil {
 		return e, fmt.Errorf("purge memory %s: %w", id, err)
 	}
+	t.purged = true
 	return e, nil
 }
 

@@ -2,6 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -120,3 +123,41 @@ func TestPurgeLeavesNoTrace(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A purge removes the vector index file and any temporary one: they may
+// hold the erased row's vector and id. Other writes leave them.
+func TestPurgeRemovesIndexFile(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	defer s.Close()
+	own := memory.Owner()
+	for _, id := range []string{"a", "b"} {
+		m := memory.Memory{ID: id, Text: "row " + id, Vector: []float32{1, 0, 0, 0}}
+		if err := s.Write(ctx, own, func(tx store.Tx) error { return tx.Insert(&m) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := s.indexFile()
+	files := []string{file, file + ".tmp-123"}
+	for _, f := range files {
+		if err := os.WriteFile(f, []byte("index"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Write(ctx, own, func(tx store.Tx) error { return tx.Delete("b", 0) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("a delete removed %s: %v", f, err)
+		}
+	}
+	if err := s.Write(ctx, own, func(tx store.Tx) error { _, err := tx.Purge("a"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if _, err := os.Stat(f); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("after the purge %s is still there (%v)", f, err)
+		}
+	}
+}

@@ -31,6 +31,9 @@ type tx struct {
 	// Rows whose FTS entry must be (re)built or dropped before the caller's
 	// function ends: see syncFTS.
 	ftsAdd, ftsDrop []int64
+	// purged: the transaction erased a memory (Purge), so its commit
+	// removes the vector index file (Store.removeIndexFile).
+	purged bool
 	// What the caller's function changed in each scope's text statistics,
 	// applied with the FTS index: see syncStats.
 	stats textStats

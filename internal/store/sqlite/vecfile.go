@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"hash/crc32"
+	"os"
+	"path/filepath"
 
 	"github.com/trove-memory/trove/internal/store"
 )
@@ -16,7 +18,7 @@ import (
 // generation a reembed switch or rollback bumps (they flip the vectors'
 // slot without moving their rows' seq), so each of them gives a new key.
 func (s *Store) VectorState(ctx context.Context) (store.VectorState, error) {
-	st := store.VectorState{File: s.path + ".vecindex"}
+	st := store.VectorState{File: s.indexFile()}
 	var model, prev, probe string
 	var dims, gen int
 	err := s.rdb.QueryRowContext(ctx, `SELECT
@@ -32,6 +34,27 @@ func (s *Store) VectorState(ctx context.Context) (store.VectorState, error) {
 	}
 	st.Key = fmt.Sprintf("%q %d %08x %q %d", model, dims, crc32.ChecksumIEEE([]byte(probe)), prev, gen)
 	return st, nil
+}
+
+// indexFile is where retrieve keeps this store's vector index file.
+func (s *Store) indexFile() string { return s.path + ".vecindex" }
+
+// removeIndexFile removes the vector index file and any temporary file a
+// writer has under way or left: after a purge they may hold the erased
+// row's vector and id, which delete --purge promises are gone. A process
+// that mapped the file keeps its pages (the file is never written in
+// place) until its retriever reloads, as it does below the tombstone
+// horizon the purge raised; a writer whose temporary file goes here fails
+// its rename, and one that renames later removes its own file
+// (retrieve's dropIfPurged). Errors are ignored: a file that could not be
+// removed is one the next search of any process rewrites without the row.
+func (s *Store) removeIndexFile() {
+	file := s.indexFile()
+	_ = os.Remove(file)
+	temps, _ := filepath.Glob(file + ".tmp-*")
+	for _, t := range temps {
+		_ = os.Remove(t)
+	}
 }
 
 // VectorSamples returns the stored vector (of the active slot) and seq of

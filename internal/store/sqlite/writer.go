@@ -169,6 +169,11 @@ func (s *Store) runGroup(group []*writeReq) error {
 		}
 		return fmt.Errorf("commit write: %w", err)
 	}
+	if t.purged {
+		// Before the callers hear of the commit. Under the write lock:
+		// two unlinks and a glob, cheaper than moving the delivery.
+		s.removeIndexFile()
+	}
 	for i, r := range group {
 		if taken[i] {
 			r.done <- results[i]
