@@ -38,7 +38,7 @@ func (s *timedStore) Write(ctx context.Context, acc memory.Access, fn func(store
 // tiers are put back between passes, untimed), and none does (the steady
 // state of an hourly pass). It reports the pass time, and the write-lock
 // hold per batch (p99 and max, from the lock's own figures) for the
-// default batch of 200 moves.
+// default batch (DefaultMaintainBatch) of moves.
 //
 //	go test -run '^$' -bench Maintain -benchtime 3x ./internal/service/
 func BenchmarkMaintain(b *testing.B) {
