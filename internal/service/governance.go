@@ -80,13 +80,10 @@ func (s *Service) Promote(ctx context.Context, c Caller, in PromoteInput) (Gover
 		return GovernOutput{}, err
 	}
 	now := s.opts.Clock().UnixMilli()
-	var out GovernOutput
-	err = s.opts.Store.Write(ctx, acc, func(tx store.Tx) error {
-		m, err := tx.Get(id)
-		if err != nil {
-			return err
+	return s.govern(ctx, acc, id, func(m *memory.Memory) bool {
+		if promoted(m.Metadata, state, layer) {
+			return false
 		}
-		out = GovernOutput{}
 		md := memory.CloneMetadata(m.Metadata)
 		if md == nil {
 			md = map[string]any{}
@@ -100,11 +97,25 @@ func (s *Service) Promote(ctx context.Context, c Caller, in PromoteInput) (Gover
 		for _, k := range []string{memory.KeyArchivedAt, memory.KeyArchiveReason, memory.KeyCanonicalID} {
 			delete(md, k) // the archived revision keeps them in history
 		}
-		if promoted(m.Metadata, state, layer) {
-			out.Memory = View(m)
+		m.Metadata, m.Vector = md, nil
+		return true
+	})
+}
+
+// govern is one promote or archive: in one write it reads the memory,
+// lets change edit it (false: nothing to change) and stores the edit,
+// revision-checked by the read in the same transaction.
+func (s *Service) govern(ctx context.Context, acc memory.Access, id string, change func(m *memory.Memory) bool) (GovernOutput, error) {
+	var out GovernOutput
+	err := s.opts.Store.Write(ctx, acc, func(tx store.Tx) error {
+		m, err := tx.Get(id)
+		if err != nil {
+			return err
+		}
+		if !change(&m) {
+			out = GovernOutput{Memory: View(m)}
 			return nil
 		}
-		m.Metadata, m.Vector = md, nil
 		if err := tx.Update(&m); err != nil {
 			return err
 		}
@@ -147,27 +158,13 @@ func (s *Service) Archive(ctx context.Context, c Caller, in ArchiveInput) (Gover
 		return GovernOutput{}, err
 	}
 	now := s.opts.Clock().UnixMilli()
-	var out GovernOutput
-	err = s.opts.Store.Write(ctx, acc, func(tx store.Tx) error {
-		m, err := tx.Get(id)
-		if err != nil {
-			return err
+	return s.govern(ctx, acc, id, func(m *memory.Memory) bool {
+		if memory.ArchivedAt(*m) != 0 {
+			return false
 		}
-		if memory.ArchivedAt(m) != 0 {
-			out = GovernOutput{Memory: View(m)}
-			return nil
-		}
-		markArchived(&m, reason, "", now)
-		if err := tx.Update(&m); err != nil {
-			return err
-		}
-		out = GovernOutput{Memory: View(m), Changed: true}
-		return nil
+		markArchived(m, reason, "", now)
+		return true
 	})
-	if err != nil {
-		return GovernOutput{}, ErrorOf(err)
-	}
-	return out, nil
 }
 
 // markArchived marks m archived at unix-ms now, for reason, folded into the
