@@ -258,45 +258,28 @@ func (s *Store) searchScoped(ctx context.Context, acc memory.Access, f store.Fil
 			return nil, err
 		}
 	}
-	lengths, err := s.docLengths(ctx, freqs)
-	if err != nil {
-		return nil, err
-	}
 	idf := make([]float64, n)
 	for i, t := range plan.terms {
 		idf[i] = bm25IDF(st.rows, st.df[t])
 	}
-	avg := st.avgLen()
-	type cand struct {
-		rid   int64
-		score float64
+	known, err := s.knownLengths(ctx, plan.ver, freqs)
+	if err != nil {
+		return nil, err
 	}
-	cands := make([]cand, 0, len(freqs))
-	for rid, fr := range freqs {
-		length, ok := lengths[rid]
-		if !ok {
-			continue // deleted since its occurrences were read
-		}
-		var score float64
-		norm := bm25K1 * (1 - bm25B + bm25B*float64(length)/avg)
-		for i, freq := range fr {
-			score += idf[i] * freq * (bm25K1 + 1) / (freq + norm)
-		}
-		cands = append(cands, cand{rid, score})
-	}
-	slices.SortFunc(cands, func(a, b cand) int {
-		return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.rid, b.rid))
-	})
+	rk := newBM25Ranker(freqs, idf, st.avgLen(), known, func(rids []int64) (map[int64]int, error) { return s.readLengths(ctx, plan.ver, rids) })
 	// Read rows best first until k pass the filter and the next is worse
-	// than the k-th (rows of equal score are ordered by id, as elsewhere).
+	// than the k-th (rows of equal score are ordered by rid, as elsewhere).
 	where, args := filterClauseOf("+m.", acc, f)
 	q := "SELECT j.key, m.id FROM json_each(?) j CROSS JOIN memories m ON m.rid = j.value WHERE " + where
 	var hits []store.TextHit
-	for from, chunk := 0, 2*k+16; from < len(cands); from, chunk = from+chunk, chunk*2 {
-		if len(hits) >= k && cands[from].score < hits[k-1].Score {
+	for chunk := 2*k + 16; ; chunk *= 2 {
+		part, err := rk.next(chunk)
+		if err != nil {
+			return nil, err
+		}
+		if len(part) == 0 || len(hits) >= k && part[0].score < hits[k-1].Score {
 			break
 		}
-		part := cands[from:min(from+chunk, len(cands))]
 		rids := make([]int64, len(part))
 		for i, c := range part {
 			rids[i] = c.rid
@@ -406,17 +389,22 @@ func (s *Store) countInText(ctx context.Context, ver int, match string, fn func(
 }
 
 // docLengths reads the length in tokens of each row in rids from FTS5's
-// docsize; a row missing there (deleted) is left out.
-func (s *Store) docLengths(ctx context.Context, rids map[int64][]float64) (map[int64]int, error) {
-	list := make([]int64, 0, len(rids))
-	for rid := range rids {
-		list = append(list, rid)
+// docsize, and the change sequence those lengths are current to; a row
+// missing there (deleted) is left out.
+func (s *Store) docLengths(ctx context.Context, list []int64) (map[int64]int, int64, error) {
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, fmt.Errorf("text search: %w", err)
 	}
-	slices.Sort(list)
-	rows, err := s.rdb.QueryContext(ctx, `SELECT d.id, d.sz FROM json_each(?) j
+	defer tx.Rollback()
+	var seq int64
+	if err := tx.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = 'seq'").Scan(&seq); err != nil {
+		return nil, 0, fmt.Errorf("text search: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.sz FROM json_each(?) j
 		CROSS JOIN memories_fts_docsize d ON d.id = j.value`, jsonInts(list))
 	if err != nil {
-		return nil, fmt.Errorf("text search: %w", err)
+		return nil, 0, fmt.Errorf("text search: %w", err)
 	}
 	defer rows.Close()
 	out := make(map[int64]int, len(list))
@@ -424,14 +412,14 @@ func (s *Store) docLengths(ctx context.Context, rids map[int64][]float64) (map[i
 		var rid int64
 		var sz sql.RawBytes
 		if err := rows.Scan(&rid, &sz); err != nil {
-			return nil, fmt.Errorf("text search: %w", err)
+			return nil, 0, fmt.Errorf("text search: %w", err)
 		}
 		out[rid] = int(docLen(sz))
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("text search: %w", err)
+		return nil, 0, fmt.Errorf("text search: %w", err)
 	}
-	return out, nil
+	return out, seq, nil
 }
 
 // indexTokens splits indexed text (indexText) into its tokens.

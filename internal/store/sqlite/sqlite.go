@@ -74,6 +74,8 @@ type Store struct {
 	dfMu    sync.Mutex
 	dfCache map[string]dfEntry // document frequencies for text search, see docFreqs
 	dfRows  *dfEntry           // the row count, likewise; nil until read
+
+	lens lengthCache // text index document lengths, see cachedLengths
 }
 
 var _ store.Store = (*Store)(nil)
