@@ -109,7 +109,7 @@ func decodeMetadata(md []byte) (map[string]any, error) {
 // encodeVector stores float32s little-endian, 4 bytes each (the SQLite
 // store's codec). An all-zero vector has no direction, so it is encoded as
 // an empty slice, which the write statements store as no vector
-// (nullif(..., ”)), and nil as nil (Update: keep the stored one).
+// (nullif to NULL), and nil as nil (Update: keep the stored one).
 func encodeVector(v []float32) []byte {
 	if v == nil {
 		return nil

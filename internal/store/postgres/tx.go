@@ -83,7 +83,7 @@ func (t *tx) Get(id string) (memory.Memory, error) {
 // write the validity columns from the metadata they write (validityArgs)
 // and smart_category from the row (memory.SmartCategoryOf); an update that
 // changes the text empties the other slot (a target or kept vector of the
-// old text). ” (an all-zero vector) is stored as no vector.
+// old text). An empty vector (all-zero) is stored as none.
 var sqlInsertSlot, sqlUpdateSlot [2]string
 
 func init() {
