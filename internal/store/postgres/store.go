@@ -318,6 +318,11 @@ func (e *PgWaitError) Error() string {
 
 func (e *PgWaitError) Unwrap() error { return e.err }
 
+// Transient is true for a deadlock or serialization failure (store.Transient):
+// the bulk helpers run such a write again. A lock timeout is not: the
+// holder may hold on.
+func (e *PgWaitError) Transient() bool { return e.Code == "40P01" || e.Code == "40001" }
+
 // explainPg wraps a deadlock, serialization failure or lock timeout in a
 // *PgWaitError; other errors pass unchanged.
 func explainPg(err error) error {

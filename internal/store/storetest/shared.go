@@ -21,7 +21,9 @@ type SharedOpener func(t *testing.T) (store.Store, store.Store)
 // deterministic id (exactly one wins, the others get memory.ErrExists),
 // supersede-style writes of one fact (one active row at the end, every
 // value kept and linked), and revision-checked updates of one row (every
-// update is applied or reported as a conflict: none is lost).
+// update is applied or reported as a conflict: none is lost), and
+// read-modify-writes inside one Write (store.PatchMany: what Tx.Get read
+// holds to the commit, so none conflicts and none is lost).
 func RunShared(t *testing.T, open SharedOpener) {
 	tests := []struct {
 		name string
@@ -30,6 +32,7 @@ func RunShared(t *testing.T, open SharedOpener) {
 		{"SameID", testSharedSameID},
 		{"Supersede", testSharedSupersede},
 		{"RevisionUpdates", testSharedRevisionUpdates},
+		{"PatchInsideWrite", testSharedPatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,11 +108,13 @@ func testSharedSupersede(t *testing.T, a, b store.Store) {
 	racers(t, a, b, per, func(s store.Store, w int) error {
 		for i := range writes {
 			err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error {
-				now := time.Now().UnixMilli()
 				rows, err := tx.FactRows(scope, key)
 				if err != nil {
 					return err
 				}
+				// After FactRows: a store may make the write wait there for
+				// another one's decision about the fact.
+				now := time.Now().UnixMilli()
 				m := memory.Memory{Text: fmt.Sprintf("editor %d-%d", w, i), Category: memory.CategoryPreference, Scope: scope,
 					Metadata: map[string]any{memory.KeyFactKey: key}}
 				var old []memory.Memory
@@ -234,4 +239,61 @@ func testSharedRevisionUpdates(t *testing.T, a, b store.Store) {
 		}
 	}
 	t.Logf("%d updates applied, %d conflicts", want, conflicts.Load())
+}
+
+// testSharedPatch races read-modify-writes made inside Write (Tx.Get, then
+// Update with the revision it read): a row read inside a write holds to
+// its commit, so every patch applies, none conflicts, and the counter
+// counts them all.
+func testSharedPatch(t *testing.T, a, b store.Store) {
+	const per, each = 2, 8
+	ms := []memory.Memory{
+		{ID: "p1", Text: "patched 0", Metadata: map[string]any{"n": 0.0}},
+		{ID: "p2", Text: "patched 0", Metadata: map[string]any{"n": 0.0}},
+	}
+	if _, err := store.PutMany(ctx, a, memory.Owner(), ms); err != nil {
+		t.Fatal(err)
+	}
+	bump := func(m *memory.Memory) error {
+		n, _ := m.Metadata["n"].(float64)
+		m.Metadata["n"] = n + 1
+		m.Text = fmt.Sprintf("patched %d", int(n)+1)
+		return nil
+	}
+	racers(t, a, b, per, func(s store.Store, w int) error {
+		for i := range each {
+			// Both rows in one write, in an order that differs by worker.
+			ps := []store.Patch{{ID: "p1", Apply: bump}, {ID: "p2", Apply: bump}}
+			if w%2 == 1 {
+				ps[0], ps[1] = ps[1], ps[0]
+			}
+			if i%4 != 3 { // now and then two rows, in opposite orders on the two handles
+				ps = ps[:1]
+			}
+			res, err := store.PatchMany(ctx, s, memory.Owner(), ps)
+			if err != nil {
+				return fmt.Errorf("worker %d patch %d: %v", w, i, err)
+			}
+			for _, r := range res {
+				if r.Err != nil {
+					return fmt.Errorf("worker %d patch %d of %s: %v", w, i, r.ID, r.Err)
+				}
+			}
+		}
+		return nil
+	})
+	for _, id := range []string{"p1", "p2"} {
+		m, err := b.Get(ctx, memory.Owner(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs, err := b.History(ctx, memory.Owner(), id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := m.Metadata["n"].(float64)
+		if int64(n) != m.Revision-1 || len(hs) != int(n) || m.Text != fmt.Sprintf("patched %d", int(n)) {
+			t.Fatalf("%s: n=%v revision %d, %d versions, text %q: a patch was lost", id, n, m.Revision, len(hs), m.Text)
+		}
+	}
 }
