@@ -72,6 +72,9 @@ func (t *tx) touched(rid int64) { t.changed = append(t.changed, rid) }
 // never conflicts with another host's write of the row; that write waits,
 // then sees this one's revision.
 func (t *tx) Get(id string) (memory.Memory, error) {
+	if unstorable(id) {
+		return memory.Memory{}, &memory.NotFoundError{ID: id}
+	}
 	if err := t.lockRowFact(id); err != nil {
 		return memory.Memory{}, err
 	}
@@ -208,6 +211,9 @@ func (t *tx) lockRowFact(id string) error {
 // of a row the caller may reach: a concurrent write of the row waits,
 // then reads the revision this one leaves.
 func (t *tx) current(id string) (head, error) {
+	if unstorable(id) {
+		return head{}, &memory.NotFoundError{ID: id}
+	}
 	if err := t.lockRowFact(id); err != nil {
 		return head{}, err
 	}
