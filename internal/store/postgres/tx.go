@@ -130,6 +130,10 @@ func (t *tx) Insert(m *memory.Memory) error {
 	if !t.acc.Allows(m.Scope) {
 		return &memory.ScopeDeniedError{Scope: m.Scope}
 	}
+	slot, err := t.vecSlot()
+	if err != nil {
+		return fmt.Errorf("insert memory %s: %w", m.ID, err)
+	}
 	if err := t.checkVector(m.Vector); err != nil {
 		return fmt.Errorf("memory %s: %w", m.ID, err)
 	}
@@ -152,10 +156,6 @@ func (t *tx) Insert(m *memory.Memory) error {
 	key, from, until, inv, arch := validityArgs(m.Metadata)
 	if err := t.lockFact(m.Scope, key); err != nil {
 		return err
-	}
-	slot, err := t.vecSlot()
-	if err != nil {
-		return fmt.Errorf("insert memory %s: %w", m.ID, err)
 	}
 	var rid int64
 	err = t.queryRow(sqlInsertSlot[slot],
@@ -461,13 +461,29 @@ func (t *tx) Bump(id string, b store.Bump) error {
 // stores a vector in the slot that was just retired.
 func (t *tx) vecSlot() (int, error) {
 	if !t.slotRead {
+		// The embedding space comes in the same round trip (checkVector
+		// reads it next).
 		var v string
-		err := t.queryRow("SELECT value FROM meta WHERE key = 'embed_slot' FOR SHARE").Scan(&v)
+		var model, dims *string
+		err := t.queryRow(`SELECT s.value, (SELECT value FROM meta WHERE key = 'embed_model'), (SELECT value FROM meta WHERE key = 'embed_dims')
+			FROM meta s WHERE s.key = 'embed_slot' FOR SHARE OF s`).Scan(&v, &model, &dims)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return 0, fmt.Errorf("read the active vector slot: %w", err)
 		}
 		t.slot, _ = strconv.Atoi(v)
 		t.slotRead = true
+		if t.space == nil && err == nil {
+			sp := store.Space{}
+			if model != nil {
+				sp.Model = *model
+			}
+			if dims != nil {
+				if sp.Dimensions, err = strconv.Atoi(*dims); err != nil {
+					return 0, fmt.Errorf("read embedding space: meta embed_dims %q is not a number (run trove doctor)", *dims)
+				}
+			}
+			t.space = &sp
+		}
 	}
 	return t.slot, nil
 }
