@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -260,5 +261,47 @@ func TestUnstorableLookups(t *testing.T) {
 		if n, err := s.Count(bg, memory.Owner(), store.Filter{Metadata: map[string]string{"k": id}}); err != nil || n != 0 {
 			t.Errorf("Count(metadata %q): %d, %v", id, n, err)
 		}
+	}
+}
+
+func TestOpenMissingDatabase(t *testing.T) {
+	url := pgtest.URL(t)
+	u := url[:strings.LastIndex(url, "/")] + "/trove_no_such_db" + url[strings.Index(url, "?"):]
+	_, err := Open(bg, u, Options{})
+	if err == nil || !strings.Contains(err.Error(), "no such database") || !strings.Contains(err.Error(), "trove_no_such_db") {
+		t.Fatalf("open of a missing database: %v", err)
+	}
+}
+
+// Update keeps a tier the row was moved to (a tier move bumps no
+// revision) when the caller's copy was read before the move.
+func TestUpdateKeepsMovedTier(t *testing.T) {
+	s := openTemp(t)
+	write(t, s, func(tx store.Tx) error {
+		return tx.Insert(&memory.Memory{ID: "t", Text: "x", Metadata: map[string]any{memory.KeyTier: "working"}})
+	})
+	old, err := s.Get(bg, memory.Owner(), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A move as the tier code makes it: the tier in metadata, and the log.
+	if _, err := s.pool.Exec(bg, `UPDATE memories SET metadata = metadata || '{"tier":"core"}' WHERE id = 't';
+		INSERT INTO tier_transitions(memory_id, from_tier, to_tier, reason, at, revision) VALUES ('t', 'working', 'core', 'test', 1, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	old.Text = "x edited"
+	write(t, s, func(tx store.Tx) error { return tx.Update(&old) })
+	got, err := s.Get(bg, memory.Owner(), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Metadata[memory.KeyTier] != "core" || got.Text != "x edited" {
+		t.Fatalf("after update: tier %v text %q, want core and the edit", got.Metadata[memory.KeyTier], got.Text)
+	}
+	// A tier the row never had at this revision is the caller's choice.
+	got.Metadata[memory.KeyTier] = "peripheral"
+	write(t, s, func(tx store.Tx) error { return tx.Update(&got) })
+	if m, _ := s.Get(bg, memory.Owner(), "t"); m.Metadata[memory.KeyTier] != "peripheral" {
+		t.Fatalf("tier %v, want peripheral", m.Metadata[memory.KeyTier])
 	}
 }
