@@ -227,7 +227,6 @@ func TestReembedClearOtherSlot(t *testing.T) {
 	}
 }
 
-
 // The reembed job runs to the end on PostgreSQL while another store (a
 // second host) keeps editing rows: every row ends with a vector of the
 // target model in the active slot, none pending, and the edits are kept.
