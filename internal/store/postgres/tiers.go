@@ -156,9 +156,13 @@ func (t *tx) applyTiers(mvs []store.TierMove, heads map[string]tierHead) ([]bool
 		logAt, logRev                     []int64
 	)
 	for _, rid := range done {
-		i := byRid[rid]
-		mv := mvs[i]
-		moved[i] = true
+		moved[byRid[rid]] = true
+	}
+	// Logged in the order of the moves, as SetTier one by one logs them.
+	for i, mv := range mvs {
+		if !moved[i] {
+			continue
+		}
 		logIDs, logFrom, logTo, logReason = append(logIDs, mv.ID), append(logFrom, mv.From), append(logTo, mv.To), append(logReason, mv.Reason)
 		logAt, logRev = append(logAt, mv.At), append(logRev, heads[mv.ID].rev)
 	}
