@@ -567,8 +567,17 @@ func (s *Store) TryJob(name string) (release func(), ok bool, err error) {
 	// closes it, and the pool neither lends it out nor waits for it.
 	conn := pc.Hijack()
 	var once sync.Once
+	key := lockKey(name)
 	return func() {
-		// Closing the session frees its locks; nothing else runs on it.
-		once.Do(func() { conn.Close(context.Background()) })
+		once.Do(func() {
+			// Unlocked before the session closes: a close alone frees the
+			// lock only when the server has ended the session, a moment
+			// later, and a TryJob right after release must succeed. (If
+			// the session is already gone, so is the lock.)
+			ctx, cancel := context.WithTimeout(context.Background(), s.opts.LockTimeout)
+			defer cancel()
+			conn.Exec(ctx, "SELECT pg_advisory_unlock($1, $2)", lockClassJob, key)
+			conn.Close(ctx)
+		})
 	}, true, nil
 }
