@@ -79,6 +79,11 @@ func (t *tx) lockFact(scope memory.Scope, key *string) error {
 		return fmt.Errorf("lock fact %s in %s: %w", *key, scope, err)
 	}
 	t.factLocks[k] = true
+	// The wait may have been long: rows this write stamps from now on
+	// (created_at, updated_at, replaced_at) are later than the commit of
+	// the write it waited for, as under the SQLite store's lock, so a
+	// fact's values keep their order in time.
+	t.now = max(t.now, t.s.opts.Clock().UnixMilli())
 	return nil
 }
 

@@ -95,7 +95,7 @@ func (s *Store) Resolve(ctx context.Context, acc memory.Access, idOrPrefix strin
 	// A range on the unique index (ids sort bytewise: COLLATE "C").
 	a = nil
 	q := "SELECT id FROM memories WHERE id >= " + a.add(idOrPrefix) + " AND id < " + a.add(idOrPrefix+"\U0010FFFF") +
-		" AND " + scopeClause("", acc, nil, &a) + " ORDER BY id LIMIT 50"
+		" AND " + scopeClause("", acc, nil, &a) + " ORDER BY id"
 	rows, err := s.pool.Query(ctx, q, a...)
 	if err != nil {
 		return "", fmt.Errorf("resolve id %s: %w", idOrPrefix, err)

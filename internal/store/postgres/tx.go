@@ -66,9 +66,14 @@ func (t *tx) queryRow(query string, args ...any) pgx.Row {
 // touched records that row rid changed, so the commit stamps its seq.
 func (t *tx) touched(rid int64) { t.changed = append(t.changed, rid) }
 
+// Get reads the row and locks it (FOR UPDATE) to the end of the write:
+// what fn decides from it holds at commit, as under the SQLite store's
+// write lock, so a read-modify-write inside one Write (store.PatchMany)
+// never conflicts with another host's write of the row; that write waits,
+// then sees this one's revision.
 func (t *tx) Get(id string) (memory.Memory, error) {
 	var a args
-	q := "SELECT " + cols + " FROM memories WHERE id = " + a.add(id) + " AND " + scopeClause("", t.acc, nil, &a)
+	q := "SELECT " + cols + " FROM memories WHERE id = " + a.add(id) + " AND " + scopeClause("", t.acc, nil, &a) + " FOR UPDATE"
 	m, err := scanMemory(t.queryRow(q, a...), false)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return m, &memory.NotFoundError{ID: id}
