@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -195,17 +196,34 @@ func (s *Store) Identity(ctx context.Context) (store.Identity, error) {
 	return id, nil
 }
 
-// ownerTx runs fn in a write as the owner, and times it.
+// ownerTx runs fn in a write as the owner, and times it (the last run).
+// A write that two hosts' transactions made fail (a deadlock: a reembed
+// batch and another host's batch locked rows in opposite orders) saved
+// nothing and runs again, a few times: fn must set every result it
+// reports on each run.
 func (s *Store) ownerTx(ctx context.Context, fn func(t *tx) error) (holdMS float64, err error) {
-	start := time.Now()
-	err = s.Write(ctx, memory.Owner(), func(stx store.Tx) error {
-		t := stx.(*tx)
-		// The identity may change here: this write reads it afresh.
-		t.space, t.slotRead = nil, false
-		return fn(t)
-	})
-	return float64(time.Since(start).Microseconds()) / 1000, err
+	for try := 1; ; try++ {
+		start := time.Now()
+		err = s.Write(ctx, memory.Owner(), func(stx store.Tx) error {
+			t := stx.(*tx)
+			// The identity may change here: this write reads it afresh.
+			t.space, t.slotRead = nil, false
+			return fn(t)
+		})
+		holdMS = float64(time.Since(start).Microseconds()) / 1000
+		if err == nil || try == ownerTxTries || !store.IsTransient(err) || ctx.Err() != nil {
+			return holdMS, err
+		}
+		select {
+		case <-time.After(time.Duration(rand.Int64N(int64(try) * int64(20*time.Millisecond)))):
+		case <-ctx.Done():
+			return holdMS, err
+		}
+	}
 }
+
+// ownerTxTries bounds the runs of one ownerTx write.
+const ownerTxTries = 8
 
 // setMeta upserts the key/value pairs (nil deletes the key).
 func (t *tx) setMeta(kv ...any) error {
@@ -279,6 +297,7 @@ func (s *Store) RecordProbe(ctx context.Context, sp store.Space, probe []float32
 // ClearOtherSlot).
 func (s *Store) BeginReembed(ctx context.Context, target store.Space) (resumed bool, err error) {
 	_, err = s.ownerTx(ctx, func(t *tx) error {
+		resumed = false
 		id, err := t.lockIdentity(changesIdentity)
 		if err != nil {
 			return err
@@ -331,6 +350,7 @@ func (s *Store) ClearOtherSlot(ctx context.Context, batch int, progress func(cle
 		}
 		n := 0
 		hold, err := s.ownerTx(ctx, func(t *tx) error {
+			n = 0
 			now, err := t.lockIdentity(changesIdentity)
 			if err != nil {
 				return err
@@ -549,6 +569,7 @@ func (s *Store) RollbackEmbedding(ctx context.Context) (store.SwitchResult, erro
 func (s *Store) PutVectors(ctx context.Context, sp store.Space, rows []store.EmbedRow) (int, error) {
 	var n int
 	_, err := s.ownerTx(ctx, func(t *tx) error {
+		n = 0
 		id, err := t.lockIdentity(readsIdentity)
 		if err != nil {
 			return err
