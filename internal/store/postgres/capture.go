@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 	"weak"
 
 	"github.com/jackc/pgx/v5"
@@ -421,7 +422,12 @@ func (c *claims) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.conn != nil {
-		c.conn.Close(context.Background())
+		// Unlocked before the session closes, so the jobs are free when
+		// this returns (the server ends a closed session a moment later).
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c.conn.Exec(ctx, "SELECT pg_advisory_unlock_all()")
+		c.conn.Close(ctx)
 		c.conn = nil
 	}
 	clear(c.held)

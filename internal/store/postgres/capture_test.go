@@ -332,3 +332,22 @@ func pendingCount(t *testing.T, s *Store) int {
 	}
 	return len(ms)
 }
+
+// A store that gives up its claims (as its Close does) leaves its running
+// job to another runner at once.
+func TestCaptureClaimsGivenUpAtClose(t *testing.T) {
+	url := pgtest.URL(t)
+	a, b := openURL(t, url), openURL(t, url)
+	ctx := context.Background()
+	putJob(t, a, store.CaptureJob{ID: "j1", Session: "s", State: store.JobRunning, Attempts: 1})
+	if js, err := a.PendingJobs(ctx, 0); err != nil || len(js) != 1 {
+		t.Fatalf("a: %+v %v", js, err)
+	}
+	if js, err := b.PendingJobs(ctx, 0); err != nil || len(js) != 0 {
+		t.Fatalf("b while a holds the job: %+v %v", js, err)
+	}
+	a.closeClaims()
+	if js, err := b.PendingJobs(ctx, 0); err != nil || len(js) != 1 || js[0].Attempts != 1 {
+		t.Fatalf("b after a gave its claims up: %+v %v", js, err)
+	}
+}
