@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -380,4 +382,60 @@ func waitForLockWait(t *testing.T, s *Store) {
 func (s *Store) connURL(t *testing.T) string {
 	t.Helper()
 	return s.pool.Config().ConnString()
+}
+
+// The guard over a PostgreSQL store: it records its model's probe once
+// the store has a model, passes its own model, and stops a second host
+// configured with a same-named but different embedder (other vectors).
+func TestGuardRecordsAndChecksProbe(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	h := embedding.NewHash(8)
+	sp := store.Space{Model: h.Info().Model, Dimensions: 8}
+	s, err := Open(ctx, url, Options{Space: sp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	g := reembed.NewGuard(s, sp, h)
+	vs, err := g.Embed(ctx, []string{"first"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.PutMany(ctx, s, memory.Owner(), []memory.Memory{{Text: "first", Vector: vs[0]}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := reembed.NewGuard(s, sp, h).Check(ctx); err != nil {
+		t.Fatalf("check of the store's own model: %v", err)
+	}
+	id, err := s.Identity(ctx)
+	if err != nil || id.Space != sp || len(id.Probe) != 8 {
+		t.Fatalf("identity after the check: %+v %v", id, err)
+	}
+	// Another host: the same model name, an embedder giving other vectors.
+	other := reembed.NewGuard(s, sp, flipped{h})
+	var mm *reembed.MismatchError
+	if err := other.Check(ctx); !errors.As(err, &mm) {
+		t.Fatalf("a different embedder under the store's model name: %v", err)
+	}
+	// RecordProbe never replaces a recorded probe.
+	if err := s.RecordProbe(ctx, sp, make([]float32, 8)); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.Identity(ctx); !slices.Equal(again.Probe, id.Probe) {
+		t.Fatalf("probe replaced: %v, was %v", again.Probe, id.Probe)
+	}
+}
+
+// flipped embeds as its inner embedder with every vector negated.
+type flipped struct{ inner embedding.Embedder }
+
+func (f flipped) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	vs, err := f.inner.Embed(ctx, texts)
+	for _, v := range vs {
+		for i := range v {
+			v[i] = -v[i]
+		}
+	}
+	return vs, err
 }
