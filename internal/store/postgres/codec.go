@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -182,6 +184,14 @@ func hasNUL(b []byte) bool {
 		}
 		i = j + 1
 	}
+}
+
+// unstorable reports whether s cannot be a PostgreSQL text value (it
+// holds U+0000 or is not UTF-8): no stored id, scope or key equals it, so
+// a lookup by it finds nothing (as in the SQLite store) instead of
+// failing on the server.
+func unstorable(s string) bool {
+	return strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s)
 }
 
 // args collects a statement's parameters; add returns the placeholder of

@@ -234,3 +234,31 @@ func TestNewerSchema(t *testing.T) {
 		t.Fatalf("write on a newer schema: %v", err)
 	}
 }
+
+// Ids and keys PostgreSQL cannot hold as text (NUL, invalid UTF-8) are
+// simply not found, as in the SQLite store, rather than server errors.
+func TestUnstorableLookups(t *testing.T) {
+	s := openTemp(t)
+	write(t, s, func(tx store.Tx) error { return tx.Insert(&memory.Memory{ID: "ok", Text: "x"}) })
+	for _, id := range []string{"a\x00b", "bad\xffid"} {
+		if _, err := s.Get(bg, memory.Owner(), id); !errors.Is(err, memory.ErrNotFound) {
+			t.Errorf("Get(%q): %v", id, err)
+		}
+		if _, err := s.Resolve(bg, memory.Owner(), id+"12345678"); !errors.Is(err, memory.ErrNotFound) {
+			t.Errorf("Resolve(%q): %v", id, err)
+		}
+		if _, err := s.History(bg, memory.Owner(), id, 0); !errors.Is(err, memory.ErrNotFound) {
+			t.Errorf("History(%q): %v", id, err)
+		}
+		err := s.Write(bg, memory.Owner(), func(tx store.Tx) error { return tx.Delete(id, 0) })
+		if !errors.Is(err, memory.ErrNotFound) {
+			t.Errorf("Delete(%q): %v", id, err)
+		}
+		if rows, err := s.Facts(bg, memory.Owner(), store.FactQuery{FactKey: id}); err != nil || len(rows) != 0 {
+			t.Errorf("Facts(%q): %v, %v", id, rows, err)
+		}
+		if n, err := s.Count(bg, memory.Owner(), store.Filter{Metadata: map[string]string{"k": id}}); err != nil || n != 0 {
+			t.Errorf("Count(metadata %q): %d, %v", id, n, err)
+		}
+	}
+}

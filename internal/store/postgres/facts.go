@@ -92,6 +92,9 @@ func (s *Store) Facts(ctx context.Context, acc memory.Access, q store.FactQuery)
 	if q.FactKey == "" {
 		return nil, memory.Invalidf("fact query without a fact key: name the fact (fact_key, e.g. preferences:editor)")
 	}
+	if unstorable(q.FactKey) {
+		return []memory.Memory{}, nil // no row states it
+	}
 	limit := q.Limit
 	switch {
 	case limit < 0:
@@ -124,6 +127,9 @@ func (t *tx) FactRows(scope memory.Scope, factKey string) ([]memory.Memory, erro
 	}
 	if !t.acc.Allows(scope) {
 		return nil, &memory.ScopeDeniedError{Scope: scope}
+	}
+	if unstorable(factKey) || unstorable(string(scope)) {
+		return nil, nil // no row states it
 	}
 	if err := t.lockFact(scope, &factKey); err != nil {
 		return nil, err
