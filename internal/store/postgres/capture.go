@@ -375,9 +375,10 @@ type claims struct {
 	held map[string]bool
 }
 
-// The claims of each open Store. The map holds the Store weakly: a Store
-// dropped without Close still gives its connection back when it is
-// collected (Close calls closeClaims; see runtime.AddCleanup below).
+// The claims of each open Store, kept beside it (they belong to this
+// file, the Store struct to store.go). The map holds the Store weakly: a
+// Store that is dropped gives its connection back when it is collected
+// (runtime.AddCleanup below), besides closeClaims, which is for Close.
 var (
 	claimsMu sync.Mutex
 	claimsOf = map[weak.Pointer[Store]]*claims{}
@@ -405,8 +406,9 @@ func (s *Store) jobClaims() *claims {
 	return c
 }
 
-// closeClaims gives up the Store's claims: the server frees their locks
-// with the session. Store.Close calls it.
+// closeClaims gives up the Store's claims and closes their connection:
+// for Store.Close, so that a closing server's running jobs are free to
+// resume elsewhere at once.
 func (s *Store) closeClaims() {
 	claimsMu.Lock()
 	key := weak.Make(s)
