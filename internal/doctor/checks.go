@@ -14,6 +14,29 @@ import (
 	"github.com/trove-memory/trove/internal/store/sqlite"
 )
 
+// describeStore names the store in the report: its file, or its database
+// URL without the password.
+func describeStore(s Store) string {
+	switch st := s.(type) {
+	case FileStore:
+		return st.Path()
+	case ServerStore:
+		return st.Redacted()
+	}
+	return fmt.Sprintf("a %T store", s)
+}
+
+// sqlShell is the command that runs one SQL statement on the store by hand.
+func sqlShell(s Store, stmt string) string {
+	switch st := s.(type) {
+	case FileStore:
+		return fmt.Sprintf("sqlite3 %s \"%s\"", st.Path(), stmt)
+	case ServerStore:
+		return fmt.Sprintf("psql '%s' -c \"%s\" (with the password)", st.Redacted(), stmt)
+	}
+	return fmt.Sprintf("the SQL %q", stmt)
+}
+
 // Missing is the report for a store path where there is no file.
 func Missing(path string) Report {
 	return Report{DB: path, Checks: []Check{{Name: CheckStore, Status: Fail,
@@ -36,7 +59,7 @@ func OpenFailed(path string, err error) Report {
 		Repairs: []Repair{}}
 }
 
-func checkIntegrity(ctx context.Context, s Store) Check {
+func checkIntegrity(ctx context.Context, s FileStore) Check {
 	c := Check{Name: CheckIntegrity}
 	bad, err := s.IntegrityCheck(ctx)
 	if err != nil {
@@ -63,7 +86,7 @@ func checkSchema(ctx context.Context, s Store, opts Options) (Check, bool) {
 		c.Status, c.Detail = Fail, fmt.Sprintf("could not read the schema version: %v", err)
 		return c, false
 	}
-	ours := sqlite.SchemaVersion()
+	ours := si.Binary
 	c.Figures = map[string]any{"store": si.Version, "binary": ours, "written_by": si.WrittenBy,
 		"min_writer_version": si.MinWriter, "binary_version": opts.Version}
 	by := "a newer trove"
@@ -133,15 +156,16 @@ func checkFTS(ctx context.Context, s Store) Check {
 		return c
 	}
 	c.Figures["index_version"] = ix.Version
-	if ix.Version < sqlite.TextIndexVersion {
+	latest := s.TextIndexLatest()
+	if ix.Version < latest {
 		c.Figures["stemmed_built"], c.Figures["stemmed_of"] = ix.Built, ix.Rows
 	}
 	if rep.Consistent() {
 		c.Status, c.Detail = OK, fmt.Sprintf("the search index matches the rows (%s indexed, index version %d)", plural(rep.Rows, "row"), ix.Version)
-		if ix.Version < sqlite.TextIndexVersion {
+		if ix.Version < latest {
 			c.Status = Warn
 			c.Detail += fmt.Sprintf("; the stemmed index (version %d) is being built beside it: %d of %d rows, "+
-				"and until it is done keyword search finds words only as written", sqlite.TextIndexVersion, ix.Built, ix.Rows)
+				"and until it is done keyword search finds words only as written", latest, ix.Built, ix.Rows)
 			c.Fix = "any trove process that opens the store builds it in the background; trove doctor --repair builds it to the end now"
 		}
 		return c
@@ -176,8 +200,8 @@ func checkMetadata(ctx context.Context, s Store) Check {
 	c.Status = Fail
 	c.Detail = fmt.Sprintf("%s metadata that is not a JSON object, so reading, exporting or updating %s fails (%s)",
 		pick(n, "1 row has", strconv.Itoa(n)+" rows have"), pick(n, "it", "them"), eg(ids, n))
-	c.Fix = fmt.Sprintf("trove cannot read such a row, so it cannot update or delete it either: reset its metadata with sqlite3 %s \"UPDATE memories SET metadata = '{}' WHERE id = 'ID'\", "+
-		"then trove update ID --text '<its text>' re-indexes it (--repair never changes rows)", s.Path())
+	c.Fix = fmt.Sprintf("trove cannot read such a row, so it cannot update or delete it either: reset its metadata with %s, "+
+		"then trove update ID --text '<its text>' re-indexes it (--repair never changes rows)", sqlShell(s, "UPDATE memories SET metadata = '{}' WHERE id = 'ID'"))
 	return c
 }
 
@@ -233,7 +257,7 @@ func checkVectors(ctx context.Context, s Store, sp store.Space, spErr error) Che
 			}
 			if vc.Malformed > 0 {
 				fixes = append(fixes, fmt.Sprintf("trove cannot read a row whose vector is not whole float32s, so it cannot update or delete it either: "+
-					"clear the vector with sqlite3 %s \"UPDATE memories SET vector = NULL, vector_b = NULL WHERE id = 'ID'\", then re-embed it with trove update ID --text '<its text>'", s.Path()))
+					"clear the vector with %s, then re-embed it with trove update ID --text '<its text>'", sqlShell(s, "UPDATE memories SET vector = NULL, vector_b = NULL WHERE id = 'ID'")))
 			}
 		}
 	}
