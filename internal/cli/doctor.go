@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/trove-memory/trove/internal/dburl"
 	"github.com/trove-memory/trove/internal/service"
 )
 
@@ -77,7 +78,7 @@ func diagnose(ctx context.Context, a *app, repair bool) (service.DoctorReport, e
 	case errors.As(err, &ns):
 		return service.DoctorMissing(ns.Path), nil
 	case err != nil:
-		return service.DoctorOpenFailed(a.cfg.DB, err), nil
+		return service.DoctorOpenFailed(dburl.Redact(a.cfg.DB), err), nil
 	}
 	return svc.Doctor(ctx, a.caller(), service.DoctorInput{Repair: repair})
 }
