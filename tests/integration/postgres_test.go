@@ -104,6 +104,9 @@ func TestPostgresSmoke(t *testing.T) {
 
 	r = e.run("doctor", "--json")
 	noPassword(t, "doctor", r)
+	if strings.TrimSpace(r.out) == "" {
+		t.Fatalf("doctor --json printed no report: exit %d\n%s", r.code, r.err)
+	}
 	rep := parseDoctor(t, r.out)
 	if r.code != 0 || !rep.OK {
 		t.Fatalf("doctor on a sound PostgreSQL store: exit %d\n%s%s", r.code, r.out, r.err)
