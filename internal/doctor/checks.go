@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/trove-memory/trove/internal/dburl"
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
 	"github.com/trove-memory/trove/internal/store/sqlite"
@@ -49,6 +50,8 @@ func Missing(path string) Report {
 func OpenFailed(path string, err error) Report {
 	fix := "check that the path is a trove store and that this user may read and write it and its directory"
 	switch {
+	case dburl.IsPostgres(path):
+		fix = "check that the PostgreSQL server is running and reachable from this host, and the URL's host, port, database, user, password (or PGPASSWORD, ~/.pgpass) and sslmode; the role needs CREATE on the database the first time"
 	case errors.Is(err, memory.ErrLocked):
 		fix = "another process holds the write lock while this store needs migrating: wait for it to finish, or stop it, then run trove doctor again"
 	case errors.Is(err, memory.ErrInvalid):
