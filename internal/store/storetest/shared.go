@@ -21,7 +21,9 @@ type SharedOpener func(t *testing.T) (store.Store, store.Store)
 // deterministic id (exactly one wins, the others get memory.ErrExists),
 // supersede-style writes of one fact (one active row at the end, every
 // value kept and linked), and revision-checked updates of one row (every
-// update is applied or reported as a conflict: none is lost).
+// update is applied or reported as a conflict: none is lost), and
+// read-modify-writes inside one Write (store.PatchMany: what Tx.Get read
+// holds to the commit, so none conflicts and none is lost).
 func RunShared(t *testing.T, open SharedOpener) {
 	tests := []struct {
 		name string
@@ -30,6 +32,8 @@ func RunShared(t *testing.T, open SharedOpener) {
 		{"SameID", testSharedSameID},
 		{"Supersede", testSharedSupersede},
 		{"RevisionUpdates", testSharedRevisionUpdates},
+		{"PatchInsideWrite", testSharedPatch},
+		{"SupersedeAndEdits", testSharedSupersedeEdits},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,6 +99,101 @@ func testSharedSameID(t *testing.T, a, b store.Store) {
 	}
 }
 
+// supersede is one supersede-style write of the fact (service/ops.go
+// Store): read the fact's rows inside the write, insert the new value,
+// invalidate the active ones.
+func supersede(s store.Store, scope memory.Scope, key, text string) error {
+	return s.Write(ctx, memory.Owner(), func(tx store.Tx) error {
+		rows, err := tx.FactRows(scope, key)
+		if err != nil {
+			return err
+		}
+		// After FactRows: a store may make the write wait there for
+		// another one's decision about the fact.
+		now := time.Now().UnixMilli()
+		m := memory.Memory{Text: text, Category: memory.CategoryPreference, Scope: scope,
+			Metadata: map[string]any{memory.KeyFactKey: key}}
+		var old []memory.Memory
+		for _, r := range rows {
+			if memory.ActiveAt(r, now) {
+				old = append(old, r)
+			}
+		}
+		if len(old) > 0 {
+			m.Metadata[memory.KeySupersedes] = old[0].ID
+		}
+		if err := tx.Insert(&m); err != nil {
+			return err
+		}
+		for _, r := range old {
+			r.Metadata = memory.CloneMetadata(r.Metadata)
+			r.Metadata[memory.KeyInvalidatedAt] = float64(now)
+			r.Metadata[memory.KeySupersededBy] = m.ID
+			if err := tx.Update(&r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// testSharedSupersedeEdits races supersedes of a fact on one handle with
+// edits of the fact's rows (read and updated inside one write) on the
+// other: neither fails (no conflict, no deadlock), no edit is lost, and
+// the fact ends with one active row.
+func testSharedSupersedeEdits(t *testing.T, a, b store.Store) {
+	const per, each = 2, 10
+	scope, key := memory.GlobalScope, "preferences:shell"
+	if err := supersede(a, scope, key, "shell 0"); err != nil {
+		t.Fatal(err)
+	}
+	var edits atomic.Int64
+	racers(t, a, b, per, func(s store.Store, w int) error {
+		for i := range each {
+			if w < per { // handle a: supersede
+				if err := supersede(s, scope, key, fmt.Sprintf("shell %d-%d", w, i)); err != nil {
+					return fmt.Errorf("worker %d supersede %d: %v", w, i, err)
+				}
+				continue
+			}
+			rows, err := s.Facts(ctx, memory.Owner(), store.FactQuery{FactKey: key, Limit: 1000})
+			if err != nil {
+				return err
+			}
+			id := rows[(w+i)%len(rows)].ID
+			err = s.Write(ctx, memory.Owner(), func(tx store.Tx) error {
+				m, err := tx.Get(id)
+				if err != nil {
+					return err
+				}
+				n, _ := m.Metadata["edits"].(float64)
+				m.Metadata["edits"] = n + 1
+				return tx.Update(&m)
+			})
+			if err != nil {
+				return fmt.Errorf("worker %d edit %d of %s: %v", w, i, id, err)
+			}
+			edits.Add(1)
+		}
+		return nil
+	})
+	rows, err := b.Facts(ctx, memory.Owner(), store.FactQuery{FactKey: key, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, total := 0, 0.0
+	for _, r := range rows {
+		if memory.InvalidatedAt(r) == 0 {
+			live++
+		}
+		n, _ := r.Metadata["edits"].(float64)
+		total += n
+	}
+	if len(rows) != 1+per*each || live != 1 || int64(total) != edits.Load() {
+		t.Fatalf("%d rows (want %d), %d active (want 1), %v edits kept of %d", len(rows), 1+per*each, live, total, edits.Load())
+	}
+}
+
 // testSharedSupersede races the service's supersede (service/ops.go
 // Store): read the fact's rows inside the write, insert the new value,
 // invalidate the active ones.
@@ -105,11 +204,13 @@ func testSharedSupersede(t *testing.T, a, b store.Store) {
 	racers(t, a, b, per, func(s store.Store, w int) error {
 		for i := range writes {
 			err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error {
-				now := time.Now().UnixMilli()
 				rows, err := tx.FactRows(scope, key)
 				if err != nil {
 					return err
 				}
+				// After FactRows: a store may make the write wait there for
+				// another one's decision about the fact.
+				now := time.Now().UnixMilli()
 				m := memory.Memory{Text: fmt.Sprintf("editor %d-%d", w, i), Category: memory.CategoryPreference, Scope: scope,
 					Metadata: map[string]any{memory.KeyFactKey: key}}
 				var old []memory.Memory
@@ -234,4 +335,61 @@ func testSharedRevisionUpdates(t *testing.T, a, b store.Store) {
 		}
 	}
 	t.Logf("%d updates applied, %d conflicts", want, conflicts.Load())
+}
+
+// testSharedPatch races read-modify-writes made inside Write (Tx.Get, then
+// Update with the revision it read): a row read inside a write holds to
+// its commit, so every patch applies, none conflicts, and the counter
+// counts them all.
+func testSharedPatch(t *testing.T, a, b store.Store) {
+	const per, each = 2, 8
+	ms := []memory.Memory{
+		{ID: "p1", Text: "patched 0", Metadata: map[string]any{"n": 0.0}},
+		{ID: "p2", Text: "patched 0", Metadata: map[string]any{"n": 0.0}},
+	}
+	if _, err := store.PutMany(ctx, a, memory.Owner(), ms); err != nil {
+		t.Fatal(err)
+	}
+	bump := func(m *memory.Memory) error {
+		n, _ := m.Metadata["n"].(float64)
+		m.Metadata["n"] = n + 1
+		m.Text = fmt.Sprintf("patched %d", int(n)+1)
+		return nil
+	}
+	racers(t, a, b, per, func(s store.Store, w int) error {
+		for i := range each {
+			// Both rows in one write, in an order that differs by worker.
+			ps := []store.Patch{{ID: "p1", Apply: bump}, {ID: "p2", Apply: bump}}
+			if w%2 == 1 {
+				ps[0], ps[1] = ps[1], ps[0]
+			}
+			if i%4 != 3 { // now and then two rows, in opposite orders on the two handles
+				ps = ps[:1]
+			}
+			res, err := store.PatchMany(ctx, s, memory.Owner(), ps)
+			if err != nil {
+				return fmt.Errorf("worker %d patch %d: %v", w, i, err)
+			}
+			for _, r := range res {
+				if r.Err != nil {
+					return fmt.Errorf("worker %d patch %d of %s: %v", w, i, r.ID, r.Err)
+				}
+			}
+		}
+		return nil
+	})
+	for _, id := range []string{"p1", "p2"} {
+		m, err := b.Get(ctx, memory.Owner(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs, err := b.History(ctx, memory.Owner(), id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := m.Metadata["n"].(float64)
+		if int64(n) != m.Revision-1 || len(hs) != int(n) || m.Text != fmt.Sprintf("patched %d", int(n)) {
+			t.Fatalf("%s: n=%v revision %d, %d versions, text %q: a patch was lost", id, n, m.Revision, len(hs), m.Text)
+		}
+	}
 }
