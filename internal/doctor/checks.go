@@ -38,6 +38,11 @@ func sqlShell(s Store, stmt string) string {
 	return fmt.Sprintf("the SQL %q", stmt)
 }
 
+func isServer(s Store) bool {
+	_, ok := s.(ServerStore)
+	return ok
+}
+
 // Missing is the report for a store path where there is no file.
 func Missing(path string) Report {
 	return Report{DB: path, Checks: []Check{{Name: CheckStore, Status: Fail,
@@ -111,6 +116,9 @@ func checkSchema(ctx context.Context, s Store, opts Options) (Check, bool) {
 		c.Status = Warn
 		c.Detail = fmt.Sprintf("the store has schema version %d, older than this trove's %d", si.Version, ours)
 		c.Fix = "run any trove command that opens the store (trove stats): it migrates the store under the write lock"
+		if isServer(s) {
+			c.Fix = "run any trove command that opens the store (trove stats): it migrates the store under an advisory lock"
+		}
 	case sqlite.OlderThan(opts.Version, si.MinWriter):
 		c.Status = Fail
 		c.Detail = fmt.Sprintf("schema version %d may only be written by trove %s or newer, and this trove is %s: it can read the store but not write to it",
@@ -143,19 +151,21 @@ func writers(min, this string) string {
 	return out
 }
 
-const fixFTS = "run trove doctor --repair: it rebuilds the search index from the rows under the write lock, without changing any row"
+func fixFTS(s Store) string {
+	return "run trove doctor --repair: it rebuilds the search index from the rows " + underLock(s) + ", without changing any row"
+}
 
 func checkFTS(ctx context.Context, s Store) Check {
 	c := Check{Name: CheckFTS}
 	rep, err := s.CheckFTS(ctx)
 	if err != nil {
-		c.Status, c.Detail, c.Fix, c.repairable = Fail, fmt.Sprintf("could not read the search index: %v", err), fixFTS, true
+		c.Status, c.Detail, c.Fix, c.repairable = Fail, fmt.Sprintf("could not read the search index: %v", err), fixFTS(s), true
 		return c
 	}
 	c.Figures = map[string]any{"rows": rep.Rows, "indexed": rep.Indexed, "missing": rep.Missing, "extra": rep.Extra}
 	ix, err := s.TextIndex(ctx)
 	if err != nil {
-		c.Status, c.Detail, c.Fix, c.repairable = Fail, fmt.Sprintf("could not read the search index version: %v", err), fixFTS, true
+		c.Status, c.Detail, c.Fix, c.repairable = Fail, fmt.Sprintf("could not read the search index version: %v", err), fixFTS(s), true
 		return c
 	}
 	c.Figures["index_version"] = ix.Version
@@ -183,7 +193,7 @@ func checkFTS(ctx context.Context, s Store) Check {
 	if len(parts) == 0 {
 		parts = append(parts, fmt.Sprintf("%d rows but %d index entries", rep.Rows, rep.Indexed))
 	}
-	c.Status, c.Fix, c.repairable = Fail, fixFTS, true
+	c.Status, c.Fix, c.repairable = Fail, fixFTS(s), true
 	c.Detail = "the search index is out of step with the rows: " + strings.Join(parts, "; ")
 	return c
 }

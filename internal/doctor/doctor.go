@@ -327,7 +327,7 @@ func (r *Report) repair(ctx context.Context, s Store, blocked string, opts Optio
 		r.Checks[i] = checkFTS(ctx, s)
 		rows, _ := r.Checks[i].Figures["rows"].(int)
 		r.Repairs = append(r.Repairs, Repair{Name: RepairFTS, Status: "done",
-			Detail: fmt.Sprintf("rebuilt the search index from the rows under the write lock: %s indexed, no row changed", plural(rows, "row"))})
+			Detail: fmt.Sprintf("rebuilt the search index from the rows %s: %s indexed, no row changed", underLock(s), plural(rows, "row"))})
 	}
 	if i := r.index(CheckFTS); i >= 0 {
 		if v, _ := r.Checks[i].Figures["index_version"].(int); v > 0 && v < s.TextIndexLatest() {
@@ -391,4 +391,13 @@ func (r *Report) index(name string) int {
 		}
 	}
 	return -1
+}
+
+// underLock says how a repair kept writers out: the file store's write
+// lock, or a server store's transaction.
+func underLock(s Store) string {
+	if _, ok := s.(ServerStore); ok {
+		return "in one transaction"
+	}
+	return "under the write lock"
 }
