@@ -64,7 +64,7 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 	ids, ok := st.(reembed.IdentityStore)
 	if !ok {
 		st.Close()
-		return nil, fmt.Errorf("this build's %T store cannot record which embedding model wrote its vectors, so trove does not write to it: use a build where it can (the PostgreSQL backend is in progress)", st)
+		return nil, fmt.Errorf("this build's %T store cannot record which embedding model wrote its vectors, so trove cannot check new vectors against them and does not use it", st)
 	}
 	emb, err := newEmbedder(cfg.Embedding)
 	if err != nil {
@@ -168,7 +168,6 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 // lack is found by type assertion: the embedding identity the guard checks
 // (reembed.IdentityStore), and the pruning the server schedules
 // (tombstonePruner, capturePruner).
-
 type tombstonePruner interface {
 	PruneTombstones(ctx context.Context, retention time.Duration) (store.PruneReport, error)
 }
