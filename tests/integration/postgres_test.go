@@ -43,7 +43,13 @@ func noPassword(t *testing.T, what string, r result) {
 func TestPostgresSmoke(t *testing.T) {
 	e := newPGEnv(t)
 
-	r := e.run("list", "--json")
+	r := e.run("config")
+	noPassword(t, "config", r)
+	if r.code != 0 || !strings.Contains(r.out, ":xxxxx@") {
+		t.Errorf("trove config: exit %d, want the db URL with its password masked\n%s%s", r.code, r.out, r.err)
+	}
+
+	r = e.run("list", "--json")
 	noPassword(t, "list on an empty database", r)
 	if r.code != 3 || !strings.Contains(r.err, "no store at postgres://") || !strings.Contains(r.err, "xxxxx") {
 		t.Fatalf("list on a database without trove's tables: exit %d, want 3 (no store) naming the masked URL\n%s%s", r.code, r.out, r.err)
