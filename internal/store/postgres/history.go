@@ -145,6 +145,9 @@ func (t *tx) Purge(id string) (store.Erasure, error) {
 	if unstorable(id) {
 		return e, &memory.NotFoundError{ID: id}
 	}
+	if err := t.lockRowFact(id); err != nil {
+		return e, err
+	}
 	var rid int64
 	err := t.queryRow("SELECT rid FROM memories WHERE id = $1 FOR UPDATE", id).Scan(&rid)
 	switch {
