@@ -18,6 +18,7 @@ import (
 
 	"github.com/trove-memory/trove/internal/cli"
 	"github.com/trove-memory/trove/internal/config"
+	"github.com/trove-memory/trove/internal/dburl"
 	"github.com/trove-memory/trove/internal/doctor"
 	"github.com/trove-memory/trove/internal/embedding"
 	"github.com/trove-memory/trove/internal/embedding/static"
@@ -35,6 +36,7 @@ import (
 	"github.com/trove-memory/trove/internal/retrieve"
 	"github.com/trove-memory/trove/internal/service"
 	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/postgres"
 	"github.com/trove-memory/trove/internal/store/sqlite"
 	"github.com/trove-memory/trove/internal/version"
 )
@@ -51,13 +53,18 @@ func main() {
 func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.Service, error) {
 	oneShotGC(o.Command)
 	if !o.Create {
-		if _, err := os.Stat(cfg.DB); errors.Is(err, os.ErrNotExist) {
-			return nil, &service.NoStoreError{Path: cfg.DB}
+		if err := storeExists(ctx, cfg.DB); err != nil {
+			return nil, err
 		}
 	}
 	st, err := openStore(ctx, cfg, o.Command)
 	if err != nil {
 		return nil, err
+	}
+	ids, ok := st.(reembed.IdentityStore)
+	if !ok {
+		st.Close()
+		return nil, fmt.Errorf("this build's %T store cannot record which embedding model wrote its vectors, so trove cannot check new vectors against them and does not use it", st)
 	}
 	emb, err := newEmbedder(cfg.Embedding)
 	if err != nil {
@@ -66,7 +73,7 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 	}
 	// Every embedding first checks that the store's vectors come from this
 	// model (lazily: a command that embeds nothing calls no provider).
-	guard := reembed.NewGuard(st, space(cfg.Embedding), emb)
+	guard := reembed.NewGuard(ids, space(cfg.Embedding), emb)
 	searcher, err := newSearcher(st, guard.Wrap(embedding.NewQueryCache(emb, embedding.DefaultQueryCacheSize)), cfg)
 	if err != nil {
 		st.Close()
@@ -124,7 +131,11 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 		}
 		if keep := cfg.TombstoneRetention.Duration; keep > 0 {
 			opts.Maintenance = append(opts.Maintenance, service.Task{Name: "prune tombstones", Run: func(ctx context.Context) error {
-				_, err := st.PruneTombstones(ctx, keep)
+				p, ok := st.(tombstonePruner)
+				if !ok {
+					return fmt.Errorf("this store (%T) cannot prune tombstones", st)
+				}
+				_, err := p.PruneTombstones(ctx, keep)
 				return err
 			}})
 		}
@@ -138,7 +149,11 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 		// Consumed capture messages and finished jobs are kept a week (to
 		// explain a capture), then pruned; pending ones never are.
 		opts.Maintenance = append(opts.Maintenance, service.Task{Name: "prune capture buffer", Run: func(ctx context.Context) error {
-			_, err := st.PruneCapture(ctx, time.Now().Add(-7*24*time.Hour).UnixMilli(), 0)
+			p, ok := st.(capturePruner)
+			if !ok {
+				return fmt.Errorf("this store (%T) cannot prune its capture buffer", st)
+			}
+			_, err := p.PruneCapture(ctx, time.Now().Add(-7*24*time.Hour).UnixMilli(), 0)
 			return err
 		}})
 		opts.OnMaintainError = func(task string, err error) {
@@ -149,14 +164,73 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 	return svc, nil
 }
 
-func openStore(ctx context.Context, cfg config.Config, command string) (*sqlite.Store, error) {
-	return sqlite.Open(ctx, cfg.DB, sqlite.Options{
+// Stores are used through the contract (store.Store); what a backend may
+// lack is found by type assertion: the embedding identity the guard checks
+// (reembed.IdentityStore), and the pruning the server schedules
+// (tombstonePruner, capturePruner).
+type tombstonePruner interface {
+	PruneTombstones(ctx context.Context, retention time.Duration) (store.PruneReport, error)
+}
+
+type capturePruner interface {
+	PruneCapture(ctx context.Context, olderThan int64, batch int) (int, error)
+}
+
+var (
+	_ reembed.IdentityStore = (*sqlite.Store)(nil)
+	_ tombstonePruner       = (*sqlite.Store)(nil)
+	_ capturePruner         = (*sqlite.Store)(nil)
+	_ store.Store           = (*postgres.Store)(nil)
+)
+
+// openStore opens the store cfg.DB names: a postgres:// or postgresql://
+// URL is a PostgreSQL database, anything else a SQLite file.
+func openStore(ctx context.Context, cfg config.Config, command string) (store.Store, error) {
+	cmd := fmt.Sprintf("%s (pid %d)", command, os.Getpid())
+	if dburl.IsPostgres(cfg.DB) {
+		st, err := postgres.Open(ctx, cfg.DB, postgres.Options{
+			Space:       space(cfg.Embedding),
+			LockTimeout: cfg.LockTimeout.Duration,
+			Command:     cmd,
+			Version:     version.Get().Version,
+		})
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return st, nil
+	}
+	st, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{
 		Space:       space(cfg.Embedding),
 		LockTimeout: cfg.LockTimeout.Duration,
-		Command:     fmt.Sprintf("%s (pid %d)", command, os.Getpid()),
+		Command:     cmd,
 		Synchronous: cfg.Synchronous,
 		Version:     version.Get().Version,
 	})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// storeExists is nil when there is a store at db, and *service.NoStoreError
+// when there is none, so that a command that only reads reports a mistyped
+// --db instead of creating an empty store there. A SQLite store is a file;
+// a PostgreSQL store is a database in which trove has created its tables
+// (the first trove store, import or serve does): a database without them,
+// or no database of that name, is no store. Other failures to connect are
+// left to opening the store, which says what to check.
+func storeExists(ctx context.Context, db string) error {
+	if !dburl.IsPostgres(db) {
+		if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
+			return &service.NoStoreError{Path: db}
+		}
+		return nil
+	}
+	ok, err := postgresHasStore(ctx, db)
+	if err == nil && !ok {
+		return &service.NoStoreError{Path: dburl.Redact(db)}
+	}
+	return nil
 }
 
 // space is the embedding space this configuration writes, recorded in the

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/trove-memory/trove/internal/dburl"
 	"github.com/trove-memory/trove/internal/service"
 )
 
@@ -19,7 +20,9 @@ func newDoctorCommand(a *app) *cobra.Command {
 		Short: "Check the store and say what is wrong and how to fix it",
 		Long: "Check the store: the file's integrity, the schema version, the search index against the rows,\n" +
 			"the vectors against the recorded embedding model, scopes no agent can reach, who holds the\n" +
-			"write lock and how long a writer waits for it now. Exits 1 when a check fails (warnings pass).\n" +
+			"write lock and how long a writer waits for it now; on PostgreSQL the connection, the server version,\n" +
+			"the extensions (pgvector), the indexes and transactions holding locks for long instead of the file\n" +
+			"and lock checks. Exits 1 when a check fails (warnings pass).\n" +
 			"--repair performs only the safe fixes (rebuilding the search index, or building the stemmed one\n" +
 			"of a store from before it to the end) under the write lock and never changes a row.",
 		Args: cobra.NoArgs,
@@ -77,7 +80,7 @@ func diagnose(ctx context.Context, a *app, repair bool) (service.DoctorReport, e
 	case errors.As(err, &ns):
 		return service.DoctorMissing(ns.Path), nil
 	case err != nil:
-		return service.DoctorOpenFailed(a.cfg.DB, err), nil
+		return service.DoctorOpenFailed(dburl.Redact(a.cfg.DB), err), nil
 	}
 	return svc.Doctor(ctx, a.caller(), service.DoctorInput{Repair: repair})
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/trove-memory/trove/internal/dburl"
 )
 
 // The MCP configuration files of the agent hosts `trove mcp-config` writes
@@ -89,9 +91,12 @@ func runMCPConfig(stdout, stderr io.Writer, a *app, host, exe string) error {
 	if !slices.Contains(mcpHosts, host) {
 		return usagef("--host %q: use one of %s", host, strings.Join(mcpHosts, ", "))
 	}
-	db, err := filepath.Abs(a.cfg.DB)
-	if err != nil {
-		return fmt.Errorf("store path %s: %w", a.cfg.DB, err)
+	db := a.cfg.DB // a PostgreSQL URL is taken as it is
+	if !dburl.IsPostgres(db) {
+		var err error
+		if db, err = filepath.Abs(a.cfg.DB); err != nil {
+			return fmt.Errorf("store path %s: %w", a.cfg.DB, err)
+		}
 	}
 	args := []string{"serve"}
 	if a.agent != "" {

@@ -66,7 +66,7 @@ func newRoot(deps Deps) (*cobra.Command, *app) {
 	}
 	root.Version = version.Get().Version
 	root.SetVersionTemplate(versionText())
-	root.PersistentFlags().StringVar(&a.dbFlag, "db", "", "store file (env TROVE_DB; default $XDG_DATA_HOME/trove/trove.db)")
+	root.PersistentFlags().StringVar(&a.dbFlag, "db", "", "store: a file, or a postgres:// URL for a PostgreSQL database (env TROVE_DB; default $XDG_DATA_HOME/trove/trove.db)")
 	root.PersistentFlags().StringVar(&a.agent, "agent", "", "act as this agent: reach only global, agent:<id> and reflection:agent:<id>, or its agentAccess list")
 	root.AddCommand(
 		newStoreCommand(a), newGetCommand(a), newUpdateCommand(a), newDeleteCommand(a), newDeleteBulkCommand(a), newHistoryCommand(a), newRevertCommand(a), newRestoreCommand(a),

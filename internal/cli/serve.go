@@ -15,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
+	"github.com/trove-memory/trove/internal/dburl"
 	"github.com/trove-memory/trove/internal/httpapi"
 	"github.com/trove-memory/trove/internal/mcpserver"
 	"github.com/trove-memory/trove/internal/memory"
@@ -81,7 +82,7 @@ func runServe(ctx context.Context, a *app, httpAddr, tokenFile string, stdin io.
 	}
 	if httpAddr == "" {
 		srv := mcpserver.New(svc, mcpserver.Options{Agent: a.agent, DrainTimeout: shutdownGrace})
-		log.Info("serving MCP on stdio", "agent", agentName(a.agent), "db", a.cfg.DB)
+		log.Info("serving MCP on stdio", "agent", agentName(a.agent), "db", dburl.Redact(a.cfg.DB))
 		err := srv.Serve(ctx, &mcp.IOTransport{Reader: abandonable(stdin), Writer: nopWriteCloser{stdout}})
 		log.Info("stopped")
 		return err
@@ -102,7 +103,7 @@ func runServe(ctx context.Context, a *app, httpAddr, tokenFile string, stdin io.
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	url := "http://" + ln.Addr().String()
-	log.Info("serving", "mcp", url+"/mcp", "rest", url+"/v1", "auth", authName(token, len(tokens)), "default_agent", agentName(a.agent), "db", a.cfg.DB)
+	log.Info("serving", "mcp", url+"/mcp", "rest", url+"/v1", "auth", authName(token, len(tokens)), "default_agent", agentName(a.agent), "db", dburl.Redact(a.cfg.DB))
 
 	select {
 	case err := <-served:

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trove-memory/trove/internal/dburl"
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/provider"
 )
@@ -27,7 +28,8 @@ type Config struct {
 	// origin records where each value came from (see Settings).
 	origin origin
 
-	// DB is the store file.
+	// DB is the store: a SQLite file's path, or a postgres:// URL
+	// (dburl.IsPostgres) naming a PostgreSQL database.
 	DB string `json:"db"`
 	// LockTimeout bounds the wait for the write lock.
 	LockTimeout Duration `json:"lockTimeout"`
@@ -406,6 +408,8 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.DB == "" {
 		errs = append(errs, errors.New("db: empty: set --db or TROVE_DB"))
+	} else if err := dburl.Validate(c.DB); err != nil {
+		errs = append(errs, fmt.Errorf("db: %w", err))
 	}
 	if c.LockTimeout.Duration <= 0 {
 		errs = append(errs, fmt.Errorf("lockTimeout: %s must be positive", c.LockTimeout))

@@ -276,6 +276,8 @@ func TestValidateNamesEachField(t *testing.T) {
 		want string
 	}{
 		{"db", func(c *Config) { c.DB = "" }, "db: empty: set --db or TROVE_DB"},
+		{"db url scheme", func(c *Config) { c.DB = "mysql://u:pw@h/trove" }, "db: \"mysql://u:xxxxx@h/trove\" is a mysql:// URL"},
+		{"db url database", func(c *Config) { c.DB = "postgres://u:pw@h:5432" }, "db: postgres://u:xxxxx@h:5432 names no database"},
 		{"lockTimeout", func(c *Config) { c.LockTimeout.Duration = 0 }, "lockTimeout: 0s must be positive"},
 		{"synchronous", func(c *Config) { c.Synchronous = "off" }, `synchronous: "off": use full or normal`},
 		{"provider", func(c *Config) { c.Embedding.Provider = "magic" }, `embedding.provider: "magic" is unknown`},
@@ -418,5 +420,27 @@ func TestAccessReplacesDefault(t *testing.T) {
 	}
 	if cfg.DefaultScope() != memory.GlobalScope {
 		t.Errorf("DefaultScope() = %s", cfg.DefaultScope())
+	}
+}
+
+// A PostgreSQL URL is taken as it is (no path handling) and printed by
+// trove config without its password.
+func TestDBPostgresURL(t *testing.T) {
+	const url = "postgres://trove:s3cret@db.example.com:5432/trove?sslmode=disable"
+	cfg, err := Load(func(k string) string {
+		return map[string]string{"TROVE_DB": url, "HOME": t.TempDir(), "XDG_CONFIG_HOME": t.TempDir()}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DB != url {
+		t.Fatalf("DB = %q, want the URL unchanged", cfg.DB)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	got := setting(t, cfg, "db").Value
+	if got != "postgres://trove:xxxxx@db.example.com:5432/trove?sslmode=disable" {
+		t.Errorf("trove config shows db as %v, want the URL with its password masked", got)
 	}
 }

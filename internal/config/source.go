@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/trove-memory/trove/internal/dburl"
 )
 
 // Source says where a setting's effective value came from.
@@ -59,9 +61,13 @@ func (c Config) Settings() []Setting {
 			src = Source{Kind: "default"}
 		}
 		s := Setting{Key: key, Source: src, Secret: isSecret(key)}
-		if s.Secret {
+		switch {
+		case s.Secret:
 			s.Value = mask(f)
-		} else {
+		case key == "db":
+			// A PostgreSQL URL may carry a password.
+			s.Value = dburl.Redact(f.String())
+		default:
 			s.Value = plain(f)
 		}
 		out = append(out, s)

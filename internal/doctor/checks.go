@@ -9,10 +9,39 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/trove-memory/trove/internal/dburl"
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
 	"github.com/trove-memory/trove/internal/store/sqlite"
 )
+
+// describeStore names the store in the report: its file, or its database
+// URL without the password.
+func describeStore(s Store) string {
+	switch st := s.(type) {
+	case FileStore:
+		return st.Path()
+	case ServerStore:
+		return st.Redacted()
+	}
+	return fmt.Sprintf("a %T store", s)
+}
+
+// sqlShell is the command that runs one SQL statement on the store by hand.
+func sqlShell(s Store, stmt string) string {
+	switch st := s.(type) {
+	case FileStore:
+		return fmt.Sprintf("sqlite3 %s \"%s\"", st.Path(), stmt)
+	case ServerStore:
+		return fmt.Sprintf("psql '%s' -c \"%s\" (with the password)", st.Redacted(), stmt)
+	}
+	return fmt.Sprintf("the SQL %q", stmt)
+}
+
+func isServer(s Store) bool {
+	_, ok := s.(ServerStore)
+	return ok
+}
 
 // Missing is the report for a store path where there is no file.
 func Missing(path string) Report {
@@ -26,6 +55,8 @@ func Missing(path string) Report {
 func OpenFailed(path string, err error) Report {
 	fix := "check that the path is a trove store and that this user may read and write it and its directory"
 	switch {
+	case dburl.IsPostgres(path):
+		fix = "check that the PostgreSQL server is running and reachable from this host, and the URL's host, port, database, user, password (or PGPASSWORD, ~/.pgpass) and sslmode; the role needs CREATE on the database the first time"
 	case errors.Is(err, memory.ErrLocked):
 		fix = "another process holds the write lock while this store needs migrating: wait for it to finish, or stop it, then run trove doctor again"
 	case errors.Is(err, memory.ErrInvalid):
@@ -36,7 +67,7 @@ func OpenFailed(path string, err error) Report {
 		Repairs: []Repair{}}
 }
 
-func checkIntegrity(ctx context.Context, s Store) Check {
+func checkIntegrity(ctx context.Context, s FileStore) Check {
 	c := Check{Name: CheckIntegrity}
 	bad, err := s.IntegrityCheck(ctx)
 	if err != nil {
@@ -63,7 +94,7 @@ func checkSchema(ctx context.Context, s Store, opts Options) (Check, bool) {
 		c.Status, c.Detail = Fail, fmt.Sprintf("could not read the schema version: %v", err)
 		return c, false
 	}
-	ours := sqlite.SchemaVersion()
+	ours := si.Binary
 	c.Figures = map[string]any{"store": si.Version, "binary": ours, "written_by": si.WrittenBy,
 		"min_writer_version": si.MinWriter, "binary_version": opts.Version}
 	by := "a newer trove"
@@ -85,6 +116,9 @@ func checkSchema(ctx context.Context, s Store, opts Options) (Check, bool) {
 		c.Status = Warn
 		c.Detail = fmt.Sprintf("the store has schema version %d, older than this trove's %d", si.Version, ours)
 		c.Fix = "run any trove command that opens the store (trove stats): it migrates the store under the write lock"
+		if isServer(s) {
+			c.Fix = "run any trove command that opens the store (trove stats): it migrates the store under an advisory lock"
+		}
 	case sqlite.OlderThan(opts.Version, si.MinWriter):
 		c.Status = Fail
 		c.Detail = fmt.Sprintf("schema version %d may only be written by trove %s or newer, and this trove is %s: it can read the store but not write to it",
@@ -117,31 +151,34 @@ func writers(min, this string) string {
 	return out
 }
 
-const fixFTS = "run trove doctor --repair: it rebuilds the search index from the rows under the write lock, without changing any row"
+func fixFTS(s Store) string {
+	return "run trove doctor --repair: it rebuilds the search index from the rows " + underLock(s) + ", without changing any row"
+}
 
 func checkFTS(ctx context.Context, s Store) Check {
 	c := Check{Name: CheckFTS}
 	rep, err := s.CheckFTS(ctx)
 	if err != nil {
-		c.Status, c.Detail, c.Fix, c.repairable = Fail, fmt.Sprintf("could not read the search index: %v", err), fixFTS, true
+		c.Status, c.Detail, c.Fix, c.repairable = Fail, fmt.Sprintf("could not read the search index: %v", err), fixFTS(s), true
 		return c
 	}
 	c.Figures = map[string]any{"rows": rep.Rows, "indexed": rep.Indexed, "missing": rep.Missing, "extra": rep.Extra}
 	ix, err := s.TextIndex(ctx)
 	if err != nil {
-		c.Status, c.Detail, c.Fix, c.repairable = Fail, fmt.Sprintf("could not read the search index version: %v", err), fixFTS, true
+		c.Status, c.Detail, c.Fix, c.repairable = Fail, fmt.Sprintf("could not read the search index version: %v", err), fixFTS(s), true
 		return c
 	}
 	c.Figures["index_version"] = ix.Version
-	if ix.Version < sqlite.TextIndexVersion {
+	latest := s.TextIndexLatest()
+	if ix.Version < latest {
 		c.Figures["stemmed_built"], c.Figures["stemmed_of"] = ix.Built, ix.Rows
 	}
 	if rep.Consistent() {
 		c.Status, c.Detail = OK, fmt.Sprintf("the search index matches the rows (%s indexed, index version %d)", plural(rep.Rows, "row"), ix.Version)
-		if ix.Version < sqlite.TextIndexVersion {
+		if ix.Version < latest {
 			c.Status = Warn
 			c.Detail += fmt.Sprintf("; the stemmed index (version %d) is being built beside it: %d of %d rows, "+
-				"and until it is done keyword search finds words only as written", sqlite.TextIndexVersion, ix.Built, ix.Rows)
+				"and until it is done keyword search finds words only as written", latest, ix.Built, ix.Rows)
 			c.Fix = "any trove process that opens the store builds it in the background; trove doctor --repair builds it to the end now"
 		}
 		return c
@@ -156,7 +193,7 @@ func checkFTS(ctx context.Context, s Store) Check {
 	if len(parts) == 0 {
 		parts = append(parts, fmt.Sprintf("%d rows but %d index entries", rep.Rows, rep.Indexed))
 	}
-	c.Status, c.Fix, c.repairable = Fail, fixFTS, true
+	c.Status, c.Fix, c.repairable = Fail, fixFTS(s), true
 	c.Detail = "the search index is out of step with the rows: " + strings.Join(parts, "; ")
 	return c
 }
@@ -176,8 +213,8 @@ func checkMetadata(ctx context.Context, s Store) Check {
 	c.Status = Fail
 	c.Detail = fmt.Sprintf("%s metadata that is not a JSON object, so reading, exporting or updating %s fails (%s)",
 		pick(n, "1 row has", strconv.Itoa(n)+" rows have"), pick(n, "it", "them"), eg(ids, n))
-	c.Fix = fmt.Sprintf("trove cannot read such a row, so it cannot update or delete it either: reset its metadata with sqlite3 %s \"UPDATE memories SET metadata = '{}' WHERE id = 'ID'\", "+
-		"then trove update ID --text '<its text>' re-indexes it (--repair never changes rows)", s.Path())
+	c.Fix = fmt.Sprintf("trove cannot read such a row, so it cannot update or delete it either: reset its metadata with %s, "+
+		"then trove update ID --text '<its text>' re-indexes it (--repair never changes rows)", sqlShell(s, "UPDATE memories SET metadata = '{}' WHERE id = 'ID'"))
 	return c
 }
 
@@ -233,7 +270,7 @@ func checkVectors(ctx context.Context, s Store, sp store.Space, spErr error) Che
 			}
 			if vc.Malformed > 0 {
 				fixes = append(fixes, fmt.Sprintf("trove cannot read a row whose vector is not whole float32s, so it cannot update or delete it either: "+
-					"clear the vector with sqlite3 %s \"UPDATE memories SET vector = NULL, vector_b = NULL WHERE id = 'ID'\", then re-embed it with trove update ID --text '<its text>'", s.Path()))
+					"clear the vector with %s, then re-embed it with trove update ID --text '<its text>'", sqlShell(s, "UPDATE memories SET vector = NULL, vector_b = NULL WHERE id = 'ID'")))
 			}
 		}
 	}

@@ -1,10 +1,13 @@
 // Package doctor checks a trove store and says, in plain words, what is
-// wrong and how to fix it: the file's integrity, the schema version, the
-// search index against the rows, the stored vectors against the recorded
-// embedding model, scopes no agent can reach, and the write lock (who holds
-// it, and how long a writer waits for it right now). With Options.Repair it
-// also performs the safe fixes, under the write lock, and never changes a
-// row.
+// wrong and how to fix it: the schema version, the search index against
+// the rows, the stored vectors against the recorded embedding model, and
+// scopes no agent can reach, on every backend; for a store in a file
+// (SQLite, FileStore) also the file's integrity, its permissions and the
+// write lock (who holds it, and how long a writer waits for it right now);
+// for a store in a database server (PostgreSQL, ServerStore) the
+// connection, the server version, the extensions, the indexes, and
+// transactions that hold locks for long. With Options.Repair it also
+// performs the safe fixes and never changes a row.
 //
 //	s, _ := sqlite.Open(ctx, path, sqlite.Options{})
 //	rep := doctor.Run(ctx, s, doctor.Options{Repair: true})
@@ -25,30 +28,74 @@ import (
 	"github.com/trove-memory/trove/internal/store/sqlite"
 )
 
-// Store is what the doctor needs of a store: the SQLite store's
-// maintenance queries, its read side and its write lock.
+// Store is what the doctor needs of every store, whatever keeps it: its
+// maintenance queries (read-only, on the read side) and the repairs.
+// A store also implements FileStore or ServerStore for the checks of its
+// kind; one that implements neither gets the common checks only.
 type Store interface {
-	Path() string
-	IntegrityCheck(ctx context.Context) ([]string, error)
-	SchemaInfo(ctx context.Context) (sqlite.SchemaInfo, error)
-	CheckFTS(ctx context.Context) (sqlite.FTSReport, error)
+	// SchemaInfo reads the store's schema version, and the one this
+	// binary writes for the backend (SchemaInfo.Binary).
+	SchemaInfo(ctx context.Context) (store.SchemaInfo, error)
+	// CheckFTS compares the keyword index with the rows; RebuildFTS
+	// rebuilds it from the rows without changing a row.
+	CheckFTS(ctx context.Context) (store.FTSReport, error)
 	RebuildFTS(ctx context.Context) error
-	TextIndex(ctx context.Context) (sqlite.TextIndexStatus, error)
+	// TextIndex is the text index's version and the progress of building
+	// a newer one; TextIndexLatest is the version this binary builds, and
+	// BuildTextIndex builds it to the end.
+	TextIndex(ctx context.Context) (store.TextIndexStatus, error)
+	TextIndexLatest() int
 	BuildTextIndex(ctx context.Context) error
+	// BadMetadata counts rows whose metadata is not a JSON object and
+	// names up to limit of them.
 	BadMetadata(ctx context.Context, limit int) (int, []string, error)
-	VectorCensus(ctx context.Context) (sqlite.VectorCensus, error)
+	// VectorCensus counts rows by vector length; VectorOutliers and
+	// MissingVectors name up to limit rows (in id order) whose vector is
+	// not dims long, or absent.
+	VectorCensus(ctx context.Context) (store.VectorCensus, error)
 	VectorOutliers(ctx context.Context, dims, limit int) ([]string, error)
 	MissingVectors(ctx context.Context, limit int) ([]string, error)
 	Space(ctx context.Context) (store.Space, error)
 	ConfiguredSpace() store.Space
 	Stats(ctx context.Context, acc memory.Access, f store.Filter) (store.Stats, error)
 	TombstoneCount(ctx context.Context, retention time.Duration) (total, old int, err error)
-	PruneTombstones(ctx context.Context, retention time.Duration) (sqlite.PruneReport, error)
+	PruneTombstones(ctx context.Context, retention time.Duration) (store.PruneReport, error)
 	PruneHistory(ctx context.Context, keep int, olderThan int64, batch int) (int, error)
+}
+
+// FileStore is a store kept in a local file and written under a kernel
+// lock (SQLite): the doctor checks the file's integrity and permissions
+// and the lock.
+type FileStore interface {
+	Store
+	Path() string
+	IntegrityCheck(ctx context.Context) ([]string, error)
 	Lock() *lock.Lock
 }
 
-var _ Store = (*sqlite.Store)(nil)
+// ServerStore is a store in a database server (PostgreSQL): the doctor
+// checks the connection, the server, its extensions, the schema's indexes
+// and sessions that hold locks for long. Each method is a read-only query.
+type ServerStore interface {
+	Store
+	// Redacted is the database's URL without its password: the report's db.
+	Redacted() string
+	// Ping makes one round trip to the server on a pooled connection.
+	Ping(ctx context.Context) error
+	// ServerInfo is the server's version, the database and role, and the
+	// extensions (pgvector: available, installed, in use).
+	ServerInfo(ctx context.Context) (store.ServerInfo, error)
+	// Indexes lists every index the schema expects (those of the
+	// migrations and, when in use, the vector index) and whether each is
+	// present and valid.
+	Indexes(ctx context.Context) ([]store.IndexStatus, error)
+	// LongTransactions lists the sessions other than the caller's whose
+	// transaction has been open longer than olderThan and that hold or wait
+	// for a lock (pg_stat_activity joined with pg_locks), oldest first.
+	LongTransactions(ctx context.Context, olderThan time.Duration) ([]store.ServerSession, error)
+}
+
+var _ FileStore = (*sqlite.Store)(nil)
 
 // Status is a check's verdict. Warnings leave the report OK.
 type Status string
@@ -115,7 +162,10 @@ func (r Report) Check(name string) (Check, bool) {
 // Names of the checks, in the order they are reported.
 const (
 	CheckStore       = "store"
-	CheckIntegrity   = "integrity"
+	CheckIntegrity   = "integrity"  // file stores
+	CheckConnection  = "connection" // server stores, and server, extensions, indexes, transactions
+	CheckServer      = "server"
+	CheckExtensions  = "extensions"
 	CheckSchema      = "schema"
 	CheckFTS         = "fts"
 	CheckMetadata    = "metadata"
@@ -125,6 +175,8 @@ const (
 	CheckTombstones  = "tombstones"
 	CheckPermissions = "permissions"
 	CheckLockHolder  = "lock_holder"
+	CheckIndexes     = "indexes"
+	CheckTransaction = "transactions"
 	CheckLockWait    = "lock_wait"
 )
 
@@ -164,6 +216,9 @@ type Options struct {
 	Version string
 	// Now is the clock for the lock holder's age (default time.Now).
 	Now func() time.Time
+	// LongTransaction is the age at which a server session's open
+	// transaction holding locks is reported (default 30 s).
+	LongTransaction time.Duration
 }
 
 func (o *Options) defaults() {
@@ -179,6 +234,9 @@ func (o *Options) defaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.LongTransaction <= 0 {
+		o.LongTransaction = 30 * time.Second
+	}
 }
 
 // examples is how many ids a finding names.
@@ -189,9 +247,21 @@ const examples = 5
 // a store that cannot answer a query is what the user needs to hear about.
 func Run(ctx context.Context, s Store, opts Options) Report {
 	opts.defaults()
-	r := Report{DB: s.Path(), Checks: []Check{}, Repairs: []Repair{}}
-	integrity := checkIntegrity(ctx, s)
-	r.Checks = append(r.Checks, integrity)
+	fs, isFile := s.(FileStore)
+	ss, isServer := s.(ServerStore)
+	r := Report{DB: describeStore(s), Checks: []Check{}, Repairs: []Repair{}}
+	var integrity Check // the file's, or the connection to the server
+	switch {
+	case isFile:
+		integrity = checkIntegrity(ctx, fs)
+		r.Checks = append(r.Checks, integrity)
+	case isServer:
+		integrity = checkConnection(ctx, ss)
+		r.Checks = append(r.Checks, integrity)
+		if integrity.Status != Fail {
+			r.Checks = append(r.Checks, checkServerAndExtensions(ctx, ss)...)
+		}
+	}
 	schema, newer := checkSchema(ctx, s, opts)
 	r.Checks = append(r.Checks, schema)
 	if newer {
@@ -212,7 +282,12 @@ func Run(ctx context.Context, s Store, opts Options) Report {
 			checkScopes(ctx, s, opts),
 			checkTombstones(ctx, s, opts.TombstoneRetention))
 	}
-	r.Checks = append(r.Checks, checkPermissions(s.Path()), checkHolder(s.Lock(), opts))
+	switch {
+	case isFile:
+		r.Checks = append(r.Checks, checkPermissions(fs.Path()), checkHolder(fs.Lock(), opts))
+	case isServer && integrity.Status != Fail:
+		r.Checks = append(r.Checks, checkIndexes(ctx, ss), checkTransactions(ctx, ss, opts))
+	}
 	if opts.Repair {
 		blocked := ""
 		switch {
@@ -220,13 +295,17 @@ func Run(ctx context.Context, s Store, opts Options) Report {
 			blocked = "the store's schema is newer than this trove's, so this trove does not write to it"
 		case schema.Status == Fail:
 			blocked = "this trove may not write to the store (see schema)"
+		case integrity.Status == Fail && isServer:
+			blocked = "trove cannot reach the database (see connection)"
 		case integrity.Status == Fail:
 			blocked = "the integrity check failed: recover the file first (see integrity); a repair would write to a damaged file"
 		}
 		r.repair(ctx, s, blocked, opts)
 	}
-	// Last, so a repair's own lock hold is not measured as others' work.
-	r.Checks = append(r.Checks, probeLock(ctx, s.Lock(), opts))
+	if isFile {
+		// Last, so a repair's own lock hold is not measured as others' work.
+		r.Checks = append(r.Checks, probeLock(ctx, fs.Lock(), opts))
+	}
 	r.OK = len(r.Failed()) == 0
 	return r
 }
@@ -248,10 +327,10 @@ func (r *Report) repair(ctx context.Context, s Store, blocked string, opts Optio
 		r.Checks[i] = checkFTS(ctx, s)
 		rows, _ := r.Checks[i].Figures["rows"].(int)
 		r.Repairs = append(r.Repairs, Repair{Name: RepairFTS, Status: "done",
-			Detail: fmt.Sprintf("rebuilt the search index from the rows under the write lock: %s indexed, no row changed", plural(rows, "row"))})
+			Detail: fmt.Sprintf("rebuilt the search index from the rows %s: %s indexed, no row changed", underLock(s), plural(rows, "row"))})
 	}
 	if i := r.index(CheckFTS); i >= 0 {
-		if v, _ := r.Checks[i].Figures["index_version"].(int); v > 0 && v < sqlite.TextIndexVersion {
+		if v, _ := r.Checks[i].Figures["index_version"].(int); v > 0 && v < s.TextIndexLatest() {
 			r.Repairs = append(r.Repairs, repairTextIndex(ctx, s, blocked))
 			r.Checks[i] = checkFTS(ctx, s)
 		}
@@ -281,8 +360,9 @@ func (r *Report) repair(ctx context.Context, s Store, blocked string, opts Optio
 	// File modes are not data: tightening them is safe even when the
 	// store's content may not be written.
 	if i := r.index(CheckPermissions); i >= 0 && r.Checks[i].repairable {
-		r.Repairs = append(r.Repairs, repairPermissions(s.Path()))
-		r.Checks[i] = checkPermissions(s.Path())
+		path := s.(FileStore).Path() // only file stores have a permissions check
+		r.Repairs = append(r.Repairs, repairPermissions(path))
+		r.Checks[i] = checkPermissions(path)
 	}
 }
 
@@ -311,4 +391,13 @@ func (r *Report) index(name string) int {
 		}
 	}
 	return -1
+}
+
+// underLock says how a repair kept writers out: the file store's write
+// lock, or a server store's transaction.
+func underLock(s Store) string {
+	if _, ok := s.(ServerStore); ok {
+		return "in one transaction"
+	}
+	return "under the write lock"
 }

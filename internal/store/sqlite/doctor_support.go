@@ -12,13 +12,10 @@ import (
 // The read-only queries `trove doctor` needs beyond CheckFTS and
 // IntegrityCheck. Each runs on the read pool and never takes the write lock.
 
-// SchemaInfo is the schema version a store is at, the trove that wrote it,
-// and the lowest trove version that may write it.
-type SchemaInfo struct {
-	Version   int    // PRAGMA user_version
-	WrittenBy string // the meta key schema_written_by ("" when not recorded)
-	MinWriter string // the meta key min_writer_version ("" when not recorded)
-}
+// SchemaInfo is the schema version a store is at (PRAGMA user_version),
+// the trove that wrote it (meta schema_written_by) and the lowest trove
+// version that may write it (meta min_writer_version).
+type SchemaInfo = store.SchemaInfo
 
 // SchemaInfo reads the store's schema version and who wrote it. Compare
 // Version with SchemaVersion(): a larger one means a newer trove wrote the
@@ -29,7 +26,7 @@ func (s *Store) SchemaInfo(ctx context.Context) (SchemaInfo, error) {
 	if err != nil {
 		return si, err
 	}
-	si.Version = v
+	si.Version, si.Binary = v, SchemaVersion()
 	err = s.rdb.QueryRowContext(ctx, `SELECT
 		(SELECT value FROM meta WHERE key = 'schema_written_by'),
 		(SELECT value FROM meta WHERE key = 'min_writer_version')`).Scan(nullString{&si.WrittenBy}, nullString{&si.MinWriter})
@@ -44,12 +41,11 @@ func (s *Store) SchemaInfo(ctx context.Context) (SchemaInfo, error) {
 func (s *Store) ConfiguredSpace() store.Space { return s.opts.Space }
 
 // VectorCensus counts rows by the length of their stored vector.
-type VectorCensus struct {
-	Rows      int
-	Missing   int         // rows with no vector (found by keyword search only)
-	ByDims    map[int]int // rows per vector length, in float32s
-	Malformed int         // vectors whose byte length is not a whole number of float32s
-}
+type VectorCensus = store.VectorCensus
+
+// TextIndexLatest is the text index version this binary builds
+// (TextIndexVersion): a store's index below it is being rebuilt.
+func (s *Store) TextIndexLatest() int { return TextIndexVersion }
 
 // VectorCensus counts every row by the length of its vector, in one read
 // transaction. SQLite reads a BLOB's length from its header, so this does

@@ -10,16 +10,9 @@ import (
 	"github.com/trove-memory/trove/internal/textlang"
 )
 
-// FTSReport compares the search index with the rows.
-type FTSReport struct {
-	Rows    int `json:"rows"`
-	Indexed int `json:"indexed"`
-	Missing int `json:"missing"` // rows without an index entry
-	Extra   int `json:"extra"`   // index entries without a row
-}
-
-// Consistent reports whether every row is indexed exactly once.
-func (r FTSReport) Consistent() bool { return r.Missing == 0 && r.Extra == 0 && r.Rows == r.Indexed }
+// FTSReport compares the search index with the rows (a report every
+// backend gives the doctor).
+type FTSReport = store.FTSReport
 
 // CheckFTS compares the FTS index's documents with the rows, in one read
 // transaction. (FTS5's own 'integrity-check' is a write command, so it

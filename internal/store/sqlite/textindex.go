@@ -207,13 +207,8 @@ func (s *Store) dropOldTextIndexStep(ctx context.Context) (done bool, err error)
 }
 
 // TextIndexStatus says which text index search uses and how far the
-// build of the stemmed one has come.
-type TextIndexStatus struct {
-	Version int `json:"version"` // 1: words as written; 2: Snowball stems
-	// While the stemmed index is built (Version 1): rows built of all.
-	Built int64 `json:"built,omitempty"`
-	Rows  int64 `json:"rows,omitempty"`
-}
+// build of the stemmed one has come (Version 1: Built of Rows).
+type TextIndexStatus = store.TextIndexStatus
 
 // TextIndex reports the text index's version and build progress.
 func (s *Store) TextIndex(ctx context.Context) (TextIndexStatus, error) {

@@ -16,11 +16,7 @@ import (
 const pruneBatch = 200
 
 // PruneReport says what PruneTombstones did.
-type PruneReport struct {
-	Pruned  int   `json:"pruned"`
-	Batches int   `json:"batches"`
-	Horizon int64 `json:"horizon"` // the change sequence up to which deletions may be gone
-}
+type PruneReport = store.PruneReport
 
 // PruneTombstones deletes the tombstones of rows deleted more than
 // retention ago, pruneBatch per write, releasing the write lock between
