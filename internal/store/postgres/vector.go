@@ -83,9 +83,13 @@ func (s *Store) VectorChanges(ctx context.Context, since int64) (store.VectorCha
 // slot generation from meta), so a retriever drops an index of another
 // model's vectors.
 func (s *Store) VectorState(ctx context.Context) (store.VectorState, error) {
+	return readVectorState(ctx, s.pool)
+}
+
+func readVectorState(ctx context.Context, q querier) (store.VectorState, error) {
 	var st store.VectorState
 	var model, dims, probe, prev, gen *string
-	err := s.pool.QueryRow(ctx, `SELECT
+	err := q.QueryRow(ctx, `SELECT
 		(SELECT value::bigint FROM meta WHERE key = 'seq'),
 		(SELECT value FROM meta WHERE key = 'embed_model'),
 		(SELECT value FROM meta WHERE key = 'embed_dims'),
