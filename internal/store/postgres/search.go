@@ -163,12 +163,13 @@ func (st termStats) avgLen() float64 {
 	return float64(st.tokens) / float64(st.rows)
 }
 
-// The statistics are counted at query time, within the caller's scopes
-// (a GIN lookup per term, a pass over the scopes' rows for their size),
-// and cached: a count stays in use for dfMaxAge commits, or until the
-// store has grown by more than dfMaxGrowth rows or a sixteenth, as the
-// SQLite store's counts do. Writes keep no shared counters, so writers on
-// many hosts never wait on each other's statistics.
+// The scopes' sizes (rows, tokens) are kept by the writes (scope_sizes,
+// text.go). A term's document count in the caller's scopes is counted at
+// query time (a GIN lookup) and cached: a count stays in use for dfMaxAge
+// commits, or until the store has grown by more than dfMaxGrowth rows or
+// a sixteenth, as the SQLite store's counts do. Writes keep no count per
+// term: one per word of every row would have each commit update dozens of
+// shared rows under the lock that orders commits.
 const (
 	dfMaxAge     = 8
 	dfMaxGrowth  = 256
@@ -201,13 +202,6 @@ func (s *Store) statCache() *statCache {
 
 // textStats reads the statistics of acc's scopes for terms, within rtx.
 func (s *Store) textStats(ctx context.Context, rtx pgx.Tx, acc memory.Access, terms []string) (termStats, error) {
-	var seq, rid int64
-	if err := rtx.QueryRow(ctx, `SELECT (SELECT value::bigint FROM meta WHERE key = 'seq'), (SELECT coalesce(max(rid), 0) FROM memories)`).Scan(&seq, &rid); err != nil {
-		return termStats{}, err
-	}
-	fresh := func(e dfEntry) bool {
-		return seq >= e.seq && seq-e.seq <= dfMaxAge && rid >= e.rid && rid-e.rid <= max(dfMaxGrowth, e.rid/16)
-	}
 	var a args
 	scope := "true"
 	key := "\x00all\x00"
@@ -216,13 +210,21 @@ func (s *Store) textStats(ctx context.Context, rtx pgx.Tx, acc memory.Access, te
 		scope = "scope = ANY(" + a.add(list) + "::text[])"
 		key = "\x00" + strings.Join(list, "\x00") + "\x00"
 	}
-	c := s.statCache()
+	// The sizes are kept by the writes (scope_sizes): read always, with
+	// what the cached counts are checked against.
 	st := termStats{df: make(map[string]int, len(terms))}
+	var seq, rid int64
+	q := `SELECT (SELECT value::bigint FROM meta WHERE key = 'seq'), (SELECT coalesce(max(rid), 0) FROM memories),
+		coalesce(sum(rows), 0), coalesce(sum(tokens), 0) FROM scope_sizes WHERE ` + scope
+	if err := rtx.QueryRow(ctx, q, a...).Scan(&seq, &rid, &st.rows, &st.tokens); err != nil {
+		return termStats{}, err
+	}
+	fresh := func(e dfEntry) bool {
+		return seq >= e.seq && seq-e.seq <= dfMaxAge && rid >= e.rid && rid-e.rid <= max(dfMaxGrowth, e.rid/16)
+	}
+	c := s.statCache()
 	var missing []string
 	c.mu.Lock()
-	rowsE, okRows := c.m[key+"\x01rows"]
-	tokE, okTok := c.m[key+"\x01tokens"]
-	haveSize := okRows && okTok && fresh(rowsE) && fresh(tokE)
 	for _, t := range terms {
 		if e, ok := c.m[key+t]; ok && fresh(e) {
 			st.df[t] = e.n
@@ -231,14 +233,6 @@ func (s *Store) textStats(ctx context.Context, rtx pgx.Tx, acc memory.Access, te
 		}
 	}
 	c.mu.Unlock()
-	if haveSize {
-		st.rows, st.tokens = rowsE.n, tokE.n
-	} else {
-		q := "SELECT count(*), coalesce(sum(doc_len), 0) FROM memories WHERE " + scope
-		if err := rtx.QueryRow(ctx, q, a...).Scan(&st.rows, &st.tokens); err != nil {
-			return termStats{}, err
-		}
-	}
 	counted := map[string]int{}
 	if len(missing) > 0 {
 		qs := make([]string, len(missing))
@@ -275,15 +269,16 @@ func (s *Store) textStats(ctx context.Context, rtx pgx.Tx, acc memory.Access, te
 	if len(c.m) > dfMaxEntries {
 		c.m = map[string]dfEntry{}
 	}
-	if !haveSize {
-		c.m[key+"\x01rows"] = dfEntry{st.rows, seq, rid}
-		c.m[key+"\x01tokens"] = dfEntry{st.tokens, seq, rid}
-	}
 	for _, t := range missing {
 		c.m[key+t] = dfEntry{counted[t], seq, rid}
 	}
 	return st, nil
 }
+
+// custom runs a statement with its parameters planned each time (an
+// unnamed statement): a cached generic plan cannot tell a tsquery of a
+// rare word from one of a common word, and scans the whole table for both.
+func custom(a args) []any { return append([]any{pgx.QueryExecModeExec}, a...) }
 
 // sqlOccurrences reads, for each row matching a tsquery (and a filter),
 // where the query's lexemes occur in it: positions and their column
@@ -312,7 +307,7 @@ func rankedSearch(ctx context.Context, rtx pgx.Tx, acc memory.Access, f store.Fi
 	var a args
 	pm, pl := a.add(match), a.add(lexemes)
 	where := filterClause("m.", acc, f, &a)
-	rows, err := rtx.Query(ctx, fmt.Sprintf(sqlOccurrences, pm, pl, where), a...)
+	rows, err := rtx.Query(ctx, fmt.Sprintf(sqlOccurrences, pm, pl, where), custom(a)...)
 	if err != nil {
 		return nil, err
 	}
@@ -429,7 +424,7 @@ func unrankedSearch(ctx context.Context, rtx pgx.Tx, acc memory.Access, f store.
 	pm := a.add(strings.Join(parts, " & "))
 	where := filterClause("m.", acc, f, &a)
 	rows, err := rtx.Query(ctx, "SELECT m.id FROM memories m WHERE m.tokens @@ "+pm+"::tsquery AND "+where+
-		" ORDER BY m.rid DESC LIMIT "+strconv.Itoa(k), a...)
+		" ORDER BY m.rid DESC LIMIT "+strconv.Itoa(k), custom(a)...)
 	if err != nil {
 		return nil, err
 	}

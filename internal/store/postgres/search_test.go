@@ -208,3 +208,84 @@ func TestSearchTextFollowsWrites(t *testing.T) {
 		t.Errorf("proxy among facts: %v", got)
 	}
 }
+
+// TestScopeSizesFollowWrites: the scope sizes the writes keep equal a
+// count of the rows after inserts, updates (text and scope), deletes,
+// purges, a failed write, and writers running at once.
+func TestScopeSizesFollowWrites(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	if _, err := store.PutMany(ctx, s, memory.Owner(), slices.Clone(searchCorpus)); err != nil {
+		t.Fatal(err)
+	}
+	errBoom := fmt.Errorf("boom")
+	err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error {
+		if err := tx.Insert(&memory.Memory{Text: "never saved", Scope: "global"}); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	if err != errBoom {
+		t.Fatalf("failed write: %v", err)
+	}
+	err = s.Write(ctx, memory.Owner(), func(tx store.Tx) error {
+		m, err := tx.Get("en2")
+		if err != nil {
+			return err
+		}
+		m.Text, m.Scope = "a much longer text than before, moved to another scope entirely", "agent:bob"
+		if err := tx.Update(&m); err != nil {
+			return err
+		}
+		if err := tx.Delete("zh1", 0); err != nil {
+			return err
+		}
+		_, err = tx.Purge("de1")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 4)
+	for w := range 4 {
+		go func() {
+			for i := range 15 {
+				err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error {
+					scope := memory.Scope(fmt.Sprintf("agent:w%d", i%3))
+					return tx.Insert(&memory.Memory{Text: fmt.Sprintf("writer %d row %d says hello", w, i), Scope: scope})
+				})
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := s.pool.Query(ctx, `SELECT coalesce(a.scope, b.scope), coalesce(a.rows, 0), coalesce(a.tokens, 0), coalesce(b.rows, 0), coalesce(b.tokens, 0)
+		FROM scope_sizes a FULL JOIN (SELECT scope, count(*) AS rows, sum(doc_len) AS tokens FROM memories GROUP BY scope) b ON a.scope = b.scope`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var scope string
+		var kr, kt, cr, ct int64
+		if err := rows.Scan(&scope, &kr, &kt, &cr, &ct); err != nil {
+			t.Fatal(err)
+		}
+		if kr != cr || kt != ct {
+			t.Errorf("scope %s: kept %d rows %d tokens, counted %d rows %d tokens", scope, kr, kt, cr, ct)
+		}
+		n++
+	}
+	if n < 7 {
+		t.Errorf("%d scopes compared, want 7 or more", n)
+	}
+}

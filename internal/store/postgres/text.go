@@ -2,14 +2,20 @@ package postgres
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
+	"weak"
 
+	"github.com/jackc/pgx/v5"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/trove-memory/trove/internal/memory"
@@ -402,18 +408,98 @@ func metaText(v any) string {
 	}
 }
 
+// TextColumns are the text index values of a row as stored (memories
+// tokens, as a tsvector literal, and doc_len): a write that sets them in
+// its own INSERT or UPDATE saves indexRow's second UPDATE of the row.
+func TextColumns(m *memory.Memory) (tokens string, docLen int) {
+	d := indexDoc(rowCols(m))
+	return d.tsv, d.length
+}
+
 // indexRow is called after row rid was inserted or updated, with m as
 // stored, inside the write's transaction: it writes the row's text index
-// (memories.tokens and doc_len), so the index commits with the row.
+// (memories.tokens and doc_len), so the index commits with the row, and
+// counts the row into its scope's size (scope_sizes, at the commit).
 func (t *tx) indexRow(rid int64, m *memory.Memory) error {
 	d := indexDoc(rowCols(m))
 	if _, err := t.exec("UPDATE memories SET tokens = $1::tsvector, doc_len = $2 WHERE rid = $3", d.tsv, d.length, rid); err != nil {
 		return fmt.Errorf("index memory %s: %w", m.ID, err)
 	}
+	t.sizeDelta().add(m.Scope, 1, int64(d.length))
 	return nil
 }
 
-// unindexRow is called before row rid is updated, deleted or purged.
-// The index lives in the row itself and no write keeps shared counters
-// (search.go counts at query time), so there is nothing to undo.
-func (t *tx) unindexRow(rid int64) error { return nil }
+// unindexRow is called before row rid is updated, deleted or purged,
+// while it holds its old content: the row leaves its scope's size.
+func (t *tx) unindexRow(rid int64) error {
+	var scope string
+	var length int64
+	var indexed bool
+	err := t.queryRow("SELECT scope, doc_len, tokens IS NOT NULL FROM memories WHERE rid = $1", rid).Scan(&scope, &length, &indexed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("unindex memory: %w", err)
+	}
+	if indexed {
+		t.sizeDelta().add(memory.Scope(scope), -1, -length)
+	}
+	return nil
+}
+
+// Each scope's row count and total length in tokens (scope_sizes: bm25's
+// document count and average length) are kept by the writes: what one
+// write changes is added up while it runs and applied in one statement
+// at its commit, after it took the change sequence (an atSeq hook, under
+// the lock that orders commits), so writers never wait for each other on
+// a scope's counts while their functions run, and never deadlock on them.
+
+// sizeDelta is what one write changed in scopes' sizes.
+type sizeDelta struct {
+	m map[memory.Scope][2]int64 // rows, tokens
+}
+
+func (d *sizeDelta) add(scope memory.Scope, rows, tokens int64) {
+	v := d.m[scope]
+	d.m[scope] = [2]int64{v[0] + rows, v[1] + tokens}
+}
+
+// sizeDeltas holds each open write's sizeDelta, by a weak pointer to its
+// tx (the tx struct is another file's), dropped when the tx is collected.
+var sizeDeltas sync.Map // weak.Pointer[tx] → *sizeDelta
+
+// sizeDelta returns the write's sizeDelta, registering at its first use
+// the hook that applies it.
+func (t *tx) sizeDelta() *sizeDelta {
+	key := weak.Make(t)
+	if d, ok := sizeDeltas.Load(key); ok {
+		return d.(*sizeDelta)
+	}
+	d := &sizeDelta{m: map[memory.Scope][2]int64{}}
+	sizeDeltas.Store(key, d)
+	runtime.AddCleanup(t, func(k weak.Pointer[tx]) { sizeDeltas.Delete(k) }, key)
+	t.atSeq = append(t.atSeq, func(int64) error { return t.applySizes(d) })
+	return d
+}
+
+// applySizes adds a write's changes to scope_sizes.
+func (t *tx) applySizes(d *sizeDelta) error {
+	var scopes []string
+	var rows, tokens []int64
+	for _, sc := range slices.Sorted(maps.Keys(d.m)) {
+		if v := d.m[sc]; v != [2]int64{} {
+			scopes, rows, tokens = append(scopes, string(sc)), append(rows, v[0]), append(tokens, v[1])
+		}
+	}
+	if len(scopes) == 0 {
+		return nil
+	}
+	_, err := t.exec(`INSERT INTO scope_sizes(scope, rows, tokens) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
+		ON CONFLICT (scope) DO UPDATE SET rows = scope_sizes.rows + excluded.rows, tokens = scope_sizes.tokens + excluded.tokens`,
+		scopes, rows, tokens)
+	if err != nil {
+		return fmt.Errorf("count the text statistics: %w (the write was not saved)", err)
+	}
+	return nil
+}
