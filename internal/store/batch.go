@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"time"
 
 	"github.com/trove-memory/trove/internal/memory"
 )
@@ -17,7 +19,7 @@ type ItemResult struct {
 // exists, dimensions) is reported in its result; the others still go in.
 func PutMany(ctx context.Context, s Store, acc memory.Access, ms []memory.Memory) ([]ItemResult, error) {
 	res := make([]ItemResult, len(ms))
-	err := s.Write(ctx, acc, func(tx Tx) error {
+	err := writeAgain(ctx, s, acc, func(tx Tx) error {
 		for i := range ms {
 			err := tx.Insert(&ms[i])
 			if err != nil && !IsItemError(err) {
@@ -46,7 +48,7 @@ type Patch struct {
 // *memory.ConflictError for that row and never applied.
 func PatchMany(ctx context.Context, s Store, acc memory.Access, ps []Patch) ([]ItemResult, error) {
 	res := make([]ItemResult, len(ps))
-	err := s.Write(ctx, acc, func(tx Tx) error {
+	err := writeAgain(ctx, s, acc, func(tx Tx) error {
 		for i, p := range ps {
 			res[i] = ItemResult{ID: p.ID, Err: patchOne(tx, p)}
 			if res[i].Err != nil && !IsItemError(res[i].Err) {
@@ -84,7 +86,7 @@ type Deletion struct {
 // DeleteMany deletes rows in one Write, reporting each row's outcome.
 func DeleteMany(ctx context.Context, s Store, acc memory.Access, ds []Deletion) ([]ItemResult, error) {
 	res := make([]ItemResult, len(ds))
-	err := s.Write(ctx, acc, func(tx Tx) error {
+	err := writeAgain(ctx, s, acc, func(tx Tx) error {
 		for i, d := range ds {
 			err := tx.Delete(d.ID, d.ExpectedRevision)
 			if err != nil && !IsItemError(err) {
@@ -98,6 +100,42 @@ func DeleteMany(ctx context.Context, s Store, acc memory.Access, ds []Deletion) 
 		return nil, err
 	}
 	return res, nil
+}
+
+// Transient is implemented by the error of a write that ended because of
+// concurrent writes and saved nothing (PostgreSQL: a deadlock between two
+// hosts' transactions, or a serialization failure): the same write, run
+// again, may succeed. Store.Write never re-runs fn itself.
+type Transient interface{ Transient() bool }
+
+// IsTransient reports whether err says so (see Transient).
+func IsTransient(err error) bool {
+	var t Transient
+	return errors.As(err, &t) && t.Transient()
+}
+
+// writeAgainTries bounds how many times the bulk helpers run a write that
+// ends with a transient error.
+const writeAgainTries = 8
+
+// writeAgain is Write for the bulk helpers, whose functions may run again
+// (each run sets every result it reports): a write that ended with a
+// transient error (two hosts' batches locked the same rows in opposite
+// orders) runs again, up to writeAgainTries times.
+func writeAgain(ctx context.Context, s Store, acc memory.Access, fn func(Tx) error) error {
+	for try := 1; ; try++ {
+		err := s.Write(ctx, acc, fn)
+		if err == nil || try == writeAgainTries || !IsTransient(err) || ctx.Err() != nil {
+			return err
+		}
+		// A short random pause, so the writes that collided do not start
+		// again in step.
+		select {
+		case <-time.After(time.Duration(rand.Int64N(int64(try) * int64(20*time.Millisecond)))):
+		case <-ctx.Done():
+			return err
+		}
+	}
 }
 
 // IsItemError reports errors that concern one row and leave the

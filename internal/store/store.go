@@ -26,9 +26,16 @@ import (
 type Store interface {
 	Reader
 	Historian
-	// Write runs fn in one transaction under the cross-process write lock.
+	// Write runs fn in one transaction under the cross-process write lock
+	// (SQLite: one lock for the store; PostgreSQL: the locks of the rows
+	// and facts fn reads with tx, held to the commit, so what fn read
+	// with tx holds when it commits either way).
 	// fn may be re-run never; it must only use tx. If fn returns an error
-	// nothing it did is kept and Write returns that error.
+	// nothing it did is kept and Write returns that error. On PostgreSQL
+	// two writes that lock rows in opposite orders may deadlock: one of
+	// them ends with an error that is Transient (IsTransient), having
+	// saved nothing; the bulk helpers (PutMany, PatchMany, DeleteMany)
+	// run such a write again.
 	Write(ctx context.Context, acc memory.Access, fn func(Tx) error) error
 	// Space returns the embedding space recorded for the store (zero when
 	// nothing is recorded yet).

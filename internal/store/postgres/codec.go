@@ -1,11 +1,14 @@
 package postgres
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -154,10 +157,41 @@ func encodeMetadata(md map[string]any) (string, error) {
 	if err != nil {
 		return "", memory.Invalidf("metadata cannot be encoded as JSON: %v", err)
 	}
+	if hasNUL(b) {
+		return "", memory.Invalidf("metadata holds a NUL character (U+0000), which PostgreSQL cannot store in jsonb: remove it from the metadata's keys and values")
+	}
 	if err := memory.CheckMetadataSize(len(b)); err != nil {
 		return "", err
 	}
 	return string(b), nil
+}
+
+// hasNUL reports whether JSON text b escapes U+0000 (\u0000 that is not
+// an escaped backslash followed by "u0000").
+func hasNUL(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(b[i:], []byte(`\u0000`))
+		if j < 0 {
+			return false
+		}
+		j += i
+		n := 0 // backslashes in the run ending at j
+		for k := j; k >= 0 && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 1 {
+			return true
+		}
+		i = j + 1
+	}
+}
+
+// unstorable reports whether s cannot be a PostgreSQL text value (it
+// holds U+0000 or is not UTF-8): no stored id, scope or key equals it, so
+// a lookup by it finds nothing (as in the SQLite store) instead of
+// failing on the server.
+func unstorable(s string) bool {
+	return strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s)
 }
 
 // args collects a statement's parameters; add returns the placeholder of

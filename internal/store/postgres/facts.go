@@ -79,6 +79,11 @@ func (t *tx) lockFact(scope memory.Scope, key *string) error {
 		return fmt.Errorf("lock fact %s in %s: %w", *key, scope, err)
 	}
 	t.factLocks[k] = true
+	// The wait may have been long: rows this write stamps from now on
+	// (created_at, updated_at, replaced_at) are later than the commit of
+	// the write it waited for, as under the SQLite store's lock, so a
+	// fact's values keep their order in time.
+	t.now = max(t.now, t.s.opts.Clock().UnixMilli())
 	return nil
 }
 
@@ -86,6 +91,9 @@ func (t *tx) lockFact(scope memory.Scope, key *string) error {
 func (s *Store) Facts(ctx context.Context, acc memory.Access, q store.FactQuery) ([]memory.Memory, error) {
 	if q.FactKey == "" {
 		return nil, memory.Invalidf("fact query without a fact key: name the fact (fact_key, e.g. preferences:editor)")
+	}
+	if unstorable(q.FactKey) {
+		return []memory.Memory{}, nil // no row states it
 	}
 	limit := q.Limit
 	switch {
@@ -119,6 +127,9 @@ func (t *tx) FactRows(scope memory.Scope, factKey string) ([]memory.Memory, erro
 	}
 	if !t.acc.Allows(scope) {
 		return nil, &memory.ScopeDeniedError{Scope: scope}
+	}
+	if unstorable(factKey) || unstorable(string(scope)) {
+		return nil, nil // no row states it
 	}
 	if err := t.lockFact(scope, &factKey); err != nil {
 		return nil, err

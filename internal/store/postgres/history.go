@@ -35,6 +35,9 @@ func (t *tx) keepVersion(rid int64, change string) error {
 // once deleted the scope of its newest version) must be one acc reaches,
 // and each version is returned only when its own scope is.
 func (s *Store) History(ctx context.Context, acc memory.Access, id string, limit int) ([]store.Version, error) {
+	if unstorable(id) {
+		return nil, &memory.NotFoundError{ID: id}
+	}
 	var a args
 	idp := a.add(id)
 	hw := scopeClause("h.", acc, nil, &a)
@@ -95,6 +98,9 @@ func scanVersions(rows pgx.Rows) ([]store.Version, error) {
 
 // Restore brings back a deleted memory: see store.Tx.
 func (t *tx) Restore(m *memory.Memory) error {
+	if unstorable(m.ID) {
+		return &memory.NotFoundError{ID: m.ID}
+	}
 	// Lock the id's history first: two restores of one memory serialise
 	// here, and the second finds the row.
 	if _, err := t.exec("SELECT pg_advisory_xact_lock($1, hashtext($2))", lockClass, "restore:"+m.ID); err != nil {
@@ -135,6 +141,12 @@ func (t *tx) Purge(id string) (store.Erasure, error) {
 	e := store.Erasure{ID: id, At: t.now, By: t.acc.Who()}
 	if !t.acc.All() {
 		return e, &memory.ScopeDeniedError{Scope: "*"}
+	}
+	if unstorable(id) {
+		return e, &memory.NotFoundError{ID: id}
+	}
+	if err := t.lockRowFact(id); err != nil {
+		return e, err
 	}
 	var rid int64
 	err := t.queryRow("SELECT rid FROM memories WHERE id = $1 FOR UPDATE", id).Scan(&rid)

@@ -33,6 +33,14 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
 }
 
+// TestShared races two handles on one database, as two hosts would.
+func TestShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		url := pgtest.URL(t)
+		return openURL(t, url), openURL(t, url)
+	})
+}
+
 func TestOpenValidatesURL(t *testing.T) {
 	ctx := context.Background()
 	for _, u := range []string{"mysql://x/y", "postgres://host:5432/", "://", "postgres://h/a/b"} {

@@ -54,6 +54,9 @@ func filterClause(p string, acc memory.Access, f store.Filter, a *args) string {
 				// nothing, as it does.
 				return "false"
 			}
+			if unstorable(f.Metadata[k]) {
+				return "false" // no stored value holds it
+			}
 			want[k] = f.Metadata[k]
 		}
 		b, _ := json.Marshal(want) // strings always encode
@@ -65,6 +68,9 @@ func filterClause(p string, acc memory.Access, f store.Filter, a *args) string {
 }
 
 func (s *Store) Get(ctx context.Context, acc memory.Access, id string) (memory.Memory, error) {
+	if unstorable(id) {
+		return memory.Memory{}, &memory.NotFoundError{ID: id}
+	}
 	var a args
 	q := "SELECT " + colsVec + " FROM memories WHERE id = " + a.add(id) + " AND " + scopeClause("", acc, nil, &a)
 	m, err := scanMemory(s.pool.QueryRow(ctx, q, a...), true)
@@ -80,6 +86,9 @@ func (s *Store) Get(ctx context.Context, acc memory.Access, id string) (memory.M
 func (s *Store) Resolve(ctx context.Context, acc memory.Access, idOrPrefix string) (string, error) {
 	// Only the id is read, so a row whose stored vector or metadata is
 	// damaged can still be resolved (and then deleted or rewritten).
+	if unstorable(idOrPrefix) {
+		return "", &memory.NotFoundError{ID: idOrPrefix}
+	}
 	var a args
 	var found string
 	err := s.pool.QueryRow(ctx, "SELECT id FROM memories WHERE id = "+a.add(idOrPrefix)+" AND "+scopeClause("", acc, nil, &a), a...).Scan(&found)
@@ -95,7 +104,7 @@ func (s *Store) Resolve(ctx context.Context, acc memory.Access, idOrPrefix strin
 	// A range on the unique index (ids sort bytewise: COLLATE "C").
 	a = nil
 	q := "SELECT id FROM memories WHERE id >= " + a.add(idOrPrefix) + " AND id < " + a.add(idOrPrefix+"\U0010FFFF") +
-		" AND " + scopeClause("", acc, nil, &a) + " ORDER BY id LIMIT 50"
+		" AND " + scopeClause("", acc, nil, &a) + " ORDER BY id"
 	rows, err := s.pool.Query(ctx, q, a...)
 	if err != nil {
 		return "", fmt.Errorf("resolve id %s: %w", idOrPrefix, err)

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,11 +51,12 @@ type Options struct {
 
 // Store is the PostgreSQL store. It implements store.Store.
 type Store struct {
-	pool   *pgxpool.Pool
-	opts   Options
-	where  string // the server and database, without a password, for messages
-	newer  error  // non-nil when the database's schema is newer than this binary's
-	closed sync.Once
+	pool      *pgxpool.Pool
+	opts      Options
+	where     string // the server and database, without a password, for messages
+	newer     error  // non-nil when the database's schema is newer than this binary's
+	closeOnce sync.Once
+	closed    atomic.Bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -196,7 +198,10 @@ func (s *Store) unreachable(err error, rawURL string) error {
 
 // Close closes the pool; writes in flight finish first.
 func (s *Store) Close() error {
-	s.closed.Do(func() { s.pool.Close() })
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.pool.Close()
+	})
 	return nil
 }
 
@@ -248,6 +253,9 @@ func (s *Store) Write(ctx context.Context, acc memory.Access, fn func(store.Tx) 
 	if s.newer != nil {
 		return s.newer
 	}
+	if s.closed.Load() {
+		return ErrClosed
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -256,7 +264,7 @@ func (s *Store) Write(ctx context.Context, acc memory.Access, fn func(store.Tx) 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if s.pool.Stat().MaxConns() > 0 && strings.Contains(err.Error(), "closed pool") {
+		if s.closed.Load() {
 			return ErrClosed
 		}
 		return fmt.Errorf("begin write on %s: %w", s.where, err)
@@ -264,11 +272,11 @@ func (s *Store) Write(ctx context.Context, acc memory.Access, fn func(store.Tx) 
 	defer ptx.Rollback(context.WithoutCancel(ctx))
 	t := &tx{s: s, tx: ptx, ctx: ctx, acc: acc, now: s.opts.Clock().UnixMilli()}
 	if err := fn(t); err != nil {
-		return err
+		return explainPg(err)
 	}
 	for i := 0; i < len(t.beforeCommit); i++ { // a hook may add hooks
 		if err := t.beforeCommit[i](); err != nil {
-			return err
+			return explainPg(err)
 		}
 	}
 	// Past this point the outcome no longer depends on the caller's
@@ -277,15 +285,56 @@ func (s *Store) Write(ctx context.Context, acc memory.Access, fn func(store.Tx) 
 	cctx := context.WithoutCancel(ctx)
 	t.ctx = cctx
 	if err := t.stamp(); err != nil {
-		return err
+		return explainPg(err)
 	}
 	if err := ptx.Commit(cctx); err != nil {
-		return fmt.Errorf("commit write on %s: %w (the write was not saved)", s.where, err)
+		return explainPg(fmt.Errorf("commit write on %s: %w (the write was not saved)", s.where, err))
 	}
 	for _, f := range t.afterCommit {
 		f()
 	}
 	return nil
+}
+
+// PgWaitError is a write that ended because of other writes: a deadlock
+// (40P01), a serialization failure (40001) or a lock wait longer than
+// Options.LockTimeout (55P03). Nothing of the write was saved; running it
+// again is safe. It unwraps to the server's error.
+type PgWaitError struct {
+	Code string
+	err  error
+}
+
+func (e *PgWaitError) Error() string {
+	what := "it waited longer than the lock timeout for a row or fact another write holds (see pg_stat_activity; raise the timeout, or find the long transaction with trove doctor)"
+	switch e.Code {
+	case "40P01":
+		what = "it deadlocked with another write"
+	case "40001":
+		what = "it conflicted with a concurrent write"
+	}
+	return fmt.Sprintf("write not saved: %s; run it again: %v", what, e.err)
+}
+
+func (e *PgWaitError) Unwrap() error { return e.err }
+
+// Transient is true for a deadlock or serialization failure (store.Transient):
+// the bulk helpers run such a write again. A lock timeout is not: the
+// holder may hold on.
+func (e *PgWaitError) Transient() bool { return e.Code == "40P01" || e.Code == "40001" }
+
+// explainPg wraps a deadlock, serialization failure or lock timeout in a
+// *PgWaitError; other errors pass unchanged.
+func explainPg(err error) error {
+	var pe *pgconn.PgError
+	if err == nil || !errors.As(err, &pe) || errors.As(err, new(*PgWaitError)) {
+		return err
+	}
+	switch pe.Code {
+	case "40P01", "40001", "55P03":
+		return &PgWaitError{Code: pe.Code, err: err}
+	}
+	return err
 }
 
 // sqlStamp takes the next change sequence and gives it to the rows and

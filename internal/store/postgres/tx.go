@@ -66,9 +66,20 @@ func (t *tx) queryRow(query string, args ...any) pgx.Row {
 // touched records that row rid changed, so the commit stamps its seq.
 func (t *tx) touched(rid int64) { t.changed = append(t.changed, rid) }
 
+// Get reads the row and locks it (FOR UPDATE) to the end of the write:
+// what fn decides from it holds at commit, as under the SQLite store's
+// write lock, so a read-modify-write inside one Write (store.PatchMany)
+// never conflicts with another host's write of the row; that write waits,
+// then sees this one's revision.
 func (t *tx) Get(id string) (memory.Memory, error) {
+	if unstorable(id) {
+		return memory.Memory{}, &memory.NotFoundError{ID: id}
+	}
+	if err := t.lockRowFact(id); err != nil {
+		return memory.Memory{}, err
+	}
 	var a args
-	q := "SELECT " + cols + " FROM memories WHERE id = " + a.add(id) + " AND " + scopeClause("", t.acc, nil, &a)
+	q := "SELECT " + cols + " FROM memories WHERE id = " + a.add(id) + " AND " + scopeClause("", t.acc, nil, &a) + " FOR UPDATE"
 	m, err := scanMemory(t.queryRow(q, a...), false)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return m, &memory.NotFoundError{ID: id}
@@ -119,6 +130,10 @@ func (t *tx) Insert(m *memory.Memory) error {
 	if !t.acc.Allows(m.Scope) {
 		return &memory.ScopeDeniedError{Scope: m.Scope}
 	}
+	slot, err := t.vecSlot()
+	if err != nil {
+		return fmt.Errorf("insert memory %s: %w", m.ID, err)
+	}
 	if err := t.checkVector(m.Vector); err != nil {
 		return fmt.Errorf("memory %s: %w", m.ID, err)
 	}
@@ -141,10 +156,6 @@ func (t *tx) Insert(m *memory.Memory) error {
 	key, from, until, inv, arch := validityArgs(m.Metadata)
 	if err := t.lockFact(m.Scope, key); err != nil {
 		return err
-	}
-	slot, err := t.vecSlot()
-	if err != nil {
-		return fmt.Errorf("insert memory %s: %w", m.ID, err)
 	}
 	var rid int64
 	err = t.queryRow(sqlInsertSlot[slot],
@@ -177,10 +188,35 @@ const sqlCurrent = `SELECT rid, scope, revision, metadata->'access_count', metad
 	metadata->'injected_count', metadata->'last_injected_at', metadata->'last_confirmed_use_at', ` + tierExpr + `
 	FROM memories WHERE id = $1 FOR UPDATE`
 
+// lockRowFact takes the advisory lock of the fact that row id states, if
+// it states one the caller reaches, before the write locks the row: every
+// write takes a fact's lock before a row lock of the fact (FactRows, then
+// Update of its rows; Get or Update of one of its rows), so a supersede on
+// one host and an edit of one of the fact's rows on another wait for each
+// other instead of deadlocking.
+func (t *tx) lockRowFact(id string) error {
+	var scope string
+	var key *string
+	err := t.queryRow("SELECT scope, fact_key FROM memories WHERE id = $1", id).Scan(&scope, &key)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && (key == nil || !t.acc.Allows(memory.Scope(scope))) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read memory %s: %w", id, err)
+	}
+	return t.lockFact(memory.Scope(scope), key)
+}
+
 // current reads and locks (FOR UPDATE, to the end of the write) the head
 // of a row the caller may reach: a concurrent write of the row waits,
 // then reads the revision this one leaves.
 func (t *tx) current(id string) (head, error) {
+	if unstorable(id) {
+		return head{}, &memory.NotFoundError{ID: id}
+	}
+	if err := t.lockRowFact(id); err != nil {
+		return head{}, err
+	}
 	var h head
 	var sc string
 	var raw [5][]byte
@@ -425,13 +461,29 @@ func (t *tx) Bump(id string, b store.Bump) error {
 // stores a vector in the slot that was just retired.
 func (t *tx) vecSlot() (int, error) {
 	if !t.slotRead {
+		// The embedding space comes in the same round trip (checkVector
+		// reads it next).
 		var v string
-		err := t.queryRow("SELECT value FROM meta WHERE key = 'embed_slot' FOR SHARE").Scan(&v)
+		var model, dims *string
+		err := t.queryRow(`SELECT s.value, (SELECT value FROM meta WHERE key = 'embed_model'), (SELECT value FROM meta WHERE key = 'embed_dims')
+			FROM meta s WHERE s.key = 'embed_slot' FOR SHARE OF s`).Scan(&v, &model, &dims)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return 0, fmt.Errorf("read the active vector slot: %w", err)
 		}
 		t.slot, _ = strconv.Atoi(v)
 		t.slotRead = true
+		if t.space == nil && err == nil {
+			sp := store.Space{}
+			if model != nil {
+				sp.Model = *model
+			}
+			if dims != nil {
+				if sp.Dimensions, err = strconv.Atoi(*dims); err != nil {
+					return 0, fmt.Errorf("read embedding space: meta embed_dims %q is not a number (run trove doctor)", *dims)
+				}
+			}
+			t.space = &sp
+		}
 	}
 	return t.slot, nil
 }

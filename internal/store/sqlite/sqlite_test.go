@@ -25,6 +25,22 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
 }
 
+// TestShared races two handles on one store file, as two processes would.
+func TestShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		path := filepath.Join(t.TempDir(), "trove.db")
+		var ss [2]store.Store
+		for i := range ss {
+			s, err := Open(context.Background(), path, Options{Version: "test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ss[i] = s
+		}
+		return ss[0], ss[1]
+	})
+}
+
 func TestFTSFollowsEveryWrite(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
