@@ -166,8 +166,9 @@ func open(ctx context.Context, cfg config.Config, o cli.OpenOptions) (*service.S
 
 // Stores are used through the contract (store.Store); what a backend may
 // lack is found by type assertion: the embedding identity the guard checks
-// (reembed.IdentityStore), and the pruning the server schedules
-// (tombstonePruner, capturePruner).
+// (reembed.IdentityStore), the pruning the server schedules
+// (tombstonePruner, capturePruner), and doctor's checks (doctor.FileStore,
+// doctor.ServerStore). Both backends have them all.
 type tombstonePruner interface {
 	PruneTombstones(ctx context.Context, retention time.Duration) (store.PruneReport, error)
 }
@@ -180,7 +181,12 @@ var (
 	_ reembed.IdentityStore = (*sqlite.Store)(nil)
 	_ tombstonePruner       = (*sqlite.Store)(nil)
 	_ capturePruner         = (*sqlite.Store)(nil)
+	_ doctor.FileStore      = (*sqlite.Store)(nil)
 	_ store.Store           = (*postgres.Store)(nil)
+	_ reembed.IdentityStore = (*postgres.Store)(nil)
+	_ tombstonePruner       = (*postgres.Store)(nil)
+	_ capturePruner         = (*postgres.Store)(nil)
+	_ doctor.ServerStore    = (*postgres.Store)(nil)
 )
 
 // openStore opens the store cfg.DB names: a postgres:// or postgresql://

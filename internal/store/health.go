@@ -21,10 +21,20 @@ type FTSReport struct {
 	Indexed int `json:"indexed"`
 	Missing int `json:"missing"` // rows without an index entry
 	Extra   int `json:"extra"`   // index entries without a row
+	// Stale: rows whose index entry differs from what this trove's
+	// tokeniser makes of the row now (a store whose index is kept in the
+	// row, PostgreSQL's; always 0 for SQLite's FTS5 table).
+	Stale int `json:"stale,omitempty"`
+	// Stats: scopes whose kept search statistics (row count, total
+	// length, which ranking reads) differ from their rows (PostgreSQL).
+	Stats int `json:"stats,omitempty"`
 }
 
-// Consistent reports whether every row is indexed exactly once.
-func (r FTSReport) Consistent() bool { return r.Missing == 0 && r.Extra == 0 && r.Rows == r.Indexed }
+// Consistent reports whether every row is indexed exactly once, as this
+// trove indexes it, and the statistics match.
+func (r FTSReport) Consistent() bool {
+	return r.Missing == 0 && r.Extra == 0 && r.Stale == 0 && r.Stats == 0 && r.Rows == r.Indexed
+}
 
 // TextIndexStatus says which text index search uses and how far the
 // build of a newer one has come.
@@ -65,6 +75,10 @@ type ServerInfo struct {
 	// has "vector"). VectorInUse: this store searches vectors with it.
 	VectorAvailable bool
 	VectorInUse     bool
+	// Connections open to the database (all clients), and the server's
+	// max_connections: every trove process keeps a pool.
+	Connections    int
+	MaxConnections int
 }
 
 // Extension is one installed extension.
@@ -81,6 +95,8 @@ type IndexStatus struct {
 	// Valid is false for an index a failed CREATE INDEX CONCURRENTLY left
 	// behind (pg_index.indisvalid): it is kept up to date but never used.
 	Valid bool `json:"valid"`
+	// Create is the statement that makes the index as the schema has it.
+	Create string `json:"create,omitempty"`
 }
 
 // ServerSession is a session of the database server whose transaction has

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,189 +14,187 @@ import (
 	"github.com/trove-memory/trove/internal/store"
 )
 
-// The read-only queries `trove doctor` needs of a PostgreSQL store: the
-// server and its extensions, the migration level, the indexes the
-// migrations create, sessions holding transactions (and locks) open, who
-// holds the job locks, and the vector and metadata checks the SQLite
-// store offers under the same names. None of them writes.
-
-// SchemaInfo is the migration level of the database and the trove that
-// applied its last migration.
-type SchemaInfo struct {
-	Version   int    `json:"version"`    // the highest migration applied
-	Binary    int    `json:"binary"`     // this trove's (SchemaVersion)
-	WrittenBy string `json:"written_by"` // the trove version that applied Version
-	AppliedAt int64  `json:"applied_at"` // unix ms
-}
+// The read-only queries `trove doctor` needs of a PostgreSQL store
+// (doctor.ServerStore): the server and its extensions, the migration
+// level, the indexes the migrations create, sessions holding transactions
+// (and locks) open, who holds the job locks, and the vector and metadata
+// checks the SQLite store offers under the same names, with the report
+// types of package store. None of them writes. The text index's check and
+// repair are textindex.go's.
 
 // SchemaInfo reads the migration level. Version above Binary means a
 // newer trove migrated the database: this one reads and does not write.
-func (s *Store) SchemaInfo(ctx context.Context) (SchemaInfo, error) {
-	si := SchemaInfo{Binary: SchemaVersion()}
-	err := s.pool.QueryRow(ctx, `SELECT version, trove_version, applied_at FROM schema_migrations ORDER BY version DESC LIMIT 1`).
-		Scan(&si.Version, &si.WrittenBy, &si.AppliedAt)
+// A PostgreSQL store records no minimum writer version (MinWriter ""): a
+// trove refuses to write a schema newer than its own.
+func (s *Store) SchemaInfo(ctx context.Context) (store.SchemaInfo, error) {
+	si := store.SchemaInfo{Binary: SchemaVersion()}
+	err := s.pool.QueryRow(ctx, `SELECT version, trove_version FROM schema_migrations ORDER BY version DESC LIMIT 1`).
+		Scan(&si.Version, &si.WrittenBy)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return si, fmt.Errorf("read the migration level: %w", s.connErr(err))
 	}
 	return si, nil
 }
 
-// ServerInfo describes the server a store is on.
-type ServerInfo struct {
-	Where    string `json:"where"` // host:port/database as user, no password
-	Version  string `json:"version"`
-	VersionN int    `json:"version_num"` // server_version_num, e.g. 150004
-	Database string `json:"database"`
-	User     string `json:"user"`
-	// Extensions installed in the database, by name, with their version.
-	Extensions map[string]string `json:"extensions"`
-	// VectorAvailable: the server has pgvector (installed here or not).
-	VectorAvailable bool `json:"vector_available"`
-	// Connections open to this database, and the server's limit.
-	Connections    int `json:"connections"`
-	MaxConnections int `json:"max_connections"`
-	// The pool this process keeps: connections open and its bound.
-	PoolConns int32 `json:"pool_conns"`
-	PoolMax   int32 `json:"pool_max"`
+// Redacted is the database's URL as given, its password masked: what
+// reports and messages name the store by.
+func (s *Store) Redacted() string { return s.redacted }
+
+// Ping makes one round trip to the server on a pooled connection.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return s.connErr(s.pool.Ping(ctx))
 }
 
-// ServerInfo asks the server what it is and what it has.
-func (s *Store) ServerInfo(ctx context.Context) (ServerInfo, error) {
-	si := ServerInfo{Where: s.where, Extensions: map[string]string{}}
+// ServerInfo asks the server what it is and what it has. VectorInUse is
+// true once the store keeps its pgvector copy (memory_vectors, made by
+// the first VectorSearch); asking creates nothing.
+func (s *Store) ServerInfo(ctx context.Context) (store.ServerInfo, error) {
+	var si store.ServerInfo
+	var copyKept bool
 	err := s.pool.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('server_version_num')::int,
 			current_database(), current_user, current_setting('max_connections')::int,
 			(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()),
-			EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector')`).
-		Scan(&si.Version, &si.VersionN, &si.Database, &si.User, &si.MaxConnections, &si.Connections, &si.VectorAvailable)
+			EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector'),
+			to_regclass('memory_vectors') IS NOT NULL`).
+		Scan(&si.Version, &si.VersionNum, &si.Database, &si.User, &si.MaxConnections, &si.Connections, &si.VectorAvailable, &copyKept)
 	if err != nil {
 		return si, fmt.Errorf("ask the server at %s what it is: %w", s.where, s.connErr(err))
 	}
-	rows, err := s.pool.Query(ctx, "SELECT extname, extversion FROM pg_extension")
+	rows, err := s.pool.Query(ctx, "SELECT extname, extversion FROM pg_extension ORDER BY extname")
 	if err != nil {
 		return si, fmt.Errorf("list extensions: %w", s.connErr(err))
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var n, v string
-		if err := rows.Scan(&n, &v); err != nil {
-			return si, fmt.Errorf("list extensions: %w", err)
-		}
-		si.Extensions[n] = v
-	}
-	if err := rows.Err(); err != nil {
+	si.Extensions, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Extension, error) {
+		var e store.Extension
+		err := r.Scan(&e.Name, &e.Version)
+		return e, err
+	})
+	if err != nil {
 		return si, fmt.Errorf("list extensions: %w", err)
 	}
-	st := s.pool.Stat()
-	si.PoolConns, si.PoolMax = st.TotalConns(), st.MaxConns()
+	for _, e := range si.Extensions {
+		if e.Name == "vector" {
+			si.VectorInUse = copyKept
+		}
+	}
 	return si, nil
 }
 
-// IndexReport compares the indexes the migrations create with the
-// database's.
-type IndexReport struct {
-	Expected int      `json:"expected"`
-	Missing  []string `json:"missing,omitempty"` // created by a migration, absent now
-	// Invalid indexes exist but the planner does not use them (a CREATE
-	// INDEX CONCURRENTLY that failed, say): REINDEX them.
-	Invalid []string `json:"invalid,omitempty"`
-}
+// createIndex finds the migrations' CREATE INDEX statements: the index's
+// name, its table, and (the whole match) the statement.
+var createIndex = regexp.MustCompile(`(?i)\bCREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?([a-z_][a-z0-9_]*)\s+ON\s+(?:ONLY\s+)?([a-z_][a-z0-9_]*)[^;]*`)
 
-// OK reports whether every index is there and valid.
-func (r IndexReport) OK() bool { return len(r.Missing) == 0 && len(r.Invalid) == 0 }
+// vectorIndex is the index of the pgvector copy (pgvector.go makes it).
+var vectorIndex = store.IndexStatus{Name: "memory_vectors_hnsw", Table: "memory_vectors",
+	Create: "CREATE INDEX memory_vectors_hnsw ON memory_vectors USING hnsw (embedding vector_cosine_ops)"}
 
-var createIndex = regexp.MustCompile(`(?i)\bCREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?([a-z_][a-z0-9_]*)`)
-
-// expectedIndexes are the indexes the embedded migrations create by name.
-func expectedIndexes() []string {
-	var out []string
+// expectedIndexes are the indexes the embedded migrations create by name,
+// by name, each with the statement that creates it.
+func expectedIndexes() []store.IndexStatus {
+	var out []store.IndexStatus
 	for _, m := range migrations() {
 		for _, g := range createIndex.FindAllStringSubmatch(m.sql, -1) {
-			if !slices.Contains(out, g[1]) {
-				out = append(out, g[1])
+			if !slices.ContainsFunc(out, func(ix store.IndexStatus) bool { return ix.Name == g[1] }) {
+				out = append(out, store.IndexStatus{Name: g[1], Table: g[2], Create: strings.Join(strings.Fields(g[0]), " ")})
 			}
 		}
 	}
-	slices.Sort(out)
+	slices.SortFunc(out, func(a, b store.IndexStatus) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
-// CheckIndexes lists the migrations' indexes that are missing or invalid
-// in the store's schema (the first of the search path).
-func (s *Store) CheckIndexes(ctx context.Context) (IndexReport, error) {
-	want := expectedIndexes()
-	r := IndexReport{Expected: len(want)}
-	rows, err := s.pool.Query(ctx, `SELECT c.relname, i.indisvalid FROM pg_index i
-		JOIN pg_class c ON c.oid = i.indexrelid
-		WHERE c.relnamespace = current_schema()::regnamespace`)
+// Indexes lists the indexes the schema expects (the migrations', and the
+// pgvector copy's when the store keeps one) and whether each is present
+// and valid, then any other index of the store's schema that is invalid
+// (a failed CREATE INDEX CONCURRENTLY leaves one, which every write still
+// updates). The schema is the first of the search path.
+func (s *Store) Indexes(ctx context.Context) ([]store.IndexStatus, error) {
+	rows, err := s.pool.Query(ctx, `SELECT c.relname, t.relname, i.indisvalid FROM pg_index i
+		JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+		WHERE c.relnamespace = current_schema()::regnamespace ORDER BY c.relname`)
 	if err != nil {
-		return r, fmt.Errorf("list indexes: %w", s.connErr(err))
+		return nil, fmt.Errorf("list indexes: %w", s.connErr(err))
 	}
-	have := map[string]bool{}
-	defer rows.Close()
+	type have struct {
+		table string
+		valid bool
+	}
+	found := map[string]have{}
+	var names []string
+	var vectors bool
 	for rows.Next() {
 		var name string
-		var valid bool
-		if err := rows.Scan(&name, &valid); err != nil {
-			return r, fmt.Errorf("list indexes: %w", err)
+		var h have
+		if err := rows.Scan(&name, &h.table, &h.valid); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list indexes: %w", err)
 		}
-		have[name] = true
-		if !valid {
-			r.Invalid = append(r.Invalid, name)
-		}
+		found[name] = h
+		names = append(names, name)
+		vectors = vectors || h.table == vectorIndex.Table
 	}
 	if err := rows.Err(); err != nil {
-		return r, fmt.Errorf("list indexes: %w", err)
+		return nil, fmt.Errorf("list indexes: %w", s.connErr(err))
 	}
-	for _, n := range want {
-		if !have[n] {
-			r.Missing = append(r.Missing, n)
+	want := expectedIndexes()
+	if vectors {
+		want = append(want, vectorIndex)
+	}
+	out := make([]store.IndexStatus, 0, len(want))
+	for _, ix := range want {
+		h, ok := found[ix.Name]
+		ix.Present, ix.Valid = ok, ok && h.valid
+		out = append(out, ix)
+	}
+	for _, n := range names {
+		if h := found[n]; !h.valid && !slices.ContainsFunc(want, func(ix store.IndexStatus) bool { return ix.Name == n }) {
+			out = append(out, store.IndexStatus{Name: n, Table: h.table, Present: true})
 		}
 	}
-	slices.Sort(r.Invalid)
-	return r, nil
+	return out, nil
 }
 
-// Session is a server session of the store's database with a
-// transaction open.
-type Session struct {
-	PID         int32  `json:"pid"`
-	Application string `json:"application"` // application_name: trove sets "trove <command>"
-	Client      string `json:"client,omitempty"`
-	State       string `json:"state"`                // active, idle in transaction, ...
-	WaitEvent   string `json:"wait_event,omitempty"` // what it waits for, if it does
-	XactMS      int64  `json:"xact_ms"`              // how long its transaction has been open
-	Query       string `json:"query"`                // its last statement, cut to 200 characters
-	Locks       int    `json:"locks"`                // locks it holds (granted)
-	Advisory    int    `json:"advisory_locks"`       // of which advisory
-	Blocking    int    `json:"blocking"`             // sessions waiting for it
-}
-
-// LongTransactions lists the sessions of the database (other than the one
-// asking) whose transaction has been open longer than olderThan, longest
-// first, with the locks they hold and how many sessions wait for them. A
+// LongTransactions lists the client sessions of the database (other than
+// the one asking) whose transaction has been open longer than olderThan
+// and that hold a lock (besides their own transaction's id) or wait for
+// one, oldest first, with who blocks them and how many they block. A
 // transaction left open (a client paused, or "idle in transaction") holds
-// its row locks and keeps vacuum from cleaning up; doctor names it.
-func (s *Store) LongTransactions(ctx context.Context, olderThan time.Duration) ([]Session, error) {
-	rows, err := s.pool.Query(ctx, `SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.client_addr::text, ''),
-			coalesce(a.state, ''), coalesce(a.wait_event_type || ':' || a.wait_event, ''),
-			(extract(epoch FROM now() - a.xact_start) * 1000)::bigint, left(coalesce(a.query, ''), 200),
-			(SELECT count(*) FROM pg_locks l WHERE l.pid = a.pid AND l.granted),
-			(SELECT count(*) FROM pg_locks l WHERE l.pid = a.pid AND l.granted AND l.locktype = 'advisory'),
+// its row locks, so writers of those rows wait for it, and keeps vacuum
+// from cleaning up; doctor names it. Session-level advisory locks held
+// outside a transaction (a job's claim) are not transactions and are not
+// listed.
+func (s *Store) LongTransactions(ctx context.Context, olderThan time.Duration) ([]store.ServerSession, error) {
+	rows, err := s.pool.Query(ctx, `SELECT a.pid, coalesce(a.usename::text, ''), coalesce(a.application_name, ''),
+			coalesce(host(a.client_addr), ''), coalesce(a.state, ''), a.xact_start,
+			(extract(epoch FROM clock_timestamp() - a.xact_start) * 1000)::bigint, left(coalesce(a.query, ''), 200),
+			(SELECT count(*) FROM pg_locks l WHERE l.pid = a.pid AND l.granted AND l.locktype <> 'virtualxid'),
+			pg_blocking_pids(a.pid),
 			(SELECT count(*) FROM pg_stat_activity b WHERE a.pid = ANY(pg_blocking_pids(b.pid)))
 		FROM pg_stat_activity a
-		WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL
-			AND now() - a.xact_start >= $1::interval
-		ORDER BY a.xact_start`, fmt.Sprintf("%d milliseconds", olderThan.Milliseconds()))
+		WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
+			AND a.xact_start IS NOT NULL AND a.xact_start <= clock_timestamp() - make_interval(secs => $1)
+			AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND (l.locktype <> 'virtualxid' OR NOT l.granted))
+		ORDER BY a.xact_start, a.pid`, max(olderThan, 0).Seconds())
 	if err != nil {
 		return nil, fmt.Errorf("list open transactions: %w", s.connErr(err))
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Session, error) {
-		var x Session
-		err := r.Scan(&x.PID, &x.Application, &x.Client, &x.State, &x.WaitEvent, &x.XactMS, &x.Query, &x.Locks, &x.Advisory, &x.Blocking)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.ServerSession, error) {
+		var x store.ServerSession
+		var ageMS int64
+		var blockedBy []int32
+		err := r.Scan(&x.PID, &x.User, &x.Application, &x.Client, &x.State, &x.XactStart, &ageMS, &x.Query, &x.Locks, &blockedBy, &x.Blocking)
+		x.Age = time.Duration(ageMS) * time.Millisecond
+		for _, p := range blockedBy {
+			x.BlockedBy = append(x.BlockedBy, int(p))
+		}
+		x.Waiting = len(x.BlockedBy) > 0
 		return x, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list open transactions: %w", err)
+		return nil, fmt.Errorf("list open transactions: %w", s.connErr(err))
 	}
 	return out, nil
 }
@@ -249,12 +248,7 @@ func (s *Store) JobHolders(ctx context.Context, names ...string) ([]JobHolder, e
 func (s *Store) ConfiguredSpace() store.Space { return s.opts.Space }
 
 // VectorCensus counts rows by the length of their stored vector.
-type VectorCensus struct {
-	Rows      int
-	Missing   int         // rows with no vector (found by keyword search only)
-	ByDims    map[int]int // rows per vector length, in float32s
-	Malformed int         // vectors whose byte length is not a whole number of float32s
-}
+type VectorCensus = store.VectorCensus
 
 // VectorCensus counts every row by the length of its vector (of the active
 // slot), in one statement (octet_length reads a stored value's size

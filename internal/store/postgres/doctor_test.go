@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,21 +18,38 @@ func TestDoctorQueries(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
 	si, err := s.ServerInfo(ctx)
-	if err != nil || si.Version == "" || si.VersionN < 100000 || si.Database == "" || si.Connections < 1 || si.MaxConnections < 1 {
+	if err != nil || si.Version == "" || si.VersionNum < 100000 || si.Database == "" || si.User == "" || si.Connections < 1 || si.MaxConnections < 1 {
 		t.Fatalf("server: %+v %v", si, err)
 	}
 	if sc, err := s.SchemaInfo(ctx); err != nil || sc.Version != SchemaVersion() || sc.Binary != SchemaVersion() || sc.WrittenBy != "test" {
 		t.Fatalf("schema: %+v %v", sc, err)
 	}
-	ix, err := s.CheckIndexes(ctx)
-	if err != nil || !ix.OK() || ix.Expected < 10 {
-		t.Fatalf("indexes: %+v %v", ix, err)
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ixs, err := s.Indexes(ctx)
+	if err != nil || len(ixs) < 10 {
+		t.Fatalf("indexes: %+v %v", ixs, err)
+	}
+	for _, ix := range ixs {
+		if !ix.Present || !ix.Valid || ix.Table == "" || !strings.HasPrefix(ix.Create, "CREATE INDEX "+ix.Name+" ON "+ix.Table) {
+			t.Fatalf("index %+v", ix)
+		}
 	}
 	if _, err := s.pool.Exec(ctx, "DROP INDEX capture_jobs_state"); err != nil {
 		t.Fatal(err)
 	}
-	if ix, err := s.CheckIndexes(ctx); err != nil || !slices.Equal(ix.Missing, []string{"capture_jobs_state"}) {
-		t.Fatalf("indexes after a drop: %+v %v", ix, err)
+	var gone []string
+	if ixs, err = s.Indexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, ix := range ixs {
+		if !ix.Present {
+			gone = append(gone, ix.Name+" on "+ix.Table)
+		}
+	}
+	if !slices.Equal(gone, []string{"capture_jobs_state on capture_jobs"}) {
+		t.Fatalf("indexes missing after a drop: %v", gone)
 	}
 
 	put := []memory.Memory{{ID: "a", Text: "a", Vector: []float32{1, 2}}, {ID: "b", Text: "b"}}
@@ -69,14 +87,20 @@ func TestDoctorQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var holder *Session
+	var holder, waiter *store.ServerSession
 	for i := range ss {
 		if ss[i].Blocking > 0 {
 			holder = &ss[i]
 		}
+		if ss[i].Waiting {
+			waiter = &ss[i]
+		}
 	}
-	if holder == nil || holder.Locks == 0 || holder.State != "idle in transaction" {
+	if holder == nil || holder.Locks == 0 || holder.State != "idle in transaction" || holder.Application != "trove test" {
 		t.Fatalf("no idle transaction blocking a writer among %+v", ss)
+	}
+	if waiter == nil || !slices.Equal(waiter.BlockedBy, []int{holder.PID}) || waiter.State != "active" {
+		t.Fatalf("no writer waiting for pid %d among %+v", holder.PID, ss)
 	}
 	if long, err := s.LongTransactions(ctx, time.Hour); err != nil || len(long) != 0 {
 		t.Fatalf("transactions open an hour: %+v %v", long, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/store"
 )
 
 // Pruning the change feed's deletions. Each batch is one statement (its
@@ -22,11 +23,7 @@ import (
 const pruneBatch = 200
 
 // PruneReport says what PruneTombstones did.
-type PruneReport struct {
-	Pruned  int   `json:"pruned"`
-	Batches int   `json:"batches"`
-	Horizon int64 `json:"horizon"` // the change sequence up to which deletions may be gone
-}
+type PruneReport = store.PruneReport
 
 // sqlPruneTombstones deletes up to $2 tombstones deleted before $1 and
 // raises meta tombstone_horizon to the highest seq among them, at once:

@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/trove-memory/trove/internal/dburl"
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
 )
@@ -33,8 +34,9 @@ type Options struct {
 	// Space is the embedding space this process writes with. It is recorded
 	// on the first write with a vector; later writes must match it.
 	Space store.Space
-	// Command names this process to the server (application_name), so
-	// doctor and pg_stat_activity show who holds what.
+	// Command names this process to the server (application_name: the
+	// command, with "trove " before it unless it starts so), so doctor and
+	// pg_stat_activity show who holds what.
 	Command string
 	// Version is this trove's version, recorded by migrations.
 	Version string
@@ -54,6 +56,7 @@ type Store struct {
 	pool      *pgxpool.Pool
 	opts      Options
 	where     string // the server and database, without a password, for messages
+	redacted  string // the URL as given, its password masked (Redacted)
 	newer     error  // non-nil when the database's schema is newer than this binary's
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -94,10 +97,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	}
 	rp := cfg.ConnConfig.RuntimeParams
 	if _, ok := rp["application_name"]; !ok {
-		name := "trove"
-		if opts.Command != "" {
-			name = "trove " + opts.Command
-		}
+		name := appName(opts.Command)
 		rp["application_name"] = truncate(name, 63)
 	}
 	rp["lock_timeout"] = strconv.FormatInt(opts.LockTimeout.Milliseconds(), 10)
@@ -107,7 +107,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open PostgreSQL store %s: %v", where, redact(err, rawURL))
 	}
-	s := &Store{pool: pool, opts: opts, where: where}
+	s := &Store{pool: pool, opts: opts, where: where, redacted: dburl.Redact(rawURL)}
 	pctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	err = pool.Ping(pctx)
 	cancel()
@@ -174,6 +174,19 @@ func redact(err error, rawURL string) string {
 	return msg
 }
 
+// appName is the application_name of a process running command: the
+// command as given when it names trove already ("trove store (pid 12)",
+// as cmd/trove passes it), else "trove " before it.
+func appName(command string) string {
+	switch {
+	case command == "":
+		return "trove"
+	case command == "trove" || strings.HasPrefix(command, "trove "):
+		return command
+	}
+	return "trove " + command
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -196,10 +209,13 @@ func (s *Store) unreachable(err error, rawURL string) error {
 	return fmt.Errorf("cannot reach PostgreSQL at %s (%s): check that the server is running and accepts connections at that host and port (listen_addresses, pg_hba.conf, firewall), and the URL in TROVE_DB or --db", s.where, msg)
 }
 
-// Close closes the pool; writes in flight finish first.
+// Close gives up the store's job claims (so a job this process ran is
+// free to resume on another host at once) and closes the pool; writes in
+// flight finish first.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		s.closeClaims()
 		s.pool.Close()
 	})
 	return nil
