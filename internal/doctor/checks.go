@@ -163,6 +163,9 @@ func checkFTS(ctx context.Context, s Store) Check {
 		return c
 	}
 	c.Figures = map[string]any{"rows": rep.Rows, "indexed": rep.Indexed, "missing": rep.Missing, "extra": rep.Extra}
+	if isServer(s) {
+		c.Figures["stale"], c.Figures["stats_off"] = rep.Stale, rep.Stats
+	}
 	ix, err := s.TextIndex(ctx)
 	if err != nil {
 		c.Status, c.Detail, c.Fix, c.repairable = Fail, fmt.Sprintf("could not read the search index version: %v", err), fixFTS(s), true
@@ -189,6 +192,14 @@ func checkFTS(ctx context.Context, s Store) Check {
 	}
 	if rep.Extra > 0 {
 		parts = append(parts, fmt.Sprintf("%d index %s no row", rep.Extra, pick(rep.Extra, "entry has", "entries have")))
+	}
+	if rep.Stale > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d rows' index %s not what this trove's tokeniser makes of %s, so keyword search misses or misranks %s",
+			rep.Stale, rep.Rows, pick(rep.Stale, "is", "are"), pick(rep.Stale, "the row", "them"), pick(rep.Stale, "it", "them")))
+	}
+	if rep.Stats > 0 {
+		parts = append(parts, fmt.Sprintf("the kept search statistics (row count and length) of %s differ from the rows, so ranking there is off",
+			plural(rep.Stats, "scope")))
 	}
 	if len(parts) == 0 {
 		parts = append(parts, fmt.Sprintf("%d rows but %d index entries", rep.Rows, rep.Indexed))

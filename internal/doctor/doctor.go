@@ -394,10 +394,11 @@ func (r *Report) index(name string) int {
 }
 
 // underLock says how a repair kept writers out: the file store's write
-// lock, or a server store's transaction.
+// lock, or a server store's short transactions, each locking the rows it
+// rebuilds (writers wait for a batch, never for the whole rebuild).
 func underLock(s Store) string {
 	if _, ok := s.(ServerStore); ok {
-		return "in one transaction"
+		return "in short transactions, each locking the rows it rebuilds"
 	}
 	return "under the write lock"
 }

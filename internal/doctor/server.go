@@ -36,13 +36,22 @@ func checkServerAndExtensions(ctx context.Context, s ServerStore) []Check {
 		ext.Status, ext.Detail = Fail, fmt.Sprintf("could not read the installed extensions: %v", err)
 		return []Check{srv, ext}
 	}
-	srv.Figures = map[string]any{"version": info.Version, "version_num": info.VersionNum, "database": info.Database, "user": info.User}
+	srv.Figures = map[string]any{"version": info.Version, "version_num": info.VersionNum, "database": info.Database, "user": info.User,
+		"connections": info.Connections, "max_connections": info.MaxConnections}
 	srv.Status = OK
 	srv.Detail = fmt.Sprintf("PostgreSQL %s, database %s as role %s", info.Version, info.Database, info.User)
-	if info.VersionNum > 0 && info.VersionNum < minServerVersion {
+	if info.MaxConnections > 0 {
+		srv.Detail += fmt.Sprintf("; %d of the server's %d connections open to this database", info.Connections, info.MaxConnections)
+	}
+	switch {
+	case info.VersionNum > 0 && info.VersionNum < minServerVersion:
 		srv.Status = Warn
 		srv.Detail += fmt.Sprintf("; trove is written for PostgreSQL %d or newer", minServerVersion/10000)
 		srv.Fix = "upgrade the server; on an older one some commands fail with a syntax error"
+	case info.MaxConnections > 0 && info.Connections*10 >= info.MaxConnections*9:
+		srv.Status = Warn
+		srv.Detail += ": close to the limit, past which new connections (a new trove process, or a pool growing) are refused"
+		srv.Fix = "raise max_connections on the server, or put a pooler (PgBouncer in transaction mode) between the hosts and the server"
 	}
 
 	var names []string
@@ -85,13 +94,22 @@ func checkIndexes(ctx context.Context, s ServerStore) Check {
 		c.Status, c.Detail = Fail, fmt.Sprintf("could not list the indexes: %v", err)
 		return c
 	}
-	var missing, invalid []string
+	var missing, invalid, creates []string
+	foreign := 0 // invalid indexes that are not the schema's
 	for _, ix := range ixs {
 		switch {
 		case !ix.Present:
 			missing = append(missing, ix.Name+" on "+ix.Table)
 		case !ix.Valid:
 			invalid = append(invalid, ix.Name+" on "+ix.Table)
+			if ix.Create == "" {
+				foreign++
+			}
+		default:
+			continue
+		}
+		if ix.Create != "" {
+			creates = append(creates, ix.Create)
 		}
 	}
 	c.Figures = map[string]any{"expected": len(ixs), "missing": missing, "invalid": invalid}
@@ -109,7 +127,17 @@ func checkIndexes(ctx context.Context, s ServerStore) Check {
 		parts = append(parts, fmt.Sprintf("invalid (left by a failed CREATE INDEX CONCURRENTLY, never used): %s", strings.Join(invalid, ", ")))
 	}
 	c.Detail = "indexes the schema expects are not usable, so queries that need them scan whole tables or, for a unique one, duplicates are not prevented: " + strings.Join(parts, "; ")
-	c.Fix = "drop an invalid index (DROP INDEX CONCURRENTLY name) and run any trove command that writes (trove store …): opening the store creates the missing indexes"
+	var fixes []string
+	if len(invalid) > 0 {
+		fixes = append(fixes, "drop each invalid index (DROP INDEX CONCURRENTLY name)")
+	}
+	if len(creates) > 0 {
+		fixes = append(fixes, "create the schema's indexes again, without holding up writers: "+psqlEach(s, concurrently(creates)))
+	}
+	if foreign > 0 {
+		fixes = append(fixes, "an invalid index that is not trove's needs only the drop")
+	}
+	c.Fix = strings.Join(fixes, "; then ")
 	return c
 }
 
@@ -152,6 +180,30 @@ func checkTransactions(ctx context.Context, s ServerStore, opts Options) Check {
 	c.Fix = fmt.Sprintf("writers to the rows they lock wait for them; if one is stuck, end it: SELECT pg_terminate_backend(PID) (pids %s); "+
 		"the server rolls back its transaction and frees its locks", strings.Join(pids, ", "))
 	return c
+}
+
+// psqlEach is the psql command that runs each statement on its own (one
+// -c each: CREATE INDEX CONCURRENTLY cannot run inside a transaction,
+// which several statements in one -c would be).
+func psqlEach(s ServerStore, stmts []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "psql '%s'", s.Redacted())
+	for _, st := range stmts {
+		fmt.Fprintf(&b, " -c \"%s\"", st)
+	}
+	b.WriteString(" (with the password)")
+	return b.String()
+}
+
+// concurrently rewrites CREATE INDEX statements to build without
+// blocking writes (CREATE INDEX CONCURRENTLY, which psql -c runs outside
+// a transaction, one statement at a time).
+func concurrently(creates []string) []string {
+	out := make([]string, len(creates))
+	for i, c := range creates {
+		out[i] = strings.Replace(c, "CREATE INDEX ", "CREATE INDEX CONCURRENTLY ", 1)
+	}
+	return out
 }
 
 func orUnknown(s string) string {
