@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"weak"
 
 	"github.com/jackc/pgx/v5"
 
@@ -53,18 +54,17 @@ type pgvectorState struct {
 	err       error  // the check itself failed (retried next time)
 }
 
-var pgvectorStates sync.Map // *Store → *pgvectorState
+var pgvectorStates sync.Map // weak.Pointer[Store] → *pgvectorState
 
 // PGVector reports whether the server has pgvector and the store uses
 // it, and if not, why (for doctor and logs). It creates the extension if
 // the server offers it and it is not yet created.
 func (s *Store) PGVector(ctx context.Context) (bool, string, error) {
-	v, _ := pgvectorStates.LoadOrStore(s, &pgvectorState{})
-	st := v.(*pgvectorState)
+	st := perStore(&pgvectorStates, s, func() *pgvectorState { return &pgvectorState{} })
 	st.once.Do(func() { st.available, st.reason, st.err = s.detectPGVector(ctx) })
 	if st.err != nil {
 		err := st.err
-		pgvectorStates.Delete(s) // a failed check is tried again
+		pgvectorStates.Delete(weak.Make(s)) // a failed check is tried again
 		return false, "", err
 	}
 	return st.available, st.reason, nil

@@ -264,6 +264,24 @@ func TestPGliteVectorSearch(t *testing.T) {
 	if slices.Contains(hitIDs(hits), "m001") {
 		t.Errorf("deleted m001 still found: %v", hits)
 	}
+	// A purge leaves no tombstone: the copy is rebuilt past the horizon.
+	if err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error { _, err := tx.Purge("m003"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	hits, err = s.VectorSearch(ctx, memory.Owner(), store.Filter{}, vecs[3], 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hits) == 0 || slices.Contains(hitIDs(hits), "m003") {
+		t.Errorf("purged m003 still found (or nothing found): %v", hits)
+	}
+	var copied int
+	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM memory_vectors").Scan(&copied); err != nil {
+		t.Fatal(err)
+	}
+	if copied != n-2 {
+		t.Errorf("memory_vectors holds %d rows after a delete and a purge, want %d", copied, n-2)
+	}
 	// The text index on PGlite's PostgreSQL 17.
 	if _, err := store.PutMany(ctx, s, memory.Owner(), slices.Clone(searchCorpus)); err != nil {
 		t.Fatal(err)

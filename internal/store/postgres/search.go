@@ -4,10 +4,12 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"weak"
 
 	"github.com/jackc/pgx/v5"
 
@@ -188,16 +190,26 @@ type statCache struct {
 	m  map[string]dfEntry
 }
 
-// statCaches are the stores' caches (the Store struct is another file's:
-// a cache per store, dropped when it closes, would need a field there).
-var statCaches sync.Map // *Store → *statCache
+// statCaches are the stores' caches, by a weak pointer to the store (the
+// Store struct is another file's), dropped when the store is collected.
+var statCaches sync.Map // weak.Pointer[Store] → *statCache
 
 func (s *Store) statCache() *statCache {
-	if c, ok := statCaches.Load(s); ok {
-		return c.(*statCache)
+	return perStore(&statCaches, s, func() *statCache { return &statCache{m: map[string]dfEntry{}} })
+}
+
+// perStore returns s's value in m, making it with mk the first time; the
+// entry goes when s is garbage.
+func perStore[V any](m *sync.Map, s *Store, mk func() *V) *V {
+	key := weak.Make(s)
+	if v, ok := m.Load(key); ok {
+		return v.(*V)
 	}
-	c, _ := statCaches.LoadOrStore(s, &statCache{m: map[string]dfEntry{}})
-	return c.(*statCache)
+	v, loaded := m.LoadOrStore(key, mk())
+	if !loaded {
+		runtime.AddCleanup(s, func(k weak.Pointer[Store]) { m.Delete(k) }, key)
+	}
+	return v.(*V)
 }
 
 // textStats reads the statistics of acc's scopes for terms, within rtx.

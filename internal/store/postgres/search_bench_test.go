@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,10 +44,7 @@ func BenchmarkSearchText(b *testing.B) {
 	b.Cleanup(func() { lite.Close() })
 	for _, st := range []store.Store{pg, lite} {
 		for i := 0; i < len(rows); i += 500 {
-			batch := make([]memory.Memory, 0, 500)
-			for _, m := range rows[i:min(i+500, len(rows))] {
-				batch = append(batch, m)
-			}
+			batch := slices.Clone(rows[i:min(i+500, len(rows))])
 			if _, err := store.PutMany(ctx, st, memory.Owner(), batch); err != nil {
 				b.Fatal(err)
 			}

@@ -289,3 +289,34 @@ func TestScopeSizesFollowWrites(t *testing.T) {
 		t.Errorf("%d scopes compared, want 7 or more", n)
 	}
 }
+
+// FuzzSearchTextQuery: any query text (operators of tsquery and FTS5,
+// quotes, backslashes, NUL, invalid UTF-8, CJK) is searched as words, and
+// never makes an invalid tsquery.
+func FuzzSearchTextQuery(f *testing.F) {
+	for _, q := range []string{
+		"", "a", `it's`, `\`, `'quoted'`, `"double"`, "a & b | !c <-> d:* (e)", "NEAR(a b) AND * OR -x",
+		"ERR_CONN_RESET", "config/prod.yaml", "\x00nul", "\xff\xfe bad", "咖啡 喝咖啡", "Häuser strasse café",
+		strings.Repeat("word ", 100), "<2> <-> 'a':*A",
+	} {
+		f.Add(q)
+	}
+	s := openTemp(f)
+	ctx := context.Background()
+	if _, err := store.PutMany(ctx, s, memory.Owner(), slices.Clone(searchCorpus)); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		for _, acc := range []memory.Access{memory.Owner(), memory.Scopes("global")} {
+			hits, err := s.SearchText(ctx, acc, store.Filter{}, q, 5)
+			if err != nil {
+				t.Fatalf("%q: %v", q, err)
+			}
+			for _, h := range hits {
+				if math.IsNaN(h.Score) || h.Score < 0 {
+					t.Fatalf("%q: %s scored %v", q, h.ID, h.Score)
+				}
+			}
+		}
+	})
+}

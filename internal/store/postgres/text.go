@@ -386,10 +386,10 @@ func bm25IDF(rows, docs int) float64 {
 // metadata's L0, L1 and L2 fields (as the SQLite store's json_extract
 // reads them: a string as it is, another value as its text).
 func rowCols(m *memory.Memory) docCols {
-	return docCols{m.Text, metaText(m.Metadata["l0_abstract"]), metaText(m.Metadata["l1_overview"]), metaText(m.Metadata["l2_content"])}
+	return docCols{m.Text, columnText(m.Metadata["l0_abstract"]), columnText(m.Metadata["l1_overview"]), columnText(m.Metadata["l2_content"])}
 }
 
-func metaText(v any) string {
+func columnText(v any) string {
 	switch v := v.(type) {
 	case nil:
 		return ""
@@ -409,11 +409,19 @@ func metaText(v any) string {
 }
 
 // TextColumns are the text index values of a row as stored (memories
-// tokens, as a tsvector literal, and doc_len): a write that sets them in
-// its own INSERT or UPDATE saves indexRow's second UPDATE of the row.
+// tokens, as a tsvector literal for $n::tsvector, and doc_len). A write
+// that sets them in its own INSERT or UPDATE saves indexRow's second
+// UPDATE of the row (a dead tuple and a new entry in every index of
+// memories per write): it then calls countIndexed instead of indexRow.
 func TextColumns(m *memory.Memory) (tokens string, docLen int) {
 	d := indexDoc(rowCols(m))
 	return d.tsv, d.length
+}
+
+// countIndexed counts a row just written with its text index (TextColumns)
+// into its scope's size.
+func (t *tx) countIndexed(scope memory.Scope, docLen int) {
+	t.sizeDelta().add(scope, 1, int64(docLen))
 }
 
 // indexRow is called after row rid was inserted or updated, with m as
@@ -425,7 +433,7 @@ func (t *tx) indexRow(rid int64, m *memory.Memory) error {
 	if _, err := t.exec("UPDATE memories SET tokens = $1::tsvector, doc_len = $2 WHERE rid = $3", d.tsv, d.length, rid); err != nil {
 		return fmt.Errorf("index memory %s: %w", m.ID, err)
 	}
-	t.sizeDelta().add(m.Scope, 1, int64(d.length))
+	t.countIndexed(m.Scope, d.length)
 	return nil
 }
 
