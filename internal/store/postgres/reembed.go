@@ -225,9 +225,7 @@ func (s *Store) ownerTx(ctx context.Context, fn func(t *tx) error) (holdMS float
 // ownerTxTries bounds the runs of one ownerTx write.
 const ownerTxTries = 8
 
-// setMeta upserts the key/value pairs (nil deletes the key). A value is
-// stored as text.go's metaText writes it: a string as it is, a number in
-// decimal.
+// setMeta upserts the key/value pairs (nil deletes the key).
 func (t *tx) setMeta(kv ...any) error {
 	for i := 0; i < len(kv); i += 2 {
 		var err error
@@ -242,6 +240,19 @@ func (t *tx) setMeta(kv ...any) error {
 		}
 	}
 	return nil
+}
+
+func metaText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case int:
+		return strconv.Itoa(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	default:
+		return fmt.Sprint(v)
+	}
 }
 
 // flag is a meta value that is 1 when on and absent when off.
