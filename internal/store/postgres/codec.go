@@ -39,12 +39,6 @@ func slotCols(n int) (active, other string) {
 	return "vector", "vector_b"
 }
 
-// colsOf is cols with every column prefixed by p (a table alias such as "m.").
-func colsOf(p string) string {
-	return p + "id, " + p + "text, " + p + "category, " + p + "scope, " + p + "importance, " + p + "created_at, " +
-		p + "updated_at, " + p + "revision, " + p + "format, " + p + "metadata"
-}
-
 func selectCols(withVectors bool) string {
 	if withVectors {
 		return colsVec

@@ -87,7 +87,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	}
 	cfg, err := pgxpool.ParseConfig(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: PostgreSQL URL %s: %v: write it as postgres://user:password@host:port/database?sslmode=...", memory.ErrInvalid, where, redact(err, rawURL))
+		return nil, fmt.Errorf("%w: PostgreSQL URL %s: %v: write it as postgres://user:password@host:port/database, with ?sslmode=MODE if the server needs one", memory.ErrInvalid, where, redact(err, rawURL))
 	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
