@@ -79,7 +79,7 @@ func TestPostgresHealthy(t *testing.T) {
 	if c, _ := rep.Check(CheckFTS); c.Figures["rows"] != len(healthyRows()) || c.Figures["stale"] != 0 {
 		t.Errorf("fts: %s %v", c.Detail, c.Figures)
 	}
-	if c, _ := rep.Check(CheckServer); !strings.Contains(c.Detail, "PostgreSQL ") || !strings.Contains(c.Detail, "connections open") {
+	if c, _ := rep.Check(CheckServer); !strings.Contains(c.Detail, "PostgreSQL ") || !strings.Contains(c.Detail, "connections in use") {
 		t.Errorf("server: %s", c.Detail)
 	}
 	// Nothing to repair: the repair touches nothing and reports so.

@@ -41,7 +41,7 @@ func checkServerAndExtensions(ctx context.Context, s ServerStore) []Check {
 	srv.Status = OK
 	srv.Detail = fmt.Sprintf("PostgreSQL %s, database %s as role %s", info.Version, info.Database, info.User)
 	if info.MaxConnections > 0 {
-		srv.Detail += fmt.Sprintf("; %d of the server's %d connections open to this database", info.Connections, info.MaxConnections)
+		srv.Detail += fmt.Sprintf("; %d of the server's %d connections in use", info.Connections, info.MaxConnections)
 	}
 	switch {
 	case info.VersionNum > 0 && info.VersionNum < minServerVersion:

@@ -131,3 +131,18 @@ func TestServerStoreFindings(t *testing.T) {
 		t.Error("report OK with an index missing")
 	}
 }
+
+// A server close to max_connections is a warning: the next trove process
+// (or a pool growing) would be refused.
+func TestServerStoreConnections(t *testing.T) {
+	f := healthyServer(t)
+	f.info.Connections, f.info.MaxConnections = 40, 100
+	if c, _ := Run(context.Background(), f, Options{}).Check(CheckServer); c.Status != OK || !strings.Contains(c.Detail, "40 of the server's 100 connections in use") {
+		t.Fatalf("server at 40%%: %+v", c)
+	}
+	f.info.Connections = 95
+	c, _ := Run(context.Background(), f, Options{}).Check(CheckServer)
+	if c.Status != Warn || !strings.Contains(c.Detail, "close to the limit") || !strings.Contains(c.Fix, "max_connections") {
+		t.Fatalf("server at 95%%: %+v", c)
+	}
+}

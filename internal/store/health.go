@@ -75,8 +75,8 @@ type ServerInfo struct {
 	// has "vector"). VectorInUse: this store searches vectors with it.
 	VectorAvailable bool
 	VectorInUse     bool
-	// Connections open to the database (all clients), and the server's
-	// max_connections: every trove process keeps a pool.
+	// Connections open to the server (client sessions, every database),
+	// and its max_connections: every trove process keeps a pool.
 	Connections    int
 	MaxConnections int
 }

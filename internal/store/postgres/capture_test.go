@@ -333,8 +333,8 @@ func pendingCount(t *testing.T, s *Store) int {
 	return len(ms)
 }
 
-// A store that gives up its claims (as its Close does) leaves its running
-// job to another runner at once.
+// A store that closes gives up its claims: its running job goes to
+// another runner at once.
 func TestCaptureClaimsGivenUpAtClose(t *testing.T) {
 	url := pgtest.URL(t)
 	a, b := openURL(t, url), openURL(t, url)
@@ -346,8 +346,8 @@ func TestCaptureClaimsGivenUpAtClose(t *testing.T) {
 	if js, err := b.PendingJobs(ctx, 0); err != nil || len(js) != 0 {
 		t.Fatalf("b while a holds the job: %+v %v", js, err)
 	}
-	a.closeClaims()
+	a.Close()
 	if js, err := b.PendingJobs(ctx, 0); err != nil || len(js) != 1 || js[0].Attempts != 1 {
-		t.Fatalf("b after a gave its claims up: %+v %v", js, err)
+		t.Fatalf("b after a closed: %+v %v", js, err)
 	}
 }

@@ -56,7 +56,7 @@ func (s *Store) ServerInfo(ctx context.Context) (store.ServerInfo, error) {
 	var copyKept bool
 	err := s.pool.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('server_version_num')::int,
 			current_database(), current_user, current_setting('max_connections')::int,
-			(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()),
+			(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
 			EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector'),
 			to_regclass('memory_vectors') IS NOT NULL`).
 		Scan(&si.Version, &si.VersionNum, &si.Database, &si.User, &si.MaxConnections, &si.Connections, &si.VectorAvailable, &copyKept)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/postgres/pgtest"
 )
 
 // The doctor's queries: server, migration level, indexes (a dropped one
@@ -121,5 +122,26 @@ func TestDoctorQueries(t *testing.T) {
 	release()
 	if hs, err := s.JobHolders(ctx, "capture", "maintain"); err != nil || len(hs) != 0 {
 		t.Fatalf("job holders after release: %+v %v", hs, err)
+	}
+}
+
+// A process names itself to the server as "trove <command>", once: the
+// CLI's command already starts with "trove".
+func TestAppName(t *testing.T) {
+	for in, want := range map[string]string{"": "trove", "test": "trove test", "trove store (pid 12)": "trove store (pid 12)",
+		"trove": "trove", "troves": "trove troves"} {
+		if got := appName(in); got != want {
+			t.Errorf("appName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.URL(t), Options{Command: "trove store (pid 12)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var name string
+	if err := s.pool.QueryRow(ctx, "SELECT current_setting('application_name')").Scan(&name); err != nil || name != "trove store (pid 12)" {
+		t.Fatalf("application_name %q %v", name, err)
 	}
 }
