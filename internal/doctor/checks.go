@@ -43,8 +43,17 @@ func isServer(s Store) bool {
 	return ok
 }
 
-// Missing is the report for a store path where there is no file.
+// Missing is the report for a store path where there is no file, or a
+// PostgreSQL URL (its password masked) naming no database or one without
+// trove's tables.
 func Missing(path string) Report {
+	if dburl.IsPostgres(path) {
+		return Report{DB: path, Checks: []Check{{Name: CheckStore, Status: Fail,
+			Detail: fmt.Sprintf("there is no trove store at %s: no such database, or one without trove's tables", path),
+			Fix: "point --db (or TROVE_DB) at the database your agents use; for a new store, create the database (createdb NAME, or CREATE DATABASE) " +
+				"and run trove store …, which creates the tables"}},
+			Repairs: []Repair{}}
+	}
 	return Report{DB: path, Checks: []Check{{Name: CheckStore, Status: Fail,
 		Detail: fmt.Sprintf("there is no store at %s", path),
 		Fix:    "point --db (or TROVE_DB) at the store your agents use; a new store is created by the first write (trove store …)"}},

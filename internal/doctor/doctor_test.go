@@ -424,6 +424,11 @@ func TestMissingAndUnopenable(t *testing.T) {
 	if rep.OK || rep.Checks[0].Status != Fail || !strings.Contains(rep.Checks[0].Detail, "no store at /nowhere/trove.db") {
 		t.Fatalf("%+v", rep)
 	}
+	rep = Missing("postgres://trove:xxxxx@db.example/none")
+	if c := rep.Checks[0]; rep.OK || c.Status != Fail || !strings.Contains(c.Detail, "no trove store at postgres://trove:xxxxx@db.example/none") ||
+		!strings.Contains(c.Fix, "createdb") {
+		t.Fatalf("%+v", rep)
+	}
 	path := filepath.Join(t.TempDir(), "notes.txt")
 	if err := os.WriteFile(path, []byte("not a database, just notes\n"), 0o644); err != nil {
 		t.Fatal(err)
