@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +16,7 @@ import (
 
 func newDoctorCommand(a *app) *cobra.Command {
 	var asJSON, repair bool
+	var longTx time.Duration
 	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check the store and say what is wrong and how to fix it",
@@ -24,22 +26,28 @@ func newDoctorCommand(a *app) *cobra.Command {
 			"the extensions (pgvector), the indexes and transactions holding locks for long instead of the file\n" +
 			"and lock checks. Exits 1 when a check fails (warnings pass).\n" +
 			"--repair performs only the safe fixes (rebuilding the search index, or building the stemmed one\n" +
-			"of a store from before it to the end) under the write lock and never changes a row.",
+			"of a store from before it to the end) under the write lock (on PostgreSQL in short transactions)\n" +
+			"and never changes a row.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if a.agent != "" {
 				return usagef("doctor checks the whole store as its owner: run it without --agent")
 			}
-			return runDoctor(cmd.Context(), a, cmd.OutOrStdout(), asJSON, repair)
+			if longTx < 0 {
+				return usagef("--long-transaction %s: give a positive duration such as 30s", longTx)
+			}
+			return runDoctor(cmd.Context(), a, cmd.OutOrStdout(), asJSON, service.DoctorInput{Repair: repair, LongTransaction: longTx})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as one JSON object")
 	cmd.Flags().BoolVar(&repair, "repair", false, "perform the safe fixes (rebuild the search index, finish building the stemmed one) under the write lock")
+	cmd.Flags().DurationVar(&longTx, "long-transaction", 0, "PostgreSQL: report transactions that have held locks for longer than this (default 30s)")
 	return cmd
 }
 
-func runDoctor(ctx context.Context, a *app, w io.Writer, asJSON, repair bool) error {
-	rep, err := diagnose(ctx, a, repair)
+func runDoctor(ctx context.Context, a *app, w io.Writer, asJSON bool, in service.DoctorInput) error {
+	repair := in.Repair
+	rep, err := diagnose(ctx, a, in)
 	if err != nil {
 		return err
 	}
@@ -73,7 +81,7 @@ func runDoctor(ctx context.Context, a *app, w io.Writer, asJSON, repair bool) er
 
 // diagnose opens the store (a missing file is reported, not created) and
 // runs the checks; a store that cannot be opened is a failed check too.
-func diagnose(ctx context.Context, a *app, repair bool) (service.DoctorReport, error) {
+func diagnose(ctx context.Context, a *app, in service.DoctorInput) (service.DoctorReport, error) {
 	svc, err := a.reader(ctx)
 	var ns *service.NoStoreError
 	switch {
@@ -82,7 +90,7 @@ func diagnose(ctx context.Context, a *app, repair bool) (service.DoctorReport, e
 	case err != nil:
 		return service.DoctorOpenFailed(dburl.Redact(a.cfg.DB), err), nil
 	}
-	return svc.Doctor(ctx, a.caller(), service.DoctorInput{Repair: repair})
+	return svc.Doctor(ctx, a.caller(), in)
 }
 
 func printReport(w io.Writer, rep service.DoctorReport) {

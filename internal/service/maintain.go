@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"time"
 
 	"github.com/trove-memory/trove/internal/doctor"
 	"github.com/trove-memory/trove/internal/memory"
@@ -83,6 +84,10 @@ func (s *Service) Upgrade(ctx context.Context, c Caller, in UpgradeInput) (Upgra
 type DoctorInput struct {
 	// Repair performs the safe fixes under the write lock.
 	Repair bool
+	// LongTransaction, when positive, is the age at which a database
+	// server's transaction holding locks is reported (Options.Doctor's
+	// otherwise).
+	LongTransaction time.Duration
 }
 
 // DoctorReport is the doctor's verdict; its JSON is a contract.
@@ -104,6 +109,9 @@ func (s *Service) Doctor(ctx context.Context, c Caller, in DoctorInput) (DoctorR
 	}
 	opts := s.opts.Doctor
 	opts.Repair = in.Repair
+	if in.LongTransaction > 0 {
+		opts.LongTransaction = in.LongTransaction
+	}
 	return doctor.Run(ctx, ds, opts), nil
 }
 

@@ -1,12 +1,16 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/trove-memory/trove/internal/store/postgres/pgtest"
 )
@@ -126,5 +130,63 @@ func TestPostgresSmoke(t *testing.T) {
 		if st, _ := rep.status(name); st != "" {
 			t.Errorf("doctor ran the file store check %s on a PostgreSQL store", name)
 		}
+	}
+}
+
+// trove doctor on PostgreSQL names a transaction that holds a row lock
+// open in another session (--long-transaction sets the age, so the test
+// does not wait 30 s), and with --repair rebuilds a text index damaged
+// behind trove's back.
+func TestPostgresDoctorFindings(t *testing.T) {
+	e := newPGEnv(t)
+	if r := e.run("store", "The build cache lives on the NFS share", "--id", "pg-doc-1"); r.code != 0 {
+		t.Fatalf("store: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var pid int
+	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "UPDATE memories SET tokens = NULL"); err != nil {
+		t.Fatal(err)
+	}
+	held, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := held.Exec(ctx, "SELECT 1 FROM memories WHERE id = 'pg-doc-1' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+
+	r := e.run("doctor", "--json", "--long-transaction", "1ms")
+	noPassword(t, "doctor", r)
+	rep := parseDoctor(t, r.out)
+	if st, detail := rep.status("transactions"); st != "warn" || !strings.Contains(detail, fmt.Sprintf("pid %d (", pid)) || !strings.Contains(detail, "idle in transaction") {
+		t.Errorf("transactions with a row lock held open: %s %s", st, detail)
+	}
+	if st, detail := rep.status("fts"); st != "fail" || !strings.Contains(detail, "not indexed") || r.code != 1 {
+		t.Errorf("fts with the index emptied: exit %d, %s %s", r.code, st, detail)
+	}
+	if err := held.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	r = e.run("doctor", "--json", "--repair")
+	rep = parseDoctor(t, r.out)
+	if r.code != 0 || !rep.OK {
+		t.Fatalf("doctor --repair: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	if st, _ := rep.status("transactions"); st != "ok" {
+		t.Errorf("transactions after the holder ended: %s", st)
+	}
+	var found searchOut
+	r = e.run("search", "where does the build cache live", "--json")
+	if err := json.Unmarshal([]byte(r.out), &found); err != nil || len(found.Results) == 0 || found.Results[0].Memory.ID != "pg-doc-1" {
+		t.Fatalf("search after the repair: %v %+v\n%s", err, found.Results, r.err)
 	}
 }
