@@ -241,3 +241,49 @@ func TestPostgresTextIndexRepair(t *testing.T) {
 		t.Fatalf("the repair changed the row: %+v → %+v (%v)", before, after, err)
 	}
 }
+
+// On a server with pgvector (PGlite: one connection, so no session
+// checks beyond the doctor's own), the extension is reported in use and,
+// once a search has made the server's vector copy, its HNSW index is one
+// the schema expects.
+func TestPostgresPGVector(t *testing.T) {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, pgtest.PGlite(t), postgres.Options{Space: space, Command: "doctor test", Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Write(ctx, memory.Owner(), func(tx store.Tx) error {
+		for _, r := range healthyRows() {
+			m := memory.Memory{ID: r.id, Text: r.text, Scope: memory.Scope(r.scope), Category: memory.CategoryFact, Importance: 0.5, Vector: r.vec}
+			if err := tx.Insert(&m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, why, err := s.ServerVectors(ctx); err != nil || !ok {
+		t.Fatalf("pgvector on PGlite: %v %s %v", ok, why, err)
+	}
+	if _, err := s.VectorSearch(ctx, memory.Owner(), store.Filter{}, vec4(1), 2); err != nil {
+		t.Fatal(err)
+	}
+	rep := Run(ctx, s, Options{})
+	if c, _ := rep.Check(CheckExtensions); c.Status != OK || !strings.Contains(c.Detail, "vector search uses its index") {
+		t.Errorf("extensions: %+v", c)
+	}
+	c, _ := rep.Check(CheckIndexes)
+	if missing, _ := c.Figures["missing"].([]string); c.Status != OK || len(missing) != 0 {
+		t.Fatalf("indexes: %+v", c)
+	}
+	ixs, err := s.Indexes(ctx)
+	if err != nil || !slices.ContainsFunc(ixs, func(ix store.IndexStatus) bool { return ix.Name == "memory_vectors_hnsw" && ix.Present && ix.Valid }) {
+		t.Fatalf("the HNSW index is not among %+v (%v)", ixs, err)
+	}
+	if !rep.OK {
+		t.Fatalf("a sound store on PGlite: %+v", rep.Failed())
+	}
+}

@@ -49,17 +49,16 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // ServerInfo asks the server what it is and what it has. VectorInUse is
-// true once the store keeps its pgvector copy (memory_vectors, made by
-// the first VectorSearch); asking creates nothing.
+// true when pgvector is installed in the database: every trove process's
+// retriever then searches vectors on the server (ServerVectors), unless
+// configured not to. Asking creates nothing.
 func (s *Store) ServerInfo(ctx context.Context) (store.ServerInfo, error) {
 	var si store.ServerInfo
-	var copyKept bool
 	err := s.pool.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('server_version_num')::int,
 			current_database(), current_user, current_setting('max_connections')::int,
 			(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
-			EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector'),
-			to_regclass('memory_vectors') IS NOT NULL`).
-		Scan(&si.Version, &si.VersionNum, &si.Database, &si.User, &si.MaxConnections, &si.Connections, &si.VectorAvailable, &copyKept)
+			EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector')`).
+		Scan(&si.Version, &si.VersionNum, &si.Database, &si.User, &si.MaxConnections, &si.Connections, &si.VectorAvailable)
 	if err != nil {
 		return si, fmt.Errorf("ask the server at %s what it is: %w", s.where, s.connErr(err))
 	}
@@ -77,7 +76,7 @@ func (s *Store) ServerInfo(ctx context.Context) (store.ServerInfo, error) {
 	}
 	for _, e := range si.Extensions {
 		if e.Name == "vector" {
-			si.VectorInUse = copyKept
+			si.VectorInUse = true
 		}
 	}
 	return si, nil
