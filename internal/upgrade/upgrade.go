@@ -189,6 +189,7 @@ func (u *Upgrader) Run(ctx context.Context) (Report, error) {
 	r := &run{u: u, rep: &rep, total: total, start: start,
 		work:    make(chan *item),
 		results: make(chan *item, u.Concurrency),
+		idle:    make(chan struct{}, 1),
 	}
 	// On a store shared by hosts, runs on several of them share the rows:
 	// each row is claimed before its LLM call (see DESIGN.md).
@@ -222,6 +223,9 @@ type run struct {
 	// is claimed by the feeder before it goes to the pool and released
 	// once committed, skipped or failed.
 	claims store.Claims
+	// idle tells the committer the feeder is waiting for rows other runs
+	// hold: what is pending commits now rather than when a batch is full.
+	idle chan struct{}
 
 	consecutiveLLMErrors int
 	done                 int
@@ -282,6 +286,8 @@ func (r *run) loop(ctx context.Context) error {
 			for len(inflight) > 0 {
 				r.outstanding += <-inflight
 			}
+		case <-r.idle: // the feeder waits for rows other runs hold
+			flush()
 		case it := <-r.results:
 			r.outstanding--
 			if it.err != nil || it.enr.By == "" {
@@ -386,7 +392,13 @@ func (r *run) feed(ctx context.Context, inflight chan<- int) error {
 			return nil
 		}
 		// Other runs hold rows: look again once they have had time to
-		// commit (or to die, freeing them).
+		// commit (or to die, freeing them). Meanwhile this run commits
+		// what it has enriched, so no two runs wait on each other's
+		// uncommitted batch.
+		select {
+		case r.idle <- struct{}{}:
+		default:
+		}
 		select {
 		case <-time.After(time.Duration(min(pass, 10)) * 50 * time.Millisecond):
 		case <-ctx.Done():
