@@ -39,17 +39,20 @@ type pgHostWriter struct {
 	rows  map[string]pgRow // this writer's rows as its acknowledged writes left them
 	order []string         // ids of rows, oldest first (deleted ones removed)
 	prefs []string         // ids of the shared preference it stored
-	fail  func(string)
-	n     struct{ stores, updates, deletes, reads, prefs int }
+	// replaced counts the values its new values replaced (as answered)
+	replaced int
+	fail     func(string)
+	n        struct{ stores, updates, deletes, reads, prefs int }
 }
 
 // memJSON is the part of a memory a writer checks.
 type memJSON struct {
-	ID         string  `json:"id"`
-	Text       string  `json:"text"`
-	Importance float64 `json:"importance"`
-	Revision   int64   `json:"revision"`
-	Outcome    string  `json:"outcome"`
+	ID         string   `json:"id"`
+	Text       string   `json:"text"`
+	Importance float64  `json:"importance"`
+	Revision   int64    `json:"revision"`
+	Outcome    string   `json:"outcome"`
+	Supersedes []string `json:"supersedes"`
 }
 
 // via picks where op i of the writer goes: host 0's server, host 1's, or a
@@ -180,6 +183,7 @@ func (p *pgHostWriter) op(i int) {
 		}
 		if ok {
 			p.prefs = append(p.prefs, m.ID)
+			p.replaced += len(m.Supersedes)
 			p.n.prefs++
 		}
 	}
@@ -239,7 +243,9 @@ func TestPostgresTwoHostsMixedWrites(t *testing.T) {
 	var stores, updates, deletes, reads, prefs int
 	want := 1 // seed-0000
 	var prefIDs []string
+	replaced := 0
 	for _, p := range ws {
+		replaced += p.replaced
 		stores, updates, deletes, reads, prefs = stores+p.n.stores, updates+p.n.updates, deletes+p.n.deletes, reads+p.n.reads, prefs+p.n.prefs
 		prefIDs = append(prefIDs, p.prefs...)
 		want += len(p.rows) + len(p.prefs)
@@ -274,6 +280,13 @@ func TestPostgresTwoHostsMixedWrites(t *testing.T) {
 	}
 	if prefs > 0 && len(active) != 1 {
 		t.Errorf("the shared fact has %d active values (%v), want 1", len(active), active)
+	}
+	// Each new value replaced the one value active when it committed: all
+	// but the first replaced exactly one (a value that missed one
+	// committed meanwhile leaves two active until a later one replaces
+	// both).
+	if prefs > 0 && replaced != prefs-1 {
+		t.Errorf("the %d values of the shared fact say they replaced %d values, want %d: some store missed a value committed meanwhile", prefs, replaced, prefs-1)
 	}
 	t.Logf("%d writers × %d ops over 2 servers and the CLI in %v: %d stores, %d updates, %d deletes, %d reads, %d fact values; 0 failed; %d rows checked",
 		writers, per, elapsed.Round(time.Millisecond), stores, updates, deletes, reads, prefs, len(got))
