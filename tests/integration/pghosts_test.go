@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -622,4 +624,114 @@ func TestPostgresUpgradeSurvivorTakesOver(t *testing.T) {
 		t.Errorf("%d rows were enriched twice; the killed host had at most %d in flight", twice, 2*conc+batch)
 	}
 	t.Logf("%d rows: the survivor upgraded %d (the rest committed by the killed host); %d rows enriched twice (the killed host's uncommitted work)", n, rep.Upgraded, twice)
+}
+
+// Recalls on two hosts count on the same rows at once, each in its own
+// order (recall-context's ranking, feedback's lists in the caller's
+// order): no request fails (neither host's transaction is chosen as a
+// deadlock victim, or it is run again), and the counts add up exactly.
+func TestPostgresRecallCountsOnTwoHosts(t *testing.T) {
+	e := newPGEnv(t)
+	words := []string{"alpha", "beta", "gamma", "delta"}
+	var b strings.Builder
+	const rows = 16
+	for k := range rows {
+		// Each word repeated differently per row: each prompt ranks the
+		// rows in another order.
+		var text []string
+		for j, w := range words {
+			for range 1 + (k+j*3)%4 {
+				text = append(text, w)
+			}
+		}
+		fmt.Fprintf(&b, `{"id":"rc%02d","text":"recall note %d: %s","category":"fact","scope":"global","importance":0.5}`+"\n", k, k, strings.Join(text, " "))
+	}
+	file := filepath.Join(t.TempDir(), "rows.jsonl")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.ok("import", file)
+	hosts := []*served{e.serveHTTP(t, nil), e.serveHTTP(t, nil)}
+
+	workers, per := 6, 40
+	if *long {
+		per = 200
+	}
+	var failures atomic.Int64
+	var injected, unused atomic.Int64
+	var mu sync.Mutex
+	var firstFail string
+	failed := func(msg string) {
+		failures.Add(1)
+		mu.Lock()
+		if firstFail == "" {
+			firstFail = msg
+		}
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for i := range per {
+				h := hosts[(w+i)%2]
+				ws := slices.Clone(words)
+				rng.Shuffle(len(ws), func(a, b int) { ws[a], ws[b] = ws[b], ws[a] })
+				session := fmt.Sprintf("s%d-%d", w, i)
+				body := fmt.Sprintf(`{"prompt":"which notes mention %s and %s?","limit":%d,"max_chars":20000,"min_score":0,"session":%q}`, ws[0], ws[1], rows, session)
+				r, err := h.do("POST", "/v1/recall-context", "", body)
+				if err != nil || r.status != 200 {
+					failed(fmt.Sprintf("recall-context on host %d: %v %d %s", (w+i)%2, err, r.status, r.raw))
+					continue
+				}
+				var out struct{ Memories []struct{ ID string } }
+				_ = json.Unmarshal([]byte(r.raw), &out)
+				injected.Add(int64(len(out.Memories)))
+				if len(out.Memories) == 0 {
+					continue
+				}
+				// Feedback on the other host: the ids in a random order, one used.
+				ids := make([]string, len(out.Memories))
+				for k, m := range out.Memories {
+					ids[k] = m.ID
+				}
+				rng.Shuffle(len(ids), func(a, b int) { ids[a], ids[b] = ids[b], ids[a] })
+				used := ids // mostly all used: unused ones get suppressed after a few reports
+				if i%4 == 3 {
+					used = ids[1:]
+				}
+				fb, _ := json.Marshal(map[string]any{"used": used, "injected": ids})
+				r, err = hosts[(w+i+1)%2].do("POST", "/v1/feedback", "", string(fb))
+				if err != nil || r.status != 200 {
+					failed(fmt.Sprintf("feedback on host %d: %v %d %s", (w+i+1)%2, err, r.status, r.raw))
+					continue
+				}
+				unused.Add(int64(len(ids) - len(used)))
+			}
+		}()
+	}
+	wg.Wait()
+	for _, h := range hosts {
+		h.stop()
+	}
+	if failures.Load() > 0 {
+		t.Fatalf("%d requests failed, first: %s", failures.Load(), firstFail)
+	}
+	var gotInjected, gotBad float64
+	for _, m := range e.exportAll() {
+		n, _ := memory.MetaNumber(m.Metadata, memory.KeyInjectedCount)
+		gotInjected += n
+		bad, _ := memory.MetaNumber(m.Metadata, memory.KeyBadRecallCount)
+		gotBad += bad
+	}
+	if int64(gotInjected) != injected.Load() {
+		t.Errorf("the rows count %v injections, the answers listed %d", gotInjected, injected.Load())
+	}
+	if injected.Load() == 0 {
+		t.Fatal("nothing was injected")
+	}
+	t.Logf("%d recall-context and feedback pairs over 2 hosts: %d injections counted exactly, %d unused reports (bad_recall_count now %v after resets), 0 failed",
+		workers*per, injected.Load(), unused.Load(), gotBad)
 }
