@@ -386,10 +386,10 @@ func bm25IDF(rows, docs int) float64 {
 // metadata's L0, L1 and L2 fields (as the SQLite store's json_extract
 // reads them: a string as it is, another value as its text).
 func rowCols(m *memory.Memory) docCols {
-	return docCols{m.Text, docMetaText(m.Metadata["l0_abstract"]), docMetaText(m.Metadata["l1_overview"]), docMetaText(m.Metadata["l2_content"])}
+	return docCols{m.Text, columnText(m.Metadata["l0_abstract"]), columnText(m.Metadata["l1_overview"]), columnText(m.Metadata["l2_content"])}
 }
 
-func docMetaText(v any) string {
+func columnText(v any) string {
 	switch v := v.(type) {
 	case nil:
 		return ""
