@@ -127,11 +127,16 @@ const writeAgainTries = 8
 // from values computed before the write that stay true whatever other
 // writers did). Store.Write never re-runs fn itself; this is the one place
 // that does. The bulk helpers and the service's writes use it.
-func WriteAgain(ctx context.Context, s Store, acc memory.Access, fn func(Tx) error) error {
+func WriteAgain(ctx context.Context, s Writer, acc memory.Access, fn func(Tx) error) error {
 	return writeAgain(ctx, s, acc, fn)
 }
 
-func writeAgain(ctx context.Context, s Store, acc memory.Access, fn func(Tx) error) error {
+// Writer is the write side of a Store (what WriteAgain needs).
+type Writer interface {
+	Write(ctx context.Context, acc memory.Access, fn func(Tx) error) error
+}
+
+func writeAgain(ctx context.Context, s Writer, acc memory.Access, fn func(Tx) error) error {
 	for try := 1; ; try++ {
 		err := s.Write(ctx, acc, fn)
 		if err == nil || try == writeAgainTries || !IsTransient(err) || ctx.Err() != nil {
