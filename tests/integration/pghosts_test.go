@@ -446,7 +446,7 @@ func TestPostgresTwoUpgradesShareTheWork(t *testing.T) {
 		n = 600
 	}
 	seedLegacy(t, e, n)
-	llm := newFakeLLM(t, 30*time.Millisecond)
+	llm := newFakeLLM(t, 50*time.Millisecond) // about 1.5 s of work per host: both start within it
 	type run struct {
 		out, errb interface{ Bytes() []byte }
 		err       error
