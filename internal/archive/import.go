@@ -354,12 +354,15 @@ func (im *Importer) write(ctx context.Context, b *importBatch) error {
 	// Outcomes are decided inside fn but only count once Write commits.
 	results := make([]outcome, len(b.rows))
 	problems := make([]string, len(b.rows))
-	err := im.Store.Write(ctx, im.Access, func(tx store.Tx) error {
+	// Run again after a deadlock with another host's write (WriteAgain):
+	// each run sets every outcome afresh.
+	err := store.WriteAgain(ctx, im.Store, im.Access, func(tx store.Tx) error {
 		for i := range b.rows {
 			row := &b.rows[i]
 			if row.problem != "" {
 				continue
 			}
+			problems[i] = ""
 			m := row.m // Insert fills in the id and defaults on its copy
 			err := tx.Insert(&m)
 			switch {

@@ -159,10 +159,10 @@ func (s *Service) degraded(err error) bool {
 // was made, drop clears it and write runs again: the row is stored
 // without a vector, found lexically, and waits for trove reembed --pending.
 func (s *Service) writeEmbedded(ctx context.Context, acc memory.Access, hasVector bool, drop func(), write func(store.Tx) error) error {
-	err := s.opts.Store.Write(ctx, acc, write)
+	err := store.WriteAgain(ctx, s.opts.Store, acc, write)
 	if err != nil && hasVector && s.movedMeanwhile(ctx, err) {
 		drop()
-		err = s.opts.Store.Write(ctx, acc, write)
+		err = store.WriteAgain(ctx, s.opts.Store, acc, write)
 	}
 	return err
 }
