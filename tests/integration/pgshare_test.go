@@ -375,3 +375,32 @@ func TestPostgresMaintainExclusive(t *testing.T) {
 		t.Fatalf("maintain after the holder died: %+v, want a pass", out)
 	}
 }
+
+// On SQLite a reembed runs one at a time: a second `trove reembed` while
+// one runs says so and changes nothing; after the first is SIGKILLed the
+// lock is free and a rerun completes the move.
+func TestReembedSQLiteOneAtATime(t *testing.T) {
+	const rows = 600
+	api := newCountingAPI(t, 40*time.Millisecond)
+	e := newEnv(t)
+	seedRows(t, e, rows)
+	c := e.cmd(context.Background(), "reembed", "--provider", "openai", "--model", "fake-embed", "--batch-size", "8", "--concurrency", "1")
+	c.Env = append(c.Env, "TROVE_EMBED_BASE_URL="+api.URL, "TROVE_EMBED_API_KEY=test-key-0123456789")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for api.requests.Load() < 3 { // the probe, then batches: the first run holds its lock
+		time.Sleep(2 * time.Millisecond)
+	}
+	second := e.runWith(api.env("fake-embed"), "reembed", "--provider", "openai", "--model", "fake-embed")
+	_ = c.Process.Signal(syscall.SIGKILL)
+	_ = c.Wait()
+	if second.code == 0 || !strings.Contains(second.err, "another trove reembed is running") {
+		t.Fatalf("a second reembed while one runs: exit %d\n%s%s", second.code, second.out, second.err)
+	}
+	rep := parseReembed(t, e.runWith(api.env("fake-embed"), "reembed", "--provider", "openai", "--model", "fake-embed", "--json"))
+	if !rep.Switched || !rep.Resumed {
+		t.Fatalf("rerun after the kill: %+v", rep)
+	}
+	checkAllAPI(t, e, rows)
+}
