@@ -211,7 +211,6 @@ func TestPostgresReembedTwoHosts(t *testing.T) {
 		t.Fatalf("one process did all the work: %+v / %+v", reps[0], reps[1])
 	}
 	checkAllAPIPG(t, e, rows)
-	e.checkStore()
 }
 
 // One of two `trove reembed` processes is SIGKILLed mid-way: the other
@@ -253,7 +252,6 @@ func TestPostgresReembedHostKilled(t *testing.T) {
 	if _, _, after := api.tally(); !again.Already || after != before {
 		t.Fatalf("rerun after the move: %+v, %d texts embedded", again, after-before)
 	}
-	e.checkStore()
 }
 
 // Two `trove reembed --pending` processes share the rows written without
