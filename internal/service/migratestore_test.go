@@ -241,6 +241,24 @@ func TestMigrateStoreRoundTrip(t *testing.T) {
 	if err != nil || len(f1) != 2 || !reflect.DeepEqual(f1, f2) {
 		t.Errorf("Facts: sqlite %v, postgres %v (%v)", f1, f2, err)
 	}
+	// The copies' text indexes hold the copied rows.
+	type texter interface {
+		SearchText(ctx context.Context, acc memory.Access, f store.Filter, query string, k int) ([]store.TextHit, error)
+	}
+	for name, st := range map[string]store.Store{"first": first, "postgres": pg, "back": back} {
+		ts, ok := st.(texter)
+		if !ok {
+			continue // no text search in this build
+		}
+		hits, err := ts.SearchText(ctx, memory.Owner(), store.Filter{}, "bazel", 5)
+		if err != nil || len(hits) != 1 || hits[0].ID != "fact-new" {
+			t.Errorf("%s: text search for bazel: %v, %v", name, hits, err)
+		}
+		hits, err = ts.SearchText(ctx, memory.Owner(), store.Filter{}, "edited", 5)
+		if err != nil || len(hits) != 2 {
+			t.Errorf("%s: text search for edited: %v, %v", name, hits, err)
+		}
+	}
 	// A write after the copy takes ids past the copied ones.
 	err = pg.Write(ctx, memory.Owner(), func(tx store.Tx) error {
 		m, err := tx.Get("edit-2")
