@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
 )
@@ -150,12 +152,18 @@ func (s *Store) PutCopyRows(ctx context.Context, table string, rows [][]any) err
 		return err
 	}
 	_, err = s.ownerTx(ctx, func(tx *tx) error {
+		var later pgx.Batch // the memories' stored columns, in one round trip
 		for _, r := range rows {
 			if len(r) != len(t.Columns) {
 				return fmt.Errorf("copy %s: a row of %d values, expected %d", t.Name, len(r), len(t.Columns))
 			}
-			if err := tx.putCopyRow(t, r); err != nil {
+			if err := tx.putCopyRow(t, r, &later); err != nil {
 				return err
+			}
+		}
+		if later.Len() > 0 {
+			if err := tx.tx.SendBatch(tx.ctx, &later).Close(); err != nil {
+				return fmt.Errorf("copy memories: %w", err)
 			}
 		}
 		if col, ok := copySerials[t.Name]; ok && len(rows) > 0 {
@@ -184,7 +192,7 @@ func copyPlaceholders(cs []store.CopyColumn, from int) []string {
 	return out
 }
 
-func (t *tx) putCopyRow(tb store.CopyTable, r []any) error {
+func (t *tx) putCopyRow(tb store.CopyTable, r []any, later *pgx.Batch) error {
 	switch tb.Name {
 	case "memories":
 		m, err := copyMemory(r)
@@ -201,9 +209,7 @@ func (t *tx) putCopyRow(tb store.CopyTable, r []any) error {
 		for i, c := range tb.Columns[1:] {
 			set[i] = c.Name + " = " + ph[i]
 		}
-		if _, err := t.exec("UPDATE memories SET "+strings.Join(set, ", ")+" WHERE id = $1", r...); err != nil {
-			return fmt.Errorf("copy memory %s: %w", m.ID, err)
-		}
+		later.Queue("UPDATE memories SET "+strings.Join(set, ", ")+" WHERE id = $1", r...)
 		return nil
 	case "tombstones":
 		if _, err := t.exec("INSERT INTO tombstones(id, seq, deleted_at) VALUES ($1, 0, $2)", r...); err != nil {
