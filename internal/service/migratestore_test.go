@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/service"
@@ -204,6 +207,13 @@ func TestMigrateStoreRoundTrip(t *testing.T) {
 	if _, err := service.MigrateStore(ctx, pg, back, service.MigrateStoreOptions{From: "pg", To: "back", Batch: 2}); err != nil {
 		t.Fatalf("postgres -> sqlite: %v", err)
 	}
+	// Within one backend too.
+	if _, err := service.MigrateStore(ctx, pg, openPostgresCopy(t), service.MigrateStoreOptions{From: "pg", To: "pg2"}); err != nil {
+		t.Fatalf("postgres -> postgres: %v", err)
+	}
+	if _, err := service.MigrateStore(ctx, first, openSQLiteCopy(t, filepath.Join(t.TempDir(), "second.db")), service.MigrateStoreOptions{From: "first", To: "second"}); err != nil {
+		t.Fatalf("sqlite -> sqlite: %v", err)
+	}
 	a, b := dumpStore(t, first), dumpStore(t, back)
 	if !reflect.DeepEqual(a.Meta, b.Meta) {
 		t.Errorf("meta: first %v, back %v", a.Meta, b.Meta)
@@ -355,5 +365,43 @@ func TestMigrateStoreResume(t *testing.T) {
 				t.Errorf("resume skipped %d rows, the stopped copy wrote %d", skipped, stopped.Rows)
 			}
 		})
+	}
+}
+
+// The verification compares every column: one flipped bit of a vector,
+// an edited metadata value and a missing history row are each found (a
+// missing first row: --resume copies again what is missing after the
+// target's last row, not before it).
+func TestMigrateStoreVerifyFindsDifferences(t *testing.T) {
+	ctx := context.Background()
+	src := openSQLiteCopy(t, filepath.Join(t.TempDir(), "src.db"))
+	fillEveryKind(t, src, 20)
+	url := pgtest.URL(t)
+	dst, err := postgres.Open(ctx, url, postgres.Options{Space: copySpace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if _, err := service.MigrateStore(ctx, src, dst, service.MigrateStoreOptions{From: "src", To: "dst"}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, c := range []struct{ sql, want string }{
+		{"UPDATE memories SET vector_b = set_byte(vector_b, 0, get_byte(vector_b, 0) # 1) WHERE id = 'm00003'", "memories m00003: vector_b differs"},
+		{`UPDATE memories SET metadata = jsonb_set(metadata, '{n}', '4') WHERE id = 'm00003'`, "memories m00003: metadata differs"},
+		{"DELETE FROM history WHERE hid = (SELECT min(hid) FROM history)", "history: 4 rows in the source, 3 in the target"},
+	} {
+		if _, err := conn.Exec(ctx, c.sql); err != nil {
+			t.Fatal(err)
+		}
+		_, err := service.MigrateStore(ctx, src, dst, service.MigrateStoreOptions{From: "src", To: "dst", Resume: true})
+		var ve *service.VerifyError
+		if !errors.As(err, &ve) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("after %s: %v, want a difference %q", c.sql, err, c.want)
+		}
 	}
 }
