@@ -30,6 +30,9 @@ func newMigrateStoreCommand(a *app) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if a.agent != "" {
+				return usagef("migrate-store copies the whole store, every scope: run it as the owner, without --agent")
+			}
 			src, err := storeArg("--from", from)
 			if err != nil {
 				return err
