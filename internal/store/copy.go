@@ -28,11 +28,12 @@ type Copier interface {
 	// CopyLast returns the row of table with the greatest key (nil when
 	// the table is empty).
 	CopyLast(ctx context.Context, table string) ([]any, error)
-	// PutCopyRows writes rows into table in one transaction, as they
-	// are. Memories are inserted through the store's own write path, so
-	// that its indexes (full text, statistics, change sequence) hold them,
-	// and then given every stored column of the source row. A row whose
-	// key exists is memory.ErrExists and nothing of the batch is kept.
+	// PutCopyRows writes rows into table in one write transaction, as
+	// they are. Memories keep every stored column of the source row and
+	// get what the store's own insert gives a row (its text index entry
+	// and statistics, its change sequence, the fact's lock). A memory
+	// whose id exists is memory.ErrExists (any row whose key exists
+	// fails the batch) and nothing of the batch is kept.
 	PutCopyRows(ctx context.Context, table string, rows [][]any) error
 	// CopyMeta returns the store-wide values a copy carries (the
 	// embedding identity and its probes, the vector slot, the last

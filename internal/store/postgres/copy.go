@@ -3,7 +3,9 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -152,18 +154,17 @@ func (s *Store) PutCopyRows(ctx context.Context, table string, rows [][]any) err
 		return err
 	}
 	_, err = s.ownerTx(ctx, func(tx *tx) error {
-		var later pgx.Batch // the memories' stored columns, in one round trip
 		for _, r := range rows {
 			if len(r) != len(t.Columns) {
 				return fmt.Errorf("copy %s: a row of %d values, expected %d", t.Name, len(r), len(t.Columns))
 			}
-			if err := tx.putCopyRow(t, r, &later); err != nil {
-				return err
-			}
 		}
-		if later.Len() > 0 {
-			if err := tx.tx.SendBatch(tx.ctx, &later).Close(); err != nil {
-				return fmt.Errorf("copy memories: %w", err)
+		if t.Name == "memories" {
+			return tx.putCopyMemories(t, rows)
+		}
+		for _, r := range rows {
+			if err := tx.putCopyRow(t, r); err != nil {
+				return err
 			}
 		}
 		if col, ok := copySerials[t.Name]; ok && len(rows) > 0 {
@@ -192,25 +193,62 @@ func copyPlaceholders(cs []store.CopyColumn, from int) []string {
 	return out
 }
 
-func (t *tx) putCopyRow(tb store.CopyTable, r []any, later *pgx.Batch) error {
-	switch tb.Name {
-	case "memories":
+// putCopyMemories inserts copied memories as they are, with their text
+// index (TextColumns), in one round trip: what Insert does for a row,
+// without its second statement per row (indexRow) and with the stored
+// columns of the source (both vector slots, the derived columns) instead
+// of values derived again. Each row is stamped by the commit (touched) and
+// counted into its scope's size; a row stating a fact takes the fact's
+// lock first, as every write of one does.
+func (t *tx) putCopyMemories(tb store.CopyTable, rows [][]any) error {
+	if _, err := t.vecSlot(); err != nil { // share-locked against a slot switch
+		return fmt.Errorf("copy memories: %w", err)
+	}
+	names := make([]string, len(tb.Columns))
+	for i, c := range tb.Columns {
+		names[i] = c.Name
+	}
+	q := "INSERT INTO memories(" + strings.Join(names, ", ") + ", tokens, doc_len) VALUES (" +
+		strings.Join(copyPlaceholders(tb.Columns, 1), ", ") + fmt.Sprintf(", $%d::tsvector, $%d) ON CONFLICT (id) DO NOTHING RETURNING rid", len(names)+1, len(names)+2)
+	var b pgx.Batch
+	ms := make([]memory.Memory, len(rows))
+	lens := make([]int, len(rows))
+	for i, r := range rows {
 		m, err := copyMemory(r)
 		if err != nil {
 			return err
 		}
-		// Inserted by the write path (fact lock, text index, seq), then
-		// given the source row's columns as stored.
-		if err := t.Insert(&m); err != nil {
+		if err := m.ValidateFields(); err != nil {
 			return fmt.Errorf("copy memory %s: %w", m.ID, err)
 		}
-		ph := copyPlaceholders(tb.Columns[1:], 2)
-		set := make([]string, len(ph))
-		for i, c := range tb.Columns[1:] {
-			set[i] = c.Name + " = " + ph[i]
+		if key, ok := r[12].(string); ok {
+			if err := t.lockFact(m.Scope, &key); err != nil {
+				return err
+			}
 		}
-		later.Queue("UPDATE memories SET "+strings.Join(set, ", ")+" WHERE id = $1", r...)
-		return nil
+		tokens, n := TextColumns(&m)
+		ms[i], lens[i] = m, n
+		b.Queue(q, append(slices.Clone(r), tokens, n)...)
+	}
+	res := t.tx.SendBatch(t.ctx, &b)
+	defer res.Close()
+	for i, m := range ms {
+		var rid int64
+		err := res.QueryRow().Scan(&rid)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("copy memory %s: %w", m.ID, memory.ErrExists)
+		}
+		if err != nil {
+			return fmt.Errorf("copy memory %s: %w", m.ID, err)
+		}
+		t.touched(rid)
+		t.countIndexed(m.Scope, lens[i])
+	}
+	return res.Close()
+}
+
+func (t *tx) putCopyRow(tb store.CopyTable, r []any) error {
+	switch tb.Name {
 	case "tombstones":
 		if _, err := t.exec("INSERT INTO tombstones(id, seq, deleted_at) VALUES ($1, 0, $2)", r...); err != nil {
 			return fmt.Errorf("copy tombstone %v: %w", r[0], err)
