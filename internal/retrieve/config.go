@@ -76,6 +76,10 @@ type Options struct {
 	// NoIndexFile neither reads nor writes the store's vector index file
 	// (indexfile.go): every process reads every vector at its first search.
 	NoIndexFile bool
+	// NoServerVectors keeps the vector index in this process even when
+	// the store can search its vectors on its server (PostgreSQL with
+	// pgvector, store.VectorSearcher), which is used by default.
+	NoServerVectors bool
 	// IndexFileError hears of an index file that could not be written
 	// (written in the background: no search waits for it or sees the
 	// error). nil: ignored; the next process then reads every vector.

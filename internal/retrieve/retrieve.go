@@ -52,6 +52,73 @@ type Retriever struct {
 	// closed stops new ones (Close).
 	saves  sync.WaitGroup
 	closed bool
+
+	// server is set once the store said it searches vectors itself
+	// (store.VectorSearcher with ServerVectors true): then no index is
+	// loaded here. serverChecked says it answered.
+	server        store.VectorSearcher
+	serverChecked bool
+}
+
+// serverVectors returns the store as a store.VectorSearcher when it
+// searches vectors on its server (PostgreSQL with pgvector), nil when the
+// retriever keeps its own index. The store is asked once; a failed
+// question is asked again by the next search.
+func (r *Retriever) serverVectors(ctx context.Context) store.VectorSearcher {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.serverChecked {
+		return r.server
+	}
+	vs, ok := r.st.(store.VectorSearcher)
+	if !ok || r.opts.NoServerVectors {
+		r.serverChecked = true
+		return nil
+	}
+	on, _, err := vs.ServerVectors(ctx)
+	if err != nil {
+		return nil
+	}
+	r.serverChecked = true
+	if on {
+		r.server = vs
+	}
+	return r.server
+}
+
+// serverCandidateVectors gives candidates their vectors from the store
+// when its server searches the vectors (no index here to read them
+// from), so that candidates found by text get a cosine too and near
+// duplicates are found. On failure they go without, as with no vectors.
+func (r *Retriever) serverCandidateVectors(ctx context.Context, eff memory.Access, cands []*candidate) {
+	r.mu.Lock()
+	sv := r.server
+	r.mu.Unlock()
+	if sv == nil || len(cands) == 0 {
+		return
+	}
+	ids := make([]string, len(cands))
+	for i, c := range cands {
+		ids[i] = c.mem.ID
+	}
+	vecs, err := sv.Vectors(ctx, eff, ids)
+	if err != nil {
+		return
+	}
+	for _, c := range cands {
+		if v, ok := vecs[c.mem.ID]; ok {
+			c.vec = unit(v)
+		}
+	}
+}
+
+// unit returns v scaled to unit length (v itself when it is zero).
+func unit(v []float32) []float32 {
+	n := math.Sqrt(float64(vek32.Dot(v, v)))
+	if n == 0 || math.IsNaN(n) || math.IsInf(n, 0) {
+		return v
+	}
+	return vek32.MulNumber(v, float32(1/n))
 }
 
 // groupKey is what the vector index filters on: a row's scope, storage
@@ -194,6 +261,9 @@ func (r *Retriever) Search(ctx context.Context, acc memory.Access, req Request) 
 	}
 
 	cands := r.collect(at, vecHits, textHits, vecRows, textRows)
+	if vecErr == nil && qvec != nil {
+		r.serverCandidateVectors(ctx, eff, cands)
+	}
 	for _, c := range cands {
 		c.expanded = exp.added[c.mem.ID]
 	}
@@ -328,6 +398,17 @@ func (r *Retriever) vectorCandidates(ctx context.Context, eff memory.Access, cat
 		if err != nil {
 			return nil, nil, fmt.Errorf("query embedding failed: %w", err)
 		}
+	}
+	if sv := r.serverVectors(ctx); sv != nil {
+		found, err := sv.VectorSearch(ctx, eff, store.Filter{Categories: cats, MemoryCategories: smart, ActiveAt: at}, vs[0], k)
+		if err != nil {
+			return nil, nil, err
+		}
+		hits := make([]vecindex.Hit, len(found))
+		for i, h := range found {
+			hits[i] = vecindex.Hit{ID: h.ID, Score: float32(h.Score)}
+		}
+		return hits, vs[0], nil
 	}
 	if err := r.sync(ctx); err != nil {
 		return nil, nil, err

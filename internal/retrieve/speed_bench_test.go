@@ -5,9 +5,11 @@ import (
 	"fmt"
 	mrand "math/rand"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -81,9 +83,18 @@ func (ws wordSource) sentence(n int) string {
 // fusion, scoring, filters) at 10k and 100k memories of 384 dimensions,
 // excluding the query embedding call. It reports p50/p95/p99 latency and
 // the memory the process holds, and the latency with query expansion on.
+// HYBRID_BENCH_DIMS sets the vectors' dimensions (default 384; 1536 is
+// an API model's size).
 //
 //	go test -run '^$' -bench HybridSearch -benchtime 1x -timeout 30m ./internal/retrieve/
 func BenchmarkHybridSearch(b *testing.B) {
+	dims := 384
+	if v := os.Getenv("HYBRID_BENCH_DIMS"); v != "" {
+		var err error
+		if dims, err = strconv.Atoi(v); err != nil || dims < 8 {
+			b.Fatalf("HYBRID_BENCH_DIMS=%q: want a number of dimensions, at least 8", v)
+		}
+	}
 	sizes := []int{10_000, 100_000}
 	if testing.Short() {
 		sizes = sizes[:1]
@@ -98,7 +109,7 @@ func BenchmarkHybridSearch(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer st.Close()
-			hash := embedding.NewHash(384)
+			hash := embedding.NewHash(dims)
 			for lo := 0; lo < n; lo += 2000 {
 				ms := make([]memory.Memory, min(2000, n-lo))
 				texts := make([]string, len(ms))

@@ -56,3 +56,25 @@ type VectorChanges struct {
 	Upserts []VectorRow
 	Deleted []string
 }
+
+// VectorSearcher is a store that searches its vectors on its server
+// (PostgreSQL with pgvector), so a retriever keeps no index of its own.
+type VectorSearcher interface {
+	// ServerVectors reports whether VectorSearch can be used, and if not,
+	// why. It may create what the search needs (the extension).
+	ServerVectors(ctx context.Context) (ok bool, why string, err error)
+	// VectorSearch returns the k rows within acc and f whose vectors are
+	// nearest to vec by cosine, best first (approximate, as the server's
+	// index is).
+	VectorSearch(ctx context.Context, acc memory.Access, f Filter, vec []float32, k int) ([]VectorHit, error)
+	// Vectors returns the vectors of the rows of ids that acc reaches
+	// (those without one left out), for scoring candidates found by text.
+	Vectors(ctx context.Context, acc memory.Access, ids []string) (map[string][]float32, error)
+}
+
+// VectorHit is a nearest neighbour of VectorSearcher: Score is the
+// cosine similarity.
+type VectorHit struct {
+	ID    string
+	Score float64
+}

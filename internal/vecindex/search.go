@@ -112,8 +112,11 @@ func (ix *Index) Search(q []float32, opts SearchOptions) ([]Hit, error) {
 	} else {
 		qt := make([]uint64, 2*ix.twords)
 		encodeTernary(qt, qn)
-		want := max(cands, ix.prefilterMin, n/prefilterShare)
-		slots := ix.prefilter(qt, f, want, deepMult*want)
+		var want int
+		slots := ix.prefilter(qt, f, func(allowed int) (int, int) {
+			want = max(cands, ix.prefilterMin, allowed/prefilterShare)
+			return want, deepMult * want
+		})
 		qc := make([]byte, ix.stride)
 		qm := quantize(qc, qn, ix.cuts)
 		qw := make([]uint64, ix.stride/4)

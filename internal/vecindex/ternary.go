@@ -130,7 +130,11 @@ var scorePool = sync.Pool{New: func() any { return new([]int32) }}
 // the allowed ones, best first (slots tied at the boundary are taken in
 // slot order), or every allowed slot, in slot order, when there are no
 // more than all (≤ want), or best first when there are no more than want.
-func (ix *Index) prefilter(qt []uint64, f filter, all, want int) []int32 {
+//
+// depth gives all and want from the number of allowed slots: a search
+// limited to some groups reads a share of the rows it may see, not of
+// the whole index.
+func (ix *Index) prefilter(qt []uint64, f filter, depth func(allowed int) (all, want int)) []int32 {
 	n := len(ix.ids)
 	sp := scorePool.Get().(*[]int32)
 	defer scorePool.Put(sp)
@@ -194,6 +198,7 @@ func (ix *Index) prefilter(qt []uint64, f filter, all, want int) []int32 {
 	for _, c := range hist {
 		allowed += c
 	}
+	all, want := depth(allowed)
 	if allowed <= all {
 		out := make([]int32, 0, allowed)
 		for s, v := range scores {

@@ -154,7 +154,7 @@ func TestPrefilter(t *testing.T) {
 	} {
 		opts := SearchOptions{Groups: c.groups, AllGroups: c.groups == nil}
 		allow, _ := ix.allowed(opts)
-		got := ix.prefilter(qt, filter{allow: allow}, c.want, c.want)
+		got := ix.prefilter(qt, filter{allow: allow}, func(int) (int, int) { return c.want, c.want })
 		inGroups := 0
 		for s := range ix.ids {
 			if c.groups == nil || slices.Contains(c.groups, d.groups[s]) {

@@ -90,10 +90,13 @@ func (s *Store) detectPGVector(ctx context.Context) (bool, string, error) {
 }
 
 // VectorHit is a nearest neighbour: Score is the cosine similarity.
-type VectorHit struct {
-	ID    string
-	Score float64
-}
+type VectorHit = store.VectorHit
+
+// ServerVectors is PGVector for store.VectorSearcher: a retriever over
+// this store searches the server's HNSW index when it has pgvector.
+func (s *Store) ServerVectors(ctx context.Context) (bool, string, error) { return s.PGVector(ctx) }
+
+var _ store.VectorSearcher = (*Store)(nil)
 
 // VectorSearch returns the k rows (within acc and f) whose active vectors
 // are nearest to vec by cosine, best first, from the server's HNSW index:

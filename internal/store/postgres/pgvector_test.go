@@ -1,22 +1,18 @@
 package postgres
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/postgres/pgtest"
 )
 
 // The pgvector SQL path is tested on PGlite (PostgreSQL compiled to
@@ -28,69 +24,6 @@ import (
 // writers at once, row and advisory locks between hosts) and COPY cannot
 // be tested there; the contract suite covers those on a real server.
 
-// pgliteDir is the npm package serving PGlite.
-var pgliteDir = filepath.Join("..", "..", "..", "integrations", "pglite")
-
-// startPGlite starts the PGlite server for the test and returns a URL for
-// it; it skips the test when node or the package's node_modules is
-// missing.
-func startPGlite(t *testing.T) string {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed: the pgvector tests run on PGlite, which needs Node.js (20 or later)")
-	}
-	if _, err := os.Stat(filepath.Join(pgliteDir, "node_modules", "@electric-sql", "pglite-socket")); err != nil {
-		t.Skipf("%s has no node_modules: run `npm ci` there to run the pgvector tests on PGlite", pgliteDir)
-	}
-	cmd := exec.Command(node, "server.mjs")
-	cmd.Dir = pgliteDir
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start PGlite: %v", err)
-	}
-	done := make(chan error, 1)
-	t.Cleanup(func() {
-		stdin.Close() // the server stops when its input closes
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	port := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if p, ok := strings.CutPrefix(sc.Text(), "PORT "); ok {
-				port <- p
-			}
-		}
-		close(port)
-		done <- cmd.Wait()
-	}()
-	select {
-	case p, ok := <-port:
-		if !ok {
-			t.Fatal("PGlite exited before it listened (see its output above)")
-		}
-		return "postgres://postgres:pglite@127.0.0.1:" + p + "/postgres?sslmode=disable&pool_max_conns=1"
-	case <-time.After(60 * time.Second):
-		t.Fatal("PGlite did not print its port within a minute")
-	}
-	return ""
-}
-
-// randomVectors makes n unit vectors of dims dimensions.
 func randomVectors(r *rand.Rand, n, dims int) [][]float32 {
 	out := make([][]float32, n)
 	for i := range out {
@@ -159,7 +92,7 @@ func hitIDs(hs []VectorHit) []string {
 // are built from the change feed and serve nearest-neighbour queries as
 // a brute-force scan ranks them; writes reach it; text search works too.
 func TestPGliteVectorSearch(t *testing.T) {
-	url := startPGlite(t)
+	url := pgtest.PGlite(t)
 	ctx := context.Background()
 	s := openURL(t, url) // the migrations run on PGlite's PostgreSQL
 	ok, reason, err := s.PGVector(ctx)
