@@ -208,6 +208,7 @@ func (t *tx) putCopyMemories(tb store.CopyTable, rows [][]any) error {
 	for i, c := range tb.Columns {
 		names[i] = c.Name
 	}
+	factCol := slices.Index(names, "fact_key")
 	q := "INSERT INTO memories(" + strings.Join(names, ", ") + ", tokens, doc_len) VALUES (" +
 		strings.Join(copyPlaceholders(tb.Columns, 1), ", ") + fmt.Sprintf(", $%d::tsvector, $%d) ON CONFLICT (id) DO NOTHING RETURNING rid", len(names)+1, len(names)+2)
 	var b pgx.Batch
@@ -221,7 +222,7 @@ func (t *tx) putCopyMemories(tb store.CopyTable, rows [][]any) error {
 		if err := m.ValidateFields(); err != nil {
 			return fmt.Errorf("copy memory %s: %w", m.ID, err)
 		}
-		if key, ok := r[12].(string); ok {
+		if key, ok := r[factCol].(string); ok {
 			if err := t.lockFact(m.Scope, &key); err != nil {
 				return err
 			}
