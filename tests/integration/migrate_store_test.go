@@ -92,6 +92,17 @@ func TestMigrateStoreProcesses(t *testing.T) {
 		}
 	}
 
+	// The binary reads the PostgreSQL copy as it reads the file.
+	for _, args := range [][]string{{"get", "ms-00001", "--json", "--with-vector"}, {"history", "ms-00002", "--json"}, {"stats", "--json"}} {
+		a, z := src.ok(args...), pg.ok(args...)
+		if args[0] == "stats" { // the retrieval block names the backend's search
+			a, z = a[:strings.Index(a, `"retrieval"`)], z[:strings.Index(z, `"retrieval"`)]
+		}
+		if a != z {
+			t.Errorf("trove %s: the file says\n%s\nthe PostgreSQL copy says\n%s", strings.Join(args, " "), a, z)
+		}
+	}
+
 	back := newEnv(t)
 	r = src.run("migrate-store", "--from", pg.db, "--to", "sqlite:"+back.db, "--json")
 	noPassword(t, "migrate-store back", r)
