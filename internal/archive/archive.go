@@ -46,6 +46,10 @@ type Report struct {
 	// built in nor declared in the config: declare them (scopes.definitions)
 	// and grant them (agentAccess) so agents can reach them.
 	UndeclaredScopes []string `json:"undeclared_scopes"`
+	// WaitedMS is how long the import waited for another import of the
+	// same file (another process or host) to finish; its rows were then
+	// skipped without being embedded again.
+	WaitedMS int64 `json:"waited_ms,omitempty"`
 }
 
 // RowError is why one row was not imported.

@@ -2,12 +2,15 @@ package archive
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -167,16 +170,39 @@ func (im *Importer) Import(ctx context.Context, r io.Reader) (rep Report, err er
 	// Stage 2: check vectors and embed (or, in a dry run, check ids).
 	prepared := make(chan *importBatch, 1)
 	var prepareErr error
+	var release func() // the file's import lock (lockFile), held to the last write
+	var waitedMS int64
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
+	_, presence := im.Store.(idChecker)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer close(prepared)
+		first := true
 		for b := range decoded {
 			var err error
+			if first && !im.DryRun {
+				first = false
+				var waited time.Duration
+				release, waited, err = im.lockFile(ctx, b)
+				if err != nil {
+					prepareErr = err
+					cancel()
+					break
+				}
+				waitedMS = waited.Milliseconds()
+				// After another import of this file, most rows are in:
+				// they are not embedded again.
+				presence = presence || waited > 0
+			}
 			if im.DryRun {
 				err = im.check(ctx, b, dims)
 			} else {
-				err = im.embed(ctx, b, &dims)
+				err = im.embed(ctx, b, &dims, presence)
 			}
 			if err != nil {
 				prepareErr = err
@@ -212,6 +238,7 @@ func (im *Importer) Import(ctx context.Context, r io.Reader) (rep Report, err er
 	}
 	wg.Wait()
 	rep.Format = format
+	rep.WaitedMS = waitedMS
 	switch {
 	case writeErr != nil:
 		return rep, writeErr
@@ -270,17 +297,83 @@ func (im *Importer) prepareRow(row *importRow, dims int) (needsEmbedding bool) {
 	return false
 }
 
+// idChecker is a store that tells which of a batch's ids it holds in one
+// query (the PostgreSQL store).
+type idChecker interface {
+	ExistingIDs(ctx context.Context, ids []string) (map[string]bool, error)
+}
+
+// lockFile makes imports of one file exclusive among the processes (hosts)
+// sharing the store, where the store has job locks (store.JobLocker): the
+// lock is named by a hash of the first batch's first rows (ids, scopes,
+// texts, times), which two imports of one file share whatever their batch
+// size; an import finding it held waits for it (polling; a lock whose
+// holder died is free at once) and returns how long it waited. The
+// second import then finds the rows present (presence checks) and embeds
+// none of them again: no embedding is doubled, and no row is duplicated
+// (ids are unique, and derived for rows without one).
+func (im *Importer) lockFile(ctx context.Context, b *importBatch) (release func(), waited time.Duration, err error) {
+	jl, ok := im.Store.(store.JobLocker)
+	if !ok {
+		return nil, 0, nil
+	}
+	h := sha256.New()
+	for i, row := range b.rows {
+		if i == importKeyRows {
+			break
+		}
+		fmt.Fprintf(h, "%q %q %q %d\n", row.m.ID, row.m.Scope, row.m.Text, row.m.CreatedAt)
+	}
+	name := "import:" + hex.EncodeToString(h.Sum(nil)[:12])
+	start := time.Now()
+	for try := 0; ; try++ {
+		release, got, err := jl.TryJob(name)
+		if err != nil {
+			return nil, 0, fmt.Errorf("take the lock of this file's import: %w", err)
+		}
+		if got {
+			if try == 0 {
+				return release, 0, nil
+			}
+			return release, max(time.Since(start), time.Millisecond), nil
+		}
+		t := time.NewTimer(importPoll)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, 0, ctx.Err()
+		}
+	}
+}
+
+// importKeyRows is how many rows name a file's import lock; importPoll is
+// the pause between tries of a held one.
+const (
+	importKeyRows = 64
+	importPoll    = 200 * time.Millisecond
+)
+
 // embed embeds the texts of a batch's rows that have no vector, in one
 // call. A failed call fails those rows and the import goes on; only the
-// end of ctx stops it.
-func (im *Importer) embed(ctx context.Context, b *importBatch, dims *int) error {
+// end of ctx stops it. With presence, rows whose id is already in the
+// store are skipped first, without embedding.
+func (im *Importer) embed(ctx context.Context, b *importBatch, dims *int, presence bool) error {
 	var texts []string
 	var idx []int
 	for i := range b.rows {
 		if im.prepareRow(&b.rows[i], *dims) {
-			texts = append(texts, b.rows[i].m.Text)
 			idx = append(idx, i)
 		}
+	}
+	if presence && len(idx) > 0 {
+		var err error
+		if idx, err = im.skipPresent(ctx, b, idx); err != nil {
+			return err
+		}
+	}
+	for _, i := range idx {
+		texts = append(texts, b.rows[i].m.Text)
 	}
 	if len(texts) == 0 {
 		return nil
@@ -306,6 +399,43 @@ func (im *Importer) embed(ctx context.Context, b *importBatch, dims *int) error 
 		b.rows[i].m.Vector = vecs[k]
 	}
 	return nil
+}
+
+// skipPresent marks the rows idx of b whose id the store holds (and the
+// caller may write) as skipped, and returns the others.
+func (im *Importer) skipPresent(ctx context.Context, b *importBatch, idx []int) ([]int, error) {
+	present := map[string]bool{}
+	if c, ok := im.Store.(idChecker); ok {
+		ids := make([]string, 0, len(idx))
+		for _, i := range idx {
+			ids = append(ids, b.rows[i].m.ID)
+		}
+		var err error
+		if present, err = c.ExistingIDs(ctx, ids); err != nil {
+			return idx, err
+		}
+	} else {
+		for _, i := range idx {
+			id := b.rows[i].m.ID
+			_, err := im.Store.Get(ctx, im.Access, id)
+			switch {
+			case err == nil:
+				present[id] = true
+			case !errors.Is(err, memory.ErrNotFound):
+				return idx, fmt.Errorf("%s: check id %s: %w", b.rows[i].pos, id, err)
+			}
+		}
+	}
+	out := idx[:0]
+	for _, i := range idx {
+		row := &b.rows[i]
+		if present[row.m.ID] && im.Access.Allows(row.m.Scope) {
+			row.outcome = skipped
+			continue
+		}
+		out = append(out, i)
+	}
+	return out, nil
 }
 
 // check is the dry run's stand-in for embed and write: it decides each
@@ -343,7 +473,7 @@ func (im *Importer) check(ctx context.Context, b *importBatch, dims int) error {
 func (im *Importer) write(ctx context.Context, b *importBatch) error {
 	todo := false
 	for i := range b.rows {
-		if b.rows[i].problem == "" {
+		if b.rows[i].problem == "" && b.rows[i].outcome != skipped {
 			todo = true
 			break
 		}
@@ -354,12 +484,15 @@ func (im *Importer) write(ctx context.Context, b *importBatch) error {
 	// Outcomes are decided inside fn but only count once Write commits.
 	results := make([]outcome, len(b.rows))
 	problems := make([]string, len(b.rows))
-	err := im.Store.Write(ctx, im.Access, func(tx store.Tx) error {
+	// Run again after a deadlock with another host's write (WriteAgain):
+	// each run sets every outcome afresh.
+	err := store.WriteAgain(ctx, im.Store, im.Access, func(tx store.Tx) error {
 		for i := range b.rows {
 			row := &b.rows[i]
-			if row.problem != "" {
+			if row.problem != "" || row.outcome == skipped {
 				continue
 			}
+			problems[i] = ""
 			m := row.m // Insert fills in the id and defaults on its copy
 			err := tx.Insert(&m)
 			switch {
@@ -380,7 +513,7 @@ func (im *Importer) write(ctx context.Context, b *importBatch) error {
 		return fmt.Errorf("import batch ending at %s: %w", b.rows[len(b.rows)-1].pos, err)
 	}
 	for i := range b.rows {
-		if b.rows[i].problem == "" {
+		if b.rows[i].problem == "" && b.rows[i].outcome != skipped {
 			b.rows[i].outcome = results[i]
 			b.rows[i].problem = problems[i]
 		}

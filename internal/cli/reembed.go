@@ -93,6 +93,9 @@ func printReembed(w io.Writer, r service.ReembedReport) {
 	case r.Switched:
 		fmt.Fprintf(w, "moved %d memories from %s to %s (%d dimensions); switch held the lock %.1f ms\n",
 			r.SwitchRows+r.Pending, r.From, r.To, r.Dimensions, r.SwitchMS)
+	case r.SwitchedElsewhere:
+		fmt.Fprintf(w, "moved the store from %s to %s (%d dimensions) with another trove reembed sharing the work; that one made the switch\n",
+			r.From, r.To, r.Dimensions)
 	}
 	fmt.Fprintf(w, "embedded %d (%d passes, %d batches, %d re-embedded after an edit), %d without a vector embedded after the switch, in %s (%.0f rows/s)\n",
 		r.Embedded, r.Passes, r.Batches, r.Requeued, r.Pending, time.Duration(r.DurationMS)*time.Millisecond, r.RowsPerSec)
@@ -102,7 +105,7 @@ func printReembed(w io.Writer, r service.ReembedReport) {
 	if r.KeptOld > 0 {
 		fmt.Fprintf(w, "kept %d old vectors: trove reembed --rollback restores them\n", r.KeptOld)
 	}
-	if r.Switched && !r.Already {
+	if (r.Switched || r.SwitchedElsewhere) && !r.Already {
 		fmt.Fprintf(w, "now run every trove with the new model's settings (TROVE_EMBED_PROVIDER/TROVE_EMBED_MODEL for %s)\n", r.To)
 	}
 }

@@ -426,10 +426,12 @@ func (p *Pipeline) merge(ctx context.Context, pl *plan) error {
 // the decision did not see) makes the whole commit roll back and is
 // returned to be decided again.
 func (p *Pipeline) commit(ctx context.Context, in Input, plans []*plan) ([]Action, []*plan, error) {
-	now := p.now().UnixMilli()
 	var actions []Action
 	var stale []*plan
-	err := p.Store.Write(ctx, in.Access, func(tx store.Tx) error {
+	// Run again after a deadlock with another host's write (WriteAgain):
+	// each run decides afresh, at its own time, taken inside the write.
+	err := store.WriteAgain(ctx, p.Store, in.Access, func(tx store.Tx) error {
+		now := p.now().UnixMilli()
 		actions, stale = make([]Action, 0, len(plans)), nil
 		for _, pl := range plans {
 			a, ok, err := p.apply(tx, in, pl, now)
@@ -471,7 +473,14 @@ func (p *Pipeline) apply(tx store.Tx, in Input, pl *plan, now int64) (Action, bo
 			return a, false, err
 		}
 		for _, r := range rows {
-			if rev, seen := pl.facts[r.ID]; memory.ActiveAt(r, now) && (!seen || rev != r.Revision) {
+			// A value another host committed while this write waited for
+			// the fact's lock is active, even if that host's clock is
+			// ahead of ours.
+			at := now
+			if memory.ValidFrom(r) == r.CreatedAt && r.CreatedAt > at {
+				at = r.CreatedAt
+			}
+			if rev, seen := pl.facts[r.ID]; memory.ActiveAt(r, at) && (!seen || rev != r.Revision) {
 				return a, false, nil
 			}
 		}

@@ -38,6 +38,26 @@ type Backend interface {
 	ReembedCounts(ctx context.Context) (store.ReembedCounts, error)
 }
 
+// Sharer is a Backend several processes (hosts) can run one job on at
+// once, sharing its rows instead of each embedding every row (the
+// PostgreSQL store). A claimed row is handed to no other process until
+// the claim is given up: PutShadow, PutVectors and SwitchEmbedding give
+// up the claims of the rows they are given, ReleaseClaims all of this
+// process's, and the end of the process (or its connection) all of its.
+type Sharer interface {
+	// ClaimTodo is ReembedTodo for target, returning only rows it
+	// claimed; none when target is not the reembed in progress.
+	ClaimTodo(ctx context.Context, target store.Space, afterRID int64, limit int) ([]store.EmbedRow, error)
+	// ClaimPending is PendingRows, returning only rows it claimed.
+	ClaimPending(ctx context.Context, afterRID int64, limit int) ([]store.EmbedRow, error)
+	// ClaimedElsewhere counts the rows other processes hold claims on.
+	ClaimedElsewhere(ctx context.Context) (int, error)
+	ReleaseClaims()
+	// TrySwitch elects the one process that makes the switch, without
+	// waiting (a lock freed when its holder's session ends).
+	TrySwitch() (release func(), ok bool, err error)
+}
+
 // Defaults.
 const (
 	DefaultBatchSize   = 64
@@ -47,6 +67,14 @@ const (
 	// maxPasses bounds the catch-up passes: rows a live writer keeps
 	// changing are left to the switch (pending) rather than chased forever.
 	maxPasses = 4
+	// sharedWait bounds how long a process sharing a job (Sharer) waits
+	// for the rows others are embedding before it switches, or before it
+	// ends the pending pass: a host that is slow only makes the job
+	// switch sooner (its batches then land after the switch, as pending
+	// rows' vectors); one that died frees its rows at once.
+	sharedWait = 30 * time.Second
+	// sharedPoll is the pause between looks at the others' progress.
+	sharedPoll = 100 * time.Millisecond
 )
 
 // Job moves a store to Target, or (Pending) embeds the rows without a
@@ -74,28 +102,31 @@ type Progress struct {
 
 // Report is the outcome of a run; its JSON is a contract.
 type Report struct {
-	From        string  `json:"from"`
-	To          string  `json:"to"`
-	Dimensions  int     `json:"dimensions"`
-	Rows        int     `json:"rows"`
-	Resumed     bool    `json:"resumed"`
-	Embedded    int     `json:"embedded"`
-	Requeued    int     `json:"requeued"` // vectors not kept: the row's text changed while it was embedded
-	Passes      int     `json:"passes"`
-	Batches     int     `json:"batches"`
-	Switched    bool    `json:"switched"`
-	SwitchRows  int     `json:"switch_rows"`
-	Queued      int     `json:"queued"`  // left without a vector by the switch (then embedded as pending)
-	Pending     int     `json:"pending"` // rows without a vector embedded
-	KeptOld     int     `json:"kept_old"`
-	Cleared     int     `json:"cleared"` // vectors of another model cleared from the other slot, after the switch (or before a new target)
-	SwitchMS    float64 `json:"switch_ms"`
-	ClearMaxMS  float64 `json:"clear_max_ms"` // the longest lock hold of the clear's writes
-	ClearMS     int64   `json:"clear_ms"`     // the clear's time, paced (not in rows_per_second)
-	DurationMS  int64   `json:"duration_ms"`
-	RowsPerSec  float64 `json:"rows_per_second"`
-	Interrupted bool    `json:"interrupted,omitempty"`
-	Already     bool    `json:"already_current,omitempty"`
+	From       string `json:"from"`
+	To         string `json:"to"`
+	Dimensions int    `json:"dimensions"`
+	Rows       int    `json:"rows"`
+	Resumed    bool   `json:"resumed"`
+	Embedded   int    `json:"embedded"`
+	Requeued   int    `json:"requeued"` // vectors not kept: the row's text changed while it was embedded
+	Passes     int    `json:"passes"`
+	Batches    int    `json:"batches"`
+	Switched   bool   `json:"switched"`
+	// SwitchedElsewhere: another process sharing the job (on a store
+	// several hosts share) made the switch; this one embedded its part.
+	SwitchedElsewhere bool    `json:"switched_elsewhere,omitempty"`
+	SwitchRows        int     `json:"switch_rows"`
+	Queued            int     `json:"queued"`  // left without a vector by the switch (then embedded as pending)
+	Pending           int     `json:"pending"` // rows without a vector embedded
+	KeptOld           int     `json:"kept_old"`
+	Cleared           int     `json:"cleared"` // vectors of another model cleared from the other slot, after the switch (or before a new target)
+	SwitchMS          float64 `json:"switch_ms"`
+	ClearMaxMS        float64 `json:"clear_max_ms"` // the longest lock hold of the clear's writes
+	ClearMS           int64   `json:"clear_ms"`     // the clear's time, paced (not in rows_per_second)
+	DurationMS        int64   `json:"duration_ms"`
+	RowsPerSec        float64 `json:"rows_per_second"`
+	Interrupted       bool    `json:"interrupted,omitempty"`
+	Already           bool    `json:"already_current,omitempty"`
 }
 
 func (j *Job) defaults() {
@@ -165,6 +196,14 @@ func (j *Job) Run(ctx context.Context) (rep Report, err error) {
 		err := j.clear(ctx, &rep, start)
 		return rep, err
 	}
+	sh, shared := j.Store.(Sharer)
+	todo := j.Store.ReembedTodo
+	if shared {
+		defer sh.ReleaseClaims()
+		todo = func(ctx context.Context, after int64, limit int) ([]store.EmbedRow, error) {
+			return sh.ClaimTodo(ctx, j.Target, after, limit)
+		}
+	}
 	if rep.Resumed, err = j.Store.BeginReembed(ctx, j.Target); err != nil {
 		return rep, err
 	}
@@ -183,14 +222,21 @@ func (j *Job) Run(ctx context.Context) (rep Report, err error) {
 		done += n
 		j.Progress(Progress{Phase: "embed", Done: done, Total: max(rep.Rows, done), Elapsed: j.Clock().Sub(start)})
 	}
-	for rep.Passes < maxPasses {
+	pass := func() (int, error) {
 		rep.Passes++
-		seen, err := j.pass(ctx, &rep, j.Store.ReembedTodo, func(ctx context.Context, rows []store.EmbedRow) (int, error) {
+		seen, err := j.pass(ctx, &rep, todo, func(ctx context.Context, rows []store.EmbedRow) (int, error) {
 			n, err := j.Store.PutShadow(ctx, j.Target, rows)
 			rep.Embedded += n
 			rep.Requeued += len(rows) - n
 			return n, err
 		}, report)
+		if seen == 0 && rep.Passes > 1 {
+			rep.Passes-- // a look that found nothing (sharing the job: waiting for others)
+		}
+		return seen, err
+	}
+	for rep.Passes < maxPasses {
+		seen, err := pass()
 		if err != nil {
 			return rep, err
 		}
@@ -198,23 +244,38 @@ func (j *Job) Run(ctx context.Context) (rep Report, err error) {
 			break // what is left (written during the pass) goes into the switch
 		}
 	}
-	// The last rows: embedded outside the lock, written by the switch.
-	final, err := j.Store.ReembedTodo(ctx, 0, 4*j.BatchSize)
+	switchNow := func() error {
+		// The last rows: embedded outside the lock, written by the switch.
+		final, err := todo(ctx, 0, 4*j.BatchSize)
+		if err != nil {
+			return err
+		}
+		if err := j.embed(ctx, final); err != nil {
+			return stop(ctx, &rep, err)
+		}
+		sw, err := j.Store.SwitchEmbedding(context.WithoutCancel(ctx), j.Target, probe, final, j.KeepOld)
+		if err != nil {
+			return err
+		}
+		if len(final) > 0 {
+			report(len(final))
+		}
+		rep.Embedded += len(final)
+		if sw.Already {
+			rep.SwitchedElsewhere = true
+			return nil
+		}
+		rep.Switched, rep.SwitchRows, rep.Queued, rep.KeptOld, rep.SwitchMS = true, sw.Switched, sw.Queued, sw.KeptOld, sw.HoldMS
+		return nil
+	}
+	if shared {
+		err = j.sharedSwitch(ctx, sh, &rep, pass, switchNow)
+	} else {
+		err = switchNow()
+	}
 	if err != nil {
 		return rep, err
 	}
-	if err := j.embed(ctx, final); err != nil {
-		return rep, stop(ctx, &rep, err)
-	}
-	sw, err := j.Store.SwitchEmbedding(context.WithoutCancel(ctx), j.Target, probe, final, j.KeepOld)
-	if err != nil {
-		return rep, err
-	}
-	if len(final) > 0 {
-		report(len(final))
-	}
-	rep.Embedded += len(final)
-	rep.Switched, rep.SwitchRows, rep.Queued, rep.KeptOld, rep.SwitchMS = true, sw.Switched, sw.Queued, sw.KeptOld, sw.HoldMS
 	// Rows without a vector first (search misses them), then the old
 	// model's vectors (disk space only).
 	if err := j.pending(ctx, &rep, start); err != nil {
@@ -279,6 +340,84 @@ func (j *Job) Pending(ctx context.Context) (Report, error) {
 	return rep, err
 }
 
+// sharedSwitch ends the passes of a job other processes share (Sharer):
+// one process is elected to switch (TrySwitch); it goes on taking rows
+// still to do while others hold rows they are embedding, for at most
+// sharedWait, and then switches. The others go on embedding rows still
+// to do until the switch is made; one of them takes over if the elected
+// one dies first. The switch is made once (SwitchEmbedding is guarded).
+func (j *Job) sharedSwitch(ctx context.Context, sh Sharer, rep *Report, pass func() (int, error), switchNow func() error) error {
+	for {
+		id, err := j.Store.Identity(ctx)
+		if err != nil {
+			return err
+		}
+		if id.Target.Model == "" && id.Model == j.Target.Model && id.Dimensions == j.Target.Dimensions {
+			rep.SwitchedElsewhere = true
+			return nil
+		}
+		if id.Target != j.Target {
+			return fmt.Errorf("another trove reembed moved the store's target to %q meanwhile: run trove reembed again to say which model to move to", id.Target.Model)
+		}
+		release, ok, err := sh.TrySwitch()
+		if err != nil {
+			return err
+		}
+		if ok {
+			err := j.electedSwitch(ctx, sh, pass, switchNow)
+			release()
+			return err
+		}
+		seen, err := pass()
+		if err != nil {
+			return err
+		}
+		if seen == 0 {
+			if err := pause(ctx, sharedPoll); err != nil {
+				return stop(ctx, rep, err)
+			}
+		}
+	}
+}
+
+func (j *Job) electedSwitch(ctx context.Context, sh Sharer, pass func() (int, error), switchNow func() error) error {
+	until := j.Clock().Add(sharedWait)
+	for {
+		// Rows others hold when the pass begins: once none are held, a
+		// pass has seen every row still to do free (those of a process
+		// that died included).
+		busy, err := sh.ClaimedElsewhere(ctx)
+		if err != nil {
+			return err
+		}
+		seen, err := pass()
+		if err != nil {
+			return err
+		}
+		if (busy == 0 && seen <= j.BatchSize) || j.Clock().After(until) {
+			break
+		}
+		if seen == 0 {
+			if err := pause(ctx, sharedPoll); err != nil {
+				return err
+			}
+		}
+	}
+	return switchNow()
+}
+
+// pause waits d or until ctx ends.
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (j *Job) pending(ctx context.Context, rep *Report, start time.Time) error {
 	c, err := j.Store.ReembedCounts(ctx)
 	if err != nil {
@@ -292,15 +431,38 @@ func (j *Job) pending(ctx context.Context, rep *Report, start time.Time) error {
 		return nil
 	}
 	done := 0
-	_, err = j.pass(ctx, rep, j.Store.PendingRows, func(ctx context.Context, rows []store.EmbedRow) (int, error) {
-		n, err := j.Store.PutVectors(ctx, id.Space, rows)
-		rep.Pending += n
-		return n, err
-	}, func(n int) {
-		done += n
-		j.Progress(Progress{Phase: "pending", Done: done, Total: max(c.Pending, done), Elapsed: j.Clock().Sub(start)})
-	})
-	return err
+	fetch := j.Store.PendingRows
+	sh, shared := j.Store.(Sharer)
+	if shared {
+		defer sh.ReleaseClaims()
+		fetch = sh.ClaimPending
+	}
+	until := j.Clock().Add(sharedWait)
+	for {
+		// Rows other processes are embedding when the pass begins: if
+		// any, the pass is repeated once they are done (or the process
+		// embedding them died, which frees them for this one).
+		busy := 0
+		if shared {
+			if busy, err = sh.ClaimedElsewhere(ctx); err != nil {
+				return err
+			}
+		}
+		_, err = j.pass(ctx, rep, fetch, func(ctx context.Context, rows []store.EmbedRow) (int, error) {
+			n, err := j.Store.PutVectors(ctx, id.Space, rows)
+			rep.Pending += n
+			return n, err
+		}, func(n int) {
+			done += n
+			j.Progress(Progress{Phase: "pending", Done: done, Total: max(c.Pending, done), Elapsed: j.Clock().Sub(start)})
+		})
+		if err != nil || busy == 0 || j.Clock().After(until) {
+			return err
+		}
+		if err := pause(ctx, sharedPoll); err != nil {
+			return stop(ctx, rep, err)
+		}
+	}
 }
 
 // embed gives rows their vectors in batches, Concurrency at a time.

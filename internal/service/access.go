@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -182,12 +183,16 @@ func (a *AccessTracker) Flush(ctx context.Context) error {
 	for id := range pending {
 		ids = append(ids, id)
 	}
+	// In id order: two processes flushing at once lock their rows in the
+	// same order (on PostgreSQL, rows are locked as they are touched), so
+	// neither waits for a row the other holds while holding one it needs.
+	slices.Sort(ids)
 	var rowErrs []error
 	now := a.opts.Clock()
 	for start := 0; start < len(ids); start += FlushBatch {
 		batch := ids[start:min(start+FlushBatch, len(ids))]
 		var errs []error
-		err := a.st.Write(ctx, memory.Owner(), func(tx store.Tx) error {
+		err := store.WriteAgain(ctx, a.st, memory.Owner(), func(tx store.Tx) error {
 			errs = errs[:0] // the store may run fn again
 			for _, id := range batch {
 				e := pending[id]

@@ -79,7 +79,7 @@ func (s *Service) DeleteBulk(ctx context.Context, c Caller, in DeleteBulkInput) 
 		}
 		after = page[len(page)-1].ID
 		n := 0
-		err = s.opts.Store.Write(ctx, acc, func(tx store.Tx) error {
+		err = store.WriteAgain(ctx, s.opts.Store, acc, func(tx store.Tx) error {
 			n = 0 // a Write may run its function again
 			for _, m := range page {
 				cur, err := tx.Get(m.ID)

@@ -105,7 +105,7 @@ func (s *Service) Capture(ctx context.Context, c Caller, in CaptureInput) (Captu
 			msgs[i] = store.BufferedMessage{Session: session, Scope: scope, Agent: c.Agent, Role: strings.ToLower(strings.TrimSpace(m.Role)), Content: text}
 			explicit = explicit || (msgs[i].Role == "user" && capture.IsRemember(extract.Clean(text)))
 		}
-		err := s.opts.Store.Write(ctx, acc, func(tx store.Tx) error {
+		err := store.WriteAgain(ctx, s.opts.Store, acc, func(tx store.Tx) error {
 			btx, ok := tx.(store.BufferTx)
 			if !ok {
 				return errNoBuffer
@@ -366,7 +366,7 @@ func (s *Service) near(ctx context.Context, acc memory.Access, scopes []memory.S
 const fallbackScan = 500
 
 func (s *Service) putJob(ctx context.Context, acc memory.Access, j store.CaptureJob) error {
-	err := s.opts.Store.Write(ctx, acc, func(tx store.Tx) error {
+	err := store.WriteAgain(ctx, s.opts.Store, acc, func(tx store.Tx) error {
 		btx, ok := tx.(store.BufferTx)
 		if !ok {
 			return errNoBuffer

@@ -74,7 +74,7 @@ func (s *Service) Feedback(ctx context.Context, c Caller, in FeedbackInput) (Fee
 	now := s.opts.Clock()
 	ms := now.UnixMilli()
 	var out FeedbackOutput
-	err = s.opts.Store.Write(ctx, acc, func(tx store.Tx) error {
+	err = store.WriteAgain(ctx, s.opts.Store, acc, func(tx store.Tx) error {
 		out = FeedbackOutput{Used: []string{}, Unused: []string{}}
 		injected := in.Injected
 		if len(injected) == 0 {
@@ -94,6 +94,14 @@ func (s *Service) Feedback(ctx context.Context, c Caller, in FeedbackInput) (Fee
 				return nil
 			}
 			return err
+		}
+		// The rows are locked in id order before they are bumped in the
+		// caller's order: two hosts reporting on the same memories never
+		// hold one row each while waiting for the other's.
+		for _, id := range slices.Sorted(slices.Values(slices.Concat(in.Used, injected))) {
+			if _, err := tx.Get(id); err != nil && !isNotFound(err) {
+				return err
+			}
 		}
 		used := map[string]bool{}
 		for _, id := range in.Used {

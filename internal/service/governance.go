@@ -107,7 +107,7 @@ func (s *Service) Promote(ctx context.Context, c Caller, in PromoteInput) (Gover
 // revision-checked by the read in the same transaction.
 func (s *Service) govern(ctx context.Context, acc memory.Access, id string, change func(m *memory.Memory) bool) (GovernOutput, error) {
 	var out GovernOutput
-	err := s.opts.Store.Write(ctx, acc, func(tx store.Tx) error {
+	err := store.WriteAgain(ctx, s.opts.Store, acc, func(tx store.Tx) error {
 		m, err := tx.Get(id)
 		if err != nil {
 			return err
@@ -346,7 +346,7 @@ func (s *Service) Compact(ctx context.Context, c Caller, in CompactInput) (Compa
 	}
 	for batch := range slices.Chunk(drops, CompactBatch) {
 		archived, skipped := 0, 0
-		err := s.opts.Store.Write(ctx, acc, func(tx store.Tx) error {
+		err := store.WriteAgain(ctx, s.opts.Store, acc, func(tx store.Tx) error {
 			archived, skipped = 0, 0
 			for _, d := range batch {
 				keep, err := tx.Get(d.keep)
@@ -460,7 +460,7 @@ func ArchiveExpired(ctx context.Context, st store.Store, grace time.Duration, no
 		}
 		n := 0
 		start := time.Now()
-		err := st.Write(ctx, memory.Owner(), func(tx store.Tx) error {
+		err := store.WriteAgain(ctx, st, memory.Owner(), func(tx store.Tx) error {
 			n = 0
 			for _, r := range batch {
 				m, err := tx.Get(r.id)

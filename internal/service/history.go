@@ -246,7 +246,7 @@ func (s *Service) purge(ctx context.Context, c Caller, acc memory.Access, in For
 	}
 	var e store.Erasure
 	var messages int
-	if err := s.opts.Store.Write(ctx, acc, func(tx store.Tx) error {
+	if err := store.WriteAgain(ctx, s.opts.Store, acc, func(tx store.Tx) error {
 		// A captured memory takes the conversation it came from with it:
 		// the session's consumed messages are erased in the same write.
 		key := ""

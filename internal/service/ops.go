@@ -81,8 +81,7 @@ func (s *Service) Store(ctx context.Context, c Caller, in StoreInput) (StoreOutp
 	if err := s.refuse(m.Text); err != nil {
 		return StoreOutput{}, err
 	}
-	now := s.opts.Clock()
-	key := s.stampFact(&m, now)
+	key := s.stampFact(&m, s.opts.Clock())
 	vs, err := s.embed(ctx, []string{m.Text})
 	if err != nil {
 		return StoreOutput{}, err
@@ -100,8 +99,12 @@ func (s *Service) Store(ctx context.Context, c Caller, in StoreInput) (StoreOutp
 		}
 	}
 	out := StoreOutput{Outcome: StoreCreated}
-	err = s.writeEmbedded(ctx, acc, len(m.Vector) > 0, func() { m.Vector = nil }, func(tx store.Tx) error {
+	base := m // the write may run again (store.WriteAgain): each run starts from it
+	base.Metadata = memory.CloneMetadata(m.Metadata)
+	err = s.writeEmbedded(ctx, acc, len(m.Vector) > 0, func() { m.Vector, base.Vector = nil, nil }, func(tx store.Tx) error {
 		out = StoreOutput{Outcome: StoreCreated}
+		m = base
+		m.Metadata = memory.CloneMetadata(base.Metadata)
 		if key == "" {
 			return tx.Insert(&m)
 		}
@@ -111,9 +114,19 @@ func (s *Service) Store(ctx context.Context, c Caller, in StoreInput) (StoreOutp
 		if err != nil {
 			return err
 		}
+		// The time is taken once the fact's rows are read (on a shared
+		// server, after waiting for another host's write of the fact):
+		// a value committed since the embedding is active now, and never
+		// later than now even when that host's clock runs ahead.
+		now := s.opts.Clock().UnixMilli()
+		for _, r := range rows {
+			if memory.ValidFrom(r) == r.CreatedAt && r.CreatedAt > now {
+				now = r.CreatedAt
+			}
+		}
 		var old []memory.Memory
 		for _, r := range rows {
-			if !memory.ActiveAt(r, now.UnixMilli()) {
+			if !memory.ActiveAt(r, now) {
 				continue
 			}
 			if !in.Force && in.ID == "" && capture.Normalize(r.Text) == capture.Normalize(m.Text) {
@@ -130,7 +143,7 @@ func (s *Service) Store(ctx context.Context, c Caller, in StoreInput) (StoreOutp
 			return err
 		}
 		for _, r := range old {
-			if err := invalidate(tx, r, m.ID, now.UnixMilli()); err != nil {
+			if err := invalidate(tx, r, m.ID, now); err != nil {
 				return err
 			}
 			out.Supersedes = append(out.Supersedes, r.ID)
@@ -458,7 +471,7 @@ func (s *Service) Forget(ctx context.Context, c Caller, in ForgetInput) (ForgetO
 	if err != nil {
 		return ForgetOutput{}, err
 	}
-	if err := s.opts.Store.Write(ctx, acc, func(tx store.Tx) error { return tx.Delete(id, in.ExpectedRevision) }); err != nil {
+	if err := store.WriteAgain(ctx, s.opts.Store, acc, func(tx store.Tx) error { return tx.Delete(id, in.ExpectedRevision) }); err != nil {
 		return ForgetOutput{}, ErrorOf(err)
 	}
 	return ForgetOutput{ID: id, Deleted: true}, nil

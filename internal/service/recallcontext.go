@@ -202,7 +202,7 @@ func (s *Service) injectable(results []retrieve.Result) []retrieve.Result {
 // bookkeeping, not an edit).
 func (s *Service) injectInSession(ctx context.Context, acc memory.Access, c Caller, session string, results []retrieve.Result, lim blockLimits, out *ContextOutput) error {
 	now := s.opts.Clock().UnixMilli()
-	return s.opts.Store.Write(ctx, acc, func(tx store.Tx) error {
+	return store.WriteAgain(ctx, s.opts.Store, acc, func(tx store.Tx) error {
 		itx, ok := tx.(store.InjectionTx)
 		if !ok {
 			return errors.New("this store does not record injections")
@@ -226,7 +226,11 @@ func (s *Service) injectInSession(ctx context.Context, acc memory.Access, c Call
 		ids := make([]string, len(out.Memories))
 		for i, m := range out.Memories {
 			ids[i] = m.ID
-			err := tx.Bump(m.ID, store.Bump{Add: map[string]int64{memory.KeyInjectedCount: 1}, Set: map[string]int64{memory.KeyLastInjectedAt: now}})
+		}
+		// Bumped in id order, not ranking order: two hosts injecting the
+		// same memories lock their rows in the same order.
+		for _, id := range slices.Sorted(slices.Values(ids)) {
+			err := tx.Bump(id, store.Bump{Add: map[string]int64{memory.KeyInjectedCount: 1}, Set: map[string]int64{memory.KeyLastInjectedAt: now}})
 			if err != nil && !isNotFound(err) { // deleted since the search: it is still shown
 				return err
 			}

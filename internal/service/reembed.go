@@ -72,6 +72,11 @@ func (s *Service) Reembed(ctx context.Context, c Caller, in ReembedInput) (Reemb
 		return ReembedReport{}, Invalid("say what to do: --provider P --model M to move the store to another embedder, --pending to embed the rows without a vector, or --rollback to undo the last move made with --keep-old")
 	}
 	if in.Rollback {
+		release, err := s.reembedLock(b)
+		if err != nil {
+			return ReembedReport{}, err
+		}
+		defer release()
 		rep, err := reembed.Rollback(ctx, b)
 		if err != nil {
 			return ReembedReport{Report: rep}, ErrorOf(err)
@@ -91,6 +96,11 @@ func (s *Service) Reembed(ctx context.Context, c Caller, in ReembedInput) (Reemb
 		if s.opts.Embedder == nil {
 			return ReembedReport{}, Unavailable("no embedding provider is configured")
 		}
+		release, err := s.reembedLock(b)
+		if err != nil {
+			return ReembedReport{}, err
+		}
+		defer release()
 		// Through the guard: this process must embed with the store's model.
 		j := &reembed.Job{Store: b, Embedder: s.opts.Embedder, Target: id.Space, BatchSize: batch, Concurrency: conc, Progress: in.Progress}
 		rep, err := j.Pending(ctx)
@@ -110,10 +120,37 @@ func (s *Service) Reembed(ctx context.Context, c Caller, in ReembedInput) (Reemb
 		d, err := reembed.Plan(ctx, b, sp, emb, batch, conc)
 		return ReembedReport{DryRun: &d}, errOrNil(err)
 	}
+	release, err := s.reembedLock(b)
+	if err != nil {
+		return ReembedReport{}, err
+	}
+	defer release()
 	j := &reembed.Job{Store: b, Embedder: emb, Target: sp, BatchSize: batch, Concurrency: conc, KeepOld: in.KeepOld, Progress: in.Progress}
 	rep, err := j.Run(ctx)
 	s.warmIndexFile(ctx, rep.Switched)
 	return ReembedReport{Report: rep}, errOrNil(err)
+}
+
+// ReembedJobName is the job lock (store.JobLocker) a reembed holds on a
+// store whose processes cannot share one (the SQLite store): one runs at
+// a time there. A store that shares it (reembed.Sharer: PostgreSQL) takes
+// no such lock: processes on several hosts split the rows.
+const ReembedJobName = "reembed"
+
+// reembedLock takes the reembed's job lock where the store needs one.
+func (s *Service) reembedLock(b reembed.Backend) (release func(), err error) {
+	jl, ok := b.(store.JobLocker)
+	if _, shares := b.(reembed.Sharer); shares || !ok {
+		return func() {}, nil
+	}
+	release, got, err := jl.TryJob(ReembedJobName)
+	if err != nil {
+		return nil, ErrorOf(err)
+	}
+	if !got {
+		return nil, Unavailable("another trove reembed is running on this store: wait for it to finish and run this again if need be (a reembed stopped part way continues where it stopped)")
+	}
+	return release, nil
 }
 
 // warmIndexFile writes the vector index file of the model the store now
@@ -159,10 +196,10 @@ func (s *Service) degraded(err error) bool {
 // was made, drop clears it and write runs again: the row is stored
 // without a vector, found lexically, and waits for trove reembed --pending.
 func (s *Service) writeEmbedded(ctx context.Context, acc memory.Access, hasVector bool, drop func(), write func(store.Tx) error) error {
-	err := s.opts.Store.Write(ctx, acc, write)
+	err := store.WriteAgain(ctx, s.opts.Store, acc, write)
 	if err != nil && hasVector && s.movedMeanwhile(ctx, err) {
 		drop()
-		err = s.opts.Store.Write(ctx, acc, write)
+		err = store.WriteAgain(ctx, s.opts.Store, acc, write)
 	}
 	return err
 }

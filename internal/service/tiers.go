@@ -130,7 +130,7 @@ func (s *Service) Maintain(ctx context.Context, c Caller, in MaintainInput) (Mai
 	// how far it got. A short bounded write, past a cancelled ctx.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if rerr := s.opts.Store.Write(rctx, memory.Owner(), func(tx store.Tx) error {
+	if rerr := store.WriteAgain(rctx, s.opts.Store, memory.Owner(), func(tx store.Tx) error {
 		tt, ok := tx.(store.TierTx)
 		if !ok {
 			return fmt.Errorf("this kind of store (%T) has no tiers", tx)
@@ -191,7 +191,7 @@ func (s *Service) maintain(ctx context.Context, batch int, share float64, dryRun
 		}
 		var moved []store.TierMove
 		t0 := time.Now()
-		err := s.opts.Store.Write(ctx, memory.Owner(), func(tx store.Tx) error {
+		err := store.WriteAgain(ctx, s.opts.Store, memory.Owner(), func(tx store.Tx) error {
 			var err error
 			moved, err = applyMoves(tx, pending, moved[:0])
 			return err

@@ -114,15 +114,29 @@ func IsTransient(err error) bool {
 	return errors.As(err, &t) && t.Transient()
 }
 
-// writeAgainTries bounds how many times the bulk helpers run a write that
-// ends with a transient error.
+// writeAgainTries bounds how many times WriteAgain runs a write that ends
+// with a transient error.
 const writeAgainTries = 8
 
-// writeAgain is Write for the bulk helpers, whose functions may run again
-// (each run sets every result it reports): a write that ended with a
-// transient error (two hosts' batches locked the same rows in opposite
-// orders) runs again, up to writeAgainTries times.
-func writeAgain(ctx context.Context, s Store, acc memory.Access, fn func(Tx) error) error {
+// WriteAgain is Write for a caller whose fn may run more than once: a
+// write that ended with a transient error (two hosts' transactions locked
+// the same rows in opposite orders, and the server ended one of them
+// having saved nothing) runs again, up to writeAgainTries times, after a
+// short random pause. fn must then start from scratch on each run: reset
+// every result it reports and decide only from what it reads with tx (or
+// from values computed before the write that stay true whatever other
+// writers did). Store.Write never re-runs fn itself; this is the one place
+// that does. The bulk helpers and the service's writes use it.
+func WriteAgain(ctx context.Context, s Writer, acc memory.Access, fn func(Tx) error) error {
+	return writeAgain(ctx, s, acc, fn)
+}
+
+// Writer is the write side of a Store (what WriteAgain needs).
+type Writer interface {
+	Write(ctx context.Context, acc memory.Access, fn func(Tx) error) error
+}
+
+func writeAgain(ctx context.Context, s Writer, acc memory.Access, fn func(Tx) error) error {
 	for try := 1; ; try++ {
 		err := s.Write(ctx, acc, fn)
 		if err == nil || try == writeAgainTries || !IsTransient(err) || ctx.Err() != nil {

@@ -56,4 +56,9 @@ type SwitchResult struct {
 	Queued   int // rows left without a vector (changed at the last moment): embedded by --pending
 	KeptOld  int // previous vectors kept for --rollback
 	HoldMS   float64
+	// Already: another process had switched the store to the target
+	// first; nothing was flipped, and the rows given were written into
+	// the active slot where still without a vector (a store shared by
+	// several hosts, whose switch is made once).
+	Already bool
 }

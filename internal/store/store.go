@@ -30,12 +30,15 @@ type Store interface {
 	// (SQLite: one lock for the store; PostgreSQL: the locks of the rows
 	// and facts fn reads with tx, held to the commit, so what fn read
 	// with tx holds when it commits either way).
-	// fn may be re-run never; it must only use tx. If fn returns an error
-	// nothing it did is kept and Write returns that error. On PostgreSQL
-	// two writes that lock rows in opposite orders may deadlock: one of
-	// them ends with an error that is Transient (IsTransient), having
-	// saved nothing; the bulk helpers (PutMany, PatchMany, DeleteMany)
-	// run such a write again.
+	// Write runs fn once, never again; fn must only use tx. If fn returns
+	// an error nothing it did is kept and Write returns that error. On
+	// PostgreSQL two writes that lock rows in opposite orders may
+	// deadlock: one of them ends with an error that is Transient
+	// (IsTransient), having saved nothing. Running it again is the
+	// caller's decision: WriteAgain does it for an fn that resets its
+	// state on each run (the bulk helpers and the service's writes use
+	// it). Writers touching several rows lock them in id order, which
+	// keeps such deadlocks rare.
 	Write(ctx context.Context, acc memory.Access, fn func(Tx) error) error
 	// Space returns the embedding space recorded for the store (zero when
 	// nothing is recorded yet).

@@ -16,6 +16,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +40,10 @@ const (
 	// rejects us, instead of failing every row one by one.
 	maxConsecutiveLLMErrors = 8
 )
+
+// ClaimJob is the job name an upgrade claims rows under on a store shared
+// by hosts (store.RowClaimer).
+const ClaimJob = "upgrade"
 
 // Upgrader runs one upgrade.
 type Upgrader struct {
@@ -183,6 +189,15 @@ func (u *Upgrader) Run(ctx context.Context) (Report, error) {
 	r := &run{u: u, rep: &rep, total: total, start: start,
 		work:    make(chan *item),
 		results: make(chan *item, u.Concurrency),
+		idle:    make(chan struct{}, 1),
+	}
+	// On a store shared by hosts, runs on several of them share the rows:
+	// each row is claimed before its LLM call (see DESIGN.md).
+	if rc, ok := u.Store.(store.RowClaimer); ok {
+		if r.claims, err = rc.ClaimRows(ctx, ClaimJob); err != nil {
+			return rep, err
+		}
+		defer r.claims.Close()
 	}
 	err = r.loop(ctx)
 	rep.DurationMS = u.Clock().Sub(start).Milliseconds()
@@ -203,6 +218,14 @@ type run struct {
 	results chan *item // from the pool
 
 	outstanding int // rows handed to the pool and not yet back (committer only)
+
+	// claims, when the store has them, are the rows this run holds: each
+	// is claimed by the feeder before it goes to the pool and released
+	// once committed, skipped or failed.
+	claims store.Claims
+	// idle tells the committer the feeder is waiting for rows other runs
+	// hold: what is pending commits now rather than when a batch is full.
+	idle chan struct{}
 
 	consecutiveLLMErrors int
 	done                 int
@@ -263,8 +286,16 @@ func (r *run) loop(ctx context.Context) error {
 			for len(inflight) > 0 {
 				r.outstanding += <-inflight
 			}
+		case <-r.idle: // the feeder waits for rows other runs hold
+			flush()
 		case it := <-r.results:
 			r.outstanding--
+			if it.err != nil || it.enr.By == "" {
+				if err := r.release(commitCtx, it.snap.ID); err != nil && firstErr == nil {
+					firstErr = err
+					stopEnrich()
+				}
+			}
 			if it.err != nil {
 				r.rowError(it.snap.ID, it.err)
 				if r.consecutiveLLMErrors >= maxConsecutiveLLMErrors && firstErr == nil {
@@ -295,34 +326,110 @@ func (r *run) loop(ctx context.Context) error {
 
 // feed scans eligible rows page by page (no cap) and sends them to the
 // pool until the scan is exhausted or Limit is reached.
+//
+// With claims (a store shared by hosts), a row goes to the pool only once
+// this run holds its claim, re-read after the claim (another run may have
+// upgraded it since the page was read); a row another run holds is passed
+// over, and the scan starts again after a pause until no eligible row is
+// held elsewhere: rows whose runner died (its claims went with its
+// session) or gave up are then taken here. Each row goes to the pool at
+// most once per run.
 func (r *run) feed(ctx context.Context, inflight chan<- int) error {
 	sent := 0
-	after := ""
 	page := max(4*r.u.BatchSize, 64)
-	for ctx.Err() == nil {
-		rows, err := store.ScanPage(ctx, r.u.Store, r.u.Access, store.ScanOptions{Filter: r.u.filter(), AfterID: after}, page)
-		if err != nil {
-			return err
-		}
-		for _, m := range rows {
-			if r.u.Limit > 0 && sent >= r.u.Limit {
-				return nil
+	taken := map[string]bool{} // with claims: rows this run has handled
+	for pass := 1; ; pass++ {
+		held := 0 // eligible rows another run holds
+		after := ""
+		for ctx.Err() == nil {
+			rows, err := store.ScanPage(ctx, r.u.Store, r.u.Access, store.ScanOptions{Filter: r.u.filter(), AfterID: after}, page)
+			if err != nil {
+				return err
 			}
-			after = m.ID
-			inflight <- 1 // counted before it is handed over, so the committer never sees 0 early
-			select {
-			case r.work <- &item{snap: m}:
-			case <-ctx.Done():
-				inflight <- -1
-				return ctx.Err()
+			for _, m := range rows {
+				if r.u.Limit > 0 && sent >= r.u.Limit {
+					return nil
+				}
+				after = m.ID
+				if r.claims != nil {
+					if taken[m.ID] {
+						continue
+					}
+					ok, fresh, err := r.claim(ctx, m.ID)
+					if err != nil {
+						return err
+					}
+					if !ok {
+						held++
+						continue
+					}
+					taken[m.ID] = true
+					if fresh == nil {
+						continue // gone or upgraded meanwhile
+					}
+					m = *fresh
+				}
+				inflight <- 1 // counted before it is handed over, so the committer never sees 0 early
+				select {
+				case r.work <- &item{snap: m}:
+				case <-ctx.Done():
+					inflight <- -1
+					if r.claims != nil {
+						_ = r.claims.Release(context.WithoutCancel(ctx), m.ID)
+					}
+					return ctx.Err()
+				}
+				sent++
 			}
-			sent++
+			if len(rows) < page {
+				break
+			}
 		}
-		if len(rows) < page {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if held == 0 {
 			return nil
 		}
+		// Other runs hold rows: look again once they have had time to
+		// commit (or to die, freeing them). Meanwhile this run commits
+		// what it has enriched, so no two runs wait on each other's
+		// uncommitted batch.
+		select {
+		case r.idle <- struct{}{}:
+		default:
+		}
+		select {
+		case <-time.After(time.Duration(min(pass, 10)) * 50 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	return ctx.Err()
+}
+
+// claim takes the claim on id and reads the row again: ok is false when
+// another run holds it; fresh is nil when the row is gone or no longer
+// eligible (then the claim is already given back).
+func (r *run) claim(ctx context.Context, id string) (ok bool, fresh *memory.Memory, err error) {
+	if ok, err = r.claims.Try(ctx, id); err != nil || !ok {
+		return false, nil, err
+	}
+	cur, err := r.u.Store.Get(ctx, r.u.Access, id)
+	switch {
+	case errors.Is(err, memory.ErrNotFound), err == nil && !r.u.eligible(cur):
+		return true, nil, r.claims.Release(ctx, id)
+	case err != nil:
+		return false, nil, errors.Join(err, r.claims.Release(context.WithoutCancel(ctx), id))
+	}
+	return true, &cur, nil
+}
+
+// release gives back the claims on ids, when the run has claims.
+func (r *run) release(ctx context.Context, ids ...string) error {
+	if r.claims == nil {
+		return nil
+	}
+	return r.claims.Release(ctx, ids...)
 }
 
 func (r *run) enrich(ctx context.Context, it *item) {
@@ -363,10 +470,21 @@ func (r *run) commit(ctx context.Context, batch []*item) error {
 	outcomes := make([]outcome, len(batch))
 	fresh := make([]memory.Memory, len(batch))
 	var held time.Duration
-	err := r.u.Store.Write(ctx, r.u.Access, func(tx store.Tx) error {
+	// Rows are read and written in id order: a live writer touching
+	// several of them (recall counts) locks them in the same order, so on
+	// a store with row locks neither waits on the other in a cycle. A
+	// write ended by a deadlock anyway runs again (WriteAgain): each run
+	// decides every outcome afresh.
+	order := make([]int, len(batch))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(batch[a].snap.ID, batch[b].snap.ID) })
+	err := store.WriteAgain(ctx, r.u.Store, r.u.Access, func(tx store.Tx) error {
 		t0 := time.Now()
 		defer func() { held = time.Since(t0) }()
-		for i, it := range batch {
+		for _, i := range order {
+			it := batch[i]
 			cur, err := tx.Get(it.snap.ID)
 			switch {
 			case errors.Is(err, memory.ErrNotFound):
@@ -399,6 +517,15 @@ func (r *run) commit(ctx context.Context, batch []*item) error {
 			r.rep.Errors = append(r.rep.Errors, RowError{ID: it.snap.ID, Error: "commit failed: " + err.Error()})
 		}
 		return fmt.Errorf("commit batch: %w", err)
+	}
+	var done []string // rows whose claims go back now (not the re-queued ones)
+	for i, it := range batch {
+		if outcomes[i] != requeued || it.requeues >= maxRequeues {
+			done = append(done, it.snap.ID)
+		}
+	}
+	if err := r.release(ctx, done...); err != nil {
+		return err
 	}
 	r.rep.Batches++
 	r.rep.holds = append(r.rep.holds, held)

@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,10 +22,11 @@ type fakeLLM struct {
 	calls atomic.Int64
 	mu    sync.Mutex
 	hooks map[string]func() // by a marker the memory text contains
+	texts map[string]int    // calls by memory text
 }
 
 func newFakeLLM(t testing.TB, delay time.Duration) *fakeLLM {
-	f := &fakeLLM{delay: delay, hooks: map[string]func(){}}
+	f := &fakeLLM{delay: delay, hooks: map[string]func(){}, texts: map[string]int{}}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
 	return f
@@ -50,6 +52,7 @@ func (f *fakeLLM) serve(w http.ResponseWriter, r *http.Request) {
 	user := req.Messages[len(req.Messages)-1].Content
 	text := user[strings.Index(user, "Memory:\n")+len("Memory:\n"):]
 	f.mu.Lock()
+	f.texts[text]++
 	var hooks []func()
 	for marker, fn := range f.hooks {
 		if strings.Contains(text, marker) {
@@ -65,6 +68,13 @@ func (f *fakeLLM) serve(w http.ResponseWriter, r *http.Request) {
 		"l0_abstract": "About: " + text, "l1_overview": "- " + text, "l2_content": text, "resolved_category": "cases",
 	})
 	fmt.Fprintf(w, `{"choices":[{"message":{"role":"assistant","content":%q}}]}`, content)
+}
+
+// callsByText returns how many calls each memory text has had.
+func (f *fakeLLM) callsByText() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.texts)
 }
 
 func (f *fakeLLM) env() []string {

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +28,7 @@ func seedLegacy(t testing.TB, e *env, n int) {
 		fmt.Fprintf(&b, `{"id":"r%03d","text":"legacy note %03d about the billing service","category":"fact","scope":"global","importance":0.5,"created_at":%d}`+"\n",
 			i, i, 1700000000000+int64(i))
 	}
-	path := e.db + ".seed.jsonl"
+	path := filepath.Join(t.TempDir(), "seed.jsonl") // e.db may be a URL
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -373,6 +373,7 @@ type claims struct {
 	mu   sync.Mutex
 	conn *pgx.Conn
 	held map[string]bool
+	rows map[int32]bool // rows claimed for embedding (share.go)
 }
 
 // The claims of each open Store, kept beside it (they belong to this
@@ -391,7 +392,7 @@ func (s *Store) jobClaims() *claims {
 	key := weak.Make(s)
 	c := claimsOf[key]
 	if c == nil {
-		c = &claims{held: map[string]bool{}}
+		c = &claims{held: map[string]bool{}, rows: map[int32]bool{}}
 		claimsOf[key] = c
 		runtime.AddCleanup(s, func(key weak.Pointer[Store]) {
 			claimsMu.Lock()
@@ -433,6 +434,7 @@ func (c *claims) close() {
 		c.conn = nil
 	}
 	clear(c.held)
+	clear(c.rows)
 }
 
 // connect opens the claims connection if it is not open. A connection
@@ -446,6 +448,7 @@ func (c *claims) connect(ctx context.Context, s *Store) (*pgx.Conn, error) {
 	}
 	c.conn = nil
 	clear(c.held)
+	clear(c.rows)
 	pc, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, s.connErr(err)

@@ -445,13 +445,22 @@ func (s *Store) PutShadow(ctx context.Context, target store.Space, rows []store.
 		n, err = t.putShadow(id, target, rows)
 		return err
 	})
+	s.releaseRows(rows)
 	return n, err
 }
 
 // putShadow writes the target vectors of rows into the other slot of id,
 // in one statement, for the rows whose text is still the one embedded.
+//
+// A batch that commits after another process switched the store to
+// target (two hosts sharing the reembed) goes into the active slot of
+// its rows still without a vector: those rows were left pending by the
+// switch, and the vectors are the store's model's now.
 func (t *tx) putShadow(id store.Identity, target store.Space, rows []store.EmbedRow) (int, error) {
 	if id.Target != target {
+		if switchedTo(id, target) {
+			return t.putActive(id, rows)
+		}
 		return 0, fmt.Errorf("%w (now %q)", errTargetMoved, id.Target.Model)
 	}
 	if id.Clearing {
@@ -490,9 +499,18 @@ func (t *tx) putShadow(id store.Identity, target store.Space, rows []store.Embed
 // are read after the commit.
 func (s *Store) SwitchEmbedding(ctx context.Context, target store.Space, probe []float32, final []store.EmbedRow, keepOld bool) (store.SwitchResult, error) {
 	var res store.SwitchResult
+	defer s.releaseRows(final)
 	hold, err := s.ownerTx(ctx, func(t *tx) error {
+		res.Already = false
 		id, err := t.lockIdentity(flipsSlot)
 		if err != nil {
+			return err
+		}
+		if switchedTo(id, target) {
+			// Another process (host) switched to target first: the switch
+			// is made once; the last rows go where its pending ones go.
+			res.Already = true
+			_, err := t.putActive(id, final)
 			return err
 		}
 		if _, err := t.putShadow(id, target, final); err != nil {
@@ -568,6 +586,7 @@ func (s *Store) RollbackEmbedding(ctx context.Context) (store.SwitchResult, erro
 // the write's change sequence (a vector index sees them change).
 func (s *Store) PutVectors(ctx context.Context, sp store.Space, rows []store.EmbedRow) (int, error) {
 	var n int
+	defer s.releaseRows(rows)
 	_, err := s.ownerTx(ctx, func(t *tx) error {
 		n = 0
 		id, err := t.lockIdentity(readsIdentity)
@@ -577,36 +596,49 @@ func (s *Store) PutVectors(ctx context.Context, sp store.Space, rows []store.Emb
 		if id.Model != sp.Model {
 			return fmt.Errorf("%w: the store's model is now %s, not %s", memory.ErrDimensions, id.Model, sp.Model)
 		}
-		if len(rows) == 0 {
-			return nil
+		n, err = t.putActive(id, rows)
+		return err
+	})
+	return n, err
+}
+
+// switchedTo reports whether id is the identity a switch to target left,
+// with no reembed in progress since.
+func switchedTo(id store.Identity, target store.Space) bool {
+	return id.Target.Model == "" && id.Model == target.Model && id.Dimensions == target.Dimensions
+}
+
+// putActive writes vectors of the store's model (id) into the active slot
+// of rows that still have none and the same text, and returns how many
+// it wrote; the rows get the write's change sequence.
+func (t *tx) putActive(id store.Identity, rows []store.EmbedRow) (int, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	rids, texts, vecs := make([]int64, len(rows)), make([]string, len(rows)), make([][]byte, len(rows))
+	for i, r := range rows {
+		if len(r.Vector) != id.Dimensions {
+			return 0, fmt.Errorf("%w: vector of %s has %d dimensions, the store uses %d (model %s)",
+				memory.ErrDimensions, r.ID, len(r.Vector), id.Dimensions, id.Model)
 		}
-		rids, texts, vecs := make([]int64, len(rows)), make([]string, len(rows)), make([][]byte, len(rows))
-		for i, r := range rows {
-			if len(r.Vector) != id.Dimensions {
-				return fmt.Errorf("%w: vector of %s has %d dimensions, the store uses %d (model %s)",
-					memory.ErrDimensions, r.ID, len(r.Vector), id.Dimensions, id.Model)
-			}
-			rids[i], texts[i], vecs[i] = r.RID, r.Text, encodeVector(r.Vector)
-		}
-		col := slotColumn(id.Slot)
-		got, err := t.tx.Query(t.ctx, `UPDATE memories SET `+col+` = nullif(v.vec, ''::bytea)
+		rids[i], texts[i], vecs[i] = r.RID, r.Text, encodeVector(r.Vector)
+	}
+	col := slotColumn(id.Slot)
+	got, err := t.tx.Query(t.ctx, `UPDATE memories SET `+col+` = nullif(v.vec, ''::bytea)
 			FROM (SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[]) AS u(rid, text, vec) ORDER BY rid) AS v
 			WHERE memories.rid = v.rid AND memories.`+col+` IS NULL AND memories.text = v.text
 			RETURNING memories.rid`, rids, texts, vecs)
-		if err != nil {
-			return fmt.Errorf("write vectors: %w", err)
-		}
-		done, err := pgx.CollectRows(got, pgx.RowTo[int64])
-		if err != nil {
-			return fmt.Errorf("write vectors: %w", err)
-		}
-		for _, rid := range done {
-			t.touched(rid)
-		}
-		n = len(done)
-		return nil
-	})
-	return n, err
+	if err != nil {
+		return 0, fmt.Errorf("write vectors: %w", err)
+	}
+	done, err := pgx.CollectRows(got, pgx.RowTo[int64])
+	if err != nil {
+		return 0, fmt.Errorf("write vectors: %w", err)
+	}
+	for _, rid := range done {
+		t.touched(rid)
+	}
+	return len(done), nil
 }
 
 // ReembedCounts counts rows, rows with a target vector (during a
