@@ -43,7 +43,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Execute(ctx, cli.Deps{Getenv: os.Getenv, Stdin: os.Stdin, Open: open}, os.Args[1:], os.Stdout, os.Stderr)
+	code := cli.Execute(ctx, cli.Deps{Getenv: os.Getenv, Stdin: os.Stdin, Open: open, OpenStore: openStoreAt}, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
@@ -216,6 +216,17 @@ func openStore(ctx context.Context, cfg config.Config, command string) (store.St
 		return nil, err
 	}
 	return st, nil
+}
+
+// openStoreAt opens the store at db by itself (trove migrate-store).
+func openStoreAt(ctx context.Context, cfg config.Config, db string, o cli.OpenOptions) (store.Store, error) {
+	if !o.Create {
+		if err := storeExists(ctx, db); err != nil {
+			return nil, err
+		}
+	}
+	cfg.DB = db
+	return openStore(ctx, cfg, o.Command)
 }
 
 // storeExists is nil when there is a store at db, and *service.NoStoreError

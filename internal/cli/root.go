@@ -16,6 +16,7 @@ import (
 
 	"github.com/trove-memory/trove/internal/config"
 	"github.com/trove-memory/trove/internal/service"
+	"github.com/trove-memory/trove/internal/store"
 	"github.com/trove-memory/trove/internal/version"
 )
 
@@ -27,6 +28,11 @@ type Deps struct {
 	// Without o.Create it fails with *service.NoStoreError when there is
 	// no store at cfg.DB.
 	Open func(ctx context.Context, cfg config.Config, o OpenOptions) (*service.Service, error)
+	// OpenStore opens the store at db (a file or a postgres:// URL) by
+	// itself, without providers or the embedding check: migrate-store
+	// copies one store into another. Without o.Create it fails with
+	// *service.NoStoreError when there is no store at db.
+	OpenStore func(ctx context.Context, cfg config.Config, db string, o OpenOptions) (store.Store, error)
 }
 
 // OpenOptions say what a command needs of the store.
@@ -72,7 +78,7 @@ func newRoot(deps Deps) (*cobra.Command, *app) {
 		newStoreCommand(a), newGetCommand(a), newUpdateCommand(a), newDeleteCommand(a), newDeleteBulkCommand(a), newHistoryCommand(a), newRevertCommand(a), newRestoreCommand(a),
 		newListCommand(a), newStatsCommand(a), newExportCommand(a), newImportCommand(a), newUpgradeCommand(a),
 		newImportMarkdownCommand(a), newSyncCommand(a),
-		newMigrateCommand(a),
+		newMigrateCommand(a), newMigrateStoreCommand(a),
 		newSearchCommand(a), newRecallContextCommand(a), newReembedCommand(a),
 		newCaptureCommand(a), newFactsCommand(a),
 		newPromoteCommand(a), newArchiveCommand(a), newCompactCommand(a),
