@@ -9,6 +9,7 @@ import (
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/rowcodec"
 	"github.com/trove-memory/trove/internal/store/storetest"
 )
 
@@ -52,7 +53,7 @@ func TestMigrationCarriesShadowVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vec := encodeVector([]float32{9, 9, 9})
+	vec := rowcodec.EncodeVector([]float32{9, 9, 9})
 	for _, q := range append(undoVectorSlots,
 		"INSERT INTO meta(key, value) VALUES ('reembed_target_model', 'new'), ('reembed_target_dims', 3)",
 		"INSERT INTO reembed_vectors(rid, seq, vector) SELECT rid, seq, x'"+hexOf(vec)+"' FROM memories WHERE id IN ('"+ms[0].ID+"', '"+ms[1].ID+"')",
