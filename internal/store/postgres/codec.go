@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -13,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/store/rowcodec"
 )
 
 // Columns read for a memory, without and with the vector (of the active
@@ -64,14 +63,12 @@ func scanMemory(r pgx.Row, withVector bool) (memory.Memory, error) {
 	if m.Metadata, err = decodeMetadata(md); err != nil {
 		return m, fmt.Errorf("memory %s: %w", m.ID, err)
 	}
-	if withVector && blob != nil {
-		v, err := decodeVector(blob)
+	if withVector {
+		v, err := rowcodec.RowVector(blob)
 		if err != nil {
 			return m, fmt.Errorf("memory %s: %w", m.ID, err)
 		}
-		if !zeroVector(v) {
-			m.Vector = v
-		}
+		m.Vector = v
 	}
 	return m, nil
 }
@@ -103,61 +100,17 @@ func decodeMetadata(md []byte) (map[string]any, error) {
 	return out, nil
 }
 
-// encodeVector stores float32s little-endian, 4 bytes each (the SQLite
-// store's codec). An all-zero vector has no direction, so it is encoded as
-// an empty slice, which the write statements store as no vector
-// (nullif to NULL), and nil as nil (Update: keep the stored one).
-func encodeVector(v []float32) []byte {
-	if v == nil {
-		return nil
-	}
-	if zeroVector(v) {
-		return []byte{}
-	}
-	b := make([]byte, 4*len(v))
-	for i, f := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
-	}
-	return b
-}
-
-// zeroVector reports whether every component of v is zero (an empty v too).
-func zeroVector(v []float32) bool {
-	for _, x := range v {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func decodeVector(b []byte) ([]float32, error) {
-	if len(b)%4 != 0 {
-		return nil, fmt.Errorf("stored vector is %d bytes, not a whole number of float32s (run trove doctor)", len(b))
-	}
-	v := make([]float32, len(b)/4)
-	for i := range v {
-		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return v, nil
-}
-
-// encodeMetadata is md as JSON text, for a $n::jsonb parameter.
+// encodeMetadata is md as JSON text, for a $n::jsonb parameter: jsonb
+// cannot hold U+0000, so metadata escaping one is refused.
 func encodeMetadata(md map[string]any) (string, error) {
-	if md == nil {
-		return "{}", nil
-	}
-	b, err := json.Marshal(md)
-	if err != nil {
-		return "", memory.Invalidf("metadata cannot be encoded as JSON: %v", err)
-	}
+	return rowcodec.EncodeMetadata(md, rejectNUL)
+}
+
+func rejectNUL(b []byte) error {
 	if hasNUL(b) {
-		return "", memory.Invalidf("metadata holds a NUL character (U+0000), which PostgreSQL cannot store in jsonb: remove it from the metadata's keys and values")
+		return memory.Invalidf("metadata holds a NUL character (U+0000), which PostgreSQL cannot store in jsonb: remove it from the metadata's keys and values")
 	}
-	if err := memory.CheckMetadataSize(len(b)); err != nil {
-		return "", err
-	}
-	return string(b), nil
+	return nil
 }
 
 // hasNUL reports whether JSON text b escapes U+0000 (\u0000 that is not

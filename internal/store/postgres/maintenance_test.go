@@ -2,14 +2,12 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/trove-memory/trove/internal/memory"
-	"github.com/trove-memory/trove/internal/store"
 	"github.com/trove-memory/trove/internal/store/postgres/pgtest"
+	"github.com/trove-memory/trove/internal/store/storetest"
 )
 
 // fakeClock is a settable clock for Options.Clock.
@@ -22,30 +20,7 @@ func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c
 
 func (c *fakeClock) add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
-// seedTombstones inserts n rows and deletes them, leaving n tombstones
-// stamped with the clock's time.
-func seedTombstones(tb testing.TB, s *Store, prefix string, n int) {
-	tb.Helper()
-	ctx := context.Background()
-	var ms []memory.Memory
-	for j := range n {
-		ms = append(ms, memory.Memory{ID: fmt.Sprintf("%s%06d", prefix, j), Text: "x"})
-	}
-	if _, err := store.PutMany(ctx, s, memory.Owner(), ms); err != nil {
-		tb.Fatal(err)
-	}
-	err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error {
-		for _, m := range ms {
-			if err := tx.Delete(m.ID, 0); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-}
+var seedTombstones = storetest.SeedTombstones
 
 // Old tombstones go in batches; the horizon is the highest seq pruned,
 // below every deletion kept; a re-run keeps it; two hosts pruning at once

@@ -14,6 +14,7 @@ import (
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/rowcodec"
 )
 
 // pgvector: when the server has the extension (pg_available_extensions),
@@ -106,7 +107,7 @@ func (s *Store) VectorSearch(ctx context.Context, acc memory.Access, f store.Fil
 	if k <= 0 {
 		return nil, nil
 	}
-	if len(vec) == 0 || zeroVector(vec) {
+	if len(vec) == 0 || rowcodec.ZeroVector(vec) {
 		return nil, fmt.Errorf("vector search: %w: the query vector is empty or all zero", memory.ErrInvalid)
 	}
 	for _, x := range vec {
@@ -232,12 +233,12 @@ func (s *Store) syncPGVector(ctx context.Context) (int, error) {
 				rows.Close()
 				return err
 			}
-			v, err := decodeVector(blob)
+			v, err := rowcodec.DecodeVector(blob)
 			if err != nil {
 				rows.Close()
 				return fmt.Errorf("memory %s: %w", id, err)
 			}
-			if zeroVector(v) {
+			if rowcodec.ZeroVector(v) {
 				gone = append(gone, id)
 				continue
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/reembed"
 	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/rowcodec"
 )
 
 // The store's side of moving to another embedder (internal/reembed drives
@@ -85,7 +86,7 @@ func decodeProbe(s string) ([]float32, error) {
 	if err != nil {
 		return nil, fmt.Errorf("meta embed_probe is not base64: %w (run trove doctor)", err)
 	}
-	v, err := decodeVector(b)
+	v, err := rowcodec.DecodeVector(b)
 	if v == nil && err == nil {
 		v = []float32{}
 	}
@@ -475,7 +476,7 @@ func (t *tx) putShadow(id store.Identity, target store.Space, rows []store.Embed
 			return 0, fmt.Errorf("%w: vector of %s has %d dimensions, the target %s has %d",
 				memory.ErrDimensions, r.ID, len(r.Vector), target.Model, target.Dimensions)
 		}
-		rids[i], texts[i], vecs[i] = r.RID, r.Text, encodeVector(r.Vector)
+		rids[i], texts[i], vecs[i] = r.RID, r.Text, rowcodec.EncodeVector(r.Vector)
 	}
 	col := slotColumn(1 - id.Slot)
 	tag, err := t.exec(`UPDATE memories SET `+col+` = nullif(v.vec, ''::bytea)
@@ -621,7 +622,7 @@ func (t *tx) putActive(id store.Identity, rows []store.EmbedRow) (int, error) {
 			return 0, fmt.Errorf("%w: vector of %s has %d dimensions, the store uses %d (model %s)",
 				memory.ErrDimensions, r.ID, len(r.Vector), id.Dimensions, id.Model)
 		}
-		rids[i], texts[i], vecs[i] = r.RID, r.Text, encodeVector(r.Vector)
+		rids[i], texts[i], vecs[i] = r.RID, r.Text, rowcodec.EncodeVector(r.Vector)
 	}
 	col := slotColumn(id.Slot)
 	got, err := t.tx.Query(t.ctx, `UPDATE memories SET `+col+` = nullif(v.vec, ''::bytea)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/store/rowcodec"
 )
 
 // Vectors returns the active-slot vectors of the rows of ids that acc
@@ -32,7 +33,7 @@ func (s *Store) Vectors(ctx context.Context, acc memory.Access, ids []string) (m
 		if raw == nil {
 			continue
 		}
-		v, err := decodeVector(raw)
+		v, err := rowcodec.DecodeVector(raw)
 		if err != nil {
 			return nil, fmt.Errorf("read vectors: %s: %w", id, err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/trove-memory/trove/internal/lazyre"
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/rowcodec"
 )
 
 // tx implements store.Tx on one PostgreSQL transaction.
@@ -160,7 +161,7 @@ func (t *tx) Insert(m *memory.Memory) error {
 	var rid int64
 	err = t.queryRow(sqlInsertSlot[slot],
 		m.ID, m.Text, string(m.Category), string(m.Scope), m.Importance, m.CreatedAt, m.UpdatedAt,
-		m.Revision, int32(m.Format), md, encodeVector(m.Vector), key, from, until, inv, arch, string(memory.SmartCategoryOf(*m))).Scan(&rid)
+		m.Revision, int32(m.Format), md, rowcodec.EncodeVector(m.Vector), key, from, until, inv, arch, string(memory.SmartCategoryOf(*m))).Scan(&rid)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("memory %s: %w", m.ID, memory.ErrExists)
 	}
@@ -289,7 +290,7 @@ func (t *tx) Update(m *memory.Memory) error {
 	}
 	tag, err := t.exec(sqlUpdateSlot[slot],
 		m.Text, string(m.Category), string(m.Scope), m.Importance, updated,
-		int32(m.Format), md, encodeVector(m.Vector), key, from, until, inv, arch, string(memory.SmartCategoryOf(*m)), h.rid, h.rev)
+		int32(m.Format), md, rowcodec.EncodeVector(m.Vector), key, from, until, inv, arch, string(memory.SmartCategoryOf(*m)), h.rid, h.rev)
 	if err != nil {
 		return fmt.Errorf("update memory %s: %w", m.ID, err)
 	}
@@ -492,7 +493,7 @@ func (t *tx) vecSlot() (int, error) {
 // first vector written (a concurrent first writer's record wins: both
 // insert-or-nothing, then compare with what is recorded).
 func (t *tx) checkVector(v []float32) error {
-	if zeroVector(v) { // none, or one that is stored as none
+	if rowcodec.ZeroVector(v) { // none, or one that is stored as none
 		return nil
 	}
 	if t.space == nil {

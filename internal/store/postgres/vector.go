@@ -9,6 +9,7 @@ import (
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/rowcodec"
 )
 
 // VectorChanges reads what changed after seq as of one snapshot
@@ -44,10 +45,10 @@ func (s *Store) VectorChanges(ctx context.Context, since int64) (store.VectorCha
 			if err := rows.Scan(&r.ID, &scope, &cat, &smart, &blob, &r.ValidFrom, &r.ValidUntil, &r.InvalidatedAt, &r.ArchivedAt); err != nil {
 				return err
 			}
-			if r.Vector, err = decodeVector(blob); err != nil {
+			if r.Vector, err = rowcodec.DecodeVector(blob); err != nil {
 				return fmt.Errorf("memory %s: %w", r.ID, err)
 			}
-			if zeroVector(r.Vector) {
+			if rowcodec.ZeroVector(r.Vector) {
 				if since > 0 {
 					ch.Deleted = append(ch.Deleted, r.ID)
 				}
@@ -127,7 +128,7 @@ func (s *Store) VectorSamples(ctx context.Context, ids []string) ([]store.Vector
 		if err := rows.Scan(&smp.ID, &smp.Seq, &blob); err != nil {
 			return nil, err
 		}
-		if smp.Vector, err = decodeVector(blob); err != nil {
+		if smp.Vector, err = rowcodec.DecodeVector(blob); err != nil {
 			return nil, fmt.Errorf("memory %s: %w", smp.ID, err)
 		}
 		out = append(out, smp)

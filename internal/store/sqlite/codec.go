@@ -2,12 +2,11 @@ package sqlite
 
 import (
 	"database/sql"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"math"
 
 	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/store/rowcodec"
 )
 
 // Columns read for a memory, without and with the vector (of the active
@@ -44,72 +43,14 @@ func scanMemory(r rowScanner, withVector bool) (memory.Memory, error) {
 	if m.Metadata == nil {
 		m.Metadata = map[string]any{}
 	}
-	if withVector && blob != nil {
-		v, err := decodeVector(blob)
+	if withVector {
+		v, err := rowcodec.RowVector(blob)
 		if err != nil {
 			return m, fmt.Errorf("memory %s: %w", m.ID, err)
 		}
-		if !zeroVector(v) {
-			m.Vector = v
-		}
+		m.Vector = v
 	}
 	return m, nil
-}
-
-// encodeVector stores float32s little-endian, 4 bytes each. An all-zero
-// vector has no direction, so it means nothing to vector search (an
-// embedder returns one for a text of only unknown words): it is encoded
-// as an empty blob, which the write statements store as no vector (see
-// sqlInsert, sqlUpdate), so the row is found by its words alone.
-func encodeVector(v []float32) []byte {
-	if v == nil {
-		return nil
-	}
-	if zeroVector(v) {
-		return []byte{}
-	}
-	b := make([]byte, 4*len(v))
-	for i, f := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
-	}
-	return b
-}
-
-// zeroVector reports whether every component of v is zero (an empty v too).
-// Rows stored with one before writes dropped them are read as having no
-// vector.
-func zeroVector(v []float32) bool {
-	for _, x := range v {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func decodeVector(b []byte) ([]float32, error) {
-	if len(b)%4 != 0 {
-		return nil, fmt.Errorf("stored vector is %d bytes, not a whole number of float32s (run trove doctor)", len(b))
-	}
-	v := make([]float32, len(b)/4)
-	for i := range v {
-		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return v, nil
-}
-
-func encodeMetadata(md map[string]any) (string, error) {
-	if md == nil {
-		return "{}", nil
-	}
-	b, err := json.Marshal(md)
-	if err != nil {
-		return "", memory.Invalidf("metadata cannot be encoded as JSON: %v", err)
-	}
-	if err := memory.CheckMetadataSize(len(b)); err != nil {
-		return "", err
-	}
-	return string(b), nil
 }
 
 // scopeClause returns the SQL condition limiting rows to what acc may

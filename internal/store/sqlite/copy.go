@@ -11,6 +11,7 @@ import (
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/rowcodec"
 )
 
 // The store's side of trove migrate-store (store.Copier): tables read and
@@ -165,7 +166,7 @@ func (t *tx) putCopyRow(tb store.CopyTable, r []any) error {
 			if err := json.Unmarshal([]byte(s), &md); err != nil {
 				return fmt.Errorf("copy %s %v: %s is not a JSON object: %w", tb.Name, r[0], tb.Columns[i].Name, err)
 			}
-			enc, err := encodeMetadata(md)
+			enc, err := rowcodec.EncodeMetadata(md)
 			if err != nil {
 				return fmt.Errorf("copy %s %v: %w", tb.Name, r[0], err)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/rowcodec"
 )
 
 // The store's side of moving to another embedder (internal/reembed drives
@@ -123,7 +124,7 @@ func readIdentity(ctx context.Context, q rowsQueryer) (store.Identity, error) {
 		case keyDims:
 			id.Dimensions = n
 		case keyProbe:
-			id.Probe, _ = decodeVector([]byte(s))
+			id.Probe, _ = rowcodec.DecodeVector([]byte(s))
 		case keyPrevModel:
 			id.Previous.Model = s
 		case keyPrevDims:
@@ -198,7 +199,7 @@ func (s *Store) RecordProbe(ctx context.Context, sp store.Space, probe []float32
 		if err != nil || id.Model != sp.Model || id.Probe != nil || len(probe) != id.Dimensions {
 			return err
 		}
-		return t.setMeta(keyProbe, encodeVector(probe))
+		return t.setMeta(keyProbe, rowcodec.EncodeVector(probe))
 	})
 	return err
 }
@@ -381,7 +382,7 @@ func (t *tx) putShadow(target store.Space, rows []store.EmbedRow) (int, error) {
 			return n, fmt.Errorf("%w: vector of %s has %d dimensions, the target %s has %d",
 				memory.ErrDimensions, r.ID, len(r.Vector), target.Model, target.Dimensions)
 		}
-		res, err := t.exec(q, encodeVector(r.Vector), r.RID, r.Text)
+		res, err := t.exec(q, rowcodec.EncodeVector(r.Vector), r.RID, r.Text)
 		if err != nil {
 			return n, fmt.Errorf("write target vector of %s: %w", r.ID, err)
 		}
@@ -416,7 +417,7 @@ func (s *Store) SwitchEmbedding(ctx context.Context, target store.Space, probe [
 			return err
 		}
 		return t.setMeta(keyPrevModel, id.Model, keyPrevDims, id.Dimensions, keyPrevProbe, oldProbe,
-			keyModel, target.Model, keyDims, target.Dimensions, keyProbe, encodeVector(probe),
+			keyModel, target.Model, keyDims, target.Dimensions, keyProbe, rowcodec.EncodeVector(probe),
 			keyTargetModel, nil, keyTargetDims, nil, keyOldKept, flag(keepOld), keyClear, flag(!keepOld),
 			keySlot, 1-id.Slot, keyGeneration, id.Generation+1)
 	})
@@ -504,7 +505,7 @@ func (s *Store) PutVectors(ctx context.Context, sp store.Space, rows []store.Emb
 				return fmt.Errorf("%w: vector of %s has %d dimensions, the store uses %d (model %s)",
 					memory.ErrDimensions, r.ID, len(r.Vector), id.Dimensions, id.Model)
 			}
-			res, err := t.exec(q, encodeVector(r.Vector), t.seq, r.RID, r.Text)
+			res, err := t.exec(q, rowcodec.EncodeVector(r.Vector), t.seq, r.RID, r.Text)
 			if err != nil {
 				return fmt.Errorf("write vector of %s: %w", r.ID, err)
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/rowcodec"
 )
 
 var _ store.Searcher = (*Store)(nil)
@@ -416,11 +417,11 @@ func (s *Store) VectorChanges(ctx context.Context, since int64) (store.VectorCha
 			rows.Close()
 			return ch, err
 		}
-		if r.Vector, err = decodeVector(blob); err != nil {
+		if r.Vector, err = rowcodec.DecodeVector(blob); err != nil {
 			rows.Close()
 			return ch, fmt.Errorf("memory %s: %w", r.ID, err)
 		}
-		if zeroVector(r.Vector) { // no vector, or a zero one stored before writes dropped them
+		if rowcodec.ZeroVector(r.Vector) { // no vector, or a zero one stored before writes dropped them
 			if since > 0 {
 				ch.Deleted = append(ch.Deleted, r.ID)
 			}

@@ -3,14 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/trove-memory/trove/internal/lock"
-	"github.com/trove-memory/trove/internal/memory"
-	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/storetest"
 )
 
 // fakeClock is a settable clock for Options.Clock.
@@ -18,32 +16,7 @@ type fakeClock struct{ now time.Time }
 
 func (c *fakeClock) Now() time.Time { return c.now }
 
-// seedTombstones inserts n rows and deletes them, in batches, leaving n
-// tombstones stamped with the clock's time.
-func seedTombstones(tb testing.TB, s *Store, prefix string, n int) {
-	tb.Helper()
-	ctx := context.Background()
-	for i := 0; i < n; i += 5000 {
-		var ms []memory.Memory
-		for j := i; j < min(n, i+5000); j++ {
-			ms = append(ms, memory.Memory{ID: fmt.Sprintf("%s%06d", prefix, j), Text: "x"})
-		}
-		if _, err := store.PutMany(ctx, s, memory.Owner(), ms); err != nil {
-			tb.Fatal(err)
-		}
-		err := s.Write(ctx, memory.Owner(), func(tx store.Tx) error {
-			for _, m := range ms {
-				if err := tx.Delete(m.ID, 0); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			tb.Fatal(err)
-		}
-	}
-}
+var seedTombstones = storetest.SeedTombstones
 
 func TestPruneTombstones(t *testing.T) {
 	ctx := context.Background()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/rowcodec"
 )
 
 // tx implements store.Tx on the writer's transaction.
@@ -201,7 +202,7 @@ func (t *tx) Insert(m *memory.Memory) error {
 	if m.Metadata == nil {
 		m.Metadata = map[string]any{}
 	}
-	md, err := encodeMetadata(m.Metadata)
+	md, err := rowcodec.EncodeMetadata(m.Metadata)
 	if err != nil {
 		return fmt.Errorf("memory %s: %w", m.ID, err)
 	}
@@ -212,7 +213,7 @@ func (t *tx) Insert(m *memory.Memory) error {
 	key, from, until, inv, arch := validityArgs(m.Metadata)
 	res, err := t.exec(sqlInsertSlot[slot],
 		m.ID, m.Text, string(m.Category), string(m.Scope), m.Importance, m.CreatedAt, m.UpdatedAt,
-		m.Revision, int(m.Format), md, encodeVector(m.Vector), t.seq, key, from, until, inv, arch, string(memory.SmartCategoryOf(*m)))
+		m.Revision, int(m.Format), md, rowcodec.EncodeVector(m.Vector), t.seq, key, from, until, inv, arch, string(memory.SmartCategoryOf(*m)))
 	if err != nil {
 		return fmt.Errorf("insert memory %s: %w", m.ID, err)
 	}
@@ -280,7 +281,7 @@ func (t *tx) Update(m *memory.Memory) error {
 	if err := t.keepTier(h, m); err != nil {
 		return err
 	}
-	md, err := encodeMetadata(m.Metadata)
+	md, err := rowcodec.EncodeMetadata(m.Metadata)
 	if err != nil {
 		return err
 	}
@@ -298,7 +299,7 @@ func (t *tx) Update(m *memory.Memory) error {
 	key, from, until, inv, arch := validityArgs(m.Metadata)
 	res, err := t.exec(sqlUpdateSlot[slot],
 		m.Text, string(m.Category), string(m.Scope), m.Importance, updated,
-		int(m.Format), md, encodeVector(m.Vector), m.Text, t.seq, key, from, until, inv, arch, string(memory.SmartCategoryOf(*m)), m.ID, rev)
+		int(m.Format), md, rowcodec.EncodeVector(m.Vector), m.Text, t.seq, key, from, until, inv, arch, string(memory.SmartCategoryOf(*m)), m.ID, rev)
 	if err != nil {
 		return fmt.Errorf("update memory %s: %w", m.ID, err)
 	}
@@ -458,7 +459,7 @@ func dedupe(xs []int64) []int64 {
 // checkVector enforces the store's embedding space, recording it on the
 // first vector written.
 func (t *tx) checkVector(v []float32) error {
-	if zeroVector(v) { // none, or one that is stored as none
+	if rowcodec.ZeroVector(v) { // none, or one that is stored as none
 		return nil
 	}
 	if t.space == nil {

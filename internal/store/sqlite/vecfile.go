@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/rowcodec"
 )
 
 // VectorState returns where this store's vector index file lives and the
@@ -69,7 +70,7 @@ func (s *Store) VectorSamples(ctx context.Context, ids []string) ([]store.Vector
 		if err != nil {
 			continue // gone, or without a vector: nothing to compare
 		}
-		v, err := decodeVector(blob)
+		v, err := rowcodec.DecodeVector(blob)
 		if err != nil {
 			return nil, fmt.Errorf("memory %s: %w", id, err)
 		}
