@@ -364,7 +364,7 @@ func TestPostgresMaintainExclusive(t *testing.T) {
 		t.Fatalf("maintain while another host holds its lock: %+v, want skipped", out)
 	}
 	// The holder's session ends (its host died): the server frees the lock.
-	if _, err := s.Pool().Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
+	if _, err := s.Pool().Exec(ctx, `SELECT pg_terminate_backend(pid, 10000) FROM pg_locks
 		WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND pid <> pg_backend_pid()
 			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil {
 		t.Fatal(err)

@@ -89,8 +89,10 @@ func TestClaimTodoShared(t *testing.T) {
 	c.mu.Lock()
 	pid = c.conn.PgConn().PID()
 	c.mu.Unlock()
-	if _, err := b.pool.Exec(ctx, "SELECT pg_terminate_backend($1)", int64(pid)); err != nil {
-		t.Fatal(err)
+	// With a timeout it waits for the process to end (and free its locks).
+	var ended bool
+	if err := b.pool.QueryRow(ctx, "SELECT pg_terminate_backend($1, 10000)", int64(pid)).Scan(&ended); err != nil || !ended {
+		t.Fatalf("terminate a's claims session: %v %v", ended, err)
 	}
 	b.ReleaseClaims()
 	got, err := b.ClaimTodo(ctx, target, 0, 100)
