@@ -43,7 +43,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Execute(ctx, cli.Deps{Getenv: os.Getenv, Stdin: os.Stdin, Open: open, OpenStore: openStoreAt}, os.Args[1:], os.Stdout, os.Stderr)
+	code := cli.Execute(ctx, cli.Deps{Getenv: os.Getenv, Stdin: os.Stdin, Open: open, StoreOpener: storeOpener}, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
@@ -218,15 +218,17 @@ func openStore(ctx context.Context, cfg config.Config, command string) (store.St
 	return st, nil
 }
 
-// openStoreAt opens the store at db by itself (trove migrate-store).
-func openStoreAt(ctx context.Context, cfg config.Config, db string, o cli.OpenOptions) (store.Store, error) {
-	if !o.Create {
-		if err := storeExists(ctx, db); err != nil {
-			return nil, err
+// storeOpener opens stores by themselves (trove migrate-store).
+func storeOpener(cfg config.Config, command string) service.StoreOpener {
+	return func(ctx context.Context, db string, create bool) (store.Store, error) {
+		if !create {
+			if err := storeExists(ctx, db); err != nil {
+				return nil, err
+			}
 		}
+		cfg.DB = db
+		return openStore(ctx, cfg, command)
 	}
-	cfg.DB = db
-	return openStore(ctx, cfg, o.Command)
 }
 
 // storeExists is nil when there is a store at db, and *service.NoStoreError

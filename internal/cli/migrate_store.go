@@ -44,20 +44,10 @@ func newMigrateStoreCommand(a *app) *cobra.Command {
 			if src == dst {
 				return usagef("--from and --to name the same store (%s): give another store as --to", dburl.Redact(src))
 			}
-			if a.deps.OpenStore == nil {
+			if a.deps.StoreOpener == nil {
 				return errors.New("this build of trove cannot open a second store")
 			}
 			fromName, toName := dburl.Redact(src), dburl.Redact(dst)
-			fst, err := a.deps.OpenStore(ctx, a.cfg, src, OpenOptions{Command: a.command})
-			if err != nil {
-				return withHint(fmt.Errorf("--from %s: %w", fromName, err), "check that --from names the store to copy")
-			}
-			defer fst.Close()
-			tst, err := a.deps.OpenStore(ctx, a.cfg, dst, OpenOptions{Command: a.command, Create: true})
-			if err != nil {
-				return withHint(fmt.Errorf("--to %s: %w", toName, err), "--to must be a new file, or a PostgreSQL database that exists (createdb) and is empty")
-			}
-			defer tst.Close()
 			errw := cmd.ErrOrStderr()
 			opts := service.MigrateStoreOptions{From: fromName, To: toName, Resume: resume, Batch: batch}
 			if !asJSON {
@@ -70,8 +60,15 @@ func newMigrateStoreCommand(a *app) *cobra.Command {
 					last = table
 				}
 			}
-			res, err := service.MigrateStore(ctx, fst, tst, opts)
+			res, err := service.MigrateStoreBetween(ctx, a.deps.StoreOpener(a.cfg, a.command), src, dst, opts)
 			var verr *service.VerifyError
+			var oerr *service.OpenStoreError
+			switch {
+			case errors.As(err, &oerr) && oerr.Target:
+				return withHint(fmt.Errorf("--to %w", err), "--to must be a new file, or a PostgreSQL database that exists (createdb) and is empty")
+			case errors.As(err, &oerr):
+				return withHint(fmt.Errorf("--from %w", err), "check that --from names the store to copy")
+			}
 			if err != nil && !errors.As(err, &verr) {
 				var ne *service.TargetNotEmptyError
 				if errors.As(err, &ne) {

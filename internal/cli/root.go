@@ -16,7 +16,6 @@ import (
 
 	"github.com/trove-memory/trove/internal/config"
 	"github.com/trove-memory/trove/internal/service"
-	"github.com/trove-memory/trove/internal/store"
 	"github.com/trove-memory/trove/internal/version"
 )
 
@@ -28,11 +27,10 @@ type Deps struct {
 	// Without o.Create it fails with *service.NoStoreError when there is
 	// no store at cfg.DB.
 	Open func(ctx context.Context, cfg config.Config, o OpenOptions) (*service.Service, error)
-	// OpenStore opens the store at db (a file or a postgres:// URL) by
-	// itself, without providers or the embedding check: migrate-store
-	// copies one store into another. Without o.Create it fails with
-	// *service.NoStoreError when there is no store at db.
-	OpenStore func(ctx context.Context, cfg config.Config, db string, o OpenOptions) (store.Store, error)
+	// StoreOpener returns what opens a store by itself (a file or a
+	// postgres:// URL), without providers or the embedding check:
+	// migrate-store copies one store into another.
+	StoreOpener func(cfg config.Config, command string) service.StoreOpener
 }
 
 // OpenOptions say what a command needs of the store.

@@ -79,6 +79,39 @@ func (e *VerifyError) Error() string {
 		"stop its writers and copy again into a new, empty target", e.Count, strings.Join(e.Differences, "; "))
 }
 
+// StoreOpener opens the store db names (a SQLite file or a postgres://
+// URL) by itself, without providers or the embedding check; create says
+// it may be made (else *NoStoreError when there is none).
+type StoreOpener func(ctx context.Context, db string, create bool) (store.Store, error)
+
+// OpenStoreError is a store of a copy that could not be opened: Target
+// says it was the store copied into.
+type OpenStoreError struct {
+	Name   string // redacted
+	Target bool
+	Err    error
+}
+
+func (e *OpenStoreError) Error() string { return e.Name + ": " + e.Err.Error() }
+func (e *OpenStoreError) Unwrap() error { return e.Err }
+
+// MigrateStoreBetween opens the stores from and to (settings as db takes
+// them) with open and copies from into to (MigrateStore); opts.From and
+// opts.To name them in messages.
+func MigrateStoreBetween(ctx context.Context, open StoreOpener, from, to string, opts MigrateStoreOptions) (MigrateStoreResult, error) {
+	fst, err := open(ctx, from, false)
+	if err != nil {
+		return MigrateStoreResult{}, &OpenStoreError{Name: opts.From, Err: err}
+	}
+	defer fst.Close()
+	tst, err := open(ctx, to, true)
+	if err != nil {
+		return MigrateStoreResult{}, &OpenStoreError{Name: opts.To, Target: true, Err: err}
+	}
+	defer tst.Close()
+	return MigrateStore(ctx, fst, tst, opts)
+}
+
 // MigrateStore copies the store from into to, table by table in key
 // order (store.CopyTables), Batch rows per write, then verifies the
 // target row by row against the source: every column (metadata as JSON
