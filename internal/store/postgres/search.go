@@ -15,6 +15,7 @@ import (
 
 	"github.com/trove-memory/trove/internal/memory"
 	"github.com/trove-memory/trove/internal/store"
+	"github.com/trove-memory/trove/internal/store/textquery"
 )
 
 var _ store.Searcher = (*Store)(nil)
@@ -35,7 +36,7 @@ func (s *Store) SearchText(ctx context.Context, acc memory.Access, f store.Filte
 	if k <= 0 {
 		return nil, nil
 	}
-	phrases, groups := queryTermGroups(query)
+	phrases, groups := textquery.StemmedGroups(query)
 	if len(phrases)+len(groups) == 0 {
 		return nil, nil
 	}

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/trove-memory/trove/internal/memory"
+	"github.com/trove-memory/trove/internal/store/textquery"
 	"github.com/trove-memory/trove/internal/textlang"
 )
 
@@ -104,7 +105,7 @@ func indexDoc(cols docCols) indexedDoc {
 		if c > 0 && pos > 0 {
 			pos++ // a gap: no phrase spans two columns
 		}
-		for _, tok := range indexTokens(textlang.StemText(cjkBigrams(col), lang)) {
+		for _, tok := range indexTokens(textlang.StemText(textquery.CJKBigrams(col), lang)) {
 			length++
 			pos++
 			if len(tok) > maxLexeme {
@@ -197,143 +198,6 @@ func foldDiacritics(t string) string {
 		}
 	}
 	return b.String()
-}
-
-// cjkBigrams rewrites CJK runs as space-separated overlapping bigrams (a
-// lone character stays itself) and leaves everything else alone: the
-// SQLite store's ftsText.
-func cjkBigrams(s string) string {
-	if !textlang.HasCJK(s) {
-		return s
-	}
-	var b strings.Builder
-	var run []rune
-	flush := func() {
-		switch len(run) {
-		case 0:
-			return
-		case 1:
-			b.WriteString(" " + string(run) + " ")
-		default:
-			b.WriteByte(' ')
-			for i := 0; i+1 < len(run); i++ {
-				b.WriteString(string(run[i : i+2]))
-				b.WriteByte(' ')
-			}
-		}
-		run = run[:0]
-	}
-	for _, r := range s {
-		if textlang.IsCJK(r) {
-			run = append(run, r)
-			continue
-		}
-		flush()
-		b.WriteRune(r)
-	}
-	flush()
-	return b.String()
-}
-
-// stopwords are dropped from queries that have other words (the SQLite
-// store's list).
-var stopwords = map[string]bool{}
-
-func init() {
-	for _, w := range strings.Fields(`a an and are as at be by did do does for from had has have how i in is it its me my
-		of on or our so that the their them then there these they this to was we were what when where which who why
-		will with you your`) {
-		stopwords[w] = true
-	}
-}
-
-// maxQueryTerms bounds the work a long query can cause.
-const maxQueryTerms = 32
-
-// stemLangs are the languages each query word is stemmed in.
-var stemLangs = [...]textlang.Lang{textlang.English, textlang.German}
-
-// queryTermGroups splits a query as the SQLite store's ftsTermGroups does
-// for its stemmed index: the phrases of identifiers' tokens, and each word
-// as its English and German stems (a row is indexed in its own language,
-// which a query cannot know). Terms are as written (lower case): toTerm
-// gives the tokens the index holds of one.
-func queryTermGroups(text string) (phrases []string, groups [][]string) {
-	phrases, tokens := plainTerms(text)
-	groups = make([][]string, 0, len(tokens))
-	seen := map[string]bool{}
-	var ps []string
-	for _, p := range phrases {
-		var alts []string
-		for _, lang := range stemLangs {
-			words := strings.Fields(p)
-			for i, w := range words {
-				words[i] = textlang.Stem(w, lang)
-			}
-			if p := strings.Join(words, " "); !seen[p] {
-				seen[p] = true
-				alts = append(alts, p)
-			}
-		}
-		if len(ps)+len(alts) > maxQueryTerms {
-			break
-		}
-		ps = append(ps, alts...)
-	}
-	n := 0
-	for _, t := range tokens {
-		var alts []string
-		for _, lang := range stemLangs {
-			if s := textlang.Stem(t, lang); !seen[s] {
-				seen[s] = true
-				alts = append(alts, s)
-			}
-		}
-		if len(alts) == 0 {
-			continue
-		}
-		if n+len(alts) > maxQueryTerms {
-			break
-		}
-		n += len(alts)
-		groups = append(groups, alts)
-	}
-	return ps, groups
-}
-
-// plainTerms are the phrases and words of a query as written.
-func plainTerms(text string) (phrases, tokens []string) {
-	seen := map[string]bool{}
-	var words [][]string
-	nonStop := 0
-	for _, word := range strings.Fields(cjkBigrams(strings.ToLower(text))) {
-		toks := strings.FieldsFunc(word, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
-		if len(toks) == 0 {
-			continue
-		}
-		words = append(words, toks)
-		for _, t := range toks {
-			if !stopwords[t] {
-				nonStop++
-			}
-		}
-	}
-	for _, toks := range words {
-		if len(toks) > 1 {
-			if p := strings.Join(toks, " "); !seen[p] && len(phrases) < maxQueryTerms {
-				seen[p] = true
-				phrases = append(phrases, p)
-			}
-		}
-		for _, t := range toks {
-			if (nonStop > 0 && stopwords[t]) || seen[t] || len(tokens) >= maxQueryTerms {
-				continue
-			}
-			seen[t] = true
-			tokens = append(tokens, t)
-		}
-	}
-	return phrases, tokens
 }
 
 // termTokens are the index tokens of a query term (a word, or a phrase of

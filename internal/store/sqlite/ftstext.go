@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"unicode"
 
 	msqlite "modernc.org/sqlite"
 
+	"github.com/trove-memory/trove/internal/store/textquery"
 	"github.com/trove-memory/trove/internal/textlang"
 )
 
@@ -139,62 +139,11 @@ func indexCols(cols statDocs, ver int) statDocs {
 
 func isCJK(r rune) bool { return textlang.IsCJK(r) }
 
-// ftsText rewrites CJK runs as space-separated bigrams (a lone character
-// stays itself) and leaves everything else alone.
-func ftsText(s string) string {
-	hasCJK := false
-	for _, r := range s {
-		if isCJK(r) {
-			hasCJK = true
-			break
-		}
-	}
-	if !hasCJK {
-		return s
-	}
-	var b strings.Builder
-	var run []rune
-	flush := func() {
-		switch len(run) {
-		case 0:
-			return
-		case 1:
-			b.WriteString(" " + string(run) + " ")
-		default:
-			b.WriteByte(' ')
-			for i := 0; i+1 < len(run); i++ {
-				b.WriteString(string(run[i : i+2]))
-				b.WriteByte(' ')
-			}
-		}
-		run = run[:0]
-	}
-	for _, r := range s {
-		if isCJK(r) {
-			run = append(run, r)
-			continue
-		}
-		flush()
-		b.WriteRune(r)
-	}
-	flush()
-	return b.String()
-}
-
-// stopwords are dropped from queries that have other words: OR-ing "the"
-// would make every row a candidate and add nothing to the ranking.
-var stopwords = map[string]bool{}
-
-func init() {
-	for _, w := range strings.Fields(`a an and are as at be by did do does for from had has have how i in is it its me my
-		of on or our so that the their them then there these they this to was we were what when where which who why
-		will with you your`) {
-		stopwords[w] = true
-	}
-}
+// ftsText rewrites CJK runs as space-separated bigrams (textquery).
+func ftsText(s string) string { return textquery.CJKBigrams(s) }
 
 // maxQueryTerms bounds the work a long query can cause.
-const maxQueryTerms = 32
+const maxQueryTerms = textquery.MaxTerms
 
 // ftsTerms splits free text into FTS5 terms that cannot be a syntax error:
 // every term is a quoted string (FTS operators such as AND, NEAR, "*" or
@@ -229,90 +178,15 @@ func ftsTerms(text string, ver int) (phrases, tokens []string) {
 // and the scoped search use, so the two keep agreeing. A phrase is
 // searched likewise in both languages' stems.
 func ftsTermGroups(text string, ver int) (phrases []string, groups [][]string) {
-	phrases, tokens := plainTerms(text)
+	if ver >= ftsStemmed {
+		return textquery.StemmedGroups(text)
+	}
+	phrases, tokens := textquery.PlainTerms(text)
 	groups = make([][]string, 0, len(tokens))
-	if ver < ftsStemmed {
-		for _, t := range tokens {
-			groups = append(groups, []string{t})
-		}
-		return phrases, groups
-	}
-	seen := map[string]bool{}
-	var ps []string
-	for _, p := range phrases {
-		var alts []string
-		for _, lang := range stemLangs {
-			words := strings.Fields(p)
-			for i, w := range words {
-				words[i] = textlang.Stem(w, lang)
-			}
-			if p := strings.Join(words, " "); !seen[p] {
-				seen[p] = true
-				alts = append(alts, p)
-			}
-		}
-		if len(ps)+len(alts) > maxQueryTerms {
-			break
-		}
-		ps = append(ps, alts...)
-	}
-	n := 0
 	for _, t := range tokens {
-		var alts []string
-		for _, lang := range stemLangs {
-			if s := textlang.Stem(t, lang); !seen[s] {
-				seen[s] = true
-				alts = append(alts, s)
-			}
-		}
-		if len(alts) == 0 {
-			continue // a word already searched (as another word's stem)
-		}
-		if n+len(alts) > maxQueryTerms {
-			break
-		}
-		n += len(alts)
-		groups = append(groups, alts)
+		groups = append(groups, []string{t})
 	}
-	return ps, groups
-}
-
-// stemLangs are the languages each query word is stemmed in.
-var stemLangs = [...]textlang.Lang{textlang.English, textlang.German}
-
-// plainTerms are the phrases and words of a query as written.
-func plainTerms(text string) (phrases, tokens []string) {
-	seen := map[string]bool{}
-	var words [][]string
-	nonStop := 0
-	for _, word := range strings.Fields(ftsText(strings.ToLower(text))) {
-		toks := strings.FieldsFunc(word, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
-		if len(toks) == 0 {
-			continue
-		}
-		words = append(words, toks)
-		for _, t := range toks {
-			if !stopwords[t] {
-				nonStop++
-			}
-		}
-	}
-	for _, toks := range words {
-		if len(toks) > 1 {
-			if p := strings.Join(toks, " "); !seen[p] && len(phrases) < maxQueryTerms {
-				seen[p] = true
-				phrases = append(phrases, p)
-			}
-		}
-		for _, t := range toks {
-			if (nonStop > 0 && stopwords[t]) || seen[t] || len(tokens) >= maxQueryTerms {
-				continue
-			}
-			seen[t] = true
-			tokens = append(tokens, t)
-		}
-	}
-	return phrases, tokens
+	return phrases, groups
 }
 
 // ftsQuery ORs the quoted terms; "" when there is nothing to search.
