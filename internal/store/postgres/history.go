@@ -114,14 +114,12 @@ func (t *tx) Restore(m *memory.Memory) error {
 	var rev int64
 	var change, scope string
 	err := t.queryRow("SELECT revision, change, scope FROM history WHERE id = $1 ORDER BY hid DESC LIMIT 1", m.ID).Scan(&rev, &change, &scope)
-	if errors.Is(err, pgx.ErrNoRows) || err == nil && (change != store.ChangeDelete || !t.acc.Allows(memory.Scope(scope))) {
-		return &memory.NotFoundError{ID: m.ID}
-	}
-	if err != nil {
+	found := !errors.Is(err, pgx.ErrNoRows)
+	if err != nil && found {
 		return fmt.Errorf("restore memory %s: %w", m.ID, err)
 	}
-	if rev != m.Revision-1 {
-		return &memory.ConflictError{ID: m.ID, Expected: m.Revision - 1, Actual: rev}
+	if err := store.RestoreCheck(t.acc, m, found, rev, change, memory.Scope(scope)); err != nil {
+		return err
 	}
 	if err := t.Insert(m); err != nil {
 		return err
