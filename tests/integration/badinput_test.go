@@ -131,7 +131,9 @@ func testBadInputShared(t *testing.T) {
 	e := newEnv(t)
 	e.ok("store", "the billing service retries failed charges nightly", "--id", "seed-billing-1", "--category", "fact")
 	e.ok("store", "deploys happen on Friday afternoons", "--id", "seed-deploy-1", "--category", "decision", "--scope", "project:web")
-	s := e.serveHTTP(t, nil)
+	// Recall bookkeeping off: a search case's access_count write lands
+	// seconds later, during another case, and would read as its change.
+	s := e.serveHTTP(t, []string{"TROVE_RECALL_ACCESS_FLUSH=0s"})
 	cs := s.mcpHTTP("")
 	mcpCall := func(tool string, args map[string]any) func(*testing.T) (string, bool) {
 		return func(t *testing.T) (string, bool) {
